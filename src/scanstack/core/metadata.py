@@ -1,0 +1,61 @@
+"""The common metadata tree and helpers that make any tree JSON-serialisable.
+
+Common keys (all optional), shared by every format so writers can map them to their conventions:
+
+``title`` (str), ``original_file`` (str), ``format`` (str), ``signal_type`` (str, e.g.
+``"electron_diffraction"``, ``"xrf"``, ``"image"``), ``instrument`` (dict), ``acquisition_time``
+(ISO 8601 string in UTC), ``dwell_time`` (seconds), ``energy_calibration`` (dict: ``a``, ``b``, ``c``
+for E = a + b·ch + c·ch², keV), plus format-specific keys such as hexrd's ``omega`` (degrees).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from typing import Any
+
+import numpy as np
+
+COMMON_KEYS = (
+    "title",
+    "original_file",
+    "format",
+    "signal_type",
+    "instrument",
+    "acquisition_time",
+    "dwell_time",
+    "energy_calibration",
+)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Convert numpy scalars/arrays, bytes, datetimes and nested containers to plain JSON types.
+
+    NaN and infinities become ``None`` so the result passes ``json.dumps(..., allow_nan=False)``.
+    """
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "SUO":
+            return [to_jsonable(v) for v in value.tolist()]
+        return to_jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, (_dt.datetime, _dt.date)):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def utc_iso(moment: _dt.datetime) -> str:
+    """ISO 8601 in UTC with a ``Z`` suffix (naive datetimes are taken to be UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=_dt.timezone.utc)
+    return moment.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")

@@ -1,0 +1,157 @@
+"""The reader protocol: the one thing a format has to implement.
+
+A format subclasses :class:`Reader`, fills in the attributes in ``__init__`` and implements
+:meth:`Reader.read` for a block of consecutive frames. Everything else (indexing, dask, statistics,
+processing, conversion) is written once in the core against this protocol.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .axes import Axis, default_axes
+
+Region = tuple[slice, ...]
+
+
+def normalize_region(region, signal_shape: tuple[int, ...]) -> Region | None:
+    """Turn ``None``, a tuple of slices or hexrd's ``((r0, r1), (c0, c1))`` into unit-step slices.
+
+    Returns ``None`` when the region covers the whole frame.
+    """
+    if region is None:
+        return None
+    region = tuple(region)
+    if len(region) > len(signal_shape):
+        raise IndexError(f"region has {len(region)} dimensions, frames have {len(signal_shape)}")
+    out = []
+    for key, size in zip(region, signal_shape, strict=False):
+        if isinstance(key, slice):
+            start, stop, step = key.indices(size)
+            if step != 1:
+                raise IndexError("regions must have unit step; use isig for strided selections")
+        else:
+            start, stop = (int(k) if k is not None else None for k in key)
+            start, stop, _ = slice(start, stop).indices(size)
+        out.append(slice(start, max(start, stop)))
+    out += [slice(0, size) for size in signal_shape[len(out):]]
+    if all(s.start == 0 and s.stop == n for s, n in zip(out, signal_shape, strict=True)):
+        return None
+    return tuple(out)
+
+
+def region_shape(region: Region | None, signal_shape: tuple[int, ...]) -> tuple[int, ...]:
+    if region is None:
+        return tuple(signal_shape)
+    return tuple(s.stop - s.start for s in region)
+
+
+class Reader:
+    """Base class of format readers.
+
+    Subclasses set, in ``__init__``:
+
+    - ``nav_shape`` (tuple): scan shape, slowest axis first; ``(n,)`` for a frame series;
+    - ``signal_shape`` (tuple): shape of one frame (``(rows, cols)`` or ``(channels,)``);
+    - ``dtype`` (numpy dtype) of the frames as returned by :meth:`read`;
+    - optionally ``axes`` (list of :class:`Axis`, navigation first), ``metadata`` (common keys, see
+      :mod:`scanstack.core.metadata`) and ``original_metadata`` (the format's own tree).
+
+    and implement :meth:`read`. ``source`` and ``options`` are kept so that the reader pickles by
+    re-opening (dask.distributed workers get a cheap copy, not the data).
+    """
+
+    #: registry name of the format, set by each subclass
+    format_name: ClassVar[str] = ""
+
+    nav_shape: tuple[int, ...]
+    signal_shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def __init__(self, source: Any = None, **options: Any):
+        self.source = source
+        self.options = options
+        self.metadata: dict[str, Any] = {}
+        self.original_metadata: dict[str, Any] = {}
+        self._axes: list[Axis] | None = None
+
+    # -- what the file holds --------------------------------------------------------------
+    @property
+    def axes(self) -> list[Axis]:
+        if self._axes is None:
+            self._axes = default_axes(tuple(self.nav_shape), tuple(self.signal_shape))
+        return self._axes
+
+    @axes.setter
+    def axes(self, value: list[Axis]) -> None:
+        self._axes = list(value)
+
+    @property
+    def nframes(self) -> int:
+        return math.prod(self.nav_shape)
+
+    @property
+    def path(self) -> str | None:
+        """The file read, if the source is a path."""
+        if isinstance(self.source, (str, os.PathLike)):
+            return os.fspath(self.source)
+        return None
+
+    def source_paths(self) -> list[str]:
+        """Every file this reader reads (used to refuse overwriting an input)."""
+        return [self.path] if self.path else []
+
+    # -- reading ------------------------------------------------------------------------
+    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        """Frames ``start:stop`` (flat, C order over ``nav_shape``) as ``(n, *region_shape)``.
+
+        ``region`` is ``None`` (whole frames) or a tuple of unit-step slices, one per signal
+        dimension, already checked by the core. Readers that cannot read a region directly may
+        read whole frames and return ``crop(frames, region)``.
+        """
+        raise NotImplementedError
+
+    def read_frames(self, frames: np.ndarray, region: Region | None = None) -> np.ndarray:
+        """Arbitrary frames (1-D int array of flat indices, in range) as ``(n, *region_shape)``.
+
+        The default groups runs of consecutive indices into :meth:`read` calls.
+        """
+        frames = np.asarray(frames, dtype=np.int64).reshape(-1)
+        shape = region_shape(region, self.signal_shape)
+        if frames.size == 0:
+            return np.empty((0, *shape), self.dtype)
+        if frames.size == 1 or np.all(np.diff(frames) == 1):
+            return self.read(int(frames[0]), int(frames[-1]) + 1, region)
+        out = np.empty((frames.size, *shape), self.dtype)
+        breaks = np.flatnonzero(np.diff(frames) != 1) + 1
+        starts = np.concatenate(([0], breaks))
+        stops = np.concatenate((breaks, [frames.size]))
+        for a, b in zip(starts, stops, strict=True):
+            out[a:b] = self.read(int(frames[a]), int(frames[b - 1]) + 1, region)
+        return out
+
+    def as_array(self) -> Any | None:
+        """Optional zero-copy view of shape ``(nframes, *signal_shape)`` (memmap or h5py dataset)."""
+        return None
+
+    def close(self) -> None:
+        """Release file handles; the reader may be re-opened by pickling."""
+
+    # -- pickling: re-open by path ----------------------------------------------------------
+    def __reduce__(self):
+        return (_reopen, (type(self), self.source, self.options))
+
+
+def _reopen(cls, source, options):
+    return cls(source, **options)
+
+
+def crop(frames: np.ndarray, region: Region | None) -> np.ndarray:
+    """Apply a region to a block ``(n, *signal_shape)``."""
+    if region is None:
+        return frames
+    return frames[(slice(None), *region)]

@@ -1,0 +1,217 @@
+"""The format registry: find a format by name, extension or content; open and save.
+
+Formats are discovered through the ``scanstack.formats`` entry-point group (scanstack's own formats
+register there too, in ``pyproject.toml``), so the core never imports a format module. Each entry
+point names a :class:`FormatSpec`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+from .errors import FormatError, ScanstackError, UnknownFormatError, UnsupportedError
+from .stack import ReaderStack, Stack
+
+
+class Probe:
+    """What sniffers look at: the path, its suffix, the first bytes, and (cached) an h5py handle."""
+
+    HEAD_BYTES = 4096
+
+    def __init__(self, source: Any):
+        self.source = source
+        self.path: Path | None = None
+        if isinstance(source, (str, os.PathLike)) and "\n" not in os.fspath(source):
+            self.path = Path(source)
+        self.suffix = self.path.suffix.lower() if self.path else ""
+        self._h5 = None
+
+    @cached_property
+    def head(self) -> bytes:
+        if isinstance(self.source, (bytes, bytearray, memoryview)):
+            return bytes(self.source[: self.HEAD_BYTES])
+        if self.path is not None and self.path.is_file():
+            with open(self.path, "rb") as fh:
+                return fh.read(self.HEAD_BYTES)
+        return b""
+
+    @property
+    def is_hdf5(self) -> bool:
+        return self.head.startswith(b"\x89HDF\r\n\x1a\n")
+
+    def h5(self):
+        """An open ``h5py.File`` (read-only) or None; closed by :meth:`close`."""
+        if self._h5 is None and self.is_hdf5:
+            import h5py
+
+            try:
+                self._h5 = h5py.File(self.path, "r")
+            except OSError:
+                return None
+        return self._h5
+
+    def close(self) -> None:
+        if self._h5 is not None:
+            self._h5.close()
+            self._h5 = None
+
+
+@dataclass
+class FormatSpec:
+    """What a format is and can do.
+
+    ``reader(source, **options)`` returns a :class:`~scanstack.core.reader.Reader` (or a
+    :class:`Stack`); ``writer(stack, path, **options)`` writes block by block; ``sniff(probe)``
+    returns a confidence between 0 (not this format) and 1 (certainly this format).
+    """
+
+    name: str
+    description: str
+    extensions: tuple[str, ...] = ()
+    reader: Callable[..., Any] | None = None
+    writer: Callable[..., Any] | None = None
+    sniff: Callable[[Probe], float] | None = None
+    #: free-form capabilities shown by ``scanstack formats`` (lazy, region reads, nav/signal dims…)
+    capabilities: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def can_read(self) -> bool:
+        return self.reader is not None
+
+    @property
+    def can_write(self) -> bool:
+        return self.writer is not None
+
+
+_registry: dict[str, FormatSpec] = {}
+_loaded = False
+
+
+def register(spec: FormatSpec) -> FormatSpec:
+    """Register (or replace) a format at run time."""
+    _registry[spec.name] = spec
+    return spec
+
+
+def _load_entry_points() -> None:
+    global _loaded
+    if _loaded:
+        return
+    _loaded = True
+    for ep in entry_points(group="scanstack.formats"):
+        if ep.name in _registry:
+            continue
+        try:
+            spec = ep.load()
+        except Exception as exc:  # a broken plug-in must not break every other format
+            import warnings
+
+            warnings.warn(f"scanstack: format plug-in {ep.name!r} failed to load: {exc}",
+                          stacklevel=2)
+            continue
+        _registry.setdefault(spec.name, spec)
+
+
+def formats() -> dict[str, FormatSpec]:
+    """Every known format by name (built-in and plug-ins)."""
+    _load_entry_points()
+    return dict(sorted(_registry.items()))
+
+
+def get_format(name: str) -> FormatSpec:
+    known = formats()
+    if name not in known:
+        raise UnknownFormatError(f"unknown format {name!r}; known formats: {', '.join(known)}")
+    return known[name]
+
+
+def detect_format(source: Any) -> str:
+    """The name of the format that reads ``source`` best, by content sniffing and extension."""
+    probe = Probe(source)
+    if probe.path is not None and not probe.path.exists():
+        raise FileNotFoundError(f"{probe.path}: no such file or folder")
+    scores: list[tuple[float, str]] = []
+    try:
+        for spec in formats().values():
+            if not spec.can_read:
+                continue
+            score = 0.0
+            if spec.sniff is not None:
+                try:
+                    score = float(spec.sniff(probe))
+                except Exception:
+                    score = 0.0
+            elif probe.suffix and probe.suffix in spec.extensions:
+                score = 0.3
+            if score > 0:
+                scores.append((score, spec.name))
+    finally:
+        probe.close()
+    scores.sort(reverse=True)
+    name = os.fspath(source) if probe.path else "<in-memory input>"
+    if not scores:
+        candidates = [s.name for s in formats().values()
+                      if s.can_read and probe.suffix and probe.suffix in s.extensions]
+        hint = f" (formats using {probe.suffix}: {', '.join(candidates)})" if candidates else ""
+        raise UnknownFormatError(
+            f"{name}: could not detect the format{hint}; pass format= one of "
+            f"{', '.join(s.name for s in formats().values() if s.can_read)}"
+        )
+    if len(scores) > 1 and scores[0][0] == scores[1][0]:
+        tied = [n for sc, n in scores if sc == scores[0][0]]
+        raise UnknownFormatError(
+            f"{name}: ambiguous format, candidates {', '.join(tied)}; pass format=..."
+        )
+    return scores[0][1]
+
+
+def open(source: Any = None, format: str | None = None, /, **options: Any) -> Stack:  # noqa: A001
+    """Open ``source`` (a path, bytes, or nothing for in-memory formats) as a lazy :class:`Stack`.
+
+    ``format`` is auto-detected when omitted. Options are passed to the format's reader; see
+    ``scanstack formats`` for what each format accepts.
+    """
+    if format is None:
+        if source is None:
+            raise UnknownFormatError("open(None) needs a format (e.g. 'array' with data=...)")
+        format = detect_format(source)
+    spec = get_format(format)
+    if spec.reader is None:
+        raise UnsupportedError(f"format {format!r} cannot be read, only written")
+    if isinstance(source, (str, os.PathLike)) and "\n" not in os.fspath(source):
+        if not Path(source).exists() and not options.get("_allow_missing"):
+            raise FileNotFoundError(f"{os.fspath(source)}: no such file or folder")
+    try:
+        reader = spec.reader(source, **options)
+    except (ScanstackError, FileNotFoundError, TypeError, KeyError):
+        raise
+    except (OSError, ValueError, EOFError) as exc:
+        where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+        raise FormatError(f"cannot be read as {format}: {exc}", where) from exc
+    if isinstance(reader, Stack):
+        return reader
+    return ReaderStack(reader)
+
+
+def save(stack: Stack, path: Any, format: str | None = None, /, **options: Any) -> Any:
+    """Write ``stack`` to ``path`` in ``format`` (guessed from the extension when omitted)."""
+    if format is None:
+        suffix = Path(os.fspath(path)).suffix.lower()
+        matches = [s.name for s in formats().values() if s.can_write and suffix in s.extensions]
+        if len(matches) != 1:
+            raise UnknownFormatError(
+                f"{os.fspath(path)}: cannot choose a writer from the extension {suffix!r}"
+                + (f" (candidates: {', '.join(matches)})" if matches else "")
+                + "; pass a format"
+            )
+        format = matches[0]
+    spec = get_format(format)
+    if spec.writer is None:
+        raise UnsupportedError(f"format {format!r} cannot be written")
+    return spec.writer(stack, path, **options)

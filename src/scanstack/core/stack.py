@@ -1,0 +1,573 @@
+"""The lazy stack: navigation (scan) axes × signal (frame) axes over any reader.
+
+A :class:`Stack` never holds its data. Its primitive is ``_read_frames(frames, region)`` which
+returns the frames with the given flat indices (C order over ``nav_shape``), optionally cut to a
+rectangular region of the signal. Indexing, dask, numpy and xarray conversion, iteration in blocks
+and pickling are all built on that primitive here, once.
+
+Indexing rules (hexrd-compatible at the front, numpy-style through ``inav``/``isig``):
+
+- ``len(s)`` is the number of frames; ``s[i]`` (any integer, negative too) is frame ``i`` as an
+  ndarray of ``signal_shape``; ``s[i, rows, cols]`` indexes inside that frame;
+- ``s[a:b]``, ``s[[i, j, k]]`` return the frames as one ndarray ``(n, *signal_shape)``;
+- ``s.inav[...]`` is a *lazy* stack indexed numpy-style over the navigation axes, ``s.isig[...]``
+  a lazy crop of the frames, ``s.frames(list)`` a lazy 1-D selection of frames.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import numbers
+import operator
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from .axes import Axis
+from .config import config
+from .reader import Reader, Region, normalize_region, region_shape
+
+PER_FRAME_METADATA_KEYS = ("omega",)
+
+
+def _is_integer(key: Any) -> bool:
+    return isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_))
+
+
+def select_per_frame_metadata(metadata: dict, frames: np.ndarray, nframes: int) -> dict:
+    """Copy of ``metadata`` with per-frame arrays (hexrd's ``omega``) cut to ``frames``."""
+    out = copy.deepcopy(metadata)
+    for key in PER_FRAME_METADATA_KEYS:
+        value = out.get(key)
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == nframes:
+            out[key] = value[np.asarray(frames).reshape(-1)]
+    return out
+
+
+class Stack:
+    """A lazy N-D dataset of shape ``nav_shape + signal_shape``.
+
+    Subclasses provide ``nav_shape``, ``signal_shape``, ``dtype``, ``axes``, ``metadata``,
+    ``original_metadata`` and ``_read_frames``; everything else is generic.
+    """
+
+    nav_shape: tuple[int, ...]
+    signal_shape: tuple[int, ...]
+    dtype: np.dtype
+    metadata: dict
+    original_metadata: dict
+
+    # -- shape --------------------------------------------------------------------------
+    @property
+    def axes(self) -> list[Axis]:
+        raise NotImplementedError
+
+    @property
+    def nav_axes(self) -> list[Axis]:
+        return [a for a in self.axes if a.navigate]
+
+    @property
+    def signal_axes(self) -> list[Axis]:
+        return [a for a in self.axes if not a.navigate]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Full shape, ``nav_shape + signal_shape``."""
+        return tuple(self.nav_shape) + tuple(self.signal_shape)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def nframes(self) -> int:
+        return math.prod(self.nav_shape)
+
+    @property
+    def frame_nbytes(self) -> int:
+        return math.prod(self.signal_shape) * np.dtype(self.dtype).itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.nframes * self.frame_nbytes
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def __len__(self) -> int:
+        return self.nframes
+
+    # -- the primitive ------------------------------------------------------------------
+    def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
+        raise NotImplementedError
+
+    def read_frames(self, frames, region=None) -> np.ndarray:
+        """Frames with flat indices ``frames`` as ``(n, *region_shape)``; region as in get_region."""
+        frames = self._check_frames(np.asarray(frames, dtype=np.int64).reshape(-1))
+        return self._read_frames(frames, normalize_region(region, self.signal_shape))
+
+    def read(self, start: int, stop: int, region=None) -> np.ndarray:
+        """Consecutive frames ``start:stop`` as ``(n, *region_shape)``."""
+        start, stop, _ = slice(start, stop).indices(self.nframes)
+        return self.read_frames(np.arange(start, max(start, stop)), region)
+
+    def _check_frames(self, frames: np.ndarray) -> np.ndarray:
+        n = self.nframes
+        if frames.size and (frames.min() < -n or frames.max() >= n):
+            bad = frames[(frames < -n) | (frames >= n)][0]
+            raise IndexError(f"frame {bad} is out of range for a stack of {n} frames")
+        return np.where(frames < 0, frames + n, frames)
+
+    # -- hexrd-style access ---------------------------------------------------------------
+    def __getitem__(self, key) -> np.ndarray:
+        key = key if isinstance(key, tuple) else (key,)
+        if not key:
+            return self.to_numpy()
+        first, rest = key[0], key[1:]
+        if first is Ellipsis:
+            return self.to_numpy()[key]
+        region, post = _split_signal_key(rest, self.signal_shape)
+        if _is_integer(first):
+            i = operator.index(first)
+            if not -self.nframes <= i < self.nframes:
+                raise IndexError(f"frame {i} is out of range for a stack of {self.nframes} frames")
+            data = self._read_frames(np.array([i % self.nframes]), region)[0]
+            return data[post] if post else data
+        frames = np.arange(self.nframes)[first]
+        data = self._read_frames(np.asarray(frames, dtype=np.int64).reshape(-1), region)
+        return data[(slice(None), *post)] if post else data
+
+    def get_region(self, frame: int, region) -> np.ndarray:
+        """Frame ``frame`` cut to ``((r0, r1), (c0, c1))`` (or a tuple of slices), reading only it."""
+        i = operator.index(frame)
+        frames = self._check_frames(np.array([i]))
+        return self._read_frames(frames, normalize_region(region, self.signal_shape))[0]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        for start, stop, block in self.iter_blocks():
+            yield from block
+
+    # -- blocks -------------------------------------------------------------------------
+    def frames_per_block(self, nbytes: int | None = None, region: Region | None = None) -> int:
+        """How many frames (or frame regions) fit in ``nbytes`` (default ``config.chunk_bytes``)."""
+        per = math.prod(region_shape(region, self.signal_shape)) * np.dtype(self.dtype).itemsize
+        return max(1, int((nbytes or config.chunk_bytes) // max(per, 1)))
+
+    def iter_blocks(
+        self, frames_per_block: int | None = None, region=None, start: int = 0, stop: int | None = None
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Yield ``(start, stop, block)`` over consecutive frames, each block ``(n, *region_shape)``.
+
+        The next block is read in a background thread while the caller works on the current one.
+        """
+        region = normalize_region(region, self.signal_shape)
+        step = frames_per_block or self.frames_per_block(region=region)
+        stop = self.nframes if stop is None else min(stop, self.nframes)
+        bounds = [(a, min(a + step, stop)) for a in range(start, stop, step)]
+        if not bounds:
+            return
+        with ThreadPoolExecutor(1) as pool:
+            future = pool.submit(self._read_range, *bounds[0], region)
+            for i, (a, b) in enumerate(bounds):
+                block = future.result()
+                if i + 1 < len(bounds):
+                    future = pool.submit(self._read_range, *bounds[i + 1], region)
+                yield a, b, block
+
+    def _read_range(self, start: int, stop: int, region: Region | None) -> np.ndarray:
+        return self._read_frames(np.arange(start, stop, dtype=np.int64), region)
+
+    # -- lazy views -----------------------------------------------------------------------
+    @property
+    def inav(self) -> _NavIndexer:
+        """Numpy-style lazy indexing over the navigation axes: ``s.inav[2:5, ::2]``."""
+        return _NavIndexer(self)
+
+    @property
+    def isig(self) -> _SigIndexer:
+        """Lazy indexing of the frames: ``s.isig[100:200, 50:150]`` reads only that region."""
+        return _SigIndexer(self)
+
+    def frames(self, frames: Sequence[int] | np.ndarray | slice) -> Stack:
+        """A lazy 1-D stack of the given frames (flat indices, in the order given)."""
+        idx = np.arange(self.nframes)[frames] if isinstance(frames, slice) else frames
+        idx = self._check_frames(np.asarray(idx, dtype=np.int64).reshape(-1))
+        axis = Axis("frame", idx.size, navigate=True)
+        if len(self.nav_shape) == 1:
+            axis = self.nav_axes[0].index(idx)
+        return ViewStack(self, idx, None, (), [axis] + self.signal_axes)
+
+    def reshape_nav(self, nav_shape: Sequence[int], axes: Sequence[Axis] | None = None) -> Stack:
+        """The same frames viewed with another navigation shape (C order)."""
+        nav_shape = tuple(int(n) for n in nav_shape)
+        if math.prod(nav_shape) != self.nframes:
+            raise ValueError(f"cannot view {self.nframes} frames as navigation shape {nav_shape}")
+        from .axes import default_axes
+
+        nav_axes = list(axes) if axes is not None else default_axes(nav_shape, ())
+        return ViewStack(self, np.arange(self.nframes).reshape(nav_shape), None, (),
+                         nav_axes + self.signal_axes)
+
+    # -- conversions ----------------------------------------------------------------------
+    def default_chunks(self, chunk_bytes: int | None = None) -> tuple[int, ...]:
+        """Dask chunks: whole frames, as many per chunk as fit in ``chunk_bytes``."""
+        remaining = self.frames_per_block(chunk_bytes)
+        chunks = []
+        for n in reversed(self.nav_shape):
+            c = max(1, min(n, remaining))
+            chunks.append(c)
+            remaining = remaining // n if c == n else 1
+        return tuple(reversed(chunks)) + tuple(self.signal_shape)
+
+    def to_dask(self, chunks: Any = None):
+        """A dask array of shape ``nav_shape + signal_shape``; chunks default to whole frames."""
+        import dask.array as da
+
+        if chunks is None or chunks == "auto":
+            chunks = self.default_chunks()
+        return da.from_array(
+            _DaskSource(self), chunks=chunks, lock=False, asarray=True, fancy=False,
+            meta=np.empty((0,) * self.ndim, self.dtype), name=f"scanstack-{self.token}",
+        )
+
+    @property
+    def token(self) -> str:
+        """A name that identifies this stack (used for dask task names)."""
+        tok = getattr(self, "_token", None)
+        if tok is None:
+            tok = self._token = uuid.uuid4().hex
+        return tok
+
+    def to_numpy(self, progress=None) -> np.ndarray:
+        """Read everything into memory: ``(*nav_shape, *signal_shape)``."""
+        from .progress import Progress
+
+        out = np.empty((self.nframes, *self.signal_shape), self.dtype)
+        with Progress(self.nframes, progress, "read", "frames") as bar:
+            for a, b, block in self.iter_blocks():
+                out[a:b] = block
+                bar.update(b - a)
+        return out.reshape(self.shape)
+
+    def __array__(self, dtype=None, copy=None):
+        data = self.to_numpy()
+        return data if dtype is None else data.astype(dtype)
+
+    def to_xarray(self, lazy: bool = True):
+        """An ``xarray.DataArray`` with named dims, coordinates (units in attrs) and metadata.
+
+        Needs the ``xarray`` extra.
+        """
+        try:
+            import xarray as xr
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            from .errors import UnsupportedError
+
+            raise UnsupportedError("to_xarray needs xarray: pip install 'scanstack[xarray]'") from exc
+        from .metadata import to_jsonable
+
+        names = _unique_names([a.name for a in self.axes])
+        coords = {}
+        for name, axis in zip(names, self.axes, strict=True):
+            coords[name] = xr.Variable(name, axis.coordinates, attrs={"units": axis.units})
+        data = self.to_dask() if lazy else self.to_numpy()
+        attrs = {k: v for k, v in to_jsonable(self.metadata).items() if v is not None}
+        attrs = {k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in attrs.items()}
+        return xr.DataArray(data, dims=names, coords=coords, attrs=attrs,
+                            name=self.metadata.get("title") or None)
+
+    def to_rsciio_dicts(self, lazy: bool = True) -> list[dict]:
+        """RosettaSciIO's return value: ``[{'data', 'axes', 'metadata', 'original_metadata'}]``.
+
+        ``hyperspy.api.signals.BaseSignal(**d)`` (or ``hs.load``-style dict handling) builds a
+        signal from each entry. Axes are listed in array order.
+        """
+        data = self.to_dask() if lazy else self.to_numpy()
+        axes = []
+        for i, axis in enumerate(self.axes):
+            d = axis.to_dict()
+            d["index_in_array"] = i
+            axes.append(d)
+        metadata = getattr(self, "rsciio_metadata", None) or _rsciio_metadata(self.metadata)
+        return [{"data": data, "axes": axes, "metadata": copy.deepcopy(metadata),
+                 "original_metadata": copy.deepcopy(self.original_metadata)}]
+
+    # -- files ----------------------------------------------------------------------------
+    def source_paths(self) -> list[str]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        fmt = self.metadata.get("format", "") if isinstance(self.metadata, dict) else ""
+        return (f"<{type(self).__name__} {fmt} nav={self.nav_shape} signal={self.signal_shape} "
+                f"dtype={np.dtype(self.dtype).name}>")
+
+    # -- construction helpers ----------------------------------------------------------------
+    @staticmethod
+    def from_array(data, signal_ndim: int | None = None, axes=None, metadata=None,
+                   original_metadata=None) -> ReaderStack:
+        """A stack over an in-memory numpy (or dask) array; last ``signal_ndim`` dims are frames."""
+        from .memory import ArrayReader
+
+        return ReaderStack(ArrayReader(None, data=data, signal_ndim=signal_ndim, axes=axes,
+                                       meta=metadata, original_metadata=original_metadata))
+
+
+def _unique_names(names: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}_{seen[n]}")
+        else:
+            seen[n] = 0
+            out.append(n)
+    return out
+
+
+def _rsciio_metadata(metadata: dict) -> dict:
+    general = {"title": metadata.get("title", "")}
+    if metadata.get("original_file"):
+        import os
+
+        general["original_filename"] = os.path.basename(metadata["original_file"])
+    acq = metadata.get("acquisition_time")
+    if isinstance(acq, str) and "T" in acq:
+        date, time = acq.rstrip("Z").split("T", 1)
+        general["date"], general["time"] = date, time
+        general["time_zone"] = "UTC"
+    return {"General": general, "Signal": {"signal_type": metadata.get("signal_type", "")}}
+
+
+def _split_signal_key(keys: tuple, signal_shape: tuple[int, ...]) -> tuple[Region | None, tuple]:
+    """Split keys over the signal dims into a readable region plus what to apply after reading."""
+    if not keys:
+        return None, ()
+    if len(keys) <= len(signal_shape) and all(
+        isinstance(k, slice) and k.step in (None, 1) for k in keys
+    ):
+        return normalize_region(keys, signal_shape), ()
+    return None, tuple(keys)
+
+
+class ReaderStack(Stack):
+    """The stack of a format reader (what :func:`scanstack.open` returns)."""
+
+    def __init__(self, reader: Reader):
+        self.reader = reader
+        self.nav_shape = tuple(int(n) for n in reader.nav_shape)
+        self.signal_shape = tuple(int(n) for n in reader.signal_shape)
+        self.dtype = np.dtype(reader.dtype)
+
+    @property
+    def axes(self) -> list[Axis]:
+        return self.reader.axes
+
+    @property
+    def metadata(self) -> dict:
+        return self.reader.metadata
+
+    @metadata.setter
+    def metadata(self, value: dict) -> None:
+        self.reader.metadata = value
+
+    @property
+    def original_metadata(self) -> dict:
+        return self.reader.original_metadata
+
+    @property
+    def rsciio_metadata(self) -> dict | None:
+        return getattr(self.reader, "rsciio_metadata", None)
+
+    @property
+    def format(self) -> str:
+        return self.reader.format_name
+
+    @property
+    def path(self) -> str | None:
+        return self.reader.path
+
+    def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
+        return self.reader.read_frames(frames, region)
+
+    def _read_range(self, start: int, stop: int, region: Region | None) -> np.ndarray:
+        return self.reader.read(start, stop, region)
+
+    def as_array(self):
+        return self.reader.as_array()
+
+    def source_paths(self) -> list[str]:
+        return self.reader.source_paths()
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+class ViewStack(Stack):
+    """A lazy selection of another stack's frames (any nav shape) and of a region of its frames.
+
+    ``frame_map`` holds, for each new navigation position, the parent's flat frame index;
+    ``region`` the unit-step region read from the parent; ``post`` keys applied after reading
+    (strides or integer indices over the signal dims).
+    """
+
+    def __init__(self, parent: Stack, frame_map: np.ndarray, region: Region | None, post: tuple,
+                 axes: list[Axis], metadata: dict | None = None):
+        self.parent = parent
+        self.frame_map = np.asarray(frame_map, dtype=np.int64)
+        self.region = region
+        self.post = post
+        self._axes = axes
+        self.nav_shape = self.frame_map.shape
+        probe = np.empty(region_shape(region, parent.signal_shape), dtype=np.bool_)
+        self.signal_shape = probe[post].shape if post else probe.shape
+        self.dtype = parent.dtype
+        self.metadata = (metadata if metadata is not None else
+                         select_per_frame_metadata(parent.metadata, self.frame_map, parent.nframes))
+        self.original_metadata = parent.original_metadata
+
+    @property
+    def axes(self) -> list[Axis]:
+        return self._axes
+
+    @property
+    def rsciio_metadata(self):
+        return getattr(self.parent, "rsciio_metadata", None)
+
+    @property
+    def path(self):
+        return getattr(self.parent, "path", None)
+
+    def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
+        parent_frames = self.frame_map.reshape(-1)[frames]
+        if not self.post:
+            return self.parent._read_frames(parent_frames, _compose(self.region, region,
+                                                                     self.parent.signal_shape))
+        data = self.parent._read_frames(parent_frames, self.region)[(slice(None), *self.post)]
+        return data if region is None else data[(slice(None), *region)]
+
+    def source_paths(self) -> list[str]:
+        return self.parent.source_paths()
+
+    def close(self) -> None:
+        self.parent.close()
+
+
+def _compose(outer: Region | None, inner: Region | None, shape) -> Region | None:
+    if outer is None:
+        return inner
+    if inner is None:
+        return outer
+    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner, strict=True))
+
+
+class _NavIndexer:
+    def __init__(self, stack: Stack):
+        self.stack = stack
+
+    def __getitem__(self, key) -> Stack:
+        s = self.stack
+        key = key if isinstance(key, tuple) else (key,)
+        nnav = len(s.nav_shape)
+        if any(k is Ellipsis for k in key):
+            i = key.index(Ellipsis)
+            key = key[:i] + (slice(None),) * (nnav - len(key) + 1) + key[i + 1:]
+        if len(key) > nnav:
+            raise IndexError(f"{len(key)} indices for {nnav} navigation axes")
+        key = key + (slice(None),) * (nnav - len(key))
+        frame_map = np.arange(s.nframes).reshape(s.nav_shape)[key]
+        arrays = [k for k in key if not isinstance(k, slice) and not _is_integer(k)]
+        if len(arrays) <= 1 and all(np.ndim(k) <= 1 for k in arrays):
+            axes = []
+            for axis, k in zip(s.nav_axes, key, strict=True):
+                if _is_integer(k):
+                    continue
+                if isinstance(k, slice):
+                    axes.append(axis.index(k))
+                else:
+                    k = np.asarray(k)
+                    axes.append(axis.index(np.flatnonzero(k) if k.dtype == bool else k))
+        else:
+            from .axes import default_axes
+
+            axes = default_axes(frame_map.shape, ())
+        return ViewStack(s, frame_map, None, (), axes + s.signal_axes)
+
+
+class _SigIndexer:
+    def __init__(self, stack: Stack):
+        self.stack = stack
+
+    def __getitem__(self, key) -> Stack:
+        s = self.stack
+        key = key if isinstance(key, tuple) else (key,)
+        nsig = len(s.signal_shape)
+        if len(key) > nsig:
+            raise IndexError(f"{len(key)} indices for {nsig} signal axes")
+        key = key + (slice(None),) * (nsig - len(key))
+        region, post, axes = [], [], []
+        for axis, k, n in zip(s.signal_axes, key, s.signal_shape, strict=True):
+            if _is_integer(k):
+                i = operator.index(k)
+                if not -n <= i < n:
+                    raise IndexError(f"index {i} out of range for signal axis of size {n}")
+                i %= n
+                region.append(slice(i, i + 1))
+                post.append(0)
+            elif isinstance(k, slice):
+                start, stop, step = k.indices(n)
+                if step < 0:
+                    region.append(slice(0, n))
+                    post.append(k)
+                else:
+                    region.append(slice(start, max(start, stop)))
+                    post.append(slice(None, None, step))
+                axes.append(axis.index(k))
+            else:
+                raise IndexError("isig takes integers and slices")
+        post_t = tuple(post)
+        if all(isinstance(p, slice) and p == slice(None, None, None) for p in post_t):
+            post_t = ()
+        nreg = normalize_region(tuple(region), s.signal_shape)
+        frame_map = np.arange(s.nframes).reshape(s.nav_shape)
+        return ViewStack(s, frame_map, nreg, post_t, s.nav_axes + axes,
+                         metadata=copy.deepcopy(s.metadata))
+
+
+class _DaskSource:
+    """What dask's ``from_array`` reads from: an array-like over a stack."""
+
+    def __init__(self, stack: Stack):
+        self.stack = stack
+        self.shape = stack.shape
+        self.dtype = np.dtype(stack.dtype)
+        self.ndim = len(self.shape)
+
+    def __getitem__(self, key):
+        s = self.stack
+        key = key if isinstance(key, tuple) else (key,)
+        key = key + (slice(None),) * (self.ndim - len(key))
+        nnav = len(s.nav_shape)
+        nav_key, sig_key = key[:nnav], key[nnav:]
+        if not all(isinstance(k, slice) for k in key):
+            return s.to_numpy()[key]
+        frame_map = np.arange(s.nframes).reshape(s.nav_shape)[nav_key]
+        region, post = _split_signal_key(sig_key, s.signal_shape)
+        data = s._read_frames(frame_map.reshape(-1), region)
+        if post:
+            data = data[(slice(None), *post)]
+        return data.reshape(frame_map.shape + data.shape[1:])

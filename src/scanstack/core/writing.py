@@ -1,0 +1,75 @@
+"""Copy a stack into any array-like (h5py dataset, zarr array, memmap) block by block.
+
+Shared by every writer so that memory stays bounded by ``config.chunk_bytes`` whatever the file
+size, and so that progress is reported the same way everywhere.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from .progress import Progress, ProgressArg
+from .stack import Stack
+
+
+def nav_blocks(nav_shape: tuple[int, ...], frames_per_block: int) -> Iterator[tuple[slice, ...]]:
+    """Rectangular blocks of the navigation grid, each holding at most ``frames_per_block`` frames.
+
+    Blocks are whole trailing rows where possible, so each is contiguous in C order.
+    """
+    nav_shape = tuple(nav_shape)
+    if not nav_shape:
+        yield ()
+        return
+    fpb = max(1, int(frames_per_block))
+    k = len(nav_shape) - 1
+    while k > 0 and math.prod(nav_shape[k:]) <= fpb:
+        k -= 1
+    inner = math.prod(nav_shape[k + 1:])
+    step = max(1, fpb // max(inner, 1))
+    for outer in itertools.product(*(range(n) for n in nav_shape[:k])):
+        for a in range(0, nav_shape[k], step):
+            yield (*(slice(i, i + 1) for i in outer), slice(a, min(a + step, nav_shape[k])),
+                   *(slice(None),) * (len(nav_shape) - k - 1))
+
+
+def read_nav_block(stack: Stack, key: tuple[slice, ...]) -> np.ndarray:
+    """The frames under a navigation block ``key`` as ``(*block_nav_shape, *signal_shape)``."""
+    frame_map = np.arange(stack.nframes).reshape(stack.nav_shape)[key]
+    data = stack.read_frames(frame_map.reshape(-1))
+    return data.reshape(frame_map.shape + data.shape[1:])
+
+
+def copy_to(stack: Stack, target, frames_per_block: int | None = None,
+            progress: ProgressArg = None, label: str = "write", flat: bool = False,
+            transform=None) -> None:
+    """Write every frame of ``stack`` into ``target[nav..., signal...]``.
+
+    ``target`` has shape ``stack.shape`` (or ``(nframes, *signal_shape)`` with ``flat=True``).
+    ``transform(block)`` may convert each block (e.g. cast) before it is stored. Reading of the
+    next block overlaps writing of the current one.
+    """
+    fpb = frames_per_block or stack.frames_per_block()
+    nav = (stack.nframes,) if flat else stack.nav_shape
+    keys = list(nav_blocks(nav, fpb))
+
+    def load(key):
+        if flat:
+            return stack.read(key[0].start, key[0].stop)
+        return read_nav_block(stack, key)
+
+    with Progress(stack.nframes, progress, label, "frames") as bar, ThreadPoolExecutor(1) as pool:
+        future = pool.submit(load, keys[0]) if keys else None
+        for i, key in enumerate(keys):
+            block = future.result()
+            if i + 1 < len(keys):
+                future = pool.submit(load, keys[i + 1])
+            if transform is not None:
+                block = transform(block)
+            target[key] = block
+            bar.update(math.prod(block.shape[: len(nav)]))
