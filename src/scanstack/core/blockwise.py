@@ -1,0 +1,142 @@
+"""The block engine: fold or map over a stack's frames in threads, or on a dask.distributed cluster.
+
+Everything out-of-core (statistics, sum spectra, virtual detectors, conversions) goes through
+these two functions, so memory is bounded by ``frames_per_block × frame size × threads`` and a
+``client=`` argument is all it takes to run on a cluster.
+
+- :func:`reduce_frames` folds blocks of frames into an accumulator (sum, max, histogram…);
+- :func:`map_frames` turns each frame into a small result (a virtual-detector value, a count…).
+
+Functions given to them must be picklable (module-level functions or ``functools.partial``) when a
+``client`` is used; the stack travels to the workers by pickling (it re-opens its file by path).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from .config import config
+from .progress import Progress, ProgressArg
+from .reader import normalize_region
+from .stack import Stack
+
+Fold = Callable[[Any, np.ndarray, int, int], Any]
+Combine = Callable[[Any, Any], Any]
+
+
+def partitions(nframes: int, nparts: int, frames_per_block: int) -> list[tuple[int, int]]:
+    """Split ``range(nframes)`` into about ``nparts`` contiguous parts, cut on block boundaries."""
+    if nframes == 0:
+        return []
+    nblocks = math.ceil(nframes / frames_per_block)
+    nparts = max(1, min(nparts, nblocks))
+    edges = np.linspace(0, nblocks, nparts + 1).round().astype(int) * frames_per_block
+    edges = np.minimum(edges, nframes)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
+
+
+def _fold_partition(stack: Stack, fold: Fold, start: int, stop: int, fpb: int, region,
+                    tick: Callable[[int], None] | None = None) -> Any:
+    acc = None
+    for a, b, block in stack.iter_blocks(fpb, region, start, stop):
+        acc = fold(acc, block, a, b)
+        if tick is not None:
+            tick(b - a)
+    return acc
+
+
+def _combine_all(results: list[Any], combine: Combine) -> Any:
+    results = [r for r in results if r is not None]
+    if not results:
+        return None
+    acc = results[0]
+    for r in results[1:]:
+        acc = combine(acc, r)
+    return acc
+
+
+def reduce_frames(stack: Stack, fold: Fold, combine: Combine, *, frames_per_block: int | None = None,
+                  region=None, start: int = 0, stop: int | None = None, client=None,
+                  threads: int | None = None, progress: ProgressArg = None,
+                  label: str = "reduce") -> Any:
+    """Fold frames ``start:stop`` of ``stack`` block by block and combine the partial results.
+
+    ``fold(acc, block, a, b)`` gets ``acc=None`` first and a block ``(b - a, *region_shape)`` of
+    frames ``a:b``; it returns the new accumulator. ``combine(acc1, acc2)`` merges the
+    accumulators of two partitions (in frame order). Returns the final accumulator (None for
+    no frames).
+    """
+    region = normalize_region(region, stack.signal_shape)
+    stop = stack.nframes if stop is None else min(stop, stack.nframes)
+    fpb = frames_per_block or stack.frames_per_block(region=region)
+    nthreads = threads or config.threads()
+    n = max(0, stop - start)
+    if client is not None:
+        nworkers = max(1, len(client.scheduler_info().get("workers", {})) or 1)
+        parts = partitions(n, 4 * nworkers, fpb)
+        futures = [client.submit(_fold_partition, stack, fold, start + a, start + b, fpb, region,
+                                 pure=False) for a, b in parts]
+        with Progress(len(futures), progress, label, "parts") as bar:
+            results = []
+            for fut in futures:
+                results.append(fut.result())
+                bar.update(1)
+        return _combine_all(results, combine)
+    parts = partitions(n, nthreads, fpb)
+    with Progress(n, progress, label, "frames") as bar:
+        if len(parts) <= 1:
+            results = [_fold_partition(stack, fold, start + a, start + b, fpb, region, bar.update)
+                       for a, b in parts]
+        else:
+            import threading
+
+            lock = threading.Lock()
+
+            def tick(k: int) -> None:
+                with lock:
+                    bar.update(k)
+
+            with ThreadPoolExecutor(len(parts)) as pool:
+                futures = [pool.submit(_fold_partition, stack, fold, start + a, start + b, fpb,
+                                       region, tick) for a, b in parts]
+                results = [f.result() for f in futures]
+    return _combine_all(results, combine)
+
+
+class _MapFold:
+    """Picklable fold that collects ``(start, func(block))`` pairs."""
+
+    def __init__(self, func, out_shape, out_dtype):
+        self.func, self.out_shape, self.out_dtype = func, tuple(out_shape), np.dtype(out_dtype)
+
+    def __call__(self, acc, block, a, b):
+        acc = [] if acc is None else acc
+        result = np.asarray(self.func(block), dtype=self.out_dtype)
+        acc.append((a, result.reshape((b - a, *self.out_shape))))
+        return acc
+
+
+def _concat(x, y):
+    return x + y
+
+
+def map_frames(stack: Stack, func: Callable[[np.ndarray], np.ndarray], *, out_shape=(),
+               out_dtype=np.float64, frames_per_block: int | None = None, region=None,
+               client=None, threads: int | None = None, progress: ProgressArg = None,
+               label: str = "map") -> np.ndarray:
+    """Apply ``func`` to blocks ``(n, *region_shape)`` → ``(n, *out_shape)``; gather per frame.
+
+    Returns an array of shape ``nav_shape + out_shape``.
+    """
+    pieces = reduce_frames(stack, _MapFold(func, out_shape, out_dtype), _concat,
+                           frames_per_block=frames_per_block, region=region, client=client,
+                           threads=threads, progress=progress, label=label)
+    out = np.empty((stack.nframes, *tuple(out_shape)), dtype=out_dtype)
+    for a, values in pieces or []:
+        out[a:a + len(values)] = values
+    return out.reshape(tuple(stack.nav_shape) + tuple(out_shape))
