@@ -58,14 +58,20 @@ class Axis:
             n = len(range(start, stop, step))
             if self.values is not None:
                 return replace(self, size=n, values=self.values[key])
-            return replace(self, size=n, offset=self.offset + start * self.scale, scale=self.scale * step)
+            return replace(
+                self, size=n, offset=self.offset + start * self.scale, scale=self.scale * step
+            )
         idx = np.asarray(key)
         return replace(self, size=idx.size, values=self.coordinates[idx].reshape(-1))
 
     def to_dict(self) -> dict[str, Any]:
         """A RosettaSciIO/HyperSpy-style axis dictionary."""
-        d: dict[str, Any] = {"name": self.name, "units": self.units, "navigate": self.navigate,
-                             "size": self.size}
+        d: dict[str, Any] = {
+            "name": self.name,
+            "units": self.units,
+            "navigate": self.navigate,
+            "size": self.size,
+        }
         if self.values is not None:
             d["axis"] = np.asarray(self.values)
         else:

@@ -40,8 +40,15 @@ def partitions(nframes: int, nparts: int, frames_per_block: int) -> list[tuple[i
     return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
-def _fold_partition(stack: Stack, fold: Fold, start: int, stop: int, fpb: int, region,
-                    tick: Callable[[int], None] | None = None) -> Any:
+def _fold_partition(
+    stack: Stack,
+    fold: Fold,
+    start: int,
+    stop: int,
+    fpb: int,
+    region,
+    tick: Callable[[int], None] | None = None,
+) -> Any:
     acc = None
     for a, b, block in stack.iter_blocks(fpb, region, start, stop):
         acc = fold(acc, block, a, b)
@@ -60,10 +67,20 @@ def _combine_all(results: list[Any], combine: Combine) -> Any:
     return acc
 
 
-def reduce_frames(stack: Stack, fold: Fold, combine: Combine, *, frames_per_block: int | None = None,
-                  region=None, start: int = 0, stop: int | None = None, client=None,
-                  threads: int | None = None, progress: ProgressArg = None,
-                  label: str = "reduce") -> Any:
+def reduce_frames(
+    stack: Stack,
+    fold: Fold,
+    combine: Combine,
+    *,
+    frames_per_block: int | None = None,
+    region=None,
+    start: int = 0,
+    stop: int | None = None,
+    client=None,
+    threads: int | None = None,
+    progress: ProgressArg = None,
+    label: str = "reduce",
+) -> Any:
     """Fold frames ``start:stop`` of ``stack`` block by block and combine the partial results.
 
     ``fold(acc, block, a, b)`` gets ``acc=None`` first and a block ``(b - a, *region_shape)`` of
@@ -79,8 +96,12 @@ def reduce_frames(stack: Stack, fold: Fold, combine: Combine, *, frames_per_bloc
     if client is not None:
         nworkers = max(1, len(client.scheduler_info().get("workers", {})) or 1)
         parts = partitions(n, 4 * nworkers, fpb)
-        futures = [client.submit(_fold_partition, stack, fold, start + a, start + b, fpb, region,
-                                 pure=False) for a, b in parts]
+        futures = [
+            client.submit(
+                _fold_partition, stack, fold, start + a, start + b, fpb, region, pure=False
+            )
+            for a, b in parts
+        ]
         with Progress(len(futures), progress, label, "parts") as bar:
             results = []
             for fut in futures:
@@ -90,8 +111,10 @@ def reduce_frames(stack: Stack, fold: Fold, combine: Combine, *, frames_per_bloc
     parts = partitions(n, nthreads, fpb)
     with Progress(n, progress, label, "frames") as bar:
         if len(parts) <= 1:
-            results = [_fold_partition(stack, fold, start + a, start + b, fpb, region, bar.update)
-                       for a, b in parts]
+            results = [
+                _fold_partition(stack, fold, start + a, start + b, fpb, region, bar.update)
+                for a, b in parts
+            ]
         else:
             import threading
 
@@ -102,8 +125,12 @@ def reduce_frames(stack: Stack, fold: Fold, combine: Combine, *, frames_per_bloc
                     bar.update(k)
 
             with ThreadPoolExecutor(len(parts)) as pool:
-                futures = [pool.submit(_fold_partition, stack, fold, start + a, start + b, fpb,
-                                       region, tick) for a, b in parts]
+                futures = [
+                    pool.submit(
+                        _fold_partition, stack, fold, start + a, start + b, fpb, region, tick
+                    )
+                    for a, b in parts
+                ]
                 results = [f.result() for f in futures]
     return _combine_all(results, combine)
 
@@ -125,18 +152,35 @@ def _concat(x, y):
     return x + y
 
 
-def map_frames(stack: Stack, func: Callable[[np.ndarray], np.ndarray], *, out_shape=(),
-               out_dtype=np.float64, frames_per_block: int | None = None, region=None,
-               client=None, threads: int | None = None, progress: ProgressArg = None,
-               label: str = "map") -> np.ndarray:
+def map_frames(
+    stack: Stack,
+    func: Callable[[np.ndarray], np.ndarray],
+    *,
+    out_shape=(),
+    out_dtype=np.float64,
+    frames_per_block: int | None = None,
+    region=None,
+    client=None,
+    threads: int | None = None,
+    progress: ProgressArg = None,
+    label: str = "map",
+) -> np.ndarray:
     """Apply ``func`` to blocks ``(n, *region_shape)`` → ``(n, *out_shape)``; gather per frame.
 
     Returns an array of shape ``nav_shape + out_shape``.
     """
-    pieces = reduce_frames(stack, _MapFold(func, out_shape, out_dtype), _concat,
-                           frames_per_block=frames_per_block, region=region, client=client,
-                           threads=threads, progress=progress, label=label)
+    pieces = reduce_frames(
+        stack,
+        _MapFold(func, out_shape, out_dtype),
+        _concat,
+        frames_per_block=frames_per_block,
+        region=region,
+        client=client,
+        threads=threads,
+        progress=progress,
+        label=label,
+    )
     out = np.empty((stack.nframes, *tuple(out_shape)), dtype=out_dtype)
     for a, values in pieces or []:
-        out[a:a + len(values)] = values
+        out[a : a + len(values)] = values
     return out.reshape(tuple(stack.nav_shape) + tuple(out_shape))

@@ -27,7 +27,9 @@ class FormatError(ScanstackError, ValueError):
     """
 
     def __init__(self, message: str, path=None, where=None):
-        self.path = None if path is None else os.fspath(path) if not isinstance(path, bytes) else None
+        self.path = (
+            None if path is None else os.fspath(path) if not isinstance(path, bytes) else None
+        )
         self.where = where
         self.reason = message
         prefix = f"{self.path}" if self.path else "<in-memory input>"

@@ -35,7 +35,9 @@ def dict_to_group(group: h5py.Group, tree: dict[str, Any]) -> None:
         elif value is None:
             ds = group.create_dataset(key, data=h5py.Empty("f8"))
             ds.attrs[NONE_ATTR] = True
-        elif isinstance(value, (list, tuple)) and any(isinstance(v, (dict, type(None))) for v in value):
+        elif isinstance(value, (list, tuple)) and any(
+            isinstance(v, (dict, type(None))) for v in value
+        ):
             sub = group.require_group(key)
             sub.attrs["scanstack_list"] = True
             dict_to_group(sub, {str(i): v for i, v in enumerate(value)})
@@ -51,8 +53,13 @@ def _leaf(ds: h5py.Dataset) -> Any:
         return value.decode("utf-8", errors="replace")
     if isinstance(value, np.ndarray):
         if value.dtype.kind in "OS":
-            value = np.array([v.decode("utf-8", "replace") if isinstance(v, bytes) else v
-                              for v in value.reshape(-1)], dtype=object).reshape(value.shape)
+            value = np.array(
+                [
+                    v.decode("utf-8", "replace") if isinstance(v, bytes) else v
+                    for v in value.reshape(-1)
+                ],
+                dtype=object,
+            ).reshape(value.shape)
             if value.size == 1:
                 return str(value.reshape(-1)[0])
             return value.astype(str)

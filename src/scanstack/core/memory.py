@@ -20,10 +20,26 @@ class ArrayReader(Reader):
 
     format_name = "array"
 
-    def __init__(self, source=None, *, data=None, signal_ndim: int | None = None, meta=None,
-                 metadata=None, axes=None, original_metadata=None):
-        super().__init__(source, data=data, signal_ndim=signal_ndim, meta=meta, metadata=metadata,
-                         axes=axes, original_metadata=original_metadata)
+    def __init__(
+        self,
+        source=None,
+        *,
+        data=None,
+        signal_ndim: int | None = None,
+        meta=None,
+        metadata=None,
+        axes=None,
+        original_metadata=None,
+    ):
+        super().__init__(
+            source,
+            data=data,
+            signal_ndim=signal_ndim,
+            meta=meta,
+            metadata=metadata,
+            axes=axes,
+            original_metadata=original_metadata,
+        )
         if data is None:
             raise FormatError("the array format needs data=<array>", None, "data")
         if not hasattr(data, "dtype") or not hasattr(data, "shape"):
@@ -36,7 +52,7 @@ class ArrayReader(Reader):
             data = data[None]
         self.data = data
         self.nav_shape = tuple(data.shape[: data.ndim - signal_ndim])
-        self.signal_shape = tuple(data.shape[data.ndim - signal_ndim:])
+        self.signal_shape = tuple(data.shape[data.ndim - signal_ndim :])
         self.dtype = np.dtype(data.dtype)
         self.metadata = meta if meta is not None else (metadata if metadata is not None else {})
         self.original_metadata = original_metadata or {}

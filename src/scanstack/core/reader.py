@@ -38,7 +38,7 @@ def normalize_region(region, signal_shape: tuple[int, ...]) -> Region | None:
             start, stop = (int(k) if k is not None else None for k in key)
             start, stop, _ = slice(start, stop).indices(size)
         out.append(slice(start, max(start, stop)))
-    out += [slice(0, size) for size in signal_shape[len(out):]]
+    out += [slice(0, size) for size in signal_shape[len(out) :]]
     if all(s.start == 0 and s.stop == n for s, n in zip(out, signal_shape, strict=True)):
         return None
     return tuple(out)

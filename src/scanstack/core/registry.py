@@ -7,6 +7,7 @@ point names a :class:`FormatSpec`.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,7 +38,7 @@ class Probe:
         if isinstance(self.source, (bytes, bytearray, memoryview)):
             return bytes(self.source[: self.HEAD_BYTES])
         if self.path is not None and self.path.is_file():
-            with open(self.path, "rb") as fh:
+            with builtins.open(self.path, "rb") as fh:
                 return fh.read(self.HEAD_BYTES)
         return b""
 
@@ -112,8 +113,9 @@ def _load_entry_points() -> None:
         except Exception as exc:  # a broken plug-in must not break every other format
             import warnings
 
-            warnings.warn(f"scanstack: format plug-in {ep.name!r} failed to load: {exc}",
-                          stacklevel=2)
+            warnings.warn(
+                f"scanstack: format plug-in {ep.name!r} failed to load: {exc}", stacklevel=2
+            )
             continue
         _registry.setdefault(spec.name, spec)
 
@@ -156,8 +158,11 @@ def detect_format(source: Any) -> str:
     scores.sort(reverse=True)
     name = os.fspath(source) if probe.path else "<in-memory input>"
     if not scores:
-        candidates = [s.name for s in formats().values()
-                      if s.can_read and probe.suffix and probe.suffix in s.extensions]
+        candidates = [
+            s.name
+            for s in formats().values()
+            if s.can_read and probe.suffix and probe.suffix in s.extensions
+        ]
         hint = f" (formats using {probe.suffix}: {', '.join(candidates)})" if candidates else ""
         raise UnknownFormatError(
             f"{name}: could not detect the format{hint}; pass format= one of "

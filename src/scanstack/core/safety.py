@@ -24,8 +24,9 @@ def check_not_input(output: str | os.PathLike, inputs: Iterable[str]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, overwrite: bool = True,
-                inputs: Iterable[str] = ()) -> Iterator[Path]:
+def atomic_path(
+    path: str | os.PathLike, overwrite: bool = True, inputs: Iterable[str] = ()
+) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
     A failed or interrupted write leaves any existing ``path`` untouched and removes the temporary
@@ -57,8 +58,9 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = True,
         raise
 
 
-def resolve_inside(base_file: str | os.PathLike | None, relative: str | os.PathLike,
-                   allow_outside: bool = False) -> Path:
+def resolve_inside(
+    base_file: str | os.PathLike | None, relative: str | os.PathLike, allow_outside: bool = False
+) -> Path:
     """Resolve a path named inside a file against that file's folder.
 
     Raises :class:`FormatError` when the result leaves the folder (``..``, absolute paths,

@@ -149,7 +149,7 @@ class Stack:
         return self._read_frames(frames, normalize_region(region, self.signal_shape))[0]
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for start, stop, block in self.iter_blocks():
+        for _start, _stop, block in self.iter_blocks():
             yield from block
 
     # -- blocks -------------------------------------------------------------------------
@@ -159,7 +159,11 @@ class Stack:
         return max(1, int((nbytes or config.chunk_bytes) // max(per, 1)))
 
     def iter_blocks(
-        self, frames_per_block: int | None = None, region=None, start: int = 0, stop: int | None = None
+        self,
+        frames_per_block: int | None = None,
+        region=None,
+        start: int = 0,
+        stop: int | None = None,
     ) -> Iterator[tuple[int, int, np.ndarray]]:
         """Yield ``(start, stop, block)`` over consecutive frames, each block ``(n, *region_shape)``.
 
@@ -210,8 +214,9 @@ class Stack:
         from .axes import default_axes
 
         nav_axes = list(axes) if axes is not None else default_axes(nav_shape, ())
-        return ViewStack(self, np.arange(self.nframes).reshape(nav_shape), None, (),
-                         nav_axes + self.signal_axes)
+        return ViewStack(
+            self, np.arange(self.nframes).reshape(nav_shape), None, (), nav_axes + self.signal_axes
+        )
 
     # -- conversions ----------------------------------------------------------------------
     def default_chunks(self, chunk_bytes: int | None = None) -> tuple[int, ...]:
@@ -231,8 +236,13 @@ class Stack:
         if chunks is None or chunks == "auto":
             chunks = self.default_chunks()
         return da.from_array(
-            _DaskSource(self), chunks=chunks, lock=False, asarray=True, fancy=False,
-            meta=np.empty((0,) * self.ndim, self.dtype), name=f"scanstack-{self.token}",
+            _DaskSource(self),
+            chunks=chunks,
+            lock=False,
+            asarray=True,
+            fancy=False,
+            meta=np.empty((0,) * self.ndim, self.dtype),
+            name=f"scanstack-{self.token}",
         )
 
     @property
@@ -268,7 +278,9 @@ class Stack:
         except ImportError as exc:  # pragma: no cover - depends on the environment
             from .errors import UnsupportedError
 
-            raise UnsupportedError("to_xarray needs xarray: pip install 'scanstack[xarray]'") from exc
+            raise UnsupportedError(
+                "to_xarray needs xarray: pip install 'scanstack[xarray]'"
+            ) from exc
         from .metadata import to_jsonable
 
         names = _unique_names([a.name for a in self.axes])
@@ -278,8 +290,9 @@ class Stack:
         data = self.to_dask() if lazy else self.to_numpy()
         attrs = {k: v for k, v in to_jsonable(self.metadata).items() if v is not None}
         attrs = {k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in attrs.items()}
-        return xr.DataArray(data, dims=names, coords=coords, attrs=attrs,
-                            name=self.metadata.get("title") or None)
+        return xr.DataArray(
+            data, dims=names, coords=coords, attrs=attrs, name=self.metadata.get("title") or None
+        )
 
     def to_rsciio_dicts(self, lazy: bool = True) -> list[dict]:
         """RosettaSciIO's return value: ``[{'data', 'axes', 'metadata', 'original_metadata'}]``.
@@ -294,8 +307,14 @@ class Stack:
             d["index_in_array"] = i
             axes.append(d)
         metadata = getattr(self, "rsciio_metadata", None) or _rsciio_metadata(self.metadata)
-        return [{"data": data, "axes": axes, "metadata": copy.deepcopy(metadata),
-                 "original_metadata": copy.deepcopy(self.original_metadata)}]
+        return [
+            {
+                "data": data,
+                "axes": axes,
+                "metadata": copy.deepcopy(metadata),
+                "original_metadata": copy.deepcopy(self.original_metadata),
+            }
+        ]
 
     # -- files ----------------------------------------------------------------------------
     def source_paths(self) -> list[str]:
@@ -312,18 +331,29 @@ class Stack:
 
     def __repr__(self) -> str:
         fmt = self.metadata.get("format", "") if isinstance(self.metadata, dict) else ""
-        return (f"<{type(self).__name__} {fmt} nav={self.nav_shape} signal={self.signal_shape} "
-                f"dtype={np.dtype(self.dtype).name}>")
+        return (
+            f"<{type(self).__name__} {fmt} nav={self.nav_shape} signal={self.signal_shape} "
+            f"dtype={np.dtype(self.dtype).name}>"
+        )
 
     # -- construction helpers ----------------------------------------------------------------
     @staticmethod
-    def from_array(data, signal_ndim: int | None = None, axes=None, metadata=None,
-                   original_metadata=None) -> ReaderStack:
+    def from_array(
+        data, signal_ndim: int | None = None, axes=None, metadata=None, original_metadata=None
+    ) -> ReaderStack:
         """A stack over an in-memory numpy (or dask) array; last ``signal_ndim`` dims are frames."""
         from .memory import ArrayReader
 
-        return ReaderStack(ArrayReader(None, data=data, signal_ndim=signal_ndim, axes=axes,
-                                       meta=metadata, original_metadata=original_metadata))
+        return ReaderStack(
+            ArrayReader(
+                None,
+                data=data,
+                signal_ndim=signal_ndim,
+                axes=axes,
+                meta=metadata,
+                original_metadata=original_metadata,
+            )
+        )
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -425,8 +455,15 @@ class ViewStack(Stack):
     (strides or integer indices over the signal dims).
     """
 
-    def __init__(self, parent: Stack, frame_map: np.ndarray, region: Region | None, post: tuple,
-                 axes: list[Axis], metadata: dict | None = None):
+    def __init__(
+        self,
+        parent: Stack,
+        frame_map: np.ndarray,
+        region: Region | None,
+        post: tuple,
+        axes: list[Axis],
+        metadata: dict | None = None,
+    ):
         self.parent = parent
         self.frame_map = np.asarray(frame_map, dtype=np.int64)
         self.region = region
@@ -436,8 +473,11 @@ class ViewStack(Stack):
         probe = np.empty(region_shape(region, parent.signal_shape), dtype=np.bool_)
         self.signal_shape = probe[post].shape if post else probe.shape
         self.dtype = parent.dtype
-        self.metadata = (metadata if metadata is not None else
-                         select_per_frame_metadata(parent.metadata, self.frame_map, parent.nframes))
+        self.metadata = (
+            metadata
+            if metadata is not None
+            else select_per_frame_metadata(parent.metadata, self.frame_map, parent.nframes)
+        )
         self.original_metadata = parent.original_metadata
 
     @property
@@ -455,8 +495,9 @@ class ViewStack(Stack):
     def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
         parent_frames = self.frame_map.reshape(-1)[frames]
         if not self.post:
-            return self.parent._read_frames(parent_frames, _compose(self.region, region,
-                                                                     self.parent.signal_shape))
+            return self.parent._read_frames(
+                parent_frames, _compose(self.region, region, self.parent.signal_shape)
+            )
         data = self.parent._read_frames(parent_frames, self.region)[(slice(None), *self.post)]
         return data if region is None else data[(slice(None), *region)]
 
@@ -472,7 +513,9 @@ def _compose(outer: Region | None, inner: Region | None, shape) -> Region | None
         return inner
     if inner is None:
         return outer
-    return tuple(slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner, strict=True))
+    return tuple(
+        slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner, strict=True)
+    )
 
 
 class _NavIndexer:
@@ -485,7 +528,7 @@ class _NavIndexer:
         nnav = len(s.nav_shape)
         if any(k is Ellipsis for k in key):
             i = key.index(Ellipsis)
-            key = key[:i] + (slice(None),) * (nnav - len(key) + 1) + key[i + 1:]
+            key = key[:i] + (slice(None),) * (nnav - len(key) + 1) + key[i + 1 :]
         if len(key) > nnav:
             raise IndexError(f"{len(key)} indices for {nnav} navigation axes")
         key = key + (slice(None),) * (nnav - len(key))
@@ -544,8 +587,9 @@ class _SigIndexer:
             post_t = ()
         nreg = normalize_region(tuple(region), s.signal_shape)
         frame_map = np.arange(s.nframes).reshape(s.nav_shape)
-        return ViewStack(s, frame_map, nreg, post_t, s.nav_axes + axes,
-                         metadata=copy.deepcopy(s.metadata))
+        return ViewStack(
+            s, frame_map, nreg, post_t, s.nav_axes + axes, metadata=copy.deepcopy(s.metadata)
+        )
 
 
 class _DaskSource:

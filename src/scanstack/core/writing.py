@@ -30,12 +30,15 @@ def nav_blocks(nav_shape: tuple[int, ...], frames_per_block: int) -> Iterator[tu
     k = len(nav_shape) - 1
     while k > 0 and math.prod(nav_shape[k:]) <= fpb:
         k -= 1
-    inner = math.prod(nav_shape[k + 1:])
+    inner = math.prod(nav_shape[k + 1 :])
     step = max(1, fpb // max(inner, 1))
     for outer in itertools.product(*(range(n) for n in nav_shape[:k])):
         for a in range(0, nav_shape[k], step):
-            yield (*(slice(i, i + 1) for i in outer), slice(a, min(a + step, nav_shape[k])),
-                   *(slice(None),) * (len(nav_shape) - k - 1))
+            yield (
+                *(slice(i, i + 1) for i in outer),
+                slice(a, min(a + step, nav_shape[k])),
+                *(slice(None),) * (len(nav_shape) - k - 1),
+            )
 
 
 def read_nav_block(stack: Stack, key: tuple[slice, ...]) -> np.ndarray:
@@ -45,9 +48,15 @@ def read_nav_block(stack: Stack, key: tuple[slice, ...]) -> np.ndarray:
     return data.reshape(frame_map.shape + data.shape[1:])
 
 
-def copy_to(stack: Stack, target, frames_per_block: int | None = None,
-            progress: ProgressArg = None, label: str = "write", flat: bool = False,
-            transform=None) -> None:
+def copy_to(
+    stack: Stack,
+    target,
+    frames_per_block: int | None = None,
+    progress: ProgressArg = None,
+    label: str = "write",
+    flat: bool = False,
+    transform=None,
+) -> None:
     """Write every frame of ``stack`` into ``target[nav..., signal...]``.
 
     ``target`` has shape ``stack.shape`` (or ``(nframes, *signal_shape)`` with ``flat=True``).

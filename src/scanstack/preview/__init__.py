@@ -1,0 +1,81 @@
+"""PNG previews of any stack: what a scientist would rather look at than read.
+
+- 1-D signals (spectra): the sum spectrum on the energy axis, ROI/element bands, and element maps
+  (via :mod:`scanstack.xrf`);
+- 2-D signals over a 2-D scan (4D-STEM): the sum diffraction pattern and a virtual bright-field
+  image (via :mod:`scanstack.stem`);
+- 2-D signals over a frame series: the sum frame and the max frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from ..core.stack import Stack
+from . import render
+
+
+def _axis_label(axis) -> str:
+    return f"{axis.name} ({axis.units})" if axis.units else axis.name
+
+
+def preview(stack: Stack, progress=None) -> Image.Image:
+    """A picture summarising ``stack`` (reads every frame once, out of core)."""
+    title = str(stack.metadata.get("title") or stack.metadata.get("original_file") or "")
+    if len(stack.signal_shape) == 1:
+        return _spectrum_preview(stack, title, progress)
+    if len(stack.signal_shape) == 2 and len(stack.nav_shape) == 2:
+        from ..stem import preview_images
+
+        panels = [
+            render.image(img, log=(name == "sum pattern"), title=name)
+            for name, img in preview_images(stack).items()
+        ]
+        return render.stack_vertically([_caption(stack, title), render.grid(panels, 3)])
+    from .. import stats
+
+    total = stats.sum(stack, progress=progress)
+    peak = stats.max(stack, progress=progress)
+    panels = [
+        render.image(total, title=f"sum of {stack.nframes} frames"),
+        render.image(peak, title="max frame"),
+    ]
+    return render.stack_vertically([_caption(stack, title), render.grid(panels, 2)])
+
+
+def _caption(stack: Stack, title: str) -> Image.Image:
+    text = (
+        f"{title}  nav {stack.nav_shape}  signal {stack.signal_shape}  {np.dtype(stack.dtype).name}"
+    )
+    return render.titled(Image.new("RGB", (700, 1), "white"), text)
+
+
+def _spectrum_preview(stack: Stack, title: str, progress) -> Image.Image:
+    from ..xrf import preview_data
+
+    data = preview_data(stack)
+    axis = stack.signal_axes[0]
+    plot = render.line_plot(
+        data["energy"],
+        data["sum_spectrum"],
+        xlabel=_axis_label(axis),
+        ylabel="counts (sum spectrum)",
+        title=title,
+        bands=data.get("bands", ()),
+        log=True,
+    )
+    maps = [render.image(m, title=name) for name, m in data.get("maps", {}).items()]
+    parts = [plot]
+    if maps:
+        parts.append(render.grid(maps, 4))
+    return render.stack_vertically(parts)
+
+
+def save_preview(stack: Stack, path, progress=None) -> None:
+    """Write :func:`preview` as a PNG file (atomically)."""
+    from ..core.safety import atomic_path
+
+    img = preview(stack, progress)
+    with atomic_path(path, inputs=stack.source_paths()) as tmp:
+        img.save(tmp, format="PNG")
