@@ -1,0 +1,191 @@
+"""Shared by the hexrd-family formats (hdf5, frame-cache, image-files, raw-image, tiff sequences).
+
+- YAML sources: a path to a ``.yml``/``.yaml`` file or a multi-line YAML string, read with
+  ``yaml.safe_load`` only;
+- hexrd's YAML ``meta`` triggers (``"! load-numpy-array file.npy"``, the obsolete ``"++np.array"``),
+  with the file resolved against the YAML file's folder and loaded without pickle;
+- HDF5 sources given as a file name or an already-open ``h5py.File``/``Group``;
+- :class:`OptionError`, a bad writer/reader option: a :class:`WriteError` that is also a
+  ``ValueError`` (hexrd raises ``ValueError`` for ``gzip=10``).
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import FormatError, WriteError
+from ..core.safety import resolve_inside
+
+YAML_SUFFIXES = (".yml", ".yaml")
+LOAD_NUMPY_TRIGGER = "! load-numpy-array"
+
+
+class OptionError(WriteError, ValueError):
+    """An invalid option (value out of range, missing required option)."""
+
+
+# -- YAML ---------------------------------------------------------------------------------------
+def is_yaml_text(source: Any) -> bool:
+    """True when ``source`` is YAML content rather than a path (hexrd: a str of several lines)."""
+    return isinstance(source, str) and "\n" in source.strip("\n")
+
+
+def load_yaml(source: Any, fmt: str) -> tuple[dict, Path | None]:
+    """Parse a YAML path or string; returns ``(tree, yaml_path or None)``.
+
+    Raises :class:`FormatError` naming the file when it is not YAML or not a mapping.
+    """
+    import yaml
+
+    if is_yaml_text(source):
+        text, path = source, None
+    else:
+        path = Path(os.fspath(source))
+        try:
+            raw = path.read_bytes()
+        except IsADirectoryError as exc:
+            raise FormatError(f"expected a {fmt} YAML file, found a folder", path) from exc
+        if b"\x00" in raw[:4096]:
+            raise FormatError(f"expected a {fmt} YAML text file, found binary data", path)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise FormatError(f"expected a {fmt} YAML text file (UTF-8): {exc}", path) from exc
+    try:
+        tree = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise FormatError(f"expected {fmt} YAML, the YAML parser says: {exc}", path) from exc
+    if not isinstance(tree, dict):
+        raise FormatError(
+            f"expected a {fmt} YAML mapping, found {type(tree).__name__}", path)
+    return tree, path
+
+
+def yaml_section(tree: dict, key: str, path, required: bool = True, default=None) -> Any:
+    """``tree[key]`` or a :class:`FormatError` naming the key when it is missing."""
+    if key not in tree:
+        if required:
+            raise FormatError(f"YAML has no {key!r} key (keys found: {', '.join(map(str, tree))})",
+                              path, key)
+        return default
+    return tree[key]
+
+
+def yamlmeta(meta: dict | None, path: str | os.PathLike | None = None,
+             allow_outside: bool = False) -> dict:
+    """hexrd's metadata triggers, resolved.
+
+    - ``"! load-numpy-array file.npy"`` is replaced by ``np.load(file, allow_pickle=False)``, the
+      file resolved against the folder of ``path`` (the YAML file; the current folder for YAML
+      strings) and refused outside it unless ``allow_outside``;
+    - ``key: "++np.array"`` with a sibling ``key-array: [...]`` becomes ``np.array([...])``;
+    - any other ``"! command"`` is dropped with a warning (hexrd drops it silently).
+    """
+    out: dict = {}
+    meta = dict(meta or {})
+    consumed = {f"{k}-array" for k, v in meta.items() if v == "++np.array"}
+    for key, value in meta.items():
+        if key in consumed:
+            continue
+        if isinstance(value, str) and value.startswith("!"):
+            words = value[1:].split(None, 1)
+            if words and words[0] == LOAD_NUMPY_TRIGGER[2:] and len(words) == 2:
+                out[key] = load_npy(path, words[1].strip(), allow_outside, where=f"meta/{key}")
+            else:
+                warnings.warn(f"{path or '<YAML string>'}: meta/{key}: unknown trigger "
+                              f"{value!r} ignored", UserWarning, stacklevel=3)
+        elif value == "++np.array":
+            out[key] = np.array(meta.get(f"{key}-array"))
+        else:
+            out[key] = value
+    return out
+
+
+def load_npy(yaml_path, relative: str, allow_outside: bool = False, where: str | None = None):
+    """Load a ``.npy`` named in a YAML file, relative to it, never unpickling."""
+    target = resolve_inside(yaml_path, relative, allow_outside)
+    try:
+        return np.load(target, allow_pickle=False)
+    except FileNotFoundError as exc:
+        raise FormatError(f"{where or 'meta'}: {target} does not exist", yaml_path, where) from exc
+    except (ValueError, OSError, EOFError) as exc:
+        raise FormatError(f"{where or 'meta'}: {target} is not a readable .npy array "
+                          f"(object arrays are refused, no pickle): {exc}", yaml_path, where) from exc
+
+
+def sniff_yaml_key(probe, pattern: bytes) -> bool:
+    """True when the probe is a YAML file or string whose top level has a key matching ``pattern``."""
+    if is_yaml_text(probe.source):
+        head = probe.source[:4096].encode("utf-8", "replace")
+    elif probe.suffix in YAML_SUFFIXES or probe.suffix in ("", ".txt", ".cfg"):
+        head = probe.head
+    else:
+        return False
+    if b"\x00" in head:
+        return False
+    return re.search(rb"^" + pattern + rb"\s*:", head, re.M) is not None
+
+
+# -- HDF5 sources ------------------------------------------------------------------------------
+class H5Source:
+    """A file name or an open ``h5py.File``/``Group``, plus a group path inside it.
+
+    ``filename`` and ``group_path`` (absolute) are enough to re-open after pickling; ``group()``
+    returns the live group, opening the file read-only when needed.
+    """
+
+    def __init__(self, source: Any, path: str | None = None):
+        import h5py
+
+        self.given = source
+        if isinstance(source, h5py.Group):
+            self.filename = source.file.filename
+            base = source.name
+            self._file = source.file
+            self.owns = False
+        else:
+            self.filename = os.fspath(source)
+            base = "/"
+            self._file = None
+            self.owns = True
+        self.group_path = posixpath.normpath(posixpath.join(base, path or "")) if path else base
+        if self.group_path.startswith("//"):
+            self.group_path = self.group_path[1:]
+
+    def file(self):
+        import h5py
+
+        if self._file is None or not self._file.id.valid:
+            if not self.owns and self._file is not None:
+                # the caller closed its handle: re-open by name, read-only
+                self.owns = True
+            try:
+                self._file = h5py.File(self.filename, "r")
+            except OSError as exc:
+                raise FormatError(f"expected an HDF5 file: {exc}", self.filename) from exc
+        return self._file
+
+    def group(self, fmt: str):
+        f = self.file()
+        if self.group_path not in f:
+            raise FormatError(f"no group {self.group_path!r} in the file ({fmt})",
+                              self.filename, self.group_path)
+        return f[self.group_path]
+
+    def close(self, force: bool = False) -> None:
+        if self._file is not None and (self.owns or force):
+            try:
+                if self._file.id.valid:
+                    self._file.close()
+            except Exception as exc:  # noqa: BLE001 - closing must not raise (hexrd warns too)
+                warnings.warn(f"{self.filename}: could not close h5 file: {exc}", UserWarning,
+                              stacklevel=2)
+        if self.owns or force:
+            self._file = None

@@ -1,0 +1,608 @@
+"""hexrd's ``frame-cache``: sparse thresholded frames, in three on-disk styles.
+
+- ``npz`` (default): a ``np.savez_compressed`` zip with ``shape`` ``[rows, cols]``, ``nframes``,
+  ``dtype`` (bytes), and per frame ``{i}_row``/``{i}_col`` (uint16) and ``{i}_data`` (frame dtype);
+  every other key is metadata;
+- ``fch5``: HDF5 with attribute ``HEXRD_FRAMECACHE_VERSION = 1`` and datasets ``shape``,
+  ``nframes``, ``dtype``, ``data`` (m, 1), ``indices`` (m, 2) uint16, ``frame_ids`` (2n,) uint64
+  (frame ``i`` is ``data[frame_ids[2i]:frame_ids[2i+1]]``), Blosc zstd; metadata in ``metadata/``;
+- legacy ``yml``: ``{data: {file, dtype, nframes, shape}, meta: {...}}`` pointing to an npz.
+
+Reading is lazy: the header and metadata are read at open, each frame when asked for (npz frames
+are separate zip members; only those asked for are decompressed). Nothing is ever unpickled: npz
+metadata stored by hexrd as pickled object arrays (``None`` values, hexrd issue #806) are skipped
+with a warning. Metadata that hexrd cannot keep in an npz (nested dicts, ``None``, lists of mixed
+types) is written by scanstack as one JSON string under the key ``__scanstack_metadata_json__``
+and merged back on read; plain arrays and scalars are stored as their own keys, as hexrd does.
+
+Write::
+
+    scanstack.save(stack, "cache.npz", "frame-cache", threshold=10, style="npz")
+    scanstack.save(stack, "cache.fch5", "frame-cache", threshold=10, style="fch5")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import warnings
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.config import config
+from ..core.errors import FormatError, WriteError
+from ..core.metadata import to_jsonable
+from ..core.progress import Progress
+from ..core.reader import Reader, region_shape
+from ..core.registry import FormatSpec, Probe
+from ..core.safety import atomic_path, resolve_inside
+from ._hexrd import H5Source, OptionError, load_yaml, sniff_yaml_key, yaml_section, yamlmeta
+
+VERSION_ATTR = "HEXRD_FRAMECACHE_VERSION"
+JSON_KEY = "__scanstack_metadata_json__"
+HEADER_KEYS = ("shape", "nframes", "dtype")
+FRAME_KEY = re.compile(r"^\d+_(row|col|data)$")
+MAX_NZ_FRACTION = 0.1  # hexrd warns when more than 10 % of the pixels pass the threshold
+MAX_INDEX = 1 << 16  # uint16 indices address at most 65536 rows/cols
+ZIP_MAGIC = b"PK\x03\x04"
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+STYLES = {"npz": "npz", "fch5": "fch5", "yml": "yml", "yaml": "yml", "test": "yml"}
+
+
+def _text(value) -> str:
+    value = value.item() if isinstance(value, np.ndarray) else value
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+# -- npz members, read on demand -----------------------------------------------------------
+class NpzMembers:
+    """The arrays of an ``.npz``, read one member at a time, without pickle.
+
+    Each thread gets its own ``ZipFile`` so frames decompress in parallel; member lookup is a dict
+    (``np.load``'s ``NpzFile`` scans a list per key).
+    """
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = os.fspath(path)
+        self._local = threading.local()
+        self._handles: list[zipfile.ZipFile] = []
+        self._lock = threading.Lock()
+        self.names = {n[:-4] for n in self.zip().namelist() if n.endswith(".npy")}
+
+    def zip(self) -> zipfile.ZipFile:
+        zf = getattr(self._local, "zf", None)
+        if zf is None:
+            try:
+                zf = zipfile.ZipFile(self.path)
+            except (zipfile.BadZipFile, OSError) as exc:
+                raise FormatError(f"expected an npz (zip) frame-cache, the zip is unreadable: "
+                                  f"{exc}", self.path) from exc
+            self._local.zf = zf
+            with self._lock:
+                self._handles.append(zf)
+        return zf
+
+    def load(self, key: str) -> np.ndarray:
+        if key not in self.names:
+            raise FormatError(f"expected the array {key!r} in the npz, it is missing", self.path,
+                              key)
+        try:
+            with self.zip().open(key + ".npy") as fh:
+                return np.lib.format.read_array(fh, allow_pickle=False)
+        except ValueError as exc:
+            if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
+                raise
+            raise FormatError(f"corrupt or truncated array {key!r}: {exc}", self.path, key) from exc
+        except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+            raise FormatError(f"corrupt or truncated array {key!r}: {exc}", self.path, key) from exc
+
+    def close(self) -> None:
+        with self._lock:
+            for zf in self._handles:
+                zf.close()
+            self._handles.clear()
+        self._local = threading.local()
+
+
+def _npz_metadata(members: NpzMembers, skipped: list[str]) -> dict:
+    meta: dict[str, Any] = {}
+    extra = None
+    for key in sorted(members.names):
+        if key in HEADER_KEYS or FRAME_KEY.match(key):
+            continue
+        try:
+            value = members.load(key)
+        except ValueError as exc:
+            if isinstance(exc, FormatError):
+                raise
+            warnings.warn(f"{members.path}: metadata {key!r} is a pickled object array; not "
+                          "loaded (unpickling is unsafe)", UserWarning, stacklevel=4)
+            skipped.append(key)
+            continue
+        if key == JSON_KEY:
+            try:
+                extra = json.loads(_text(value))
+            except ValueError as exc:
+                raise FormatError(f"{JSON_KEY} is not valid JSON: {exc}", members.path,
+                                  JSON_KEY) from exc
+        else:
+            meta[key] = value
+    if isinstance(extra, dict):
+        meta.update(extra)
+    return meta
+
+
+def _check_header(path, shape, nframes, dtype, where: str = "") -> tuple[tuple[int, int], int,
+                                                                          np.dtype]:
+    try:
+        shape_t = tuple(int(n) for n in np.asarray(shape).reshape(-1))
+        n = int(np.asarray(nframes).reshape(-1)[0]) if np.size(nframes) else -1
+    except (TypeError, ValueError) as exc:
+        raise FormatError(f"frame-cache header: shape/nframes are not integers: {exc}", path,
+                          where or "shape") from exc
+    if len(shape_t) != 2 or min(shape_t) < 0:
+        raise FormatError(f"frame-cache header: expected shape [rows, cols], found {shape_t}",
+                          path, where + "shape")
+    if n < 0:
+        raise FormatError(f"frame-cache header: expected nframes >= 0, found {n}", path,
+                          where + "nframes")
+    try:
+        dt = np.dtype(_text(dtype))
+    except TypeError as exc:
+        raise FormatError(f"frame-cache header: unknown dtype {_text(dtype)!r}", path,
+                          where + "dtype") from exc
+    return shape_t, n, dt
+
+
+class FrameCacheReader(Reader):
+    """hexrd ``frame-cache`` reader (npz, fch5 or legacy yml).
+
+    Options: ``style`` (``'npz'``, ``'fch5'``, ``'yml'``; auto-detected from the content when
+    omitted), ``path`` (fch5 group inside the file), ``allow_outside`` (yml: let the npz and
+    ``load-numpy-array`` files live outside the YAML's folder), ``max_workers`` (threads used to
+    decompress the frames of a block).
+    """
+
+    format_name = "frame-cache"
+
+    def __init__(self, source=None, *, style: str | None = None, path: str | None = None,
+                 allow_outside: bool = False, max_workers: int | None = None):
+        import h5py
+
+        super().__init__(source, style=style, path=path, allow_outside=allow_outside,
+                         max_workers=max_workers)
+        self._members: NpzMembers | None = None
+        self._h5: H5Source | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._pool_lock = threading.Lock()
+        self.max_workers = max_workers
+        given = style
+        if style is not None and style not in STYLES:
+            raise FormatError(f"unknown frame-cache style {style!r}; expected one of "
+                              f"npz, fch5, yml", self._name(source), "style")
+        style = STYLES.get(style) if style else None
+        if isinstance(source, h5py.Group):
+            detected = "fch5"
+        else:
+            with open(os.fspath(source), "rb") as fh:
+                head = fh.read(8)
+            detected = ("npz" if head.startswith(ZIP_MAGIC) else
+                        "fch5" if head.startswith(HDF5_MAGIC) else "yml")
+        if style is not None and style != detected:
+            found = {"npz": "a zip (npz)", "fch5": "an HDF5 file", "yml": "neither zip nor "
+                     "HDF5"}[detected]
+            raise FormatError(f"expected a {given} frame-cache, found {found}",
+                              self._name(source), "style")
+        self.style = detected
+        skipped: list[str] = []
+        if detected == "npz":
+            self._open_npz(os.fspath(source), skipped)
+        elif detected == "fch5":
+            self._open_fch5(source, path)
+        else:
+            self._open_yml(source, allow_outside, skipped)
+        self.nav_shape = (self._nframes,)
+        self.original_metadata = {"style": self.style, "file": self._name(source)}
+        if skipped:
+            self.original_metadata["skipped_pickled_metadata"] = skipped
+
+    @staticmethod
+    def _name(source) -> str:
+        import h5py
+
+        return source.file.filename if isinstance(source, h5py.Group) else os.fspath(source)
+
+    # -- the three styles --------------------------------------------------------------------
+    def _open_npz(self, fname: str, skipped: list[str], header=None) -> None:
+        self._members = NpzMembers(fname)
+        if header is None:
+            missing = [k for k in HEADER_KEYS if k not in self._members.names]
+            if missing:
+                raise FormatError(f"expected an npz frame-cache with keys shape, nframes, dtype; "
+                                  f"missing {', '.join(missing)}", fname, missing[0])
+            header = [self._members.load(k) for k in HEADER_KEYS]
+            self.metadata = _npz_metadata(self._members, skipped)
+        self.signal_shape, self._nframes, self.dtype = _check_header(fname, *header)
+        self._file = fname
+
+    def _open_fch5(self, source, path) -> None:
+        import h5py
+
+        self._h5 = H5Source(source, path)
+        group = self._h5.group("frame-cache fch5")
+        fname = self._h5.filename
+        self._file = fname
+        version = group.attrs.get(VERSION_ATTR)
+        if version is None or int(np.asarray(version).reshape(-1)[0]) != 1:
+            raise FormatError(f"expected an fch5 frame-cache with attribute {VERSION_ATTR} = 1, "
+                              f"found {version!r}", fname, self._h5.group_path)
+        need = ("shape", "nframes", "dtype", "data", "indices", "frame_ids")
+        missing = [k for k in need if not isinstance(group.get(k), h5py.Dataset)]
+        if missing:
+            raise FormatError(f"expected fch5 datasets {', '.join(need)}; missing "
+                              f"{', '.join(missing)}", fname, missing[0])
+        g = self._h5.group_path.rstrip("/") + "/"
+        self.signal_shape, self._nframes, self.dtype = _check_header(
+            fname, group["shape"][()], group["nframes"][()], group["dtype"][()], g)
+        data, indices = group["data"], group["indices"]
+        if data.ndim != 2 or indices.ndim != 2 or indices.shape[1] != 2 or \
+                data.shape[0] != indices.shape[0]:
+            raise FormatError(f"expected data (m, 1) and indices (m, 2), found {data.shape} and "
+                              f"{indices.shape}", fname, g + "indices")
+        try:
+            ids = np.asarray(group["frame_ids"][()], dtype=np.int64)
+        except (OSError, ValueError) as exc:
+            raise FormatError(f"cannot read frame_ids (corrupt?): {exc}", fname,
+                              g + "frame_ids") from exc
+        if ids.shape != (2 * self._nframes,):
+            raise FormatError(f"expected frame_ids of shape ({2 * self._nframes},), found "
+                              f"{ids.shape}", fname, g + "frame_ids")
+        self._ids = ids.reshape(-1, 2)
+        if self._ids.size and (np.any(self._ids[:, 1] < self._ids[:, 0]) or self._ids.min() < 0
+                               or self._ids.max() > data.shape[0]):
+            raise FormatError(f"frame_ids point outside data (length {data.shape[0]})", fname,
+                              g + "frame_ids")
+        from ..core.h5tree import group_to_dict
+
+        meta = group.get("metadata")
+        self.metadata = group_to_dict(meta) if isinstance(meta, h5py.Group) else {}
+
+    def _open_yml(self, source, allow_outside: bool, skipped: list[str]) -> None:
+        tree, ypath = load_yaml(source, "frame-cache")
+        data = yaml_section(tree, "data", ypath)
+        if not isinstance(data, dict):
+            raise FormatError("expected 'data' to be a mapping with file, dtype, nframes, shape",
+                              ypath, "data")
+        for key in ("file", "dtype", "nframes", "shape"):
+            yaml_section(data, key, ypath)
+        npz = resolve_inside(ypath, str(data["file"]), allow_outside)
+        if not npz.is_file():
+            raise FormatError(f"data/file: {npz} does not exist", ypath, "data/file")
+        shape = data["shape"]
+        if isinstance(shape, str):
+            shape = shape.split()
+        self._open_npz(os.fspath(npz), skipped, (shape, data["nframes"], data["dtype"]))
+        self._yaml = ypath
+        self.metadata = yamlmeta(tree.get("meta") or {}, ypath, allow_outside)
+
+    # -- reading -----------------------------------------------------------------------------
+    def source_paths(self) -> list[str]:
+        paths = [self._file]
+        if getattr(self, "_yaml", None) is not None:
+            paths.append(os.fspath(self._yaml))
+        return paths
+
+    @property
+    def path(self) -> str | None:
+        return self._file
+
+    def sparse_frame(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame ``i`` as ``(rows, cols, values)`` (the stored sparse form)."""
+        if self._members is not None:
+            row = self._members.load(f"{i}_row")
+            col = self._members.load(f"{i}_col")
+            data = self._members.load(f"{i}_data")
+            return self._checked(i, row.reshape(-1), col.reshape(-1), data.reshape(-1))
+        return self._fch5_frames(i, i + 1)[0]
+
+    def _checked(self, i, row, col, data, where=None):
+        if not (row.shape == col.shape == data.shape):
+            raise FormatError(f"frame {i}: row, col and data lengths differ ({row.size}, "
+                              f"{col.size}, {data.size})", self._file, where or f"{i}_data")
+        rows, cols = self.signal_shape
+        if row.size and (int(row.max()) >= rows or int(col.max()) >= cols):
+            raise FormatError(f"frame {i}: pixel index outside the {rows}x{cols} frame",
+                              self._file, where or f"{i}_row")
+        return row, col, data
+
+    def _fch5_frames(self, start: int, stop: int):
+        group = self._h5.group("frame-cache fch5")
+        data_ds, idx_ds = group["data"], group["indices"]
+        ids = self._ids[start:stop]
+        where = self._h5.group_path.rstrip("/") + "/data"
+        out = []
+        try:
+            lo, hi = (int(ids[:, 0].min()), int(ids[:, 1].max())) if len(ids) else (0, 0)
+            total = int((ids[:, 1] - ids[:, 0]).sum()) if len(ids) else 0
+            if hi - lo <= 2 * total + 65536:  # frames stored close together: one read
+                data = data_ds[lo:hi, 0]
+                idx = idx_ds[lo:hi]
+                for k, (a, b) in enumerate(ids):
+                    out.append(self._checked(start + k, idx[a - lo:b - lo, 0], idx[a - lo:b - lo, 1],
+                                             data[a - lo:b - lo], where))
+            else:
+                for k, (a, b) in enumerate(ids):
+                    idx = idx_ds[a:b]
+                    out.append(self._checked(start + k, idx[:, 0], idx[:, 1], data_ds[a:b, 0],
+                                             where))
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            raise FormatError(f"cannot read frames {start}:{stop} (corrupt or truncated?): {exc}",
+                              self._file, where) from exc
+        return out
+
+    def _executor(self) -> ThreadPoolExecutor:
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_workers or config.threads())
+            return self._pool
+
+    def read(self, start, stop, region=None):
+        n = stop - start
+        out = np.zeros((n, *region_shape(region, self.signal_shape)), self.dtype)
+        if self._members is not None:
+            if n > 2:
+                frames = list(self._executor().map(self.sparse_frame, range(start, stop)))
+            else:
+                frames = [self.sparse_frame(i) for i in range(start, stop)]
+        else:
+            frames = self._fch5_frames(start, stop)
+        for k, (row, col, data) in enumerate(frames):
+            if region is not None:
+                rs, cs = region
+                keep = (row >= rs.start) & (row < rs.stop) & (col >= cs.start) & (col < cs.stop)
+                row = row[keep].astype(np.intp) - rs.start
+                col = col[keep].astype(np.intp) - cs.start
+                data = data[keep]
+            out[k, row, col] = data
+        return out
+
+    def close(self) -> None:
+        if self._members is not None:
+            self._members.close()
+        if self._h5 is not None:
+            self._h5.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
+
+    def __reduce__(self):
+        from ..core.reader import _reopen
+
+        if self._h5 is not None:
+            opts = dict(self.options, path=self._h5.group_path, style="fch5")
+            return (_reopen, (type(self), self._h5.filename, opts))
+        return super().__reduce__()
+
+
+# -- writing -----------------------------------------------------------------------------------
+def _extract(frame: np.ndarray, threshold) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pixels with ``value > threshold`` in row-major order: (rows uint16, cols uint16, values)."""
+    flat = frame.reshape(-1)
+    idx = np.flatnonzero(flat > threshold)
+    rows, cols = np.divmod(idx, frame.shape[1])
+    return rows.astype(np.uint16), cols.astype(np.uint16), flat[idx]
+
+
+def sparse_frames(stack, threshold, max_workers: int | None = None, progress=None,
+                  warn_limit: int = 5):
+    """Yield ``(i, rows, cols, values)`` for every frame of ``stack``, in order.
+
+    Blocks are read in the background and frames thresholded in threads (the numpy work
+    releases the GIL). Warns like hexrd when a frame keeps more than 10 % of its pixels (the first
+    ``warn_limit`` such frames one by one, then a count).
+    """
+    rows, cols = stack.signal_shape
+    size = rows * cols
+    dense = 0
+    with ThreadPoolExecutor(max_workers or config.threads()) as pool, \
+            Progress(stack.nframes, progress, "frame-cache", "frames") as bar:
+        for a, _b, block in stack.iter_blocks():
+            results = pool.map(_extract, block, [threshold] * len(block))
+            for k, (r, c, v) in enumerate(results):
+                i = a + k
+                if size and r.size / size > MAX_NZ_FRACTION:
+                    dense += 1
+                    if dense <= warn_limit:
+                        warnings.warn("frame %d is %4.2f%% sparse (cutoff is 95%%)"
+                                      % (i, 100.0 * (1 - r.size / size)), UserWarning,
+                                      stacklevel=4)
+                yield i, r, c, v
+            bar.update(len(block))
+    if dense > warn_limit:
+        warnings.warn(f"... and {dense - warn_limit} more frames above {MAX_NZ_FRACTION:.0%} "
+                      "non-zero: is the threshold too low?", UserWarning, stacklevel=3)
+
+
+def _split_metadata(metadata: dict) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """npz metadata: arrays stored as hexrd does, the rest (nested, None, mixed) as JSON."""
+    arrays, rest = {}, {}
+    for key, value in (metadata or {}).items():
+        key = str(key)
+        reserved = key in HEADER_KEYS or key == JSON_KEY or FRAME_KEY.match(key)
+        arr = None
+        if not reserved and value is not None and not isinstance(value, dict):
+            try:
+                arr = np.asarray(value)
+            except ValueError:  # ragged lists
+                arr = None
+            if arr is not None and arr.dtype.kind in "OV":
+                arr = None
+        if arr is None:
+            rest[key] = to_jsonable(value)
+        else:
+            arrays[key] = arr
+    return arrays, rest
+
+
+def _write_member(zf: zipfile.ZipFile, key: str, array: np.ndarray) -> None:
+    with zf.open(key + ".npy", "w", force_zip64=True) as fh:
+        np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
+
+
+def _write_npz(stack, out: Path, threshold, max_workers, progress) -> None:
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
+        for i, r, c, v in sparse_frames(stack, threshold, max_workers, progress):
+            _write_member(zf, f"{i}_row", r)
+            _write_member(zf, f"{i}_col", c)
+            _write_member(zf, f"{i}_data", v)
+        _write_member(zf, "shape", np.array(stack.signal_shape))
+        _write_member(zf, "nframes", np.array(stack.nframes))
+        _write_member(zf, "dtype", np.array(str(np.dtype(stack.dtype)).encode()))
+        arrays, rest = _split_metadata(dict(stack.metadata or {}))
+        for key, arr in arrays.items():
+            _write_member(zf, key, arr)
+        if rest:
+            _write_member(zf, JSON_KEY, np.array(json.dumps(rest)))
+
+
+def _write_fch5(stack, group, threshold, max_workers, progress) -> None:
+    import hdf5plugin
+
+    from ..core.h5tree import dict_to_group
+
+    blosc = dict(hdf5plugin.Blosc(cname="zstd", clevel=5))
+    n = stack.nframes
+    try:
+        group.attrs[VERSION_ATTR] = 1
+        group.create_dataset("shape", data=np.array(stack.signal_shape, dtype=np.int64))
+        group.create_dataset("nframes", data=np.int64(n))
+        group.create_dataset("dtype", data=np.bytes_(str(np.dtype(stack.dtype))))
+        chunk = 1 << 16
+        data = group.create_dataset("data", shape=(0, 1), maxshape=(None, 1), chunks=(chunk, 1),
+                                    dtype=stack.dtype, **blosc)
+        indices = group.create_dataset("indices", shape=(0, 2), maxshape=(None, 2),
+                                       chunks=(chunk, 2), dtype=np.uint16, **blosc)
+    except ValueError as exc:
+        raise WriteError(f"frame-cache fch5: cannot create the datasets in {group.file.filename}"
+                         f":{group.name}: {exc}") from exc
+    ids = np.zeros((n, 2), np.uint64)
+    pos = 0
+    pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pending_len = 0
+
+    def flush() -> None:
+        nonlocal pos, pending_len
+        if not pending_len:
+            pending.clear()
+            return
+        end = pos + pending_len
+        data.resize((end, 1))
+        indices.resize((end, 2))
+        data[pos:end, 0] = np.concatenate([p[2] for p in pending])
+        indices[pos:end] = np.stack([np.concatenate([p[0] for p in pending]),
+                                     np.concatenate([p[1] for p in pending])], axis=1)
+        pos = end
+        pending.clear()
+        pending_len = 0
+
+    for i, r, c, v in sparse_frames(stack, threshold, max_workers, progress):
+        ids[i] = (pos + pending_len, pos + pending_len + r.size)
+        pending.append((r, c, v))
+        pending_len += r.size
+        if pending_len >= 1 << 22:
+            flush()
+    flush()
+    group.create_dataset("frame_ids", data=ids.reshape(-1), **blosc)
+    if stack.metadata:
+        dict_to_group(group.create_group("metadata"), dict(stack.metadata))
+
+
+def write_framecache(stack, fname, *, threshold=None, style: str = "npz", cache_file=None,
+                     max_workers: int | None = None, path: str | None = None, output_yaml=None,
+                     progress=None, overwrite: bool = True) -> Any:
+    """Write ``stack`` as a hexrd frame-cache, keeping pixels with ``value > threshold``.
+
+    ``style`` is ``'npz'`` (a ``.npz`` suffix is appended when missing, as numpy does) or
+    ``'fch5'``. ``cache_file`` (relative to the folder of ``fname``) overrides ``fname``.
+    ``fname`` may be an open ``h5py.File``/``Group`` for fch5, with the group ``path`` inside it.
+    Frames must be 2-D with at most 65536 rows and columns (indices are uint16). Returns the path
+    written (or the group).
+    """
+    import h5py
+
+    if threshold is None:
+        raise OptionError("frame-cache: write needs threshold= (pixels > threshold are kept)")
+    if style not in ("npz", "fch5"):
+        raise OptionError(f"frame-cache: Unknown file style {style!r}; expected 'npz' or 'fch5'")
+    if output_yaml:
+        warnings.warn("frame-cache: output_yaml is deprecated and ignored (as in hexrd)",
+                      DeprecationWarning, stacklevel=2)
+    if len(stack.signal_shape) != 2:
+        raise WriteError(f"frame-cache stores 2-D frames, this stack has frames of shape "
+                         f"{stack.signal_shape}")
+    if max(stack.signal_shape) > MAX_INDEX:
+        raise WriteError(f"frame-cache stores row/col indices as uint16: frames of "
+                         f"{stack.signal_shape[0]}x{stack.signal_shape[1]} exceed 65536 rows "
+                         "or columns")
+    if np.dtype(stack.dtype).kind not in "biuf":
+        raise WriteError(f"frame-cache stores numeric frames, not {np.dtype(stack.dtype)}")
+    if isinstance(fname, h5py.Group):
+        if style != "fch5":
+            raise OptionError("frame-cache: an open h5py file/group needs style='fch5'")
+        group = fname.require_group(path) if path else fname
+        _write_fch5(stack, group, threshold, max_workers, progress)
+        return group
+    out = Path(os.fspath(fname))
+    if cache_file is not None:
+        cache = Path(os.fspath(cache_file))
+        out = cache if cache.is_absolute() else out.parent / cache
+    if style == "npz" and out.suffix != ".npz":
+        out = out.with_name(out.name + ".npz")
+    with atomic_path(out, overwrite=overwrite, inputs=stack.source_paths()) as tmp:
+        if style == "npz":
+            _write_npz(stack, tmp, threshold, max_workers, progress)
+        else:
+            with h5py.File(tmp, "w") as f:
+                group = f.require_group(path) if path else f
+                _write_fch5(stack, group, threshold, max_workers, progress)
+    return os.fspath(out)
+
+
+def sniff(probe: Probe) -> float:
+    head = probe.head
+    if head.startswith(ZIP_MAGIC):
+        try:
+            with zipfile.ZipFile(probe.path) as zf:
+                names = set(zf.namelist())
+        except (zipfile.BadZipFile, OSError, TypeError):
+            return 0.0
+        if {"shape.npy", "nframes.npy", "dtype.npy"} <= names:
+            return 0.95
+        return 0.0
+    if probe.is_hdf5:
+        f = probe.h5()
+        return 0.95 if f is not None and VERSION_ATTR in f.attrs else 0.0
+    if sniff_yaml_key(probe, rb"data") and re.search(rb"^\s+file\s*:", probe.head
+                                                     if probe.path else b"", re.M):
+        return 0.6
+    return 0.0
+
+
+FORMAT = FormatSpec(
+    name="frame-cache",
+    description="hexrd frame-cache: sparse thresholded frames (npz, fch5, legacy yml); "
+                "write options threshold=, style=, cache_file=",
+    extensions=(".npz", ".fch5", ".h5", ".yml", ".yaml"),
+    reader=FrameCacheReader,
+    writer=write_framecache,
+    sniff=sniff,
+    capabilities={"lazy": True, "region": True, "write": True, "hexrd": True, "sparse": True},
+)

@@ -1,0 +1,286 @@
+"""hexrd's ``hdf5`` image series: frames in ``<path>/images`` (nframes, rows, cols), metadata in
+the HDF5 attributes of the group ``<path>``.
+
+Read::
+
+    s = scanstack.open("scan.h5", "hdf5", path="imageseries")      # or an open h5py.File
+    s.metadata["omega"]          # the group attributes, exactly as hexrd returns them
+
+``path`` may be omitted when exactly one group of the file holds an ``images`` dataset.
+Write (byte-compatible with hexrd's writer)::
+
+    scanstack.save(stack, "out.h5", "hdf5", path="imageseries", gzip=1, shuffle=True,
+                   chunk_rows=0, compression=None)
+
+Metadata values hexrd cannot store (nested dicts, ``None``, lists of mixed types) are written as
+JSON strings and their keys listed in the group attribute ``__scanstack_json__``; scanstack decodes
+them on read, hexrd sees the JSON text. Plain ``str``/``int``/``float`` are accepted (hexrd needs a
+``.dtype``); unicode numpy arrays are stored as bytes (``'S'``) like hexrd does.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import FormatError, WriteError
+from ..core.metadata import to_jsonable
+from ..core.reader import Reader
+from ..core.registry import FormatSpec, Probe
+from ..core.safety import atomic_path
+from ..core.writing import copy_to
+from ._hexrd import H5Source, OptionError
+
+JSON_KEYS_ATTR = "__scanstack_json__"
+DEFAULT_DATANAME = "images"
+
+
+def image_groups(f, dataname: str = DEFAULT_DATANAME, limit: int = 10_000) -> list[str]:
+    """Groups under ``f`` (relative names, ``'.'`` for ``f`` itself) holding a 2-D or 3-D dataset
+    called ``dataname``."""
+    import h5py
+
+    found: list[str] = []
+    seen = 0
+
+    def visit(name, obj):
+        nonlocal seen
+        seen += 1
+        if seen > limit:
+            return True
+        if (isinstance(obj, h5py.Dataset) and name.rsplit("/", 1)[-1] == dataname
+                and obj.ndim in (2, 3)):
+            found.append(name.rsplit("/", 1)[0] if "/" in name else ".")
+        return None
+
+    f.visititems(visit)
+    return found
+
+
+def read_attrs(group) -> dict:
+    """``dict(group.attrs)`` as hexrd returns it, with scanstack's JSON-encoded values decoded."""
+    meta = dict(group.attrs)
+    keys = meta.pop(JSON_KEYS_ATTR, None)
+    if keys is not None:
+        for key in np.atleast_1d(keys):
+            key = key.decode() if isinstance(key, bytes) else str(key)
+            if key in meta:
+                raw = meta[key]
+                raw = raw.decode() if isinstance(raw, bytes) else str(raw)
+                try:
+                    meta[key] = json.loads(raw)
+                except ValueError:
+                    pass  # leave the text as it is rather than fail on a hand-edited file
+    return meta
+
+
+def write_attrs(group, metadata: dict) -> None:
+    """Store ``metadata`` as attributes of ``group`` (hexrd's layout, plus JSON for the rest)."""
+    json_keys = []
+    for key, value in (metadata or {}).items():
+        key = str(key)
+        stored = _attr_value(value)
+        if stored is None:
+            stored = json.dumps(to_jsonable(value))
+            json_keys.append(key)
+        group.attrs[key] = stored
+    if json_keys:
+        group.attrs[JSON_KEYS_ATTR] = np.array(json_keys, dtype="S")
+
+
+def _attr_value(value: Any):
+    """The attribute value hexrd would store, or None when it needs JSON."""
+    if isinstance(value, (dict, list, tuple)) or value is None:
+        if isinstance(value, (list, tuple)):
+            arr = np.asarray(value) if value else None
+            if arr is not None and arr.dtype.kind in "biufcS":
+                return arr
+            if arr is not None and arr.dtype.kind == "U":
+                return arr.astype("S")
+        return None
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "U":
+            return value.astype("S")
+        if value.dtype.kind == "O":
+            return None
+        return value
+    if isinstance(value, (np.generic, str, bytes, bool, int, float, complex)):
+        return value
+    return None
+
+
+class HDF5Reader(Reader):
+    """hexrd ``hdf5`` reader.
+
+    Options: ``path`` (group holding the dataset; auto-detected when only one group holds one),
+    ``dataname`` (default ``'images'``), ``close_when_finished`` (close a passed-in ``h5py.File``
+    on :meth:`close`, as hexrd does; files opened here are always closed).
+    Frames ``(rows, cols)`` in the dataset's dtype; a 2-D dataset is one frame.
+    """
+
+    format_name = "hdf5"
+
+    def __init__(self, source=None, *, path: str | None = None, dataname: str = DEFAULT_DATANAME,
+                 close_when_finished: bool = True):
+        self._h5 = H5Source(source, None)
+        fname = self._h5.filename
+        if path is None:
+            candidates = image_groups(self._h5.group("hdf5"), dataname)
+            if len(candidates) != 1:
+                self._h5.close()
+                listed = ", ".join(candidates) if candidates else "none"
+                raise FormatError(
+                    f"hdf5 needs path=<group holding {dataname!r}>; groups with a 2-D/3-D "
+                    f"{dataname!r} dataset: {listed}", fname, dataname)
+            path = candidates[0]
+        self._h5 = H5Source(source, str(path))
+        super().__init__(fname, path=self._h5.group_path, dataname=dataname,
+                         close_when_finished=close_when_finished)
+        import h5py
+
+        # hexrd closes a passed-in h5py.File on close(); never a passed-in sub-group's file
+        self.close_when_finished = close_when_finished and isinstance(source, h5py.File)
+        self.dataname = dataname
+        group = self._h5.group("hdf5")
+        where = f"{self._h5.group_path.rstrip('/')}/{dataname}"
+        ds = group.get(dataname)
+        if not isinstance(ds, h5py.Dataset):
+            found = ", ".join(group.keys()) or "nothing"
+            raise FormatError(f"expected a dataset {dataname!r} in group {self._h5.group_path!r}, "
+                              f"found: {found}", fname, where)
+        if ds.ndim not in (2, 3):
+            raise FormatError(f"expected a 2-D (one frame) or 3-D (frames, rows, cols) dataset, "
+                              f"found shape {ds.shape}", fname, where)
+        if ds.dtype.kind not in "biuf":
+            raise FormatError(f"expected numeric image data, found dtype {ds.dtype}", fname, where)
+        self._ndim = ds.ndim
+        self._where = where
+        self.nav_shape = (ds.shape[0],) if ds.ndim == 3 else (1,)
+        self.signal_shape = tuple(ds.shape[-2:])
+        self.dtype = ds.dtype
+        self.metadata = read_attrs(group)
+        self.original_metadata = {
+            "file": fname, "path": self._h5.group_path, "dataset": where,
+            "chunks": ds.chunks, "compression": ds.compression, "shuffle": ds.shuffle,
+        }
+
+    def _dataset(self):
+        return self._h5.group("hdf5")[self.dataname]
+
+    def read(self, start, stop, region=None):
+        ds = self._dataset()
+        sig = region if region is not None else (slice(None), slice(None))
+        try:
+            if self._ndim == 2:
+                block = ds[sig][None][start:stop]
+            else:
+                block = ds[(slice(start, stop), *sig)]
+        except (OSError, ValueError) as exc:
+            raise FormatError(f"cannot read frames {start}:{stop} (file corrupt or truncated?): "
+                              f"{exc}", self.path, self._where) from exc
+        return np.asarray(block)
+
+    def as_array(self):
+        return self._dataset() if self._ndim == 3 else None
+
+    def close(self) -> None:
+        self._h5.close(force=self.close_when_finished)
+
+    def __reduce__(self):
+        # re-open by file name, whatever was passed (hexrd PR #415)
+        from ..core.reader import _reopen
+
+        return (_reopen, (type(self), self._h5.filename, self.options))
+
+
+def write_hdf5(stack, target, *, path: str | None = None, gzip: int = 1, shuffle: bool = True,
+               chunk_rows: int = 0, compression=None, dataname: str = DEFAULT_DATANAME,
+               progress=None, overwrite: bool = True) -> Any:
+    """Write ``stack`` as hexrd ``hdf5``: ``<path>/<dataname>`` of shape (nframes, rows, cols).
+
+    ``target`` is a file name (written atomically, replacing the file) or an open ``h5py.File``/
+    ``Group`` (written in place; the group ``path`` must not exist yet, as in hexrd).
+    Chunks are ``(1, chunk_rows or rows, cols)``; ``compression`` (an ``hdf5plugin`` filter
+    mapping) is used as-is, otherwise ``gzip`` (0..9, 0 = none) and ``shuffle`` apply.
+    Metadata become attributes of the group. Returns the path written (or the group).
+    """
+    import h5py
+
+    if path is None:
+        raise OptionError("hdf5: write needs path=<group name>, e.g. path='imageseries'")
+    if len(stack.signal_shape) != 2:
+        raise WriteError(f"hdf5 stores 2-D frames, this stack has frames of shape "
+                         f"{stack.signal_shape}")
+    rows, cols = stack.signal_shape
+    if compression is None and gzip and not (isinstance(gzip, (int, np.integer))
+                                             and 0 <= int(gzip) <= 9):
+        raise OptionError(f"hdf5: gzip must be a compression level 0..9, got {gzip!r}")
+    if chunk_rows and not 0 < int(chunk_rows):
+        raise OptionError(f"hdf5: chunk_rows must be positive, got {chunk_rows!r}")
+    opts: dict[str, Any] = {"chunks": (1, min(int(chunk_rows) or rows, rows) or 1, cols or 1)}
+    if compression is not None:
+        opts.update(dict(compression))
+    else:
+        opts["shuffle"] = bool(shuffle)
+        if gzip:
+            opts.update(compression="gzip", compression_opts=int(gzip))
+    if not opts.get("shuffle"):
+        opts.pop("shuffle", None)
+    if 0 in (rows, cols) or stack.nframes == 0:
+        opts.pop("chunks")
+        opts.pop("shuffle", None)
+        opts.pop("compression", None)
+        opts.pop("compression_opts", None)
+
+    def fill(root) -> None:
+        try:
+            group = root.create_group(path)
+        except ValueError as exc:
+            raise WriteError(f"hdf5: cannot create group {path!r} in {root.file.filename}: "
+                             f"{exc}") from exc
+        ds = group.create_dataset(dataname, shape=(stack.nframes, rows, cols),
+                                  dtype=stack.dtype, **opts)
+        write_attrs(group, dict(stack.metadata or {}))
+        copy_to(stack, ds, progress=progress, label="hdf5", flat=True)
+
+    if isinstance(target, h5py.Group):
+        fill(target)
+        return target
+    with atomic_path(target, overwrite=overwrite, inputs=stack.source_paths()) as tmp:
+        with h5py.File(tmp, "w") as f:
+            fill(f)
+    return os.fspath(target)
+
+
+def sniff(probe: Probe) -> float:
+    if not probe.is_hdf5:
+        return 0.0
+    f = probe.h5()
+    if f is None:
+        return 0.0
+    attrs = f.attrs
+    if "HEXRD_FRAMECACHE_VERSION" in attrs:
+        return 0.05
+    foreign = ("NX_class" in attrs or "Measurement_000" in f or "XRF" in f
+               or any("NX_class" in getattr(f.get(k), "attrs", {}) for k in list(f)[:20]))
+    groups = image_groups(f)
+    if not groups:
+        return 0.0
+    if foreign:
+        return 0.1
+    return 0.8 if len(groups) == 1 else 0.6
+
+
+FORMAT = FormatSpec(
+    name="hdf5",
+    description="hexrd hdf5 image series: <path>/images (frames, rows, cols), metadata in the "
+                "group attributes (options path=, dataname=)",
+    extensions=(".h5", ".hdf5", ".hdf", ".nxs"),
+    reader=HDF5Reader,
+    writer=write_hdf5,
+    sniff=sniff,
+    capabilities={"lazy": True, "region": True, "write": True, "hexrd": True},
+)
