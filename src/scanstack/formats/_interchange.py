@@ -1,0 +1,436 @@
+"""Helpers shared by the interchange formats (nexus, usid, nsid, zarr).
+
+Compression choices, whole-frame chunking, reading a flat frame range out of an N-D navigation
+grid, HDF5 attribute decoding, axes <-> JSON, and the per-position array convention.
+
+Per-position arrays (live time, real time)
+------------------------------------------
+``stack.metadata["live_time"]`` and ``stack.metadata["real_time"]`` hold seconds, one value per
+frame as a flat float64 array of shape ``(nframes,)`` (C order over ``nav_shape``), or a plain
+float when constant. Writers also accept an array of shape ``nav_shape`` and
+``metadata["positions"] = {"live_time": ..., "real_time": ...}``. Readers return the flat form.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..core.axes import Axis
+from ..core.errors import UnsupportedError
+from ..core.metadata import to_jsonable
+from ..core.reader import Region
+from ..core.stack import Stack
+
+#: per-position arrays carried by the interchange formats (seconds)
+POSITION_KEYS = ("live_time", "real_time")
+
+#: accepted ``compression=`` values (``gzip-1`` … ``gzip-9`` choose a deflate level)
+HDF5_COMPRESSIONS = (None, "gzip", "lzf", "blosc-zstd", "blosc-lz4", "zstd")
+ZARR_COMPRESSIONS = (None, "gzip", "zstd", "blosc-zstd", "blosc-lz4")
+
+
+# -- compression ------------------------------------------------------------------------------
+def _level(name: str, default: int) -> tuple[str, int]:
+    base, _, level = name.partition("-") if name.startswith("gzip") else (name, "", "")
+    return base, int(level) if level else default
+
+
+def h5_compression(compression: str | None) -> dict[str, Any]:
+    """``create_dataset`` keywords for ``compression``.
+
+    ``None`` (raw), ``"gzip"`` (deflate level 4; ``"gzip-1"`` … ``"gzip-9"`` choose the level;
+    readable everywhere), ``"lzf"`` (fast, h5py-only filter), ``"blosc-zstd"``, ``"blosc-lz4"``,
+    ``"zstd"`` (fast and strong; readers need the ``hdf5plugin`` package, which PyMca and silx
+    load).
+    """
+    if compression is None or compression in ("none", "raw"):
+        return {}
+    if not isinstance(compression, str):
+        raise UnsupportedError(f"compression must be a string or None, not {compression!r}")
+    if compression.startswith("gzip"):
+        _, level = _level(compression, 4)
+        if not 0 <= level <= 9:
+            raise UnsupportedError(f"gzip level must be 0..9, got {compression!r}")
+        return {"compression": "gzip", "compression_opts": level, "shuffle": True}
+    if compression == "lzf":
+        return {"compression": "lzf", "shuffle": True}
+    if compression in ("blosc-zstd", "blosc-lz4", "zstd"):
+        import hdf5plugin
+
+        if compression == "zstd":
+            return dict(hdf5plugin.Zstd(clevel=3))
+        cname = compression.split("-", 1)[1]
+        return dict(hdf5plugin.Blosc(cname=cname, clevel=5, shuffle=hdf5plugin.Blosc.SHUFFLE))
+    raise UnsupportedError(
+        f"unknown compression {compression!r} for HDF5; choose one of None, 'gzip', 'gzip-1'..'gzip-9', "
+        "'lzf', 'blosc-zstd', 'blosc-lz4', 'zstd'"
+    )
+
+
+def zarr_compressors(compression: str | None):
+    """Zarr v3 codecs for ``compression``: None, 'gzip'/'gzip-N', 'zstd', 'blosc-zstd', 'blosc-lz4'.
+
+    ``'lzf'`` has no zarr codec and is refused.
+    """
+    from zarr.codecs import BloscCodec, GzipCodec, ZstdCodec
+
+    if compression is None or compression in ("none", "raw"):
+        return None
+    if not isinstance(compression, str):
+        raise UnsupportedError(f"compression must be a string or None, not {compression!r}")
+    if compression.startswith("gzip"):
+        _, level = _level(compression, 4)
+        return [GzipCodec(level=level)]
+    if compression == "zstd":
+        return [ZstdCodec(level=3)]
+    if compression in ("blosc-zstd", "blosc-lz4"):
+        return [BloscCodec(cname=compression.split("-", 1)[1], clevel=5, shuffle="shuffle")]
+    raise UnsupportedError(
+        f"unknown compression {compression!r} for zarr; choose one of None, 'gzip', 'gzip-1'..'gzip-9', "
+        "'zstd', 'blosc-zstd', 'blosc-lz4' (lzf exists only in HDF5)"
+    )
+
+
+# -- chunks and frame ranges -----------------------------------------------------------------
+def frame_chunks(
+    nav_shape: tuple[int, ...],
+    signal_shape: tuple[int, ...],
+    itemsize: int,
+    target_bytes: int = 4 << 20,
+) -> tuple[int, ...]:
+    """Chunks of whole frames, about ``target_bytes`` each, filling trailing nav dims first."""
+    per = max(1, math.prod(signal_shape) * itemsize)
+    remaining = max(1, target_bytes // per)
+    chunks = []
+    for n in reversed(nav_shape):
+        c = max(1, min(n, remaining))
+        chunks.append(c)
+        remaining = remaining // n if c == n else 1
+    return tuple(reversed(chunks)) + tuple(max(1, s) for s in signal_shape)
+
+
+def flat_range_boxes(
+    nav_shape: tuple[int, ...], start: int, stop: int
+) -> Iterator[tuple[slice, ...]]:
+    """Split flat frames ``start:stop`` (C order) into rectangular nav keys, in order."""
+    nav_shape = tuple(nav_shape)
+    if stop <= start:
+        return
+    if len(nav_shape) <= 1:
+        yield (slice(start, stop),)[: len(nav_shape)] if nav_shape else ()
+        return
+    inner = math.prod(nav_shape[1:])
+    i0, r0 = divmod(start, inner)
+    i1, r1 = divmod(stop, inner)
+    if i0 == i1:  # inside one outer index
+        for sub in flat_range_boxes(nav_shape[1:], r0, r1):
+            yield (slice(i0, i0 + 1), *sub)
+        return
+    if r0:
+        for sub in flat_range_boxes(nav_shape[1:], r0, inner):
+            yield (slice(i0, i0 + 1), *sub)
+        i0 += 1
+    if i1 > i0:
+        yield (slice(i0, i1), *(slice(None),) * (len(nav_shape) - 1))
+    if r1:
+        for sub in flat_range_boxes(nav_shape[1:], 0, r1):
+            yield (slice(i1, i1 + 1), *sub)
+
+
+def read_flat_range(
+    array,
+    nav_shape: tuple[int, ...],
+    start: int,
+    stop: int,
+    region: Region | None,
+    signal_shape: tuple[int, ...],
+) -> np.ndarray:
+    """Frames ``start:stop`` of an N-D array ``nav_shape + signal_shape`` as ``(n, *region)``."""
+    sig_key = tuple(region) if region is not None else (slice(None),) * len(signal_shape)
+    parts = []
+    for box in flat_range_boxes(nav_shape, start, stop):
+        block = np.asarray(array[(*box, *sig_key)])
+        parts.append(block.reshape((-1, *block.shape[len(nav_shape) :])))
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        shape = tuple(s.stop - s.start for s in region) if region else signal_shape
+        return np.empty((0, *shape), array.dtype)
+    return np.concatenate(parts)
+
+
+# -- attributes ------------------------------------------------------------------------------
+def as_str(value: Any) -> str:
+    """An HDF5/zarr attribute as a Python str (bytes, numpy scalars, 1-element arrays)."""
+    if isinstance(value, np.ndarray):
+        if value.size == 1:
+            value = value.reshape(-1)[0]
+        else:
+            return str(value.tolist())
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("utf-8", errors="replace")
+    return str(value)
+
+
+def as_str_list(value: Any) -> list[str]:
+    """An attribute holding a list of strings (array, list, or a single string) as a list."""
+    if value is None:
+        return []
+    if isinstance(value, (str, bytes, np.bytes_, np.str_)):
+        return [as_str(value)]
+    return [as_str(v) for v in np.asarray(value, dtype=object).reshape(-1)]
+
+
+def json_attr(value: Any) -> str:
+    """A tree (numpy arrays allowed) as a compact JSON string for one attribute."""
+    return json.dumps(to_jsonable(value), allow_nan=False, separators=(",", ":"))
+
+
+# -- axes ------------------------------------------------------------------------------------
+def axes_to_json(axes: list[Axis]) -> list[dict]:
+    """Axes as plain dicts (values listed only for non-uniform axes)."""
+    out = []
+    for a in axes:
+        d = {"name": a.name, "size": a.size, "units": a.units, "navigate": a.navigate}
+        if a.values is not None:
+            d["values"] = to_jsonable(np.asarray(a.values))
+        else:
+            d["scale"], d["offset"] = float(a.scale), float(a.offset)
+        out.append(d)
+    return out
+
+
+def axes_from_json(items: Any, shape: tuple[int, ...]) -> list[Axis] | None:
+    """Axes written by :func:`axes_to_json`, or None when they do not fit ``shape``."""
+    try:
+        axes = []
+        for d, n in zip(items, shape, strict=True):
+            if int(d["size"]) != n:
+                return None
+            values = d.get("values")
+            axes.append(
+                Axis(
+                    str(d["name"]),
+                    n,
+                    str(d.get("units", "")),
+                    float(d.get("scale", 1.0)),
+                    float(d.get("offset", 0.0)),
+                    None if values is None else np.asarray(values, dtype=float),
+                    bool(d.get("navigate", True)),
+                )
+            )
+        return axes
+    except (TypeError, ValueError, KeyError):
+        return None
+
+
+def axis_from_values(name: str, values: np.ndarray, units: str, navigate: bool) -> Axis:
+    """An axis from coordinate values: uniform (scale/offset) when evenly spaced, else explicit."""
+    values = np.asarray(values).reshape(-1)
+    n = values.size
+    if values.dtype.kind not in "iuf" or n == 0:
+        return Axis(name, n, units, navigate=navigate)
+    v = values.astype(float)
+    if n == 1:
+        return Axis(name, 1, units, 1.0, float(v[0]), navigate=navigate)
+    scale = (v[-1] - v[0]) / (n - 1)
+    ideal = v[0] + scale * np.arange(n)
+    if scale != 0 and np.allclose(v, ideal, rtol=0, atol=abs(scale) * 1e-6):
+        return Axis(name, n, units, float(scale), float(v[0]), navigate=navigate)
+    return Axis(name, n, units, values=v, navigate=navigate)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Names made unique (``x``, ``x_1``…) and safe as HDF5/zarr member names."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        n = (n or "axis").replace("/", "_").replace(".", "_") or "axis"
+        if n in seen:
+            seen[n] += 1
+            n = f"{n}_{seen[n]}"
+        seen.setdefault(n, 0)
+        out.append(n)
+    return out
+
+
+# -- metadata mapping ------------------------------------------------------------------------
+def position_arrays(stack: Stack) -> dict[str, np.ndarray]:
+    """Per-position arrays of ``stack`` (see module docstring), each flat ``(nframes,)`` float64."""
+    meta = stack.metadata if isinstance(stack.metadata, dict) else {}
+    sources = [meta, meta.get("positions") if isinstance(meta.get("positions"), dict) else {}]
+    out: dict[str, np.ndarray] = {}
+    for key in POSITION_KEYS:
+        value = next((s[key] for s in sources if s.get(key) is not None), None)
+        if value is None:
+            continue
+        try:
+            arr = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if arr.ndim == 0:
+            arr = np.full(stack.nframes, float(arr))
+        if arr.size != stack.nframes:
+            warnings.warn(
+                f"metadata[{key!r}] has {arr.size} values for {stack.nframes} frames; not written",
+                stacklevel=3,
+            )
+            continue
+        out[key] = arr.reshape(-1)
+    return out
+
+
+def energy_calibration(stack: Stack) -> tuple[float, float, float] | None:
+    """``(a, b, c)`` keV of E = a + b·ch + c·ch² from metadata, or from a uniform keV/eV signal axis."""
+    cal = stack.metadata.get("energy_calibration") if isinstance(stack.metadata, dict) else None
+    if isinstance(cal, dict) and "b" in cal:
+        return (float(cal.get("a", 0.0)), float(cal["b"]), float(cal.get("c", 0.0) or 0.0))
+    if isinstance(cal, (list, tuple, np.ndarray)) and len(cal) in (2, 3):
+        vals = [float(v) for v in cal] + [0.0]
+        return vals[0], vals[1], vals[2]
+    sig = stack.signal_axes
+    if len(sig) == 1 and sig[0].is_uniform and sig[0].units in ("keV", "eV"):
+        k = 1e-3 if sig[0].units == "eV" else 1.0
+        return float(sig[0].offset) * k, float(sig[0].scale) * k, 0.0
+    return None
+
+
+def common_metadata(stack: Stack) -> dict[str, Any]:
+    """``stack.metadata`` without the per-position arrays, as plain JSON types."""
+    meta = dict(stack.metadata) if isinstance(stack.metadata, dict) else {}
+    for key in (*POSITION_KEYS, "positions"):
+        meta.pop(key, None)
+    return to_jsonable(meta)
+
+
+def writer_inputs(stack: Stack) -> list[str]:
+    """Files the stack reads (the writer must not overwrite them)."""
+    try:
+        return list(stack.source_paths())
+    except Exception:  # a stack without files
+        return []
+
+
+# -- HDF5 --------------------------------------------------------------------------------------
+def small_tree(group, max_elements: int = 256, depth: int = 4) -> dict[str, Any]:
+    """Attributes and small datasets of an HDF5 group as a plain dict (big arrays are skipped)."""
+    import h5py
+
+    out: dict[str, Any] = {}
+    attrs = {k: _plain(v) for k, v in group.attrs.items() if not _is_reference(v)}
+    if attrs:
+        out["@attrs"] = attrs
+    if depth <= 0:
+        return out
+    for key in group:
+        link = group.get(key, getlink=True)
+        if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+            out[key] = f"-> {getattr(link, 'path', '')}"
+            continue
+        item = group.get(key)
+        if isinstance(item, h5py.Group):
+            out[key] = small_tree(item, max_elements, depth - 1)
+        elif isinstance(item, h5py.Dataset):
+            if (
+                item.shape is not None
+                and math.prod(item.shape) <= max_elements
+                and item.dtype.kind in "biufcSUOT"
+                and item.dtype.kind != "V"
+            ):
+                try:
+                    out[key] = _plain(item[()])
+                except (TypeError, ValueError, OSError):
+                    out[key] = f"<dataset {item.shape} {item.dtype}>"
+            else:
+                out[key] = f"<dataset {item.shape} {item.dtype}>"
+    return out
+
+
+def _is_reference(value: Any) -> bool:
+    import h5py
+
+    if isinstance(value, (h5py.Reference, h5py.RegionReference)):
+        return True
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind == "O"
+        and value.size > 0
+        and isinstance(value.reshape(-1)[0], (h5py.Reference, h5py.RegionReference, np.ndarray))
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OS":
+        return [as_str(v) for v in value.reshape(-1)]
+    return to_jsonable(value)
+
+
+def resolve_link(group, name: str) -> str:
+    """Absolute path of ``group[name]`` after following soft links (for locating siblings)."""
+    import h5py
+
+    path = f"{group.name.rstrip('/')}/{name}"
+    for _ in range(16):
+        parent, _, leaf = path.rpartition("/")
+        link = group.file[parent or "/"].get(leaf, getlink=True)
+        if isinstance(link, h5py.SoftLink):
+            target = link.path
+            path = target if target.startswith("/") else f"{parent}/{target}"
+            continue
+        return path
+    return path
+
+
+class H5NavReader:
+    """Mixin for readers over one HDF5 dataset shaped ``nav_shape + signal_shape``.
+
+    Subclasses set ``self._file`` and ``self._dset`` and the reader attributes; reading goes
+    through :func:`read_flat_range` (rectangular hyperslabs, no per-frame loop).
+    """
+
+    _file = None
+    _dset = None
+
+    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        data = read_flat_range(self._dset, self.nav_shape, start, stop, region, self.signal_shape)
+        return data.astype(self.dtype, copy=False)
+
+    def close(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            finally:
+                self._file = None
+                self._dset = None
+
+
+def open_h5(path, fmt: str):
+    """``h5py.File(path, 'r')`` with a :class:`FormatError` naming the file when it is not HDF5."""
+    import os
+
+    import h5py
+
+    from ..core.errors import FormatError
+
+    try:
+        return h5py.File(os.fspath(path), "r")
+    except OSError as exc:
+        raise FormatError(f"not an HDF5 file, cannot be read as {fmt} ({exc})", path) from exc
+
+
+def check_numeric(dset, path) -> np.dtype:
+    """The dtype of a dataset holding numbers, else a :class:`FormatError`."""
+    from ..core.errors import FormatError
+
+    dt = dset.dtype
+    if dt.kind not in "biufc":
+        raise FormatError(f"expected a numeric dataset, found dtype {dt}", path, dset.name)
+    return np.dtype(dt)

@@ -1,0 +1,609 @@
+"""NeXus / PyMca HDF5: read and write maps of spectra (XRF) and stacks of frames.
+
+Layout written by default (``layout="nexus"``), checked with PyMca's own loader (HDF5Stack1D) and
+silx's NXdata validation::
+
+    /                     @NX_class=NXroot  @default="entry"
+    /entry                @NX_class=NXentry @default="data"; title, start_time
+      instrument          @NX_class=NXinstrument
+        detector          @NX_class=NXdetector @default="map"
+          data            nav_shape + signal_shape, chunked by whole frames, @interpretation
+          channels        (nch,)   channel numbers             } only for 1-D signals
+          calibration     (3,)     a, b, c keV, E = a + b·ch + c·ch²   (PyMca's McaCalib)
+          live_time, real_time  nav_shape, s   (PyMca corrects with live_time)
+          preset_time     scalar s (the common ``dwell_time``)
+          map             @NX_class=NXdata dim0 (y), dim1 (x), dim2 -> channels (PyMca's scales)
+      data                @NX_class=NXdata @signal="data" @axes=[...] @<axis>_indices
+        data -> /entry/instrument/detector/data;  one 1-D coordinate dataset per axis, @units
+      scanstack           @NX_class=NXcollection: metadata, axes, original_metadata (JSON)
+
+``layout="mca_0"`` writes PyMca's minimal layout instead: ``/mca_0/{data, channels, calibration,
+live_time, elapsed_time, preset_time}`` (metadata and axes as JSON attributes of ``/mca_0``).
+
+Reading follows ``@default`` (root -> NXentry -> NXdata), else the first NXentry's NXdata, else a
+PyMca-style spectrum dataset (``@interpretation="spectrum"`` or a group named ``mca*``). Options:
+``path=`` (a dataset or NXdata group inside the file), ``signal_ndim=`` (1 spectra, 2 images).
+Detector information is looked up as PyMca does: beside the signal (after following links), in a
+sibling ``info`` group, or in the grand-parent NXdetector. Per-position ``live_time`` /
+``real_time`` come back in ``metadata`` as flat ``(nframes,)`` arrays (see
+:mod:`scanstack.formats._interchange`), the calibration as ``metadata["energy_calibration"]``.
+
+Compression (``compression=``): ``"gzip"`` (default; level 4, readable by every HDF5 tool),
+``"gzip-1"``..``"gzip-9"``, ``"lzf"``, ``"blosc-zstd"``, ``"blosc-lz4"``, ``"zstd"`` (need
+hdf5plugin to read), or ``None``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..core.axes import Axis, default_axes
+from ..core.errors import FormatError, UnsupportedError
+from ..core.progress import ProgressArg
+from ..core.reader import Reader
+from ..core.registry import FormatSpec, Probe
+from ..core.safety import atomic_path
+from ..core.stack import Stack
+from ..core.writing import copy_to
+from . import _interchange as ic
+
+INTERPRETATION = {1: "spectrum", 2: "image", 3: "rgba-image"}
+SIGNAL_NDIM = {"spectrum": 1, "image": 2, "rgba-image": 3, "rgb-image": 3, "scalar": 0}
+#: datasets PyMca associates with a spectrum dataset (NexusTools.getMcaObjectPaths)
+INFO_NAMES = (
+    "channels",
+    "calibration",
+    "live_time",
+    "real_time",
+    "elapsed_time",
+    "preset_time",
+    "count_time",
+)
+
+
+# =============================================================================================
+# writing
+# =============================================================================================
+def write_nexus(
+    stack: Stack,
+    path: str | os.PathLike,
+    *,
+    compression: str | None = "gzip",
+    progress: ProgressArg = None,
+    layout: str = "nexus",
+    overwrite: bool = True,
+    chunk_bytes: int = 4 << 20,
+) -> Path:
+    """Write ``stack`` to a NeXus/PyMca HDF5 file, block by block, atomically.
+
+    ``layout``: ``"nexus"`` (NXentry/NXinstrument/NXdetector + default NXdata, see module doc) or
+    ``"mca_0"`` (PyMca's minimal layout). ``chunk_bytes`` is the HDF5 chunk size (whole frames).
+    Returns the path written.
+    """
+    if layout not in ("nexus", "mca_0"):
+        raise UnsupportedError(f"layout must be 'nexus' or 'mca_0', not {layout!r}")
+    comp = ic.h5_compression(compression)
+    if layout == "mca_0" and len(stack.signal_shape) != 1:
+        raise UnsupportedError(
+            "the mca_0 layout holds spectra (1-D frames); this stack has "
+            f"frames of shape {stack.signal_shape}; use layout='nexus'"
+        )
+    path = Path(path)
+    with atomic_path(path, overwrite=overwrite, inputs=ic.writer_inputs(stack)) as tmp:
+        with h5py.File(tmp, "w") as f:
+            if layout == "mca_0":
+                group = f.create_group("mca_0")
+                data = _create_data(group, stack, comp, chunk_bytes)
+                _write_detector_info(group, stack, mca0=True)
+                group.attrs["scanstack_metadata"] = ic.json_attr(ic.common_metadata(stack))
+                group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
+            else:
+                data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
+            copy_to(stack, data, progress=progress, label=f"nexus {path.name}")
+    return path
+
+
+def _create_data(group: h5py.Group, stack: Stack, comp: dict, chunk_bytes: int) -> h5py.Dataset:
+    shape = stack.shape
+    kwargs: dict[str, Any] = {}
+    if stack.nframes > 0 and all(shape):
+        kwargs["chunks"] = ic.frame_chunks(
+            stack.nav_shape, stack.signal_shape, np.dtype(stack.dtype).itemsize, chunk_bytes
+        )
+        kwargs.update(comp)
+    data = group.create_dataset("data", shape=shape, dtype=stack.dtype, **kwargs)
+    nsig = len(stack.signal_shape)
+    if nsig in INTERPRETATION:
+        data.attrs["interpretation"] = INTERPRETATION[nsig]
+    units = stack.metadata.get("units") if isinstance(stack.metadata, dict) else None
+    if units or np.dtype(stack.dtype).kind in "iu":
+        data.attrs["units"] = str(units or "counts")
+    return data
+
+
+def _write_detector_info(group: h5py.Group, stack: Stack, mca0: bool = False) -> None:
+    """channels, calibration, live/real time and preset time beside ``data`` (PyMca's names)."""
+    if len(stack.signal_shape) == 1:
+        nch = stack.signal_shape[0]
+        group.create_dataset("channels", data=np.arange(nch, dtype=np.int32))
+        cal = ic.energy_calibration(stack)
+        if cal is not None:
+            d = group.create_dataset("calibration", data=np.asarray(cal, dtype=np.float64))
+            d.attrs["units"] = "keV"
+    shape = stack.nav_shape if stack.nav_shape else (1,)
+    names = {"live_time": "live_time", "real_time": "elapsed_time" if mca0 else "real_time"}
+    for key, arr in ic.position_arrays(stack).items():
+        d = group.create_dataset(names[key], data=arr.reshape(shape))
+        d.attrs["units"] = "s"
+    dwell = stack.metadata.get("dwell_time") if isinstance(stack.metadata, dict) else None
+    if isinstance(dwell, (int, float)) and not isinstance(dwell, bool):
+        group.create_dataset("preset_time", data=float(dwell)).attrs["units"] = "s"
+
+
+def _signal_energy_axis(stack: Stack) -> tuple[str, np.ndarray, str] | None:
+    cal = ic.energy_calibration(stack)
+    if cal is None or len(stack.signal_shape) != 1:
+        return None
+    ch = np.arange(stack.signal_shape[0], dtype=np.float64)
+    return "energy", cal[0] + cal[1] * ch + cal[2] * ch**2, "keV"
+
+
+def _write_nexus_tree(
+    f: h5py.File, stack: Stack, comp: dict, chunk_bytes: int, file_name: str
+) -> h5py.Dataset:
+    from .. import __version__
+
+    meta = stack.metadata if isinstance(stack.metadata, dict) else {}
+    f.attrs.update(
+        {
+            "NX_class": "NXroot",
+            "default": "entry",
+            "creator": f"scanstack {__version__}",
+            "file_name": file_name,
+            "HDF5_Version": h5py.version.hdf5_version,
+        }
+    )
+    entry = f.create_group("entry")
+    entry.attrs.update({"NX_class": "NXentry", "default": "data"})
+    entry.create_dataset("title", data=str(meta.get("title") or ""))
+    if meta.get("acquisition_time"):
+        entry.create_dataset("start_time", data=str(meta["acquisition_time"]))
+    instrument = entry.create_group("instrument")
+    instrument.attrs["NX_class"] = "NXinstrument"
+    inst = meta.get("instrument")
+    if isinstance(inst, dict) and inst.get("name"):
+        instrument.create_dataset("name", data=str(inst["name"]))
+    elif isinstance(inst, str) and inst:
+        instrument.create_dataset("name", data=inst)
+    detector = instrument.create_group("detector")
+    detector.attrs["NX_class"] = "NXdetector"
+    data = _create_data(detector, stack, comp, chunk_bytes)
+    _write_detector_info(detector, stack)
+    data_path = data.name
+
+    # coordinates of every dimension: scan axes then the signal (energy when calibrated)
+    axes = stack.axes
+    names = ic.unique_names([a.name for a in axes] + ["data"])[:-1]
+    coords = [(n, a.coordinates, a.units) for n, a in zip(names, axes, strict=True)]
+    energy = _signal_energy_axis(stack)
+    if energy is not None and energy[0] not in names[:-1]:
+        coords[-1] = energy
+
+    if len(stack.nav_shape) == 2 and len(stack.signal_shape) == 1:
+        # PyMca reads pixel scales from dim0/dim1 in <detector>/map (McaStackExport layout)
+        pm = detector.create_group("map")
+        pm.attrs.update({"NX_class": "NXdata", "signal": "data", "axes": ["dim0", "dim1", "dim2"]})
+        pm["data"] = h5py.SoftLink(data_path)
+        for i in range(2):
+            d = pm.create_dataset(f"dim{i}", data=np.asarray(coords[i][1], dtype=np.float64))
+            if coords[i][2]:
+                d.attrs["units"] = coords[i][2]
+        pm["dim2"] = h5py.SoftLink(f"{detector.name}/channels")
+        detector.attrs["default"] = "map"
+
+    nxdata = entry.create_group("data")
+    nxdata.attrs.update(
+        {"NX_class": "NXdata", "signal": "data", "axes": [c[0] for c in coords] if coords else "."}
+    )
+    nxdata["data"] = h5py.SoftLink(data_path)
+    if len(stack.signal_shape) in INTERPRETATION:
+        nxdata.attrs["interpretation"] = INTERPRETATION[len(stack.signal_shape)]
+    for i, (name, values, units) in enumerate(coords):
+        d = nxdata.create_dataset(name, data=np.asarray(values))
+        if units:
+            d.attrs["units"] = units
+        d.attrs["long_name"] = f"{name} ({units})" if units else name
+        nxdata.attrs[f"{name}_indices"] = np.int32(i)
+    if meta.get("title"):
+        nxdata.attrs["title"] = str(meta["title"])
+
+    extra = entry.create_group("scanstack")
+    extra.attrs["NX_class"] = "NXcollection"
+    extra.create_dataset("metadata", data=ic.json_attr(ic.common_metadata(stack)))
+    extra.create_dataset("axes", data=ic.json_attr(ic.axes_to_json(axes)))
+    extra.create_dataset("original_metadata", data=ic.json_attr(stack.original_metadata or {}))
+    return data
+
+
+# =============================================================================================
+# reading
+# =============================================================================================
+def _nx_class(obj) -> str:
+    return ic.as_str(obj.attrs.get("NX_class", "")) if obj is not None else ""
+
+
+def _child(group: h5py.Group, name: str):
+    try:
+        return group.get(name)
+    except (KeyError, OSError, ValueError):
+        return None
+
+
+def _nxdata_signal(group: h5py.Group, path) -> tuple[h5py.Dataset, str] | None:
+    """The signal dataset of an NXdata group and its name, or None when none is declared."""
+    if "signal" in group.attrs:
+        name = ic.as_str(group.attrs["signal"])
+        ds = _child(group, name)
+        if not isinstance(ds, h5py.Dataset):
+            raise FormatError(
+                f"NXdata @signal names {name!r}, which is not a dataset here",
+                path,
+                f"{group.name}@signal",
+            )
+        return ds, name
+    for name in group:  # legacy NeXus: @signal=1 on the dataset
+        ds = _child(group, name)
+        if isinstance(ds, h5py.Dataset) and str(ds.attrs.get("signal", "")) in ("1", "b'1'"):
+            return ds, name
+    return None
+
+
+def _follow_default(obj, depth: int = 0) -> h5py.Group | None:
+    if not isinstance(obj, h5py.Group) or depth > 8:
+        return None
+    if _nx_class(obj) == "NXdata":
+        return obj
+    if "default" in obj.attrs:
+        return _follow_default(_child(obj, ic.as_str(obj.attrs["default"])), depth + 1)
+    return None
+
+
+def _find_spectrum_dataset(group: h5py.Group, depth: int = 4) -> h5py.Dataset | None:
+    """PyMca's rule: @interpretation == 'spectrum', or (risky) a dataset in a group named mca*."""
+    found: list[h5py.Dataset] = []
+
+    def visit(g: h5py.Group, level: int) -> None:
+        for name in sorted(g):
+            if found:
+                return
+            link = g.get(name, getlink=True)
+            if not isinstance(link, h5py.HardLink):
+                continue
+            item = _child(g, name)
+            if isinstance(item, h5py.Group) and level < depth:
+                visit(item, level + 1)
+            elif isinstance(item, h5py.Dataset) and item.ndim >= 1 and item.shape[-1] > 1:
+                interp = ic.as_str(item.attrs.get("interpretation", ""))
+                parent = g.name.rsplit("/", 1)[-1].lower()
+                if interp == "spectrum" or (
+                    not interp
+                    and name not in INFO_NAMES
+                    and (name.lower().startswith("mca") or parent.startswith("mca"))
+                ):
+                    found.append(item)
+
+    visit(group, 0)
+    return found[0] if found else None
+
+
+def locate_signal(f: h5py.File, path=None, where: str | None = None):
+    """``(dataset, nxdata_group_or_None, target_path)`` of the data to read from a NeXus file."""
+    if where is not None:
+        obj = _child(f, where)
+        if obj is None:
+            raise FormatError(f"no dataset or group {where!r} in the file", path, where)
+        if isinstance(obj, h5py.Group):
+            nxd = _follow_default(obj) or (obj if _nx_class(obj) == "NXdata" else None)
+            found = _nxdata_signal(nxd, path) if nxd is not None else None
+            if found is None:
+                ds = _find_spectrum_dataset(obj)
+                if ds is None:
+                    raise FormatError(
+                        "group has no NXdata signal nor spectrum dataset", path, where
+                    )
+                return ds, None, ds.name
+            return found[0], nxd, ic.resolve_link(nxd, found[1])
+        return (
+            obj,
+            None,
+            ic.resolve_link(f[where.rsplit("/", 1)[0] or "/"], where.rsplit("/", 1)[-1]),
+        )
+    nxd = _follow_default(f)
+    if nxd is None:
+        entries = [
+            f[k]
+            for k in sorted(f)
+            if isinstance(_child(f, k), h5py.Group) and _nx_class(f[k]) == "NXentry"
+        ]
+        for entry in entries:
+            nxd = _follow_default(entry)
+            if nxd is None:
+                nxd = next(
+                    (
+                        entry[k]
+                        for k in sorted(entry)
+                        if isinstance(_child(entry, k), h5py.Group)
+                        and _nx_class(entry[k]) == "NXdata"
+                    ),
+                    None,
+                )
+            if nxd is not None:
+                break
+    if nxd is not None:
+        found = _nxdata_signal(nxd, path)
+        if found is not None:
+            return found[0], nxd, ic.resolve_link(nxd, found[1])
+    ds = _find_spectrum_dataset(f)
+    if ds is None:
+        raise FormatError(
+            "no NeXus default NXdata (root @default -> NXentry -> NXdata) and no "
+            "PyMca spectrum dataset (@interpretation='spectrum' or a group mca*)",
+            path,
+            "/",
+        )
+    return ds, None, ds.name
+
+
+def _info_groups(f: h5py.File, target_path: str) -> list[h5py.Group]:
+    """Where PyMca looks for channels/calibration/live_time of the dataset at ``target_path``."""
+    parent_path = target_path.rsplit("/", 1)[0] or "/"
+    parent = f[parent_path]
+    groups = [parent]
+    info = _child(parent, "info")
+    if isinstance(info, h5py.Group):
+        groups.append(info)
+    if parent_path != "/":
+        grand = f[parent_path.rsplit("/", 1)[0] or "/"]
+        if _nx_class(grand) == "NXdetector":
+            groups.append(grand)
+    return groups
+
+
+def _scanstack_block(f: h5py.File, nxd, target_path: str) -> dict[str, Any]:
+    """Our own JSON (metadata, axes, original_metadata) if the file was written by scanstack."""
+    out: dict[str, Any] = {}
+    holders = []
+    if nxd is not None:
+        entry = f[nxd.name.rsplit("/", 1)[0] or "/"]
+        holders.append(_child(entry, "scanstack"))
+    parent = f[target_path.rsplit("/", 1)[0] or "/"]
+    for holder in holders:
+        if isinstance(holder, h5py.Group):
+            for key in ("metadata", "axes", "original_metadata"):
+                ds = _child(holder, key)
+                if isinstance(ds, h5py.Dataset):
+                    try:
+                        out[key] = json.loads(ic.as_str(ds[()]))
+                    except (ValueError, TypeError):
+                        pass
+    for key in ("metadata", "axes"):
+        if f"scanstack_{key}" in parent.attrs and key not in out:
+            try:
+                out[key] = json.loads(ic.as_str(parent.attrs[f"scanstack_{key}"]))
+            except (ValueError, TypeError):
+                pass
+    return out
+
+
+class NexusReader(ic.H5NavReader, Reader):
+    """A map of spectra (or stack of frames) from a NeXus or PyMca-style HDF5 file."""
+
+    format_name = "nexus"
+
+    def __init__(self, source, *, path: str | None = None, signal_ndim: int | None = None):
+        super().__init__(source, path=path, signal_ndim=signal_ndim)
+        self._file = ic.open_h5(source, "nexus")
+        try:
+            self._setup(source, path, signal_ndim)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, source, where, signal_ndim) -> None:
+        f = self._file
+        dset, nxd, target = locate_signal(f, source, where)
+        self._dset = dset
+        self.dtype = ic.check_numeric(dset, source)
+        shape = tuple(dset.shape or ())
+        own = _scanstack_block(f, nxd, target)
+        interp = ic.as_str(
+            dset.attrs.get("interpretation", "")
+            or (nxd.attrs.get("interpretation", "") if nxd is not None else "")
+        )
+        info = {}
+        for g in _info_groups(f, target):
+            for name in INFO_NAMES:
+                if name not in info and isinstance(_child(g, name), h5py.Dataset):
+                    info[name] = g[name]
+        own_axes = own.get("axes")
+        if signal_ndim is None:
+            if isinstance(own_axes, list) and len(own_axes) == len(shape):
+                signal_ndim = sum(1 for a in own_axes if not a.get("navigate", True))
+            elif interp in SIGNAL_NDIM:
+                signal_ndim = SIGNAL_NDIM[interp]
+            elif "channels" in info or "calibration" in info or len(shape) == 1:
+                signal_ndim = 1
+            else:
+                signal_ndim = 2 if len(shape) >= 2 else 1
+        if not 0 <= signal_ndim <= len(shape):
+            raise FormatError(
+                f"dataset of shape {shape} cannot hold {signal_ndim}-D frames", source, dset.name
+            )
+        self.nav_shape = shape[: len(shape) - signal_ndim]
+        self.signal_shape = shape[len(shape) - signal_ndim :]
+
+        meta: dict[str, Any] = {}
+        entry = None
+        if nxd is not None:
+            entry = f[nxd.name.rsplit("/", 1)[0] or "/"]
+            if _nx_class(entry) != "NXentry":
+                entry = None
+        if entry is not None:
+            for key, name in (("title", "title"), ("acquisition_time", "start_time")):
+                ds = _child(entry, name)
+                if isinstance(ds, h5py.Dataset) and ds.shape in ((), (1,)):
+                    value = ic.as_str(ds[()])
+                    if value:
+                        meta[key] = value
+        if isinstance(own.get("metadata"), dict):
+            meta.update(own["metadata"])
+        nframes = int(np.prod(self.nav_shape)) if self.nav_shape else 1
+        cal = None
+        if "calibration" in info:
+            values = np.asarray(info["calibration"][()], dtype=np.float64).reshape(-1)
+            if values.size not in (2, 3):
+                raise FormatError(
+                    f"calibration must hold 2 or 3 values (a, b[, c]), found {values.size}",
+                    source,
+                    info["calibration"].name,
+                )
+            cal = (float(values[0]), float(values[1]), float(values[2]) if values.size > 2 else 0.0)
+            meta["energy_calibration"] = {"a": cal[0], "b": cal[1], "c": cal[2]}
+        for key, names in (
+            ("live_time", ("live_time",)),
+            ("real_time", ("real_time", "elapsed_time")),
+        ):
+            name = next((n for n in names if n in info), None)
+            if name is None:
+                continue
+            values = np.asarray(info[name][()], dtype=np.float64)
+            if values.size == 1:
+                meta[key] = float(values.reshape(-1)[0])
+            elif values.size == nframes:
+                meta[key] = values.reshape(-1)
+            else:
+                warnings.warn(
+                    f"{os.fspath(source)} ({info[name].name}): {values.size} values "
+                    f"for {nframes} spectra; ignored",
+                    stacklevel=4,
+                )
+        for name in ("preset_time", "count_time"):
+            if name in info and "dwell_time" not in meta and info[name].size == 1:
+                meta["dwell_time"] = float(np.asarray(info[name][()]).reshape(-1)[0])
+        if signal_ndim == 1 and "signal_type" not in meta and cal is not None:
+            meta["signal_type"] = "xrf"
+        meta["format"] = "nexus"
+        meta["original_file"] = os.fspath(source)
+        self.metadata = meta
+        self.axes = self._read_axes(source, nxd, dset, own_axes, cal, info, shape)
+        if isinstance(own.get("original_metadata"), dict):
+            self.original_metadata = own["original_metadata"]
+        else:
+            self.original_metadata = ic.small_tree(
+                entry if entry is not None else f[target.rsplit("/", 1)[0] or "/"]
+            )
+
+    def _read_axes(self, source, nxd, dset, own_axes, cal, info, shape):
+        own = ic.axes_from_json(own_axes, shape) if own_axes is not None else None
+        if own is not None and [a.navigate for a in own].count(True) == len(self.nav_shape):
+            return own
+        axes = default_axes(self.nav_shape, self.signal_shape)
+        nnav = len(self.nav_shape)
+        names: list[str] = []
+        if nxd is not None:
+            if "axes" in nxd.attrs:
+                raw = nxd.attrs["axes"]
+                names = (
+                    ic.as_str(raw).split(":")
+                    if isinstance(raw, (str, bytes)) and ":" in ic.as_str(raw)
+                    else ic.as_str_list(raw)
+                )
+            elif "axes" in dset.attrs:  # legacy "x:y:z" on the signal
+                names = ic.as_str(dset.attrs["axes"]).replace(",", ":").split(":")
+        # axes listed right-aligned when fewer than dims (NeXus: axes of the last dims)
+        offset = len(shape) - len(names) if len(names) < len(shape) else 0
+        for i, name in enumerate(names[: len(shape)]):
+            dim = i + offset
+            if name in (".", ""):
+                continue
+            if nxd is not None and f"{name}_indices" in nxd.attrs:
+                idx = np.asarray(nxd.attrs[f"{name}_indices"]).reshape(-1)
+                if idx.size == 1 and 0 <= int(idx[0]) < len(shape):
+                    dim = int(idx[0])
+            ds = _child(nxd, name)
+            if not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
+                warnings.warn(
+                    f"{os.fspath(source)} ({nxd.name}): axis {name!r} is not a 1-D "
+                    "dataset; using pixel indices",
+                    stacklevel=5,
+                )
+                continue
+            if ds.shape[0] != shape[dim]:
+                warnings.warn(
+                    f"{os.fspath(source)} ({ds.name}): axis has {ds.shape[0]} values "
+                    f"for a dimension of {shape[dim]}; using pixel indices",
+                    stacklevel=5,
+                )
+                continue
+            units = ic.as_str(ds.attrs.get("units", ""))
+            axes[dim] = ic.axis_from_values(name, ds[()], units, dim < nnav)
+        if len(self.signal_shape) == 1 and not axes[-1].units and cal is not None:
+            a, b, c = cal
+            n = self.signal_shape[0]
+            if c == 0:
+                axes[-1] = Axis("energy", n, "keV", b, a, navigate=False)
+            else:
+                ch = np.arange(n, dtype=float)
+                axes[-1] = Axis("energy", n, "keV", values=a + b * ch + c * ch**2, navigate=False)
+        return axes
+
+    def source_paths(self) -> list[str]:
+        return [os.fspath(self.source)]
+
+
+# =============================================================================================
+def sniff(probe: Probe) -> float:
+    if not probe.is_hdf5:
+        return 0.0
+    f = probe.h5()
+    if f is None:
+        return 0.0
+    try:
+        if _nx_class(f) == "NXroot" and "default" in f.attrs:
+            return 0.85
+        for key in f:
+            obj = _child(f, key)
+            if isinstance(obj, h5py.Group) and _nx_class(obj) == "NXentry":
+                return 0.8
+            if isinstance(obj, h5py.Group) and key.lower().startswith("mca") and "data" in obj:
+                return 0.6
+        return 0.4 if _find_spectrum_dataset(f, depth=2) is not None else 0.0
+    except (OSError, KeyError, ValueError):
+        return 0.0
+
+
+FORMAT = FormatSpec(
+    name="nexus",
+    description="NeXus / PyMca HDF5 maps of spectra (NXentry/NXdetector/NXdata, mca_0); "
+    "read options path=, signal_ndim=; write layout='nexus'|'mca_0', compression=",
+    extensions=(".nxs", ".nx5", ".nx", ".h5", ".hdf5", ".hdf"),
+    reader=NexusReader,
+    writer=write_nexus,
+    sniff=sniff,
+    capabilities={
+        "lazy": True,
+        "region": True,
+        "write": "block-wise, atomic",
+        "compression": list(ic.HDF5_COMPRESSIONS),
+        "metadata": "title, start_time, calibration, live_time, real_time, preset_time",
+    },
+)
+
+__all__ = ["FORMAT", "NexusReader", "write_nexus", "locate_signal"]
