@@ -421,9 +421,9 @@ def sparse_frames(stack, threshold, max_workers: int | None = None, progress=Non
                 if size and r.size / size > MAX_NZ_FRACTION:
                     dense += 1
                     if dense <= warn_limit:
-                        warnings.warn("frame %d is %4.2f%% sparse (cutoff is 95%%)"
-                                      % (i, 100.0 * (1 - r.size / size)), UserWarning,
-                                      stacklevel=4)
+                        pct = 100.0 * (1 - r.size / size)
+                        warnings.warn(f"frame {i} is {pct:4.2f}% sparse (cutoff is 95%)",
+                                      UserWarning, stacklevel=4)
                 yield i, r, c, v
             bar.update(len(block))
     if dense > warn_limit:

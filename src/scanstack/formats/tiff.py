@@ -1,0 +1,219 @@
+"""(Multi-page) TIFF stacks, and TIFF sequences described by an ``image-files`` YAML.
+
+Read: ``scanstack.open('stack.tif')``: the first image series of the file (option ``series=``);
+pages are read on demand (memory-mapped when the pixel data is contiguous and uncompressed).
+
+Write:
+
+- ``scanstack.save(stack, 'out.tif', 'tiff')``: one multi-page TIFF (BigTIFF when over 4 GB),
+  written frame by frame; the stack's metadata is kept as JSON in the ImageDescription
+  (tifffile's shaped metadata, key ``scanstack``) and read back by scanstack;
+- ``scanstack.save(stack, 'dir/frames.yml', 'tiff')`` (a ``.yml``/``.yaml`` path, or
+  ``sequence=True``): one TIFF per frame (``frames_00000.tif``…) beside an hexrd ``image-files``
+  YAML listing them by relative path, in order. Array metadata (``omega``) goes to
+  ``frames_<key>.npy`` with a ``"! load-numpy-array"`` trigger, other metadata into the YAML
+  ``meta`` block. ``scanstack.open('dir/frames.yml')`` reads it back.
+
+Option ``compression`` (e.g. ``'zlib'``) is passed to tifffile.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.errors import FormatError, WriteError
+from ..core.metadata import to_jsonable
+from ..core.progress import Progress
+from ..core.reader import Reader
+from ..core.registry import FormatSpec, Probe
+from ..core.safety import atomic_path
+from ._hexrd import LOAD_NUMPY_TRIGGER, YAML_SUFFIXES
+
+META_KEY = "scanstack"
+TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+PER_FRAME_ARRAYS = ("omega",)
+
+
+class TiffReader(Reader):
+    """Frames of one TIFF image series; option ``series`` (default 0)."""
+
+    format_name = "tiff"
+
+    def __init__(self, source=None, *, series: int = 0):
+        import tifffile
+
+        super().__init__(source, series=series)
+        self._lock = threading.Lock()
+        self._tif = None
+        self._mmap = None
+        tif = self._file()
+        try:
+            s = tif.series[series]
+        except IndexError as exc:
+            raise FormatError(f"the TIFF has {len(tif.series)} image series, no series "
+                              f"{series}", source, "series") from exc
+        page = s.keyframe
+        page_shape = tuple(page.shape)
+        nav = tuple(s.shape[: len(s.shape) - len(page_shape)]) or (1,)
+        self.nav_shape = nav
+        self.signal_shape = page_shape
+        self.dtype = np.dtype(s.dtype).newbyteorder("=")
+        self.series = series
+        nframes = int(np.prod(nav))
+        if s.dataoffset is not None and page.is_contiguous:
+            try:
+                file_dtype = np.dtype(s.dtype).newbyteorder(tif.byteorder)
+                self._mmap = np.memmap(os.fspath(source), dtype=file_dtype, mode="r",
+                                       offset=s.dataoffset, shape=(nframes, *page_shape))
+            except (ValueError, OSError):
+                self._mmap = None  # truncated file: fall back to page reads, which report it
+        md: dict[str, Any] = {}
+        shaped = tif.shaped_metadata if tif.is_shaped else None
+        if shaped and isinstance(shaped[0], dict):
+            md = dict(shaped[0])
+        stored = md.pop(META_KEY, None)
+        self.metadata = _from_json_metadata(stored) if isinstance(stored, dict) else {}
+        self.original_metadata = {"file": os.fspath(source), "series_shape": tuple(s.shape),
+                                  "axes": s.axes, "shaped_metadata": md,
+                                  "imagej_metadata": tif.imagej_metadata or {},
+                                  "compression": str(page.compression)}
+
+    def _file(self):
+        import tifffile
+
+        if self._tif is None:
+            try:
+                self._tif = tifffile.TiffFile(os.fspath(self.source))
+            except (tifffile.TiffFileError, ValueError, OSError) as exc:
+                raise FormatError(f"expected a TIFF file: {exc}", self.source) from exc
+        return self._tif
+
+    def read(self, start, stop, region=None):
+        sig = region if region is not None else (slice(None),) * len(self.signal_shape)
+        if self._mmap is not None:
+            return np.array(self._mmap[(slice(start, stop), *sig)], dtype=self.dtype)
+        with self._lock:
+            try:
+                data = self._file().asarray(key=list(range(start, stop)), series=self.series)
+            except Exception as exc:  # noqa: BLE001 - decoder errors of a corrupt file
+                raise FormatError(f"cannot read pages {start}:{stop} (corrupt or truncated?): "
+                                  f"{exc}", self.source) from exc
+        data = np.asarray(data).reshape(stop - start, *self.signal_shape)
+        return np.ascontiguousarray(data[(slice(None), *sig)], dtype=self.dtype)
+
+    def as_array(self):
+        if self._mmap is not None and self._mmap.dtype == self.dtype:
+            return self._mmap
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._tif is not None:
+                self._tif.close()
+                self._tif = None
+            self._mmap = None
+
+
+def _from_json_metadata(tree: dict) -> dict:
+    out = dict(tree)
+    for key in PER_FRAME_ARRAYS:
+        if isinstance(out.get(key), list):
+            out[key] = np.asarray(out[key], dtype=float)
+    return out
+
+
+def _frames(stack):
+    for _a, _b, block in stack.iter_blocks():
+        yield from block
+
+
+def write_tiff(stack, path, *, sequence: bool | None = None, compression=None,
+               bigtiff: bool | None = None, progress=None, overwrite: bool = True) -> str:
+    """Write ``stack`` as a multi-page TIFF, or as a TIFF sequence plus an image-files YAML.
+
+    A ``.yml``/``.yaml`` path (or ``sequence=True``) writes the sequence. Returns the path of the
+    TIFF (or of the YAML).
+    """
+    path = Path(os.fspath(path))
+    if sequence is None:
+        sequence = path.suffix.lower() in YAML_SUFFIXES
+    if sequence:
+        return _write_sequence(stack, path, compression, progress, overwrite)
+    import tifffile
+
+    if len(stack.signal_shape) not in (2, 3):
+        raise WriteError(f"tiff stores 2-D (or RGB) frames, not frames of shape "
+                         f"{stack.signal_shape}")
+    if bigtiff is None:
+        bigtiff = stack.nbytes > (1 << 32) - (1 << 25)
+    meta = {META_KEY: to_jsonable(dict(stack.metadata or {}))}
+    with atomic_path(path, overwrite=overwrite, inputs=stack.source_paths()) as tmp, \
+            Progress(stack.nframes, progress, "tiff", "frames") as bar:
+        with tifffile.TiffWriter(tmp, bigtiff=bigtiff) as tw:
+            def counted():
+                for frame in _frames(stack):
+                    yield frame
+                    bar.update(1)
+
+            tw.write(data=counted(), shape=stack.shape, dtype=np.dtype(stack.dtype),
+                     metadata=meta, compression=compression,
+                     photometric="minisblack" if len(stack.signal_shape) == 2 else None)
+    return os.fspath(path)
+
+
+def _write_sequence(stack, path: Path, compression, progress, overwrite: bool) -> str:
+    import tifffile
+    import yaml
+
+    if path.suffix.lower() not in YAML_SUFFIXES:
+        raise WriteError(f"{path}: a TIFF sequence is described by a .yml/.yaml file; "
+                         "name the output e.g. frames.yml")
+    stem = path.stem
+    folder = path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    digits = max(5, len(str(max(stack.nframes - 1, 0))))
+    names = [f"{stem}_{i:0{digits}d}.tif" for i in range(stack.nframes)]
+    inputs = stack.source_paths()
+    meta: dict[str, Any] = {}
+    for key, value in dict(stack.metadata or {}).items():
+        key = str(key)
+        if isinstance(value, np.ndarray) and value.dtype.kind in "biufc" and value.ndim >= 1:
+            npy = f"{stem}_{key}.npy"
+            with atomic_path(folder / npy, overwrite=overwrite, inputs=inputs) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, value, allow_pickle=False)
+            meta[key] = f"{LOAD_NUMPY_TRIGGER} {npy}"
+        else:
+            meta[key] = to_jsonable(value)
+    with Progress(stack.nframes, progress, "tiff sequence", "frames") as bar:
+        for name, frame in zip(names, _frames(stack), strict=True):
+            with atomic_path(folder / name, overwrite=overwrite, inputs=inputs) as tmp:
+                tifffile.imwrite(tmp, frame, compression=compression,
+                                 photometric="minisblack" if frame.ndim == 2 else None)
+            bar.update(1)
+    tree = {"image-files": {"directory": ".", "files": names}, "options": {}, "meta": meta}
+    with atomic_path(path, overwrite=overwrite, inputs=inputs) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            yaml.safe_dump(tree, fh, sort_keys=False, default_flow_style=False)
+    return os.fspath(path)
+
+
+def sniff(probe: Probe) -> float:
+    return 0.8 if probe.head[:4] in TIFF_MAGICS else 0.0
+
+
+FORMAT = FormatSpec(
+    name="tiff",
+    description="(multi-page) TIFF stacks; writes a multi-page TIFF, or a TIFF sequence with an "
+                "image-files YAML (path .yml or sequence=True)",
+    extensions=(".tif", ".tiff"),
+    reader=TiffReader,
+    writer=write_tiff,
+    sniff=sniff,
+    capabilities={"lazy": True, "region": True, "write": True},
+)
