@@ -63,8 +63,7 @@ def load_yaml(source: Any, fmt: str) -> tuple[dict, Path | None]:
     except yaml.YAMLError as exc:
         raise FormatError(f"expected {fmt} YAML, the YAML parser says: {exc}", path) from exc
     if not isinstance(tree, dict):
-        raise FormatError(
-            f"expected a {fmt} YAML mapping, found {type(tree).__name__}", path)
+        raise FormatError(f"expected a {fmt} YAML mapping, found {type(tree).__name__}", path)
     return tree, path
 
 
@@ -72,14 +71,16 @@ def yaml_section(tree: dict, key: str, path, required: bool = True, default=None
     """``tree[key]`` or a :class:`FormatError` naming the key when it is missing."""
     if key not in tree:
         if required:
-            raise FormatError(f"YAML has no {key!r} key (keys found: {', '.join(map(str, tree))})",
-                              path, key)
+            raise FormatError(
+                f"YAML has no {key!r} key (keys found: {', '.join(map(str, tree))})", path, key
+            )
         return default
     return tree[key]
 
 
-def yamlmeta(meta: dict | None, path: str | os.PathLike | None = None,
-             allow_outside: bool = False) -> dict:
+def yamlmeta(
+    meta: dict | None, path: str | os.PathLike | None = None, allow_outside: bool = False
+) -> dict:
     """hexrd's metadata triggers, resolved.
 
     - ``"! load-numpy-array file.npy"`` is replaced by ``np.load(file, allow_pickle=False)``, the
@@ -99,8 +100,11 @@ def yamlmeta(meta: dict | None, path: str | os.PathLike | None = None,
             if words and words[0] == LOAD_NUMPY_TRIGGER[2:] and len(words) == 2:
                 out[key] = load_npy(path, words[1].strip(), allow_outside, where=f"meta/{key}")
             else:
-                warnings.warn(f"{path or '<YAML string>'}: meta/{key}: unknown trigger "
-                              f"{value!r} ignored", UserWarning, stacklevel=3)
+                warnings.warn(
+                    f"{path or '<YAML string>'}: meta/{key}: unknown trigger {value!r} ignored",
+                    UserWarning,
+                    stacklevel=3,
+                )
         elif value == "++np.array":
             out[key] = np.array(meta.get(f"{key}-array"))
         else:
@@ -116,8 +120,12 @@ def load_npy(yaml_path, relative: str, allow_outside: bool = False, where: str |
     except FileNotFoundError as exc:
         raise FormatError(f"{where or 'meta'}: {target} does not exist", yaml_path, where) from exc
     except (ValueError, OSError, EOFError) as exc:
-        raise FormatError(f"{where or 'meta'}: {target} is not a readable .npy array "
-                          f"(object arrays are refused, no pickle): {exc}", yaml_path, where) from exc
+        raise FormatError(
+            f"{where or 'meta'}: {target} is not a readable .npy array "
+            f"(object arrays are refused, no pickle): {exc}",
+            yaml_path,
+            where,
+        ) from exc
 
 
 def sniff_yaml_key(probe, pattern: bytes) -> bool:
@@ -175,8 +183,9 @@ class H5Source:
     def group(self, fmt: str):
         f = self.file()
         if self.group_path not in f:
-            raise FormatError(f"no group {self.group_path!r} in the file ({fmt})",
-                              self.filename, self.group_path)
+            raise FormatError(
+                f"no group {self.group_path!r} in the file ({fmt})", self.filename, self.group_path
+            )
         return f[self.group_path]
 
     def close(self, force: bool = False) -> None:
@@ -185,7 +194,8 @@ class H5Source:
                 if self._file.id.valid:
                     self._file.close()
             except Exception as exc:  # noqa: BLE001 - closing must not raise (hexrd warns too)
-                warnings.warn(f"{self.filename}: could not close h5 file: {exc}", UserWarning,
-                              stacklevel=2)
+                warnings.warn(
+                    f"{self.filename}: could not close h5 file: {exc}", UserWarning, stacklevel=2
+                )
         if self.owns or force:
             self._file = None

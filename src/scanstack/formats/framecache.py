@@ -81,8 +81,9 @@ class NpzMembers:
             try:
                 zf = zipfile.ZipFile(self.path)
             except (zipfile.BadZipFile, OSError) as exc:
-                raise FormatError(f"expected an npz (zip) frame-cache, the zip is unreadable: "
-                                  f"{exc}", self.path) from exc
+                raise FormatError(
+                    f"expected an npz (zip) frame-cache, the zip is unreadable: {exc}", self.path
+                ) from exc
             self._local.zf = zf
             with self._lock:
                 self._handles.append(zf)
@@ -90,8 +91,9 @@ class NpzMembers:
 
     def load(self, key: str) -> np.ndarray:
         if key not in self.names:
-            raise FormatError(f"expected the array {key!r} in the npz, it is missing", self.path,
-                              key)
+            raise FormatError(
+                f"expected the array {key!r} in the npz, it is missing", self.path, key
+            )
         try:
             with self.zip().open(key + ".npy") as fh:
                 return np.lib.format.read_array(fh, allow_pickle=False)
@@ -121,16 +123,21 @@ def _npz_metadata(members: NpzMembers, skipped: list[str]) -> dict:
         except ValueError as exc:
             if isinstance(exc, FormatError):
                 raise
-            warnings.warn(f"{members.path}: metadata {key!r} is a pickled object array; not "
-                          "loaded (unpickling is unsafe)", UserWarning, stacklevel=4)
+            warnings.warn(
+                f"{members.path}: metadata {key!r} is a pickled object array; not "
+                "loaded (unpickling is unsafe)",
+                UserWarning,
+                stacklevel=4,
+            )
             skipped.append(key)
             continue
         if key == JSON_KEY:
             try:
                 extra = json.loads(_text(value))
             except ValueError as exc:
-                raise FormatError(f"{JSON_KEY} is not valid JSON: {exc}", members.path,
-                                  JSON_KEY) from exc
+                raise FormatError(
+                    f"{JSON_KEY} is not valid JSON: {exc}", members.path, JSON_KEY
+                ) from exc
         else:
             meta[key] = value
     if isinstance(extra, dict):
@@ -138,25 +145,32 @@ def _npz_metadata(members: NpzMembers, skipped: list[str]) -> dict:
     return meta
 
 
-def _check_header(path, shape, nframes, dtype, where: str = "") -> tuple[tuple[int, int], int,
-                                                                          np.dtype]:
+def _check_header(
+    path, shape, nframes, dtype, where: str = ""
+) -> tuple[tuple[int, int], int, np.dtype]:
     try:
         shape_t = tuple(int(n) for n in np.asarray(shape).reshape(-1))
         n = int(np.asarray(nframes).reshape(-1)[0]) if np.size(nframes) else -1
     except (TypeError, ValueError) as exc:
-        raise FormatError(f"frame-cache header: shape/nframes are not integers: {exc}", path,
-                          where or "shape") from exc
+        raise FormatError(
+            f"frame-cache header: shape/nframes are not integers: {exc}", path, where or "shape"
+        ) from exc
     if len(shape_t) != 2 or min(shape_t) < 0:
-        raise FormatError(f"frame-cache header: expected shape [rows, cols], found {shape_t}",
-                          path, where + "shape")
+        raise FormatError(
+            f"frame-cache header: expected shape [rows, cols], found {shape_t}",
+            path,
+            where + "shape",
+        )
     if n < 0:
-        raise FormatError(f"frame-cache header: expected nframes >= 0, found {n}", path,
-                          where + "nframes")
+        raise FormatError(
+            f"frame-cache header: expected nframes >= 0, found {n}", path, where + "nframes"
+        )
     try:
         dt = np.dtype(_text(dtype))
     except TypeError as exc:
-        raise FormatError(f"frame-cache header: unknown dtype {_text(dtype)!r}", path,
-                          where + "dtype") from exc
+        raise FormatError(
+            f"frame-cache header: unknown dtype {_text(dtype)!r}", path, where + "dtype"
+        ) from exc
     return shape_t, n, dt
 
 
@@ -171,12 +185,20 @@ class FrameCacheReader(Reader):
 
     format_name = "frame-cache"
 
-    def __init__(self, source=None, *, style: str | None = None, path: str | None = None,
-                 allow_outside: bool = False, max_workers: int | None = None):
+    def __init__(
+        self,
+        source=None,
+        *,
+        style: str | None = None,
+        path: str | None = None,
+        allow_outside: bool = False,
+        max_workers: int | None = None,
+    ):
         import h5py
 
-        super().__init__(source, style=style, path=path, allow_outside=allow_outside,
-                         max_workers=max_workers)
+        super().__init__(
+            source, style=style, path=path, allow_outside=allow_outside, max_workers=max_workers
+        )
         self._members: NpzMembers | None = None
         self._h5: H5Source | None = None
         self._pool: ThreadPoolExecutor | None = None
@@ -184,21 +206,31 @@ class FrameCacheReader(Reader):
         self.max_workers = max_workers
         given = style
         if style is not None and style not in STYLES:
-            raise FormatError(f"unknown frame-cache style {style!r}; expected one of "
-                              f"npz, fch5, yml", self._name(source), "style")
+            raise FormatError(
+                f"unknown frame-cache style {style!r}; expected one of npz, fch5, yml",
+                self._name(source),
+                "style",
+            )
         style = STYLES.get(style) if style else None
         if isinstance(source, h5py.Group):
             detected = "fch5"
         else:
             with open(os.fspath(source), "rb") as fh:
                 head = fh.read(8)
-            detected = ("npz" if head.startswith(ZIP_MAGIC) else
-                        "fch5" if head.startswith(HDF5_MAGIC) else "yml")
+            detected = (
+                "npz"
+                if head.startswith(ZIP_MAGIC)
+                else "fch5"
+                if head.startswith(HDF5_MAGIC)
+                else "yml"
+            )
         if style is not None and style != detected:
-            found = {"npz": "a zip (npz)", "fch5": "an HDF5 file", "yml": "neither zip nor "
-                     "HDF5"}[detected]
-            raise FormatError(f"expected a {given} frame-cache, found {found}",
-                              self._name(source), "style")
+            found = {"npz": "a zip (npz)", "fch5": "an HDF5 file", "yml": "neither zip nor HDF5"}[
+                detected
+            ]
+            raise FormatError(
+                f"expected a {given} frame-cache, found {found}", self._name(source), "style"
+            )
         self.style = detected
         skipped: list[str] = []
         if detected == "npz":
@@ -224,8 +256,12 @@ class FrameCacheReader(Reader):
         if header is None:
             missing = [k for k in HEADER_KEYS if k not in self._members.names]
             if missing:
-                raise FormatError(f"expected an npz frame-cache with keys shape, nframes, dtype; "
-                                  f"missing {', '.join(missing)}", fname, missing[0])
+                raise FormatError(
+                    f"expected an npz frame-cache with keys shape, nframes, dtype; "
+                    f"missing {', '.join(missing)}",
+                    fname,
+                    missing[0],
+                )
             header = [self._members.load(k) for k in HEADER_KEYS]
             self.metadata = _npz_metadata(self._members, skipped)
         self.signal_shape, self._nframes, self.dtype = _check_header(fname, *header)
@@ -240,34 +276,57 @@ class FrameCacheReader(Reader):
         self._file = fname
         version = group.attrs.get(VERSION_ATTR)
         if version is None or int(np.asarray(version).reshape(-1)[0]) != 1:
-            raise FormatError(f"expected an fch5 frame-cache with attribute {VERSION_ATTR} = 1, "
-                              f"found {version!r}", fname, self._h5.group_path)
+            raise FormatError(
+                f"expected an fch5 frame-cache with attribute {VERSION_ATTR} = 1, "
+                f"found {version!r}",
+                fname,
+                self._h5.group_path,
+            )
         need = ("shape", "nframes", "dtype", "data", "indices", "frame_ids")
         missing = [k for k in need if not isinstance(group.get(k), h5py.Dataset)]
         if missing:
-            raise FormatError(f"expected fch5 datasets {', '.join(need)}; missing "
-                              f"{', '.join(missing)}", fname, missing[0])
+            raise FormatError(
+                f"expected fch5 datasets {', '.join(need)}; missing {', '.join(missing)}",
+                fname,
+                missing[0],
+            )
         g = self._h5.group_path.rstrip("/") + "/"
         self.signal_shape, self._nframes, self.dtype = _check_header(
-            fname, group["shape"][()], group["nframes"][()], group["dtype"][()], g)
+            fname, group["shape"][()], group["nframes"][()], group["dtype"][()], g
+        )
         data, indices = group["data"], group["indices"]
-        if data.ndim != 2 or indices.ndim != 2 or indices.shape[1] != 2 or \
-                data.shape[0] != indices.shape[0]:
-            raise FormatError(f"expected data (m, 1) and indices (m, 2), found {data.shape} and "
-                              f"{indices.shape}", fname, g + "indices")
+        if (
+            data.ndim != 2
+            or indices.ndim != 2
+            or indices.shape[1] != 2
+            or data.shape[0] != indices.shape[0]
+        ):
+            raise FormatError(
+                f"expected data (m, 1) and indices (m, 2), found {data.shape} and {indices.shape}",
+                fname,
+                g + "indices",
+            )
         try:
             ids = np.asarray(group["frame_ids"][()], dtype=np.int64)
         except (OSError, ValueError) as exc:
-            raise FormatError(f"cannot read frame_ids (corrupt?): {exc}", fname,
-                              g + "frame_ids") from exc
+            raise FormatError(
+                f"cannot read frame_ids (corrupt?): {exc}", fname, g + "frame_ids"
+            ) from exc
         if ids.shape != (2 * self._nframes,):
-            raise FormatError(f"expected frame_ids of shape ({2 * self._nframes},), found "
-                              f"{ids.shape}", fname, g + "frame_ids")
+            raise FormatError(
+                f"expected frame_ids of shape ({2 * self._nframes},), found {ids.shape}",
+                fname,
+                g + "frame_ids",
+            )
         self._ids = ids.reshape(-1, 2)
-        if self._ids.size and (np.any(self._ids[:, 1] < self._ids[:, 0]) or self._ids.min() < 0
-                               or self._ids.max() > data.shape[0]):
-            raise FormatError(f"frame_ids point outside data (length {data.shape[0]})", fname,
-                              g + "frame_ids")
+        if self._ids.size and (
+            np.any(self._ids[:, 1] < self._ids[:, 0])
+            or self._ids.min() < 0
+            or self._ids.max() > data.shape[0]
+        ):
+            raise FormatError(
+                f"frame_ids point outside data (length {data.shape[0]})", fname, g + "frame_ids"
+            )
         from ..core.h5tree import group_to_dict
 
         meta = group.get("metadata")
@@ -277,8 +336,9 @@ class FrameCacheReader(Reader):
         tree, ypath = load_yaml(source, "frame-cache")
         data = yaml_section(tree, "data", ypath)
         if not isinstance(data, dict):
-            raise FormatError("expected 'data' to be a mapping with file, dtype, nframes, shape",
-                              ypath, "data")
+            raise FormatError(
+                "expected 'data' to be a mapping with file, dtype, nframes, shape", ypath, "data"
+            )
         for key in ("file", "dtype", "nframes", "shape"):
             yaml_section(data, key, ypath)
         npz = resolve_inside(ypath, str(data["file"]), allow_outside)
@@ -313,12 +373,19 @@ class FrameCacheReader(Reader):
 
     def _checked(self, i, row, col, data, where=None):
         if not (row.shape == col.shape == data.shape):
-            raise FormatError(f"frame {i}: row, col and data lengths differ ({row.size}, "
-                              f"{col.size}, {data.size})", self._file, where or f"{i}_data")
+            raise FormatError(
+                f"frame {i}: row, col and data lengths differ ({row.size}, "
+                f"{col.size}, {data.size})",
+                self._file,
+                where or f"{i}_data",
+            )
         rows, cols = self.signal_shape
         if row.size and (int(row.max()) >= rows or int(col.max()) >= cols):
-            raise FormatError(f"frame {i}: pixel index outside the {rows}x{cols} frame",
-                              self._file, where or f"{i}_row")
+            raise FormatError(
+                f"frame {i}: pixel index outside the {rows}x{cols} frame",
+                self._file,
+                where or f"{i}_row",
+            )
         return row, col, data
 
     def _fch5_frames(self, start: int, stop: int):
@@ -334,18 +401,29 @@ class FrameCacheReader(Reader):
                 data = data_ds[lo:hi, 0]
                 idx = idx_ds[lo:hi]
                 for k, (a, b) in enumerate(ids):
-                    out.append(self._checked(start + k, idx[a - lo:b - lo, 0], idx[a - lo:b - lo, 1],
-                                             data[a - lo:b - lo], where))
+                    out.append(
+                        self._checked(
+                            start + k,
+                            idx[a - lo : b - lo, 0],
+                            idx[a - lo : b - lo, 1],
+                            data[a - lo : b - lo],
+                            where,
+                        )
+                    )
             else:
                 for k, (a, b) in enumerate(ids):
                     idx = idx_ds[a:b]
-                    out.append(self._checked(start + k, idx[:, 0], idx[:, 1], data_ds[a:b, 0],
-                                             where))
+                    out.append(
+                        self._checked(start + k, idx[:, 0], idx[:, 1], data_ds[a:b, 0], where)
+                    )
         except (OSError, ValueError) as exc:
             if isinstance(exc, FormatError):
                 raise
-            raise FormatError(f"cannot read frames {start}:{stop} (corrupt or truncated?): {exc}",
-                              self._file, where) from exc
+            raise FormatError(
+                f"cannot read frames {start}:{stop} (corrupt or truncated?): {exc}",
+                self._file,
+                where,
+            ) from exc
         return out
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -401,8 +479,9 @@ def _extract(frame: np.ndarray, threshold) -> tuple[np.ndarray, np.ndarray, np.n
     return rows.astype(np.uint16), cols.astype(np.uint16), flat[idx]
 
 
-def sparse_frames(stack, threshold, max_workers: int | None = None, progress=None,
-                  warn_limit: int = 5):
+def sparse_frames(
+    stack, threshold, max_workers: int | None = None, progress=None, warn_limit: int = 5
+):
     """Yield ``(i, rows, cols, values)`` for every frame of ``stack``, in order.
 
     Blocks are read in the background and frames thresholded in threads (the numpy work
@@ -412,8 +491,10 @@ def sparse_frames(stack, threshold, max_workers: int | None = None, progress=Non
     rows, cols = stack.signal_shape
     size = rows * cols
     dense = 0
-    with ThreadPoolExecutor(max_workers or config.threads()) as pool, \
-            Progress(stack.nframes, progress, "frame-cache", "frames") as bar:
+    with (
+        ThreadPoolExecutor(max_workers or config.threads()) as pool,
+        Progress(stack.nframes, progress, "frame-cache", "frames") as bar,
+    ):
         for a, _b, block in stack.iter_blocks():
             results = pool.map(_extract, block, [threshold] * len(block))
             for k, (r, c, v) in enumerate(results):
@@ -422,13 +503,20 @@ def sparse_frames(stack, threshold, max_workers: int | None = None, progress=Non
                     dense += 1
                     if dense <= warn_limit:
                         pct = 100.0 * (1 - r.size / size)
-                        warnings.warn(f"frame {i} is {pct:4.2f}% sparse (cutoff is 95%)",
-                                      UserWarning, stacklevel=4)
+                        warnings.warn(
+                            f"frame {i} is {pct:4.2f}% sparse (cutoff is 95%)",
+                            UserWarning,
+                            stacklevel=4,
+                        )
                 yield i, r, c, v
             bar.update(len(block))
     if dense > warn_limit:
-        warnings.warn(f"... and {dense - warn_limit} more frames above {MAX_NZ_FRACTION:.0%} "
-                      "non-zero: is the threshold too low?", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"... and {dense - warn_limit} more frames above {MAX_NZ_FRACTION:.0%} "
+            "non-zero: is the threshold too low?",
+            UserWarning,
+            stacklevel=3,
+        )
 
 
 def _split_metadata(metadata: dict) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -486,13 +574,17 @@ def _write_fch5(stack, group, threshold, max_workers, progress) -> None:
         group.create_dataset("nframes", data=np.int64(n))
         group.create_dataset("dtype", data=np.bytes_(str(np.dtype(stack.dtype))))
         chunk = 1 << 16
-        data = group.create_dataset("data", shape=(0, 1), maxshape=(None, 1), chunks=(chunk, 1),
-                                    dtype=stack.dtype, **blosc)
-        indices = group.create_dataset("indices", shape=(0, 2), maxshape=(None, 2),
-                                       chunks=(chunk, 2), dtype=np.uint16, **blosc)
+        data = group.create_dataset(
+            "data", shape=(0, 1), maxshape=(None, 1), chunks=(chunk, 1), dtype=stack.dtype, **blosc
+        )
+        indices = group.create_dataset(
+            "indices", shape=(0, 2), maxshape=(None, 2), chunks=(chunk, 2), dtype=np.uint16, **blosc
+        )
     except ValueError as exc:
-        raise WriteError(f"frame-cache fch5: cannot create the datasets in {group.file.filename}"
-                         f":{group.name}: {exc}") from exc
+        raise WriteError(
+            f"frame-cache fch5: cannot create the datasets in {group.file.filename}"
+            f":{group.name}: {exc}"
+        ) from exc
     ids = np.zeros((n, 2), np.uint64)
     pos = 0
     pending: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -507,8 +599,10 @@ def _write_fch5(stack, group, threshold, max_workers, progress) -> None:
         data.resize((end, 1))
         indices.resize((end, 2))
         data[pos:end, 0] = np.concatenate([p[2] for p in pending])
-        indices[pos:end] = np.stack([np.concatenate([p[0] for p in pending]),
-                                     np.concatenate([p[1] for p in pending])], axis=1)
+        indices[pos:end] = np.stack(
+            [np.concatenate([p[0] for p in pending]), np.concatenate([p[1] for p in pending])],
+            axis=1,
+        )
         pos = end
         pending.clear()
         pending_len = 0
@@ -525,9 +619,19 @@ def _write_fch5(stack, group, threshold, max_workers, progress) -> None:
         dict_to_group(group.create_group("metadata"), dict(stack.metadata))
 
 
-def write_framecache(stack, fname, *, threshold=None, style: str = "npz", cache_file=None,
-                     max_workers: int | None = None, path: str | None = None, output_yaml=None,
-                     progress=None, overwrite: bool = True) -> Any:
+def write_framecache(
+    stack,
+    fname,
+    *,
+    threshold=None,
+    style: str = "npz",
+    cache_file=None,
+    max_workers: int | None = None,
+    path: str | None = None,
+    output_yaml=None,
+    progress=None,
+    overwrite: bool = True,
+) -> Any:
     """Write ``stack`` as a hexrd frame-cache, keeping pixels with ``value > threshold``.
 
     ``style`` is ``'npz'`` (a ``.npz`` suffix is appended when missing, as numpy does) or
@@ -543,15 +647,21 @@ def write_framecache(stack, fname, *, threshold=None, style: str = "npz", cache_
     if style not in ("npz", "fch5"):
         raise OptionError(f"frame-cache: Unknown file style {style!r}; expected 'npz' or 'fch5'")
     if output_yaml:
-        warnings.warn("frame-cache: output_yaml is deprecated and ignored (as in hexrd)",
-                      DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            "frame-cache: output_yaml is deprecated and ignored (as in hexrd)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
     if len(stack.signal_shape) != 2:
-        raise WriteError(f"frame-cache stores 2-D frames, this stack has frames of shape "
-                         f"{stack.signal_shape}")
+        raise WriteError(
+            f"frame-cache stores 2-D frames, this stack has frames of shape {stack.signal_shape}"
+        )
     if max(stack.signal_shape) > MAX_INDEX:
-        raise WriteError(f"frame-cache stores row/col indices as uint16: frames of "
-                         f"{stack.signal_shape[0]}x{stack.signal_shape[1]} exceed 65536 rows "
-                         "or columns")
+        raise WriteError(
+            f"frame-cache stores row/col indices as uint16: frames of "
+            f"{stack.signal_shape[0]}x{stack.signal_shape[1]} exceed 65536 rows "
+            "or columns"
+        )
     if np.dtype(stack.dtype).kind not in "biuf":
         raise WriteError(f"frame-cache stores numeric frames, not {np.dtype(stack.dtype)}")
     if isinstance(fname, h5py.Group):
@@ -590,8 +700,9 @@ def sniff(probe: Probe) -> float:
     if probe.is_hdf5:
         f = probe.h5()
         return 0.95 if f is not None and VERSION_ATTR in f.attrs else 0.0
-    if sniff_yaml_key(probe, rb"data") and re.search(rb"^\s+file\s*:", probe.head
-                                                     if probe.path else b"", re.M):
+    if sniff_yaml_key(probe, rb"data") and re.search(
+        rb"^\s+file\s*:", probe.head if probe.path else b"", re.M
+    ):
         return 0.6
     return 0.0
 
@@ -599,7 +710,7 @@ def sniff(probe: Probe) -> float:
 FORMAT = FormatSpec(
     name="frame-cache",
     description="hexrd frame-cache: sparse thresholded frames (npz, fch5, legacy yml); "
-                "write options threshold=, style=, cache_file=",
+    "write options threshold=, style=, cache_file=",
     extensions=(".npz", ".fch5", ".h5", ".yml", ".yaml"),
     reader=FrameCacheReader,
     writer=write_framecache,

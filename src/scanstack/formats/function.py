@@ -20,13 +20,23 @@ class FunctionReader(Reader):
 
     format_name = "function"
 
-    def __init__(self, source=None, *, func: Callable[[int], np.ndarray] | None = None,
-                 num_frames: int | None = None, meta: dict | None = None):
+    def __init__(
+        self,
+        source=None,
+        *,
+        func: Callable[[int], np.ndarray] | None = None,
+        num_frames: int | None = None,
+        meta: dict | None = None,
+    ):
         super().__init__(source, func=func, num_frames=num_frames, meta=meta)
         if func is None or num_frames is None:
             missing = "func" if func is None else "num_frames"
-            raise FormatError(f"the function format needs func=<callable> and num_frames=<int>; "
-                              f"{missing} is missing", None, missing)
+            raise FormatError(
+                f"the function format needs func=<callable> and num_frames=<int>; "
+                f"{missing} is missing",
+                None,
+                missing,
+            )
         if not callable(func):
             raise FormatError(f"func must be callable, got {type(func).__name__}", None, "func")
         self.func = func
@@ -35,8 +45,9 @@ class FunctionReader(Reader):
             raise FormatError(f"num_frames must be >= 0, got {n}", None, "num_frames")
         first = np.asarray(func(0))
         if first.ndim == 0:
-            raise FormatError("func(0) returned a scalar; expected a frame (an array)", None,
-                              "func")
+            raise FormatError(
+                "func(0) returned a scalar; expected a frame (an array)", None, "func"
+            )
         self.nav_shape = (n,)
         self.signal_shape = tuple(first.shape)
         self.dtype = first.dtype
@@ -45,8 +56,11 @@ class FunctionReader(Reader):
     def _frame(self, i: int) -> np.ndarray:
         frame = np.asarray(self.func(i))
         if frame.shape != self.signal_shape:
-            raise FormatError(f"func({i}) returned shape {frame.shape}; func(0) had "
-                              f"{self.signal_shape}", None, f"frame {i}")
+            raise FormatError(
+                f"func({i}) returned shape {frame.shape}; func(0) had {self.signal_shape}",
+                None,
+                f"frame {i}",
+            )
         return frame
 
     def read(self, start, stop, region=None):
@@ -59,7 +73,7 @@ class FunctionReader(Reader):
 FORMAT = FormatSpec(
     name="function",
     description="frames computed by a Python function (hexrd 'function'; options func=, "
-                "num_frames=, meta=)",
+    "num_frames=, meta=)",
     reader=FunctionReader,
     capabilities={"lazy": True, "source": "none (func=...)"},
 )

@@ -51,8 +51,11 @@ def image_groups(f, dataname: str = DEFAULT_DATANAME, limit: int = 10_000) -> li
         seen += 1
         if seen > limit:
             return True
-        if (isinstance(obj, h5py.Dataset) and name.rsplit("/", 1)[-1] == dataname
-                and obj.ndim in (2, 3)):
+        if (
+            isinstance(obj, h5py.Dataset)
+            and name.rsplit("/", 1)[-1] == dataname
+            and obj.ndim in (2, 3)
+        ):
             found.append(name.rsplit("/", 1)[0] if "/" in name else ".")
         return None
 
@@ -123,8 +126,14 @@ class HDF5Reader(Reader):
 
     format_name = "hdf5"
 
-    def __init__(self, source=None, *, path: str | None = None, dataname: str = DEFAULT_DATANAME,
-                 close_when_finished: bool = True):
+    def __init__(
+        self,
+        source=None,
+        *,
+        path: str | None = None,
+        dataname: str = DEFAULT_DATANAME,
+        close_when_finished: bool = True,
+    ):
         self._h5 = H5Source(source, None)
         fname = self._h5.filename
         if path is None:
@@ -134,11 +143,18 @@ class HDF5Reader(Reader):
                 listed = ", ".join(candidates) if candidates else "none"
                 raise FormatError(
                     f"hdf5 needs path=<group holding {dataname!r}>; groups with a 2-D/3-D "
-                    f"{dataname!r} dataset: {listed}", fname, dataname)
+                    f"{dataname!r} dataset: {listed}",
+                    fname,
+                    dataname,
+                )
             path = candidates[0]
         self._h5 = H5Source(source, str(path))
-        super().__init__(fname, path=self._h5.group_path, dataname=dataname,
-                         close_when_finished=close_when_finished)
+        super().__init__(
+            fname,
+            path=self._h5.group_path,
+            dataname=dataname,
+            close_when_finished=close_when_finished,
+        )
         import h5py
 
         # hexrd closes a passed-in h5py.File on close(); never a passed-in sub-group's file
@@ -149,11 +165,18 @@ class HDF5Reader(Reader):
         ds = group.get(dataname)
         if not isinstance(ds, h5py.Dataset):
             found = ", ".join(group.keys()) or "nothing"
-            raise FormatError(f"expected a dataset {dataname!r} in group {self._h5.group_path!r}, "
-                              f"found: {found}", fname, where)
+            raise FormatError(
+                f"expected a dataset {dataname!r} in group {self._h5.group_path!r}, found: {found}",
+                fname,
+                where,
+            )
         if ds.ndim not in (2, 3):
-            raise FormatError(f"expected a 2-D (one frame) or 3-D (frames, rows, cols) dataset, "
-                              f"found shape {ds.shape}", fname, where)
+            raise FormatError(
+                f"expected a 2-D (one frame) or 3-D (frames, rows, cols) dataset, "
+                f"found shape {ds.shape}",
+                fname,
+                where,
+            )
         if ds.dtype.kind not in "biuf":
             raise FormatError(f"expected numeric image data, found dtype {ds.dtype}", fname, where)
         self._ndim = ds.ndim
@@ -163,8 +186,12 @@ class HDF5Reader(Reader):
         self.dtype = ds.dtype
         self.metadata = read_attrs(group)
         self.original_metadata = {
-            "file": fname, "path": self._h5.group_path, "dataset": where,
-            "chunks": ds.chunks, "compression": ds.compression, "shuffle": ds.shuffle,
+            "file": fname,
+            "path": self._h5.group_path,
+            "dataset": where,
+            "chunks": ds.chunks,
+            "compression": ds.compression,
+            "shuffle": ds.shuffle,
         }
 
     def _dataset(self):
@@ -179,8 +206,11 @@ class HDF5Reader(Reader):
             else:
                 block = ds[(slice(start, stop), *sig)]
         except (OSError, ValueError) as exc:
-            raise FormatError(f"cannot read frames {start}:{stop} (file corrupt or truncated?): "
-                              f"{exc}", self.path, self._where) from exc
+            raise FormatError(
+                f"cannot read frames {start}:{stop} (file corrupt or truncated?): {exc}",
+                self.path,
+                self._where,
+            ) from exc
         return np.asarray(block)
 
     def as_array(self):
@@ -196,9 +226,19 @@ class HDF5Reader(Reader):
         return (_reopen, (type(self), self._h5.filename, self.options))
 
 
-def write_hdf5(stack, target, *, path: str | None = None, gzip: int = 1, shuffle: bool = True,
-               chunk_rows: int = 0, compression=None, dataname: str = DEFAULT_DATANAME,
-               progress=None, overwrite: bool = True) -> Any:
+def write_hdf5(
+    stack,
+    target,
+    *,
+    path: str | None = None,
+    gzip: int = 1,
+    shuffle: bool = True,
+    chunk_rows: int = 0,
+    compression=None,
+    dataname: str = DEFAULT_DATANAME,
+    progress=None,
+    overwrite: bool = True,
+) -> Any:
     """Write ``stack`` as hexrd ``hdf5``: ``<path>/<dataname>`` of shape (nframes, rows, cols).
 
     ``target`` is a file name (written atomically, replacing the file) or an open ``h5py.File``/
@@ -212,11 +252,15 @@ def write_hdf5(stack, target, *, path: str | None = None, gzip: int = 1, shuffle
     if path is None:
         raise OptionError("hdf5: write needs path=<group name>, e.g. path='imageseries'")
     if len(stack.signal_shape) != 2:
-        raise WriteError(f"hdf5 stores 2-D frames, this stack has frames of shape "
-                         f"{stack.signal_shape}")
+        raise WriteError(
+            f"hdf5 stores 2-D frames, this stack has frames of shape {stack.signal_shape}"
+        )
     rows, cols = stack.signal_shape
-    if compression is None and gzip and not (isinstance(gzip, (int, np.integer))
-                                             and 0 <= int(gzip) <= 9):
+    if (
+        compression is None
+        and gzip
+        and not (isinstance(gzip, (int, np.integer)) and 0 <= int(gzip) <= 9)
+    ):
         raise OptionError(f"hdf5: gzip must be a compression level 0..9, got {gzip!r}")
     if chunk_rows and not 0 < int(chunk_rows):
         raise OptionError(f"hdf5: chunk_rows must be positive, got {chunk_rows!r}")
@@ -239,10 +283,12 @@ def write_hdf5(stack, target, *, path: str | None = None, gzip: int = 1, shuffle
         try:
             group = root.create_group(path)
         except ValueError as exc:
-            raise WriteError(f"hdf5: cannot create group {path!r} in {root.file.filename}: "
-                             f"{exc}") from exc
-        ds = group.create_dataset(dataname, shape=(stack.nframes, rows, cols),
-                                  dtype=stack.dtype, **opts)
+            raise WriteError(
+                f"hdf5: cannot create group {path!r} in {root.file.filename}: {exc}"
+            ) from exc
+        ds = group.create_dataset(
+            dataname, shape=(stack.nframes, rows, cols), dtype=stack.dtype, **opts
+        )
         write_attrs(group, dict(stack.metadata or {}))
         copy_to(stack, ds, progress=progress, label="hdf5", flat=True)
 
@@ -264,8 +310,12 @@ def sniff(probe: Probe) -> float:
     attrs = f.attrs
     if "HEXRD_FRAMECACHE_VERSION" in attrs:
         return 0.05
-    foreign = ("NX_class" in attrs or "Measurement_000" in f or "XRF" in f
-               or any("NX_class" in getattr(f.get(k), "attrs", {}) for k in list(f)[:20]))
+    foreign = (
+        "NX_class" in attrs
+        or "Measurement_000" in f
+        or "XRF" in f
+        or any("NX_class" in getattr(f.get(k), "attrs", {}) for k in list(f)[:20])
+    )
     groups = image_groups(f)
     if not groups:
         return 0.0
@@ -277,7 +327,7 @@ def sniff(probe: Probe) -> float:
 FORMAT = FormatSpec(
     name="hdf5",
     description="hexrd hdf5 image series: <path>/images (frames, rows, cols), metadata in the "
-                "group attributes (options path=, dataname=)",
+    "group attributes (options path=, dataname=)",
     extensions=(".h5", ".hdf5", ".hdf", ".nxs"),
     reader=HDF5Reader,
     writer=write_hdf5,

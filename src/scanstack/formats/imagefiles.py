@@ -38,8 +38,20 @@ from ._hexrd import load_yaml, sniff_yaml_key, yaml_section, yamlmeta
 TIFF_SUFFIXES = (".tif", ".tiff")
 PIL_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".webp")
 GEL_SCALE = 2.9452155399372724e-07  # hexrd's .gel conversion: invert(data)**2 * scale
-PIL_DTYPES = {"1": "?", "L": "u1", "P": "u1", "RGB": "u1", "RGBA": "u1", "I;16": "<u2",
-              "I;16B": ">u2", "I;16L": "<u2", "I": "<i4", "F": "<f4", "LA": "u1", "CMYK": "u1"}
+PIL_DTYPES = {
+    "1": "?",
+    "L": "u1",
+    "P": "u1",
+    "RGB": "u1",
+    "RGBA": "u1",
+    "I;16": "<u2",
+    "I;16B": ">u2",
+    "I;16L": "<u2",
+    "I": "<i4",
+    "F": "<f4",
+    "LA": "u1",
+    "CMYK": "u1",
+}
 OPTION_KEYS = ("empty-frames", "max-total-frames", "max-file-frames", "dtype")
 
 
@@ -76,8 +88,10 @@ def inspect_image(path: Path) -> tuple[str, int, tuple[int, ...], np.dtype]:
         try:
             import fabio
         except ImportError as exc:
-            raise UnsupportedError(f"{path}: reading {path.suffix or 'this'} files needs fabio: "
-                                   "pip install 'scanstack[fabio]'") from exc
+            raise UnsupportedError(
+                f"{path}: reading {path.suffix or 'this'} files needs fabio: "
+                "pip install 'scanstack[fabio]'"
+            ) from exc
         img = fabio.open(os.fspath(path))
         try:
             data = img.data
@@ -122,8 +136,9 @@ def read_image_frames(path: Path, kind: str, frames: list[int]) -> list[np.ndarr
         finally:
             img.close()
     except Exception as exc:  # noqa: BLE001
-        raise FormatError(f"cannot read frames {frames} ({kind}; corrupt or truncated?): {exc}",
-                          path) from exc
+        raise FormatError(
+            f"cannot read frames {frames} ({kind}; corrupt or truncated?): {exc}", path
+        ) from exc
 
 
 def expand_files(spec, directory: Path, yaml_path, allow_outside: bool) -> list[Path]:
@@ -133,8 +148,12 @@ def expand_files(spec, directory: Path, yaml_path, allow_outside: bool) -> list[
     elif isinstance(spec, (list, tuple)):
         tokens = [str(t) for t in spec]
     else:
-        raise FormatError(f"image-files/files must be a string of patterns or a list, found "
-                          f"{type(spec).__name__}", yaml_path, "image-files/files")
+        raise FormatError(
+            f"image-files/files must be a string of patterns or a list, found "
+            f"{type(spec).__name__}",
+            yaml_path,
+            "image-files/files",
+        )
     out: list[Path] = []
     for token in tokens:
         if glob.has_magic(token):
@@ -142,17 +161,27 @@ def expand_files(spec, directory: Path, yaml_path, allow_outside: bool) -> list[
             if not matches:
                 import warnings
 
-                warnings.warn(f"{yaml_path or '<YAML string>'}: pattern {token!r} matches no "
-                              f"files in {directory}", UserWarning, stacklevel=4)
+                warnings.warn(
+                    f"{yaml_path or '<YAML string>'}: pattern {token!r} matches no "
+                    f"files in {directory}",
+                    UserWarning,
+                    stacklevel=4,
+                )
         else:
             matches = [os.path.join(directory, token)]
             if not os.path.isfile(matches[0]):
-                raise FormatError(f"image-files/files: {matches[0]} does not exist", yaml_path,
-                                  "image-files/files")
+                raise FormatError(
+                    f"image-files/files: {matches[0]} does not exist",
+                    yaml_path,
+                    "image-files/files",
+                )
         out += [resolve_inside(yaml_path, Path(m), allow_outside) for m in matches]
     if not out:
-        raise FormatError(f"image-files/files {spec!r} matches no files in {directory}",
-                          yaml_path, "image-files/files")
+        raise FormatError(
+            f"image-files/files {spec!r} matches no files in {directory}",
+            yaml_path,
+            "image-files/files",
+        )
     return out
 
 
@@ -161,8 +190,9 @@ def _option_int(options: dict, key: str, path) -> int:
     try:
         value = int(value)
     except (TypeError, ValueError) as exc:
-        raise FormatError(f"options/{key} must be an integer, found {value!r}", path,
-                          f"options/{key}") from exc
+        raise FormatError(
+            f"options/{key} must be an integer, found {value!r}", path, f"options/{key}"
+        ) from exc
     if value < 0:
         raise FormatError(f"options/{key} must be >= 0, found {value}", path, f"options/{key}")
     return value
@@ -179,15 +209,15 @@ class ImageFilesReader(Reader):
         self._yaml = ypath
         section = yaml_section(tree, "image-files", ypath)
         if not isinstance(section, dict):
-            raise FormatError("image-files must be a mapping with directory and files", ypath,
-                              "image-files")
-        directory = resolve_inside(ypath, str(section.get("directory", ".") or "."),
-                                   allow_outside)
+            raise FormatError(
+                "image-files must be a mapping with directory and files", ypath, "image-files"
+            )
+        directory = resolve_inside(ypath, str(section.get("directory", ".") or "."), allow_outside)
         if not directory.is_dir():
-            raise FormatError(f"image-files/directory {directory} is not a folder", ypath,
-                              "image-files/directory")
-        files = expand_files(yaml_section(section, "files", ypath), directory, ypath,
-                             allow_outside)
+            raise FormatError(
+                f"image-files/directory {directory} is not a folder", ypath, "image-files/directory"
+            )
+        files = expand_files(yaml_section(section, "files", ypath), directory, ypath, allow_outside)
         options = tree.get("options") or {}
         if not isinstance(options, dict):
             raise FormatError("options must be a mapping", ypath, "options")
@@ -203,9 +233,11 @@ class ImageFilesReader(Reader):
         _, _, shape0, dtype0 = infos[0]
         for f, (_k, _n, shape, dt) in zip(files, infos, strict=True):
             if shape != shape0 or (cast is None and dt != dtype0):
-                raise FormatError(f"frames of {shape} {dt} differ from the first file "
-                                  f"{files[0].name} ({shape0} {dtype0}); all files must agree",
-                                  f)
+                raise FormatError(
+                    f"frames of {shape} {dt} differ from the first file "
+                    f"{files[0].name} ({shape0} {dtype0}); all files must agree",
+                    f,
+                )
         self.files = files
         self.kinds = [i[0] for i in infos]
         # (file index, first frame inside the file, number of frames) for each file
@@ -214,8 +246,11 @@ class ImageFilesReader(Reader):
         for k, (_kind, n, _s, _d) in enumerate(infos):
             skip = empty if n > 1 else 0
             if n > 1 and empty >= n:
-                raise FormatError(f"options/empty-frames = {empty} leaves no frames in a file of "
-                                  f"{n} frames", files[k], "options/empty-frames")
+                raise FormatError(
+                    f"options/empty-frames = {empty} leaves no frames in a file of {n} frames",
+                    files[k],
+                    "options/empty-frames",
+                )
             count = n - skip
             if max_file:
                 count = min(count, max_file)
@@ -233,14 +268,16 @@ class ImageFilesReader(Reader):
             try:
                 self.dtype = np.dtype(cast)
             except TypeError as exc:
-                raise FormatError(f"options/dtype: unknown dtype {cast!r}", ypath,
-                                  "options/dtype") from exc
+                raise FormatError(
+                    f"options/dtype: unknown dtype {cast!r}", ypath, "options/dtype"
+                ) from exc
         else:
             self.dtype = np.dtype(dtype0)
         self._cast = cast is not None
         self.metadata = yamlmeta(meta or {}, ypath, allow_outside)
         self.original_metadata = {
-            "yaml": os.fspath(ypath) if ypath else None, "directory": os.fspath(directory),
+            "yaml": os.fspath(ypath) if ypath else None,
+            "directory": os.fspath(directory),
             "files": [os.fspath(f) for f in files],
             "options": {k: options[k] for k in OPTION_KEYS if k in options},
         }
@@ -251,8 +288,12 @@ class ImageFilesReader(Reader):
         if self.dtype.kind in "iu" and data.size:
             info = np.iinfo(self.dtype)
             if data.max() > info.max or data.min() < info.min:
-                raise FormatError(f"specified dtype {self.dtype} will truncate image (values "
-                                  f"{data.min()}..{data.max()})", fname, "options/dtype")
+                raise FormatError(
+                    f"specified dtype {self.dtype} will truncate image (values "
+                    f"{data.min()}..{data.max()})",
+                    fname,
+                    "options/dtype",
+                )
         return data.astype(self.dtype, copy=False)
 
     def read(self, start, stop, region=None):
@@ -264,12 +305,16 @@ class ImageFilesReader(Reader):
             k, skip, count = self.segments[seg]
             a = i - int(self.starts[seg])
             b = min(stop - int(self.starts[seg]), count)
-            frames = read_image_frames(self.files[k], self.kinds[k],
-                                       list(range(skip + a, skip + b)))
+            frames = read_image_frames(
+                self.files[k], self.kinds[k], list(range(skip + a, skip + b))
+            )
             for j, frame in enumerate(frames):
                 if frame.shape != self.signal_shape:
-                    raise FormatError(f"frame {skip + a + j} has shape {frame.shape}, expected "
-                                      f"{self.signal_shape}", self.files[k])
+                    raise FormatError(
+                        f"frame {skip + a + j} has shape {frame.shape}, expected "
+                        f"{self.signal_shape}",
+                        self.files[k],
+                    )
                 out[i - start + j] = self._convert(frame, self.files[k])[sig]
             i += b - a
             seg += 1
@@ -290,7 +335,7 @@ def sniff(probe: Probe) -> float:
 FORMAT = FormatSpec(
     name="image-files",
     description="hexrd image-files: a YAML list of TIFF/PNG/(fabio) images as one series "
-                "(option allow_outside=)",
+    "(option allow_outside=)",
     extensions=(".yml", ".yaml"),
     reader=ImageFilesReader,
     sniff=sniff,

@@ -35,26 +35,34 @@ from ._hexrd import is_yaml_text, load_yaml, sniff_yaml_key, yaml_section
 def scalar_dtype(scalar: dict, path=None) -> np.dtype:
     """hexrd's ``scalar: {type, bytes, signed, endian}`` as a numpy dtype."""
     if not isinstance(scalar, dict):
-        raise FormatError(f"expected scalar to be a mapping {{type, bytes, signed, endian}}, "
-                          f"found {scalar!r}", path, "scalar")
+        raise FormatError(
+            f"expected scalar to be a mapping {{type, bytes, signed, endian}}, found {scalar!r}",
+            path,
+            "scalar",
+        )
     kind = str(scalar.get("type", "i"))
     nbytes = int(scalar.get("bytes", {"d": 8, "b": 1}.get(kind, 4)))
     signed = bool(scalar.get("signed", False))
     endian = str(scalar.get("endian", "little"))
     if endian not in ("little", "big"):
-        raise FormatError(f'scalar/endian must be "big" or "little", found {endian!r}', path,
-                          "scalar/endian")
+        raise FormatError(
+            f'scalar/endian must be "big" or "little", found {endian!r}', path, "scalar/endian"
+        )
     order = "<" if endian == "little" else ">"
     if kind == "i":
         if nbytes not in (1, 2, 4, 8):
-            raise FormatError(f"scalar/bytes for integers must be 1, 2, 4 or 8, found {nbytes}",
-                              path, "scalar/bytes")
+            raise FormatError(
+                f"scalar/bytes for integers must be 1, 2, 4 or 8, found {nbytes}",
+                path,
+                "scalar/bytes",
+            )
         code = f"{'i' if signed else 'u'}{nbytes}"
     elif kind in ("f", "d"):
         nbytes = 8 if kind == "d" else nbytes
         if nbytes not in (2, 4, 8):
-            raise FormatError(f"scalar/bytes for floats must be 2, 4 or 8, found {nbytes}", path,
-                              "scalar/bytes")
+            raise FormatError(
+                f"scalar/bytes for floats must be 2, 4 or 8, found {nbytes}", path, "scalar/bytes"
+            )
         code = f"f{nbytes}"
     elif kind == "b":
         code = "b1"
@@ -70,8 +78,9 @@ def _shape(value, path) -> tuple[int, int]:
     except (TypeError, ValueError) as exc:
         raise FormatError(f"expected shape 'rows cols', found {value!r}", path, "shape") from exc
     if len(shape) != 2 or min(shape) <= 0:
-        raise FormatError(f"expected shape 'rows cols' (two positive integers), found {value!r}",
-                          path, "shape")
+        raise FormatError(
+            f"expected shape 'rows cols' (two positive integers), found {value!r}", path, "shape"
+        )
     return shape
 
 
@@ -86,19 +95,39 @@ class RawImageReader(Reader):
 
     format_name = "raw-image"
 
-    def __init__(self, source=None, *, shape=None, dtype=None, offset: int | None = None,
-                 skip: int | None = None, gap: int = 0, nframes=None, scalar: dict | None = None,
-                 allow_outside: bool = False):
-        super().__init__(source, shape=shape, dtype=dtype, offset=offset, skip=skip, gap=gap,
-                         nframes=nframes, scalar=scalar, allow_outside=allow_outside)
+    def __init__(
+        self,
+        source=None,
+        *,
+        shape=None,
+        dtype=None,
+        offset: int | None = None,
+        skip: int | None = None,
+        gap: int = 0,
+        nframes=None,
+        scalar: dict | None = None,
+        allow_outside: bool = False,
+    ):
+        super().__init__(
+            source,
+            shape=shape,
+            dtype=dtype,
+            offset=offset,
+            skip=skip,
+            gap=gap,
+            nframes=nframes,
+            scalar=scalar,
+            allow_outside=allow_outside,
+        )
         self._yaml = None
         if shape is None and dtype is None and scalar is None:
             tree, ypath = load_yaml(source, "raw-image")
             self._yaml = ypath
             files = tree.get("filenames", tree.get("filename"))
             if files is None:
-                raise FormatError("raw-image YAML needs filename: (or filenames: [...])", ypath,
-                                  "filename")
+                raise FormatError(
+                    "raw-image YAML needs filename: (or filenames: [...])", ypath, "filename"
+                )
             files = [files] if isinstance(files, str) else list(files)
             files = [resolve_inside(ypath, str(f), allow_outside) for f in files]
             shape = _shape(yaml_section(tree, "shape", ypath), ypath)
@@ -118,16 +147,19 @@ class RawImageReader(Reader):
             else:
                 dt = np.dtype(dtype)
             offset = skip if offset is None else offset
-            files = [Path(os.fspath(f)) for f in
-                     ([source] if isinstance(source, (str, os.PathLike)) else list(source))]
+            files = [
+                Path(os.fspath(f))
+                for f in ([source] if isinstance(source, (str, os.PathLike)) else list(source))
+            ]
             where_file = None
         try:
             offset, gap = int(offset or 0), int(gap or 0)
         except (TypeError, ValueError) as exc:
             raise FormatError(f"skip/offset and gap must be integers: {exc}", where_file) from exc
         if offset < 0 or gap < 0:
-            raise FormatError(f"skip/offset and gap must be >= 0, found {offset} and {gap}",
-                              where_file)
+            raise FormatError(
+                f"skip/offset and gap must be >= 0, found {offset} and {gap}", where_file
+            )
         if not files:
             raise FormatError("raw-image: no data files given", where_file, "filenames")
         self.files = [os.fspath(f) for f in files]
@@ -137,14 +169,22 @@ class RawImageReader(Reader):
         self.dtype = dt.newbyteorder("=") if dt.byteorder not in ("=", "|") else dt
         per_file = nframes if isinstance(nframes, (list, tuple)) else [nframes] * len(self.files)
         if len(per_file) != len(self.files):
-            raise FormatError(f"nframes lists {len(per_file)} counts for {len(self.files)} files",
-                              where_file, "nframes")
+            raise FormatError(
+                f"nframes lists {len(per_file)} counts for {len(self.files)} files",
+                where_file,
+                "nframes",
+            )
         self.counts = [self._count(f, n) for f, n in zip(self.files, per_file, strict=True)]
         self.starts = np.concatenate(([0], np.cumsum(self.counts))).astype(np.int64)
         self.nav_shape = (int(self.starts[-1]),)
         self.metadata = {}
-        self.original_metadata = {"files": self.files, "offset": offset, "gap": gap,
-                                  "dtype": dt.str, "frames_per_file": self.counts}
+        self.original_metadata = {
+            "files": self.files,
+            "offset": offset,
+            "gap": gap,
+            "dtype": dt.str,
+            "frames_per_file": self.counts,
+        }
         self._maps: dict[int, np.ndarray] = {}
         self._lock = threading.Lock()
 
@@ -159,24 +199,38 @@ class RawImageReader(Reader):
             raise FormatError(f"cannot read the raw data file: {exc}", fname) from exc
         fb, gap, off = self.frame_bytes, self.gap, self.offset
         avail = size - off
-        what = (f"{self.signal_shape[0]}x{self.signal_shape[1]} {self.file_dtype} frames "
-                f"({fb} bytes each, gap {gap})")
+        what = (
+            f"{self.signal_shape[0]}x{self.signal_shape[1]} {self.file_dtype} frames "
+            f"({fb} bytes each, gap {gap})"
+        )
         if nframes is not None:
             n = int(nframes)
             need = n * fb + max(n - 1, 0) * gap
             if n < 0 or need > avail:
-                raise FormatError(f"file has {max(avail, 0)} bytes after the {off}-byte header; "
-                                  f"{n} {what} need {need}", fname, size)
+                raise FormatError(
+                    f"file has {max(avail, 0)} bytes after the {off}-byte header; "
+                    f"{n} {what} need {need}",
+                    fname,
+                    size,
+                )
             return n
         if avail < fb:
-            raise FormatError(f"file has {max(avail, 0)} bytes after the {off}-byte header, "
-                              f"less than one of the {what}", fname, size)
+            raise FormatError(
+                f"file has {max(avail, 0)} bytes after the {off}-byte header, "
+                f"less than one of the {what}",
+                fname,
+                size,
+            )
         n = (avail + gap) // (fb + gap)
         leftover = avail - (n * fb + (n - 1) * gap)
         if leftover not in (0, gap):
-            raise FormatError(f"{avail} bytes after the {off}-byte header are not a whole number "
-                              f"of {what}: {n} frames leave {leftover} bytes; check shape, dtype, "
-                              f"skip and gap, or pass nframes=", fname, size)
+            raise FormatError(
+                f"{avail} bytes after the {off}-byte header are not a whole number "
+                f"of {what}: {n} frames leave {leftover} bytes; check shape, dtype, "
+                f"skip and gap, or pass nframes=",
+                fname,
+                size,
+            )
         return n
 
     def _view(self, k: int) -> np.ndarray:
@@ -191,9 +245,13 @@ class RawImageReader(Reader):
                     view = np.empty((0, rows, cols), self.file_dtype)
                 else:
                     mm = np.memmap(self.files[k], dtype=np.uint8, mode="r")
-                    view = np.ndarray((n, rows, cols), self.file_dtype, buffer=mm,
-                                      offset=self.offset,
-                                      strides=(self.frame_bytes + self.gap, cols * isz, isz))
+                    view = np.ndarray(
+                        (n, rows, cols),
+                        self.file_dtype,
+                        buffer=mm,
+                        offset=self.offset,
+                        strides=(self.frame_bytes + self.gap, cols * isz, isz),
+                    )
                 self._maps[k] = view
             return view
 
@@ -239,14 +297,15 @@ def _first(source) -> Any:
 
 
 def sniff(probe: Probe) -> float:
-    return 0.9 if sniff_yaml_key(probe, rb"scalar") and sniff_yaml_key(
-        probe, rb"filenames?") else 0.0
+    return (
+        0.9 if sniff_yaml_key(probe, rb"scalar") and sniff_yaml_key(probe, rb"filenames?") else 0.0
+    )
 
 
 FORMAT = FormatSpec(
     name="raw-image",
     description="headerless binary frames (hexrd raw-image YAML, or shape=, dtype=, offset=, gap=, "
-                "nframes=; several files)",
+    "nframes=; several files)",
     extensions=(".yml", ".yaml", ".raw", ".bin", ".ge", ".ge2", ".ge3", ".ge5"),
     reader=RawImageReader,
     sniff=sniff,

@@ -45,7 +45,6 @@ class TiffReader(Reader):
     format_name = "tiff"
 
     def __init__(self, source=None, *, series: int = 0):
-        import tifffile
 
         super().__init__(source, series=series)
         self._lock = threading.Lock()
@@ -55,8 +54,9 @@ class TiffReader(Reader):
         try:
             s = tif.series[series]
         except IndexError as exc:
-            raise FormatError(f"the TIFF has {len(tif.series)} image series, no series "
-                              f"{series}", source, "series") from exc
+            raise FormatError(
+                f"the TIFF has {len(tif.series)} image series, no series {series}", source, "series"
+            ) from exc
         page = s.keyframe
         page_shape = tuple(page.shape)
         nav = tuple(s.shape[: len(s.shape) - len(page_shape)]) or (1,)
@@ -68,8 +68,13 @@ class TiffReader(Reader):
         if s.dataoffset is not None and page.is_contiguous:
             try:
                 file_dtype = np.dtype(s.dtype).newbyteorder(tif.byteorder)
-                self._mmap = np.memmap(os.fspath(source), dtype=file_dtype, mode="r",
-                                       offset=s.dataoffset, shape=(nframes, *page_shape))
+                self._mmap = np.memmap(
+                    os.fspath(source),
+                    dtype=file_dtype,
+                    mode="r",
+                    offset=s.dataoffset,
+                    shape=(nframes, *page_shape),
+                )
             except (ValueError, OSError):
                 self._mmap = None  # truncated file: fall back to page reads, which report it
         md: dict[str, Any] = {}
@@ -78,10 +83,14 @@ class TiffReader(Reader):
             md = dict(shaped[0])
         stored = md.pop(META_KEY, None)
         self.metadata = _from_json_metadata(stored) if isinstance(stored, dict) else {}
-        self.original_metadata = {"file": os.fspath(source), "series_shape": tuple(s.shape),
-                                  "axes": s.axes, "shaped_metadata": md,
-                                  "imagej_metadata": tif.imagej_metadata or {},
-                                  "compression": str(page.compression)}
+        self.original_metadata = {
+            "file": os.fspath(source),
+            "series_shape": tuple(s.shape),
+            "axes": s.axes,
+            "shaped_metadata": md,
+            "imagej_metadata": tif.imagej_metadata or {},
+            "compression": str(page.compression),
+        }
 
     def _file(self):
         import tifffile
@@ -101,8 +110,9 @@ class TiffReader(Reader):
             try:
                 data = self._file().asarray(key=list(range(start, stop)), series=self.series)
             except Exception as exc:  # noqa: BLE001 - decoder errors of a corrupt file
-                raise FormatError(f"cannot read pages {start}:{stop} (corrupt or truncated?): "
-                                  f"{exc}", self.source) from exc
+                raise FormatError(
+                    f"cannot read pages {start}:{stop} (corrupt or truncated?): {exc}", self.source
+                ) from exc
         data = np.asarray(data).reshape(stop - start, *self.signal_shape)
         return np.ascontiguousarray(data[(slice(None), *sig)], dtype=self.dtype)
 
@@ -132,8 +142,16 @@ def _frames(stack):
         yield from block
 
 
-def write_tiff(stack, path, *, sequence: bool | None = None, compression=None,
-               bigtiff: bool | None = None, progress=None, overwrite: bool = True) -> str:
+def write_tiff(
+    stack,
+    path,
+    *,
+    sequence: bool | None = None,
+    compression=None,
+    bigtiff: bool | None = None,
+    progress=None,
+    overwrite: bool = True,
+) -> str:
     """Write ``stack`` as a multi-page TIFF, or as a TIFF sequence plus an image-files YAML.
 
     A ``.yml``/``.yaml`` path (or ``sequence=True``) writes the sequence. Returns the path of the
@@ -147,22 +165,31 @@ def write_tiff(stack, path, *, sequence: bool | None = None, compression=None,
     import tifffile
 
     if len(stack.signal_shape) not in (2, 3):
-        raise WriteError(f"tiff stores 2-D (or RGB) frames, not frames of shape "
-                         f"{stack.signal_shape}")
+        raise WriteError(
+            f"tiff stores 2-D (or RGB) frames, not frames of shape {stack.signal_shape}"
+        )
     if bigtiff is None:
         bigtiff = stack.nbytes > (1 << 32) - (1 << 25)
     meta = {META_KEY: to_jsonable(dict(stack.metadata or {}))}
-    with atomic_path(path, overwrite=overwrite, inputs=stack.source_paths()) as tmp, \
-            Progress(stack.nframes, progress, "tiff", "frames") as bar:
+    with (
+        atomic_path(path, overwrite=overwrite, inputs=stack.source_paths()) as tmp,
+        Progress(stack.nframes, progress, "tiff", "frames") as bar,
+    ):
         with tifffile.TiffWriter(tmp, bigtiff=bigtiff) as tw:
+
             def counted():
                 for frame in _frames(stack):
                     yield frame
                     bar.update(1)
 
-            tw.write(data=counted(), shape=stack.shape, dtype=np.dtype(stack.dtype),
-                     metadata=meta, compression=compression,
-                     photometric="minisblack" if len(stack.signal_shape) == 2 else None)
+            tw.write(
+                data=counted(),
+                shape=stack.shape,
+                dtype=np.dtype(stack.dtype),
+                metadata=meta,
+                compression=compression,
+                photometric="minisblack" if len(stack.signal_shape) == 2 else None,
+            )
     return os.fspath(path)
 
 
@@ -171,8 +198,10 @@ def _write_sequence(stack, path: Path, compression, progress, overwrite: bool) -
     import yaml
 
     if path.suffix.lower() not in YAML_SUFFIXES:
-        raise WriteError(f"{path}: a TIFF sequence is described by a .yml/.yaml file; "
-                         "name the output e.g. frames.yml")
+        raise WriteError(
+            f"{path}: a TIFF sequence is described by a .yml/.yaml file; "
+            "name the output e.g. frames.yml"
+        )
     stem = path.stem
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -193,8 +222,12 @@ def _write_sequence(stack, path: Path, compression, progress, overwrite: bool) -
     with Progress(stack.nframes, progress, "tiff sequence", "frames") as bar:
         for name, frame in zip(names, _frames(stack), strict=True):
             with atomic_path(folder / name, overwrite=overwrite, inputs=inputs) as tmp:
-                tifffile.imwrite(tmp, frame, compression=compression,
-                                 photometric="minisblack" if frame.ndim == 2 else None)
+                tifffile.imwrite(
+                    tmp,
+                    frame,
+                    compression=compression,
+                    photometric="minisblack" if frame.ndim == 2 else None,
+                )
             bar.update(1)
     tree = {"image-files": {"directory": ".", "files": names}, "options": {}, "meta": meta}
     with atomic_path(path, overwrite=overwrite, inputs=inputs) as tmp:
@@ -210,7 +243,7 @@ def sniff(probe: Probe) -> float:
 FORMAT = FormatSpec(
     name="tiff",
     description="(multi-page) TIFF stacks; writes a multi-page TIFF, or a TIFF sequence with an "
-                "image-files YAML (path .yml or sequence=True)",
+    "image-files YAML (path .yml or sequence=True)",
     extensions=(".tif", ".tiff"),
     reader=TiffReader,
     writer=write_tiff,
