@@ -1,0 +1,402 @@
+"""NSID (pyNSID's N-dimensional spectroscopic and imaging data in HDF5): read and write.
+
+Unlike USID, the Main dataset keeps its N-D shape; every dimension has a 1-D HDF5 *dimension
+scale* sibling (named after the dimension) with ``name``, ``units``, ``quantity`` and
+``dimension_type`` attributes. Layout written (``pyNSID.io.hdf_utils.check_if_main`` and
+``read_h5py_dataset`` accept it)::
+
+    /Measurement_000/Channel_000/<name>/          group (bookkeeping, scanstack_axes JSON)
+        <name>        nav_shape + signal_shape, chunked by whole frames; quantity, units,
+                      main_data_name (title), data_type, modality, source, pyNSID_version
+        <dim>         one dimension scale per axis (attached via DIMENSION_LIST)
+        metadata/     common metadata as nested attributes (sidpy's ``Dataset.metadata``)
+        original_metadata/  the format's own tree (nested attributes, JSON for awkward values)
+        live_time, real_time   nav_shape, s (per-position arrays, when present)
+
+``pyNSID_version`` is required by pyNSID's checker; scanstack writes the NSID layout version it
+follows ("0.0.7") with its own name appended. ``data_type`` follows sidpy (SPECTRAL_IMAGE,
+IMAGE_STACK, IMAGE_4D, SPECTRUM, IMAGE …), ``dimension_type`` SPATIAL / SPECTRAL / RECIPROCAL /
+TEMPORAL / UNKNOWN.
+
+Reader options: ``path=`` (the Main dataset; default the first found), ``signal_ndim=``
+(otherwise from ``data_type``, else from the dimension types). Writer: ``compression=``
+(as the other HDF5 formats, default ``"gzip"``), ``progress=``, ``name=`` (default "data").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ..core.errors import FormatError
+from ..core.metadata import to_jsonable
+from ..core.progress import ProgressArg
+from ..core.reader import Reader
+from ..core.registry import FormatSpec, Probe
+from ..core.safety import atomic_path
+from ..core.stack import Stack
+from ..core.writing import copy_to
+from . import _interchange as ic
+from .usid import bookkeeping
+
+NSID_LAYOUT_VERSION = "0.0.7"
+MAIN_ATTRS = (
+    "quantity",
+    "units",
+    "main_data_name",
+    "pyNSID_version",
+    "data_type",
+    "modality",
+    "source",
+)
+#: signal dims implied by sidpy's data_type
+DATA_TYPE_SIGNAL_NDIM = {
+    "SPECTRUM": 1,
+    "LINE_PLOT": 1,
+    "LINE_PLOT_FAMILY": 1,
+    "SPECTRAL_IMAGE": 1,
+    "IMAGE": 2,
+    "IMAGE_STACK": 2,
+    "IMAGE_MAP": 2,
+    "IMAGE_4D": 2,
+}
+SIGNAL_DIM_TYPES = ("SPECTRAL", "RECIPROCAL", "CHANNEL")
+
+
+# =============================================================================================
+# writing
+# =============================================================================================
+def data_type(nav_ndim: int, sig_ndim: int) -> str:
+    """sidpy's DataType name for a stack with these navigation and signal dimensions."""
+    if sig_ndim == 1:
+        return "SPECTRUM" if nav_ndim == 0 else "SPECTRAL_IMAGE"
+    if sig_ndim == 2:
+        return {0: "IMAGE", 1: "IMAGE_STACK", 2: "IMAGE_4D"}.get(nav_ndim, "UNKNOWN")
+    return "UNKNOWN"
+
+
+def _dimension_type(stack: Stack, axis, nav: bool) -> str:
+    units = (axis.units or "").lower()
+    if nav:
+        if axis.name in ("x", "y", "z") or units.endswith("m") and units not in ("", "mm-1"):
+            return "SPATIAL"
+        if axis.name in ("frame", "time", "t") or units in ("s", "ms", "us", "µs"):
+            return "TEMPORAL"
+        return "UNKNOWN"
+    signal_type = (
+        str(stack.metadata.get("signal_type", "")) if isinstance(stack.metadata, dict) else ""
+    )
+    if len(stack.signal_shape) == 1:
+        return "SPECTRAL"
+    if "diffraction" in signal_type or units.endswith("-1") or "rad" in units:
+        return "RECIPROCAL"
+    return "SPATIAL"
+
+
+def attrs_tree(group: h5py.Group, tree: dict[str, Any]) -> None:
+    """A nested dict as nested groups of attributes (sidpy/pyNSID metadata layout)."""
+    for key, value in to_jsonable(tree).items():
+        key = str(key).replace("/", "_") or "_"
+        if isinstance(value, dict):
+            attrs_tree(group.require_group(key), value)
+        elif value is None:
+            continue
+        elif isinstance(value, (str, bool, int, float)):
+            group.attrs[key] = value
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            group.attrs[key] = np.array(value, dtype=h5py.string_dtype())
+        elif (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+        ):
+            group.attrs[key] = np.asarray(value)
+        else:
+            group.attrs[key] = json.dumps(value)
+
+
+def write_nsid(
+    stack: Stack,
+    path: str | os.PathLike,
+    *,
+    compression: str | None = "gzip",
+    progress: ProgressArg = None,
+    name: str = "data",
+    overwrite: bool = True,
+    chunk_bytes: int = 4 << 20,
+) -> Path:
+    """Write ``stack`` as an NSID HDF5 file (N-D Main + dimension scales), block by block."""
+    from .. import __version__
+
+    comp = ic.h5_compression(compression)
+    path = Path(path)
+    meta = ic.common_metadata(stack)
+    with atomic_path(path, overwrite=overwrite, inputs=ic.writer_inputs(stack)) as tmp:
+        with h5py.File(tmp, "w") as f:
+            chan = f.create_group("Measurement_000/Channel_000")
+            group = chan.create_group(name)
+            group.attrs.update(bookkeeping())
+            group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
+            group.attrs["scanstack_metadata"] = ic.json_attr(meta)
+            kwargs: dict[str, Any] = {}
+            if stack.nframes and all(stack.shape):
+                kwargs = {
+                    "chunks": ic.frame_chunks(
+                        stack.nav_shape,
+                        stack.signal_shape,
+                        np.dtype(stack.dtype).itemsize,
+                        chunk_bytes,
+                    ),
+                    **comp,
+                }
+            main = group.create_dataset(name, shape=stack.shape, dtype=stack.dtype, **kwargs)
+            integer = np.dtype(stack.dtype).kind in "iu"
+            main.attrs.update(
+                {
+                    "quantity": str(meta.get("quantity") or ("Counts" if integer else "Intensity")),
+                    "units": str(meta.get("units") or ("counts" if integer else "a.u.")),
+                    "main_data_name": str(meta.get("title") or name),
+                    "title": str(meta.get("title") or name),
+                    "data_type": data_type(len(stack.nav_shape), len(stack.signal_shape)),
+                    "modality": str(meta.get("signal_type") or "generic"),
+                    "source": str(meta.get("original_file") or meta.get("format") or "scanstack"),
+                    "pyNSID_version": f"{NSID_LAYOUT_VERSION} (scanstack {__version__})",
+                    **bookkeeping(),
+                }
+            )
+            reserved = [name, "metadata", "original_metadata", *ic.POSITION_KEYS]
+            dim_names = ic.unique_names(reserved + [a.name for a in stack.axes])[len(reserved) :]
+            for i, (dim, axis) in enumerate(zip(dim_names, stack.axes, strict=True)):
+                scale = group.create_dataset(
+                    dim, data=np.asarray(axis.coordinates, dtype=np.float64)
+                )
+                scale.attrs.update(
+                    {
+                        "name": dim,
+                        "units": axis.units or "",
+                        "quantity": axis.name,
+                        "dimension_type": _dimension_type(stack, axis, axis.navigate),
+                    }
+                )
+                scale.make_scale(dim)
+                main.dims[i].attach_scale(scale)
+                main.dims[i].label = dim
+            attrs_tree(group.create_group("metadata"), meta)
+            attrs_tree(group.create_group("original_metadata"), stack.original_metadata or {})
+            for key, arr in ic.position_arrays(stack).items():
+                group.create_dataset(key, data=arr.reshape(stack.nav_shape or (1,))).attrs[
+                    "units"
+                ] = "s"
+            copy_to(stack, main, progress=progress, label=f"nsid {path.name}")
+    return path
+
+
+# =============================================================================================
+# reading
+# =============================================================================================
+def is_main(dset) -> bool:
+    """N-D dataset with quantity/units/data_type attributes and a scale on every dimension."""
+    if not isinstance(dset, h5py.Dataset) or "DIMENSION_LIST" not in dset.attrs:
+        return False
+    if not all(k in dset.attrs for k in ("quantity", "units", "data_type")):
+        return False
+    try:
+        return all(len(d) > 0 for d in dset.dims)
+    except (RuntimeError, ValueError, OSError):
+        return False
+
+
+def find_mains(f: h5py.File) -> list[str]:
+    found: list[str] = []
+
+    def visit(name, obj):
+        if is_main(obj):
+            found.append("/" + name)
+
+    f.visititems(visit)
+    return sorted(found)
+
+
+def _group_attrs(group: h5py.Group) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in group.attrs.items():
+        value = ic._plain(value)
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                value = json.loads(value)
+            except ValueError:
+                pass
+        out[key] = value
+    for key, item in group.items():
+        if isinstance(item, h5py.Group):
+            out[key] = _group_attrs(item)
+    return out
+
+
+class NSIDReader(ic.H5NavReader, Reader):
+    """The stack of one NSID Main dataset."""
+
+    format_name = "nsid"
+
+    def __init__(self, source, *, path: str | None = None, signal_ndim: int | None = None):
+        super().__init__(source, path=path, signal_ndim=signal_ndim)
+        self._file = ic.open_h5(source, "nsid")
+        try:
+            self._setup(source, path, signal_ndim)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, source, where, signal_ndim) -> None:
+        f = self._file
+        if where is None:
+            mains = find_mains(f)
+            if not mains:
+                raise FormatError(
+                    "no NSID Main dataset (N-D with quantity, units, data_type and a "
+                    "dimension scale on every dimension)",
+                    source,
+                    "/",
+                )
+            where = mains[0]
+        dset = f.get(where)
+        if not is_main(dset):
+            raise FormatError(
+                "not an NSID Main dataset (needs quantity, units, data_type and dimension scales)",
+                source,
+                where,
+            )
+        self._dset = dset
+        self.dtype = ic.check_numeric(dset, source)
+        shape = tuple(dset.shape)
+        group = dset.parent
+        axes_json = None
+        if "scanstack_axes" in group.attrs:
+            try:
+                axes_json = json.loads(ic.as_str(group.attrs["scanstack_axes"]))
+            except ValueError:
+                axes_json = None
+        scales = []
+        for i, dim in enumerate(dset.dims):
+            scale = dim[0]
+            if scale.ndim != 1 or scale.shape[0] != shape[i]:
+                raise FormatError(
+                    f"dimension scale {scale.name} has shape {scale.shape}, expected ({shape[i]},)",
+                    source,
+                    scale.name,
+                )
+            scales.append(scale)
+        types = [ic.as_str(s.attrs.get("dimension_type", "")).upper() for s in scales]
+        dtype_name = ic.as_str(dset.attrs["data_type"]).upper().replace("DATATYPE.", "")
+        if signal_ndim is None:
+            if isinstance(axes_json, list) and len(axes_json) == len(shape):
+                signal_ndim = sum(1 for a in axes_json if not a.get("navigate", True))
+            elif dtype_name in DATA_TYPE_SIGNAL_NDIM:
+                signal_ndim = min(DATA_TYPE_SIGNAL_NDIM[dtype_name], len(shape))
+            else:
+                signal_ndim = 0
+                while (
+                    signal_ndim < len(shape)
+                    and types[len(shape) - 1 - signal_ndim] in SIGNAL_DIM_TYPES
+                ):
+                    signal_ndim += 1
+                signal_ndim = signal_ndim or min(len(shape), 2 if len(shape) >= 3 else 1)
+        if not 0 <= signal_ndim <= len(shape):
+            raise FormatError(
+                f"dataset of shape {shape} cannot hold {signal_ndim}-D frames", source, dset.name
+            )
+        nnav = len(shape) - signal_ndim
+        self.nav_shape, self.signal_shape = shape[:nnav], shape[nnav:]
+        axes = [
+            ic.axis_from_values(
+                ic.as_str(s.attrs.get("name", dset.dims[i].label or f"dim{i}")),
+                s[()],
+                ic.as_str(s.attrs.get("units", "")),
+                i < nnav,
+            )
+            for i, s in enumerate(scales)
+        ]
+        own = ic.axes_from_json(axes_json, shape) if axes_json is not None else None
+        if own is not None and sum(a.navigate for a in own) == nnav:
+            axes = own
+        self.axes = axes
+        meta: dict[str, Any] = {}
+        if "scanstack_metadata" in group.attrs:
+            try:
+                meta.update(json.loads(ic.as_str(group.attrs["scanstack_metadata"])))
+            except ValueError:
+                pass
+        elif isinstance(group.get("metadata"), h5py.Group):
+            meta.update(_group_attrs(group["metadata"]))
+        for key in ("quantity", "units"):
+            meta[key] = ic.as_str(dset.attrs[key])
+        if "title" not in meta and "main_data_name" in dset.attrs:
+            meta["title"] = ic.as_str(dset.attrs["main_data_name"])
+        nframes = int(np.prod(self.nav_shape)) if self.nav_shape else 1
+        for key in ic.POSITION_KEYS:
+            ds = group.get(key)
+            if isinstance(ds, h5py.Dataset) and ds.size == nframes:
+                meta[key] = np.asarray(ds[()], dtype=np.float64).reshape(-1)
+        meta["format"] = "nsid"
+        meta["original_file"] = os.fspath(source)
+        self.metadata = meta
+        orig = group.get("original_metadata")
+        self.original_metadata = _group_attrs(orig) if isinstance(orig, h5py.Group) else {}
+        self.original_metadata.setdefault(
+            "@main_attrs",
+            {
+                k: ic.as_str(v)
+                for k, v in dset.attrs.items()
+                if k not in ("DIMENSION_LIST", "DIMENSION_LABELS")
+            },
+        )
+
+    def source_paths(self) -> list[str]:
+        return [os.fspath(self.source)]
+
+
+def sniff(probe: Probe) -> float:
+    if not probe.is_hdf5:
+        return 0.0
+    f = probe.h5()
+    if f is None:
+        return 0.0
+    try:
+        hits: list[bool] = []
+
+        def visit(name, obj):
+            if name.count("/") > 4:
+                return None
+            if isinstance(obj, h5py.Dataset) and "pyNSID_version" in obj.attrs and is_main(obj):
+                hits.append(True)
+                return True
+            return None
+
+        f.visititems(visit)
+        return 0.95 if hits else 0.0
+    except (OSError, KeyError, ValueError, TypeError):
+        return 0.0
+
+
+FORMAT = FormatSpec(
+    name="nsid",
+    description="NSID (pyNSID/sidpy): N-D Main dataset with HDF5 dimension scales; read options "
+    "path=, signal_ndim=; write compression=, name=",
+    extensions=(".h5", ".hdf5"),
+    reader=NSIDReader,
+    writer=write_nsid,
+    sniff=sniff,
+    capabilities={
+        "lazy": True,
+        "region": True,
+        "write": "block-wise, atomic",
+        "compression": list(ic.HDF5_COMPRESSIONS),
+    },
+)
+
+__all__ = ["FORMAT", "NSIDReader", "write_nsid", "find_mains", "data_type"]
