@@ -183,8 +183,11 @@ class H5Source:
     def group(self, fmt: str):
         f = self.file()
         if self.group_path not in f:
+            top = ", ".join(f.keys()) or "nothing"
             raise FormatError(
-                f"no group {self.group_path!r} in the file ({fmt})", self.filename, self.group_path
+                f"expected a group {self.group_path!r} ({fmt}), the file holds at its top: {top}",
+                self.filename,
+                self.group_path,
             )
         return f[self.group_path]
 
