@@ -1,0 +1,852 @@
+"""Synthetic CRONO files that a CRONO reader cannot tell from the instrument's, with ground truth.
+
+:func:`write_crono` simulates a whole MA-XRF scan of a procedurally drawn object ("paper with
+inks"): the serpentine stage motion with acceleration ramps and row changes, one spectrum every
+``SpectraTime`` with element peaks that follow the ink under the beam, the selection of the
+spectrum nearest to each map pixel, and a 30 fps camera whose frames are crops of the object image
+at the stage position of their time stamp (so frames really move across the object). Every dataset,
+dtype, attribute (1-element arrays), vlen string/opaque encoding and BinaryFormatter blob follows
+the instrument file described in ``shared/notes/format-crono.md``; ``exported=True`` writes the
+instrument's "Export to HDF5" variant (regular matrices, empty per-spectrum datasets).
+
+It returns a :class:`CronoGroundTruth`: the object image, where each camera frame was cut from it,
+the frames' time stamps and stage positions, the element concentration maps and the selection
+index, for tests of readers, mosaics and XRF tools.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import struct
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ...core.config import config
+from ...core.safety import atomic_path
+from .geometry import ScanGeometry, energy_vector, select_nearest
+from .nrbf import NrbfClass, Typed, TypedArray, encode, encode_byte_array
+
+VB = h5py.vlen_dtype(np.dtype("V1"))  # vlen of 1-byte opaque: every binary blob
+VS = h5py.vlen_dtype(np.dtype("S1"))  # vlen of 1-byte strings: ROI names, string attributes
+
+HW_LIB = "xglabhwlib, Version=3.2.4.18, Culture=neutral, PublicKeyToken=null"
+MAP_LIB = "XGLabMappingLib, Version=1.2.4.45, Culture=neutral, PublicKeyToken=null"
+UNITS2STEPS = 0.09921875  # motor units per motor step (demo instrument)
+CAMERA_SHAPE = (107, 143)  # rows, columns of a camera frame
+CAMERA_PIXEL = 11.085714  # µm per camera pixel (/Images/ImageAdjusting/ImagePixelSizeRatio)
+DPP_START = 125_903_380_430  # µs, /XRF/DPPStartTimestamp of the demo file
+FIRST_FRAME = -210_012  # µs of the first camera frame relative to the DPP start (demo file)
+
+#: element lines drawn by default (keV) and the ink colour (RGB) that carries them
+DEFAULT_ELEMENTS: dict[str, tuple[float, tuple[int, int, int]]] = {
+    "FeKa": (6.404, (70, 45, 30)),  # iron-gall ink, dark brown
+    "CuKa": (8.048, (40, 120, 90)),  # verdigris green
+    "PbLa": (10.551, (235, 235, 228)),  # lead white (bright, subtle on paper)
+    "HgLa": (9.989, (200, 40, 30)),  # vermilion red
+}
+PAPER = (238, 228, 205)
+
+
+@dataclass
+class CronoGroundTruth:
+    """What :func:`write_crono` put into the file (shapes in brackets; lengths µm, times µs).
+
+    Object image: pixel ``[i, j]`` is centred on stage ``x = object_origin[0] + j·pixel_size``,
+    ``y = object_origin[1] + i·pixel_size`` (row index grows with stage Y, like the XRF map rows).
+    Camera frame ``k`` (``/Images/Static[k + 1]``) is exactly
+    ``object_image[r:r + 107, c:c + 143]`` with ``(r, c) = frame_origins[k]`` (before JPEG
+    compression); its centre is on the stage position ``frame_positions[k]`` (rounded to whole
+    object pixels) and its EXIF DateTimeOriginal is ``frame_timestamps[k]`` (µs, DPP clock).
+    """
+
+    path: str
+    geometry: ScanGeometry
+    object_image: np.ndarray  # (height, width, 3) uint8
+    object_origin: tuple[float, float]  # stage (x, y) of object pixel [0, 0]
+    pixel_size: float  # µm per object/camera pixel
+    frame_shape: tuple[int, int]
+    frame_origins: np.ndarray  # (n_frames, 2) int: object-image (row, col) of frame pixel [0, 0]
+    frame_positions: np.ndarray  # (n_frames, 2) float: stage (x, y) of the frame centre
+    frame_timestamps: np.ndarray  # (n_frames,) int64: EXIF stamp, µs on the DPP clock
+    dpp_start: int  # µs, /XRF/DPPStartTimestamp
+    selected_index: np.ndarray  # (rows, columns) int64 rows of /XRF/Spectra
+    spectra_positions: np.ndarray  # (n_spectra, 2) noiseless stage (x, y) of each spectrum
+    spectra_times: np.ndarray  # (n_spectra,) µs since DPP start (/XRF/Timestamps)
+    element_lines: dict[str, float]  # name -> line energy, keV
+    element_maps: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (rows, columns)
+    calibration: tuple[float, float] = (0.0, 0.0)  # keV offset, keV/channel
+
+    @property
+    def n_frames(self) -> int:
+        return len(self.frame_timestamps)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Store as ``.npz`` (no pickle); :meth:`load` reads it back."""
+        arrays: dict[str, Any] = {
+            "object_image": self.object_image,
+            "frame_origins": self.frame_origins,
+            "frame_positions": self.frame_positions,
+            "frame_timestamps": self.frame_timestamps,
+            "selected_index": self.selected_index,
+            "spectra_positions": self.spectra_positions,
+            "spectra_times": self.spectra_times,
+        }
+        for name, m in self.element_maps.items():
+            arrays[f"element_map:{name}"] = m
+        scalars = {
+            "path": self.path,
+            "geometry": asdict(self.geometry),
+            "object_origin": list(self.object_origin),
+            "pixel_size": self.pixel_size,
+            "frame_shape": list(self.frame_shape),
+            "dpp_start": self.dpp_start,
+            "element_lines": self.element_lines,
+            "calibration": list(self.calibration),
+        }
+        import json
+
+        arrays["scalars"] = np.array(json.dumps(scalars))
+        with open(path, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> CronoGroundTruth:
+        import json
+
+        with np.load(path, allow_pickle=False) as z:
+            s = json.loads(str(z["scalars"]))
+            maps = {k.split(":", 1)[1]: z[k] for k in z.files if k.startswith("element_map:")}
+            return cls(
+                path=s["path"],
+                geometry=ScanGeometry(**s["geometry"]),
+                object_image=z["object_image"],
+                object_origin=tuple(s["object_origin"]),
+                pixel_size=s["pixel_size"],
+                frame_shape=tuple(s["frame_shape"]),
+                frame_origins=z["frame_origins"],
+                frame_positions=z["frame_positions"],
+                frame_timestamps=z["frame_timestamps"],
+                dpp_start=s["dpp_start"],
+                selected_index=z["selected_index"],
+                spectra_positions=z["spectra_positions"],
+                spectra_times=z["spectra_times"],
+                element_lines=s["element_lines"],
+                element_maps=maps,
+                calibration=tuple(s["calibration"]),
+            )
+
+
+# -- small encoders --------------------------------------------------------------------------
+def _vb(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, "V1")
+
+
+def _vs(text: str) -> np.ndarray:
+    return np.frombuffer(text.encode("latin-1"), "S1")
+
+
+def _one(value: Any, dtype: Any) -> np.ndarray:
+    if dtype in (VB, VS):
+        out = np.empty(1, object)
+        out[0] = value
+        return out
+    return np.array([value], dtype=dtype)
+
+
+def _fixed50(text: str) -> np.ndarray:
+    out = np.zeros(50, "S1")
+    out[: len(text)] = _vs(text)
+    return out
+
+
+def write_vlen(ds: h5py.Dataset, start: int, items: list[np.ndarray]) -> None:
+    """Write vlen elements ``items`` (|V1 or |S1 arrays) to ``ds[start:start + len(items)]``.
+
+    Goes through the low-level API: h5py's ``ds[a:b] = object_array`` garbles vlen-opaque
+    elements (it keeps the first byte of each), and one-by-one writes are ~50× slower.
+    """
+    if not items:
+        return
+    arr = np.empty(len(items), object)
+    for i, item in enumerate(items):
+        arr[i] = item
+    mspace = h5py.h5s.create_simple((len(items),))
+    fspace = ds.id.get_space()
+    fspace.select_hyperslab((start,), (len(items),))
+    ds.id.write(mspace, fspace, arr, mtype=h5py.h5t.py_create(ds.dtype))
+
+
+def _blob_dataset(group: h5py.Group, name: str, blobs: list[bytes]) -> h5py.Dataset:
+    ds = group.create_dataset(name, (len(blobs),), VB)
+    write_vlen(ds, 0, [_vb(b) for b in blobs])
+    return ds
+
+
+def _enum(name: str, value: int, library: str) -> NrbfClass:
+    return NrbfClass(name, [("value__", value)], library)
+
+
+def exif_app1(stamp: str) -> bytes:
+    """The instrument's EXIF segment: big-endian TIFF, IFD0 → Exif IFD → DateTimeOriginal only."""
+    text = stamp.encode("ascii") + b"\0"
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8)
+    tiff += struct.pack(">HHHII", 1, 0x8769, 4, 1, 26) + struct.pack(">I", 0)
+    if len(text) <= 4:
+        entry = struct.pack(">HHI", 0x9003, 2, len(text)) + text.ljust(4, b"\0")
+    else:
+        entry = struct.pack(">HHII", 0x9003, 2, len(text), 44)
+    tiff += struct.pack(">H", 1) + entry + struct.pack(">I", 0)
+    if len(text) > 4:
+        tiff += text
+    if len(tiff) % 2:
+        tiff += b"\0"
+    payload = b"Exif\0\0" + tiff
+    return b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+
+
+_APP0_96DPI = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x01\x00\x60\x00\x60\x00\x00"
+
+
+def encode_frame(rgb: np.ndarray, stamp_us: int, quality: int = 75) -> bytes:
+    """JPEG like the CRONO camera's: JFIF 96 dpi, EXIF DateTimeOriginal = µs counter, 4:2:0."""
+    rgb = np.ascontiguousarray(rgb)
+    try:
+        import simplejpeg
+
+        jpeg = simplejpeg.encode_jpeg(
+            rgb, quality=quality, colorspace="RGB", colorsubsampling="420"
+        )
+    except ImportError:  # Pillow is a core dependency; simplejpeg is faster
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.fromarray(rgb).save(buf, "JPEG", quality=quality)
+        jpeg = buf.getvalue()
+    # drop the encoder's own APP0 (if any) and put the instrument's APP0 + APP1 after SOI
+    rest = jpeg[2:]
+    if rest[:2] == b"\xff\xe0":
+        rest = rest[2 + int.from_bytes(rest[2:4], "big") :]
+    return b"\xff\xd8" + _APP0_96DPI + exif_app1(str(int(stamp_us))) + rest
+
+
+# -- the simulated object -----------------------------------------------------------------------
+class _ObjectModel:
+    """The drawn object: ink concentrations on a coarse grid, upsampled to camera pixels.
+
+    Concentrations live on a grid of ``cell`` camera pixels (0..1 per element); the RGB object
+    image is their composite on paper, upsampled bicubically, plus fine "paper fibre" texture so
+    that camera frames have something to register on.
+    """
+
+    def __init__(self, rng: np.random.Generator, shape: tuple[int, int], elements, cell: int):
+        from PIL import Image
+
+        self.shape, self.cell = shape, cell
+        coarse = (shape[0] // cell + 3, shape[1] // cell + 3)
+        rgb = np.empty((*coarse, 3), np.float32)
+        rgb[...] = PAPER
+        self.conc = {}
+        for name, (_, colour) in elements.items():
+            c = np.clip((rng.random(coarse, np.float32) - 0.55) * 4.0, 0.0, 1.0)
+            self.conc[name] = c
+            rgb += c[..., None] * (np.asarray(colour, np.float32) - rgb)
+        big = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).resize(
+            (coarse[1] * cell, coarse[0] * cell), Image.BICUBIC
+        )
+        image = np.asarray(big)[: shape[0], : shape[1]].astype(np.int16)
+        fibres = Image.fromarray(
+            rng.integers(0, 256, (shape[0] // 3 + 1, shape[1] // 3 + 1), np.uint8)
+        ).resize((shape[1], shape[0]), Image.BILINEAR)
+        image += (np.asarray(fibres, np.int16)[..., None] - 128) // 12
+        self.image = np.clip(image, 0, 255).astype(np.uint8)
+
+    def sample(self, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """Concentration at (fractional) object-pixel positions, bilinear on the coarse grid."""
+        from scipy import ndimage
+
+        coords = [
+            (np.asarray(rows, float) + 0.5) / self.cell - 0.5,
+            (np.asarray(cols, float) + 0.5) / self.cell - 0.5,
+        ]
+        return ndimage.map_coordinates(self.conc[name], coords, order=1, mode="nearest")
+
+
+def _spectrum_shapes(energies: np.ndarray, lines: list[float], tube_kev: float = 20.216):
+    """Normalised background, scatter and element-peak shapes over the channels."""
+    e = energies.astype(np.float64)
+
+    def peak(e0: float) -> np.ndarray:
+        fwhm = math.sqrt(0.12**2 + 0.0025 * max(e0, 0.1))
+        g = np.exp(-0.5 * ((e - e0) / (fwhm / 2.3548)) ** 2)
+        return g / max(g.sum(), 1e-12)
+
+    bg = np.where(e > 0.8, np.exp(-(((e - 11.0) / 9.0) ** 2)), 0.0)
+    bg /= max(bg.sum(), 1e-12)
+    scatter = 0.6 * peak(tube_kev) + 0.4 * peak(tube_kev - 1.3)  # Rayleigh + Compton of Rh Kα
+    return bg, scatter, np.stack([peak(x) for x in lines]) if lines else np.zeros((0, e.size))
+
+
+# -- the writer ------------------------------------------------------------------------------------
+def write_crono(
+    path: str | os.PathLike,
+    *,
+    rows: int = 6,
+    columns: int = 5,
+    channels: int = 4096,
+    ramp: int = 3,
+    spectra_time_ms: int = 60,
+    speed: float = 13.89,
+    y_step: float = 500.0,
+    binning: float = 1.2,
+    line_dead_time: float = 2.0,
+    origin: tuple[int, int, int] = (132252, 111817, 46018),
+    calibration_points: tuple[tuple[float, float], tuple[float, float]] = (
+        (771.0, 8.046),
+        (1952.0, 22.163),
+    ),
+    counts_per_spectrum: float = 600.0,
+    elements: dict[str, tuple[float, tuple[int, int, int]]] | None = None,
+    images: bool = True,
+    fps: float = 30.0,
+    lead_time_us: int = 1_000_000,
+    object_cell: int = 24,
+    exported: bool = False,
+    computed_maps: bool = False,
+    seed: int = 0,
+    threads: int | None = None,
+    truth_path: str | os.PathLike | None = None,
+) -> CronoGroundTruth:
+    """Write a synthetic CRONO MA-XRF HDF5 file to ``path`` (atomically) and return the truth.
+
+    Geometry: a ``rows × columns`` map with ``y_step`` µm between rows and columns
+    ``speed · spectra_time_ms · binning`` µm apart; ``ramp`` extra spectra before and after every
+    row. ``lead_time_us`` is the time between the DPP start and the first spectrum (the demo
+    file has 14.88 s; the camera films from 0.21 s before the DPP start, at ``fps``).
+    ``elements`` maps ROI names to ``(line keV, ink RGB)``; ``images=False`` leaves
+    ``/Images/Static`` with only its empty element (much faster for XRF-only tests).
+    ``exported=True`` writes the "Export to HDF5" variant instead. ``computed_maps=True`` fills
+    ``/XRF/Maps/ComputedMaps`` with ROI sums (the instrument leaves NaN unless asked).
+    ``truth_path`` also saves the ground truth there (``.npz``).
+    """
+    rng = np.random.default_rng(seed)
+    elements = dict(DEFAULT_ELEMENTS if elements is None else elements)
+    x0, y0, z0 = origin
+    step = speed * spectra_time_ms  # µm of travel per spectrum
+    pitch = step * binning
+    geometry = ScanGeometry(
+        rows=rows,
+        columns=columns,
+        x_origin=float(x0),
+        y_origin=float(y0),
+        z=float(z0),
+        x_pitch=pitch,
+        y_pitch=y_step,
+        x_size=float(int((columns + 0.5) * pitch)),
+        y_size=float(int(rows * y_step + 3)),
+        x_speed=speed,
+        dwell_time=float(spectra_time_ms),
+        binning=binning,
+        line_dead_time=line_dead_time,
+    )
+
+    # acquisition: every row covers [x0 - ramp·step, x0 + XSize + ramp·step] at constant speed
+    per_row = int(math.ceil(geometry.x_size / step)) + 2 * ramp
+    gap = int(round(line_dead_time * 1000 / spectra_time_ms))
+    k = np.arange(per_row)
+    x_fwd = x0 - ramp * step + (k + 0.5) * step
+    xs, ys, ids, row_of = [], [], [], []
+    sid = 0
+    for r in range(rows):
+        xs.append(x_fwd if r % 2 == 0 else x_fwd[::-1])
+        ys.append(np.full(per_row, y0 + r * y_step))
+        ids.append(sid + k)
+        row_of.append(np.full(per_row, r))
+        sid += per_row + gap
+    xs, ys = np.concatenate(xs), np.concatenate(ys)
+    ids, row_of = np.concatenate(ids), np.concatenate(row_of)
+    n_spectra = xs.size
+    times = (ids * spectra_time_ms * 1000 + lead_time_us).astype(np.int64)  # µs since DPP start
+    selected = select_nearest(xs, row_of, geometry)
+
+    # the object, in camera pixels, large enough for every frame
+    fh, fw = CAMERA_SHAPE
+    ps = CAMERA_PIXEL
+    margin = max(fh, fw) // 2 + 4
+    ox = xs.min() - margin * ps
+    oy = ys.min() - margin * ps
+    obj_shape = (
+        int(math.ceil((ys.max() - ys.min()) / ps)) + 2 * margin + 1,
+        int(math.ceil((xs.max() - xs.min()) / ps)) + 2 * margin + 1,
+    )
+    model = _ObjectModel(rng, obj_shape, elements, object_cell)
+    obj = model.image
+    names = list(elements)
+    spectrum_conc = np.zeros((n_spectra, len(names)))
+    for i, name in enumerate(names):
+        spectrum_conc[:, i] = model.sample(name, (ys - oy) / ps, (xs - ox) / ps)
+    cal = np.asarray(calibration_points, np.float64)
+    energies = energy_vector(cal, channels)
+    bg, scatter, peaks = _spectrum_shapes(energies, [elements[n][0] for n in names])
+
+    camera = _camera_track(times, xs, ys, fps, ox, oy, ps, obj_shape) if images else None
+    truth = CronoGroundTruth(
+        path=os.fspath(path),
+        geometry=geometry,
+        object_image=obj,
+        object_origin=(ox, oy),
+        pixel_size=ps,
+        frame_shape=CAMERA_SHAPE,
+        frame_origins=camera[0] if camera else np.zeros((0, 2), np.int64),
+        frame_positions=camera[1] if camera else np.zeros((0, 2)),
+        frame_timestamps=camera[2] if camera else np.zeros(0, np.int64),
+        dpp_start=DPP_START,
+        selected_index=selected[..., 0].astype(np.int64),
+        spectra_positions=np.stack([xs, ys], 1),
+        spectra_times=times,
+        element_lines={n: elements[n][0] for n in names},
+        element_maps={
+            n: spectrum_conc[selected[..., 0].astype(np.int64), i] for i, n in enumerate(names)
+        },
+        calibration=tuple(float(v) for v in _offset_gain(cal)),
+    )
+
+    rois = [(n, elements[n][0] - 0.22, elements[n][0] + 0.22) for n in names]
+    rois.append(("Compton", 18.20641518, 19.48980331))
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        _write_root_and_configuration(f, geometry, cal, channels, rois, rng, xs, ys, z0)
+        _write_images(f, obj, camera, rng, threads, exported or not images)
+        _write_xrf(
+            f,
+            rng=rng,
+            geometry=geometry,
+            xs=xs,
+            ys=ys,
+            z0=z0,
+            ids=ids,
+            times=times,
+            selected=selected,
+            cal=cal,
+            energies=energies,
+            bg=bg,
+            scatter=scatter,
+            peaks=peaks,
+            conc=spectrum_conc,
+            counts=counts_per_spectrum,
+            ms=spectra_time_ms,
+            rois=rois,
+            exported=exported,
+            computed_maps=computed_maps,
+        )
+    if truth_path is not None:
+        truth.save(truth_path)
+    return truth
+
+
+def _simulate_spectra(rng, conc, bg, scatter, peaks, counts) -> np.ndarray:
+    """Poisson spectra (N, C) uint16, event by event: each component (background, scatter, one
+    peak per element ∝ its concentration) draws a Poisson number of events whose channels follow
+    the component's shape. About ``counts`` events per spectrum; ~50× faster than a Poisson draw
+    per channel for sparse spectra."""
+    n, channels = conc.shape[0], bg.size
+    shapes = np.concatenate([bg[None], scatter[None], peaks])
+    weights = np.concatenate([np.full((n, 1), 0.45), np.full((n, 1), 0.15), 0.4 * conc], 1)
+    cdfs = np.cumsum(shapes, 1)
+    cdfs /= cdfs[:, -1:]
+    events = rng.poisson(weights * counts)  # (N, K)
+    out = np.empty((n, channels), "<u2")
+    block = max(1, (8 << 20) // (4 * channels))
+    for a in range(0, n, block):
+        b = min(n, a + block)
+        flat = []
+        for k in range(shapes.shape[0]):
+            m = events[a:b, k]
+            who = np.repeat(np.arange(b - a), m)
+            ch = np.searchsorted(cdfs[k], rng.random(who.size), side="right").clip(0, channels - 1)
+            flat.append(who * channels + ch)
+        hist = np.bincount(np.concatenate(flat), minlength=(b - a) * channels)
+        out[a:b] = np.minimum(hist, 65535).reshape(b - a, channels)
+    return out
+
+
+def _offset_gain(cal: np.ndarray) -> tuple[float, float]:
+    (c1, e1), (c2, e2) = cal
+    gain = (e2 - e1) / (c2 - c1)
+    return e1 - c1 * gain, gain
+
+
+def _camera_track(times, xs, ys, fps, ox, oy, ps, obj_shape):
+    """Frame origins in the object image, stage centres and EXIF stamps of every camera frame."""
+    fh, fw = CAMERA_SHAPE
+    period = 1e6 / fps
+    t_end = times[-1] + 500_000
+    n = int((t_end - FIRST_FRAME) // period) + 1
+    t = FIRST_FRAME + np.round(np.arange(n) * period).astype(np.int64)
+    x = np.interp(t, times, xs)  # the stage waits at the start before the first spectrum
+    y = np.interp(t, times, ys)
+    r0 = np.round((y - oy) / ps - (fh - 1) / 2).astype(np.int64)
+    c0 = np.round((x - ox) / ps - (fw - 1) / 2).astype(np.int64)
+    r0 = np.clip(r0, 0, obj_shape[0] - fh)
+    c0 = np.clip(c0, 0, obj_shape[1] - fw)
+    return np.stack([r0, c0], 1), np.stack([x, y], 1), DPP_START + t
+
+
+def _write_images(f, obj, camera, rng, threads, empty_static):
+    im = f.create_group("Images")
+    for name in ("Documentation",):
+        _blob_dataset(im, name, [b""])
+    im.create_group("ImageAdjusting")["ImagePixelSizeRatio"] = np.array(
+        [[CAMERA_PIXEL, CAMERA_PIXEL]], "<f4"
+    )
+    if empty_static or camera is None:
+        _blob_dataset(im, "Static", [b""])
+    else:
+        origins, _, stamps = camera
+        n = len(stamps)
+        ds = im.create_dataset("Static", (n + 1,), VB)
+        write_vlen(ds, 0, [_vb(b"")])
+        fh, fw = CAMERA_SHAPE
+
+        def encode_one(i: int) -> np.ndarray:
+            r, c = origins[i]
+            return _vb(encode_byte_array(encode_frame(obj[r : r + fh, c : c + fw], stamps[i])))
+
+        block = 1024
+        nthreads = threads or config.threads()
+        with ThreadPoolExecutor(nthreads) as pool:
+            for a in range(0, n, block):
+                b = min(n, a + block)
+                write_vlen(ds, a + 1, list(pool.map(encode_one, range(a, b))))
+    for name in ("StitchedImage", "VideoStreams"):
+        _blob_dataset(im, name, [b""])
+
+
+def _settings_blob(cal: np.ndarray, channels: int) -> bytes:
+    def motor(type_name: str, address: int, axis: int, lock: bool) -> NrbfClass:
+        config_ = NrbfClass(
+            "XGLabHWLib.MotorsLibClasses.MotorConfiguration",
+            [
+                ("type_name", type_name),
+                ("address", address),
+                ("axis", axis),
+                ("isLockStep", lock),
+                ("type", _enum("XGLabHWLib.MotorsLibClasses.MotorType", 0, HW_LIB)),
+                ("microsteps_resolution", 0),
+                ("max_speed", 693546),
+                ("acceleration", 1000),
+                ("units2steps", UNITS2STEPS),
+                ("offset", 0),
+                ("maximum_position", 0),
+            ],
+            HW_LIB,
+        )
+        return NrbfClass(
+            "XGLabHWLib.MotorsLibClasses.MotorSettings",
+            [("enabled", True), ("configuration", config_)],
+            HW_LIB,
+        )
+
+    def calibration(counts, energies, n):
+        return NrbfClass(
+            "XGLabHWLib.XGLabHWControl+CalibrationSettings",
+            [
+                ("calib_p1_count", 0.0),
+                ("calib_p1_energy", 0.0),
+                ("calib_p2_count", 0.0),
+                ("calib_p2_energy", 0.0),
+                ("calib_counts", TypedArray("Double", counts)),
+                ("calib_energies", TypedArray("Single", energies)),
+                ("calib_channels", n),
+                ("calib_mode", 0),
+                ("calib_equation", 0),
+            ],
+            HW_LIB,
+        )
+
+    root = NrbfClass(
+        "XGLabHWLib.XGLabHWControl+Settings",
+        [
+            (
+                "dpp_settings",
+                NrbfClass(
+                    "XGLabHWLib.DPPLib+DPP_settings",
+                    [
+                        ("detection_thr", 35),
+                        ("pileup_thr", 200),
+                        ("gain", 1.0),
+                        ("peaking_time", 8),
+                        ("flat_top", 7),
+                        ("edge_peaking_time", 7),
+                        ("edge_flat_top", 1),
+                        ("reset_recovery_time", 1000),
+                        ("inverted_input", False),
+                        ("zero_peak_freq", 1.0),
+                        ("other_param", 0),
+                    ],
+                    HW_LIB,
+                ),
+            ),
+            (
+                "motors_settings",
+                NrbfClass(
+                    "XGLabHWLib.MotorsLibClasses.MotorsSettings",
+                    [
+                        ("X_motor", motor("Standard Linear 600 mm", 3, 1, False)),
+                        ("Y_motor", motor("Standard Linear 450 mm", 1, 1, True)),
+                        ("Z_motor", motor("Standard Linear 075 mm", 3, 2, False)),
+                    ],
+                    HW_LIB,
+                ),
+            ),
+            (
+                "xrf_calibration",
+                calibration(
+                    [float(cal[0, 0]), float(cal[1, 0])],
+                    [float(cal[0, 1]), float(cal[1, 1])],
+                    channels,
+                ),
+            ),
+            ("tube_material_atomic_number", 45),
+        ],
+        HW_LIB,
+    )
+    return encode(root)
+
+
+def _mapsetup_blob(g: ScanGeometry) -> bytes:
+    return encode(
+        NrbfClass(
+            "XGLabMappingLib.MapSetup",
+            [
+                ("ASCII_optionalFiles_enabled", False),
+                ("folder_images_enabled", False),
+                ("hdf5_images_enabled", True),
+                ("folder", "C:\\Users\\CRONO\\Documents\\Maps\\synthetic"),
+                ("speed", g.x_speed),
+                ("acceleration", 100.0),
+                ("x_map_size", Typed("UInt32", int(g.x_size))),
+                ("y_map_size", Typed("UInt32", int(g.y_size))),
+                ("spectra_time", Typed("UInt32", int(g.dwell_time))),
+                ("_rowsDistance", g.y_pitch),
+                ("x_map_left", int(g.x_origin)),
+                ("y_map_bottom", int(g.y_origin)),
+                ("origin_width_height_mode", False),
+                ("required_pixel_size", Typed("UInt32", int(g.y_pitch))),
+                ("required_time", Typed("TimeSpan", 600_000_000)),
+                ("manual_resolution_mode", True),
+                ("guided_mode", _enum("XGLabMappingLib.MapSetup+guided_modes", 2, MAP_LIB)),
+                ("line_dead_time", float(g.line_dead_time or 0.0)),
+                ("binningFactor", g.binning),
+                ("NyquistMarginFactor", 1.0),
+            ],
+            MAP_LIB,
+        )
+    )
+
+
+def _status_blob(x: float, y: float, z: float) -> bytes:
+    def motor(pos: float) -> NrbfClass:
+        return NrbfClass(
+            "XGLabHWLib.MotorsLibClasses.MotorStatus",
+            [
+                ("state", _enum("XGLabHWLib.MotorsLibClasses.MotorState", 1, HW_LIB)),
+                ("Position", int(round(pos / UNITS2STEPS))),
+                ("Moving", _enum("XGLabHWLib.MotorsLibClasses.MotorMoving", 0, HW_LIB)),
+            ],
+            HW_LIB,
+        )
+
+    return encode(
+        NrbfClass(
+            "XGLabHWLib.XGLabHWControl+Status",
+            [
+                ("state", _enum("XGLabHWLib.XGLabHWControl+DeviceState", 2, HW_LIB)),
+                (
+                    "dpp_info",
+                    NrbfClass(
+                        "XGLabHWLib.DPPLib+DPP_info",
+                        [
+                            ("name", "SN00000"),
+                            ("channels", 1),
+                            ("lib_version", "2.4.3.0"),
+                            ("timestamps_conv_factor_ticks_to_us", 0.54),
+                        ],
+                        HW_LIB,
+                    ),
+                ),
+                (
+                    "motors_status",
+                    NrbfClass(
+                        "XGLabHWLib.MotorsLibClasses.MotorsStatus",
+                        [("X_motor", motor(x)), ("Y_motor", motor(y)), ("Z_motor", motor(z))],
+                        HW_LIB,
+                    ),
+                ),
+            ],
+            HW_LIB,
+        )
+    )
+
+
+def _roi_blob(name: str, start: float, end: float) -> bytes:
+    palette = NrbfClass(
+        "XGLabMappingLib.Palette",
+        [
+            ("_colorSteps", None),
+            ("<autoMaxMin>k__BackingField", True),
+            ("<smooth>k__BackingField", True),
+        ],
+        MAP_LIB,
+    )
+    roi = NrbfClass(
+        "XGLabMappingLib.ROI",
+        [
+            ("<name>k__BackingField", name),
+            ("<element>k__BackingField", ""),
+            ("<definition>k__BackingField", _enum("XGLabMappingLib.ROIDefinition", 0, MAP_LIB)),
+            ("<type>k__BackingField", _enum("XGLabMappingLib.ROIAnalysisType", 2, MAP_LIB)),
+            ("<start>k__BackingField", Typed("Decimal", f"{start:.14g}")),
+            ("<end>k__BackingField", Typed("Decimal", f"{end:.14g}")),
+            ("<palette>k__BackingField", palette),
+            ("<editable>k__BackingField", True),
+        ],
+        MAP_LIB,
+    )
+    return encode(NrbfClass("XGLabMappingLib.ObservableROIWrapper", [("_roi", roi)], MAP_LIB))
+
+
+def _write_root_and_configuration(f, g: ScanGeometry, cal, channels, rois, rng, xs, ys, z0):
+    f["CreatedDateTime"] = _fixed50("10/15/2021 14:20:02")
+    f["CreatedWithSoftwareVersion"] = _fixed50("CRONO 1.2.4.54")
+    f["FileStructureVersion"] = np.array([1, 6], "<i4")
+    c = f.create_group("Configuration")
+    _blob_dataset(c, "Settings", [_settings_blob(cal, channels)])
+    _blob_dataset(c, "InitialSystemStatus", [_status_blob(xs[0], ys[0], z0)])
+    _blob_dataset(c, "FinalSystemStatus", [_status_blob(xs[-1], ys[-1], z0)])
+    for name, stamp in (
+        ("InitialSystemStatus", "10/15/2021 14:20:06"),
+        ("FinalSystemStatus", "10/15/2021 14:27:31"),
+    ):
+        c[name].attrs.create("DateTime", _one(_vs(stamp), VS), dtype=VS)
+        c[name].attrs.create("TubeTemperature", _one(57.33, "<f4"))
+    attrs = [
+        ("Acceleration", 100.0, "<f8"),
+        ("Collimator", _vs("0,5 mm"), VS),
+        ("Filter", _vs("No filter"), VS),
+        ("MapSetup", _vb(_mapsetup_blob(g)), VB),
+        ("SpectraTime", int(g.dwell_time), "<u4"),
+        ("TubekV", 40, "<i4"),
+        ("TubemA", 250, "<i4"),
+        ("XSize", int(g.x_size), "<u4"),
+        ("XSpeed", g.x_speed, "<f8"),
+        ("XStart", int(g.x_origin), "<u8"),
+        ("YSize", int(g.y_size), "<u4"),
+        ("YStart", int(g.y_origin), "<u8"),
+        ("YStep", g.y_pitch, "<f8"),
+        ("ZStart", int(g.z), "<u8"),
+    ]
+    for key, value, dt in attrs:
+        c["Settings"].attrs.create(key, _one(value, dt), dtype=dt)
+
+
+def _write_xrf(
+    f,
+    *,
+    rng,
+    geometry,
+    xs,
+    ys,
+    z0,
+    ids,
+    times,
+    selected,
+    cal,
+    energies,
+    bg,
+    scatter,
+    peaks,
+    conc,
+    counts,
+    ms,
+    rois,
+    exported,
+    computed_maps,
+):
+    n, channels = xs.size, energies.size
+    rows, cols = geometry.rows, geometry.columns
+    x = f.create_group("XRF")
+    # spectra in blocks: background + scatter + element peaks ∝ concentration under the beam
+    spectra = _simulate_spectra(rng, conc, bg, scatter, peaks, counts)
+    det = spectra.sum(1, dtype=np.int64)
+    real = np.full(n, ms * 1000, "<u8")
+    live = (ms * 1000 - np.round(det * 1.05 + rng.normal(0, 5, n)).clip(0, ms * 500)).astype("<u8")
+    motors = np.stack([xs + rng.normal(0, 20, n), ys + rng.normal(0, 1, n), np.full(n, z0)], 1)
+    motors = motors.round().astype("<u4")
+    per_spectrum = {
+        "DPPStartTimestamp": np.full(n, DPP_START, "<u8"),
+        "Detected": det.astype("<u4"),
+        "LiveTimes": live,
+        "RealTimes": real,
+        "OutputCountRates": (det / ms).astype("<f8"),
+        "ResetCounterValue": rng.integers(8, 12, n).astype("<u4"),
+        "MotorsPositions": motors,
+        "MotorsPositionsStats": np.ones(n, "u1"),
+        "MotorsTimestamps": rng.integers(8000, 14000, (n, 3)).astype("<u8"),
+        "SpectraIDs": ((ids + 20518) % 65536).astype("<u2"),
+        "Timestamps": times.astype("<u8"),
+    }
+    cp = x.create_dataset("CalibrationPoints", data=cal.astype("<f4"))
+    cp.attrs.create("CalibrationBins", _one(channels, "<u4"))
+    cp.attrs.create("CalibrationEquation", _one(0, "<u4"))
+    x["EnergyVector"] = energies
+    sel = selected[..., 0].astype(np.int64)
+    if exported:
+        for name, arr in per_spectrum.items():
+            x.create_dataset(name, shape=(0, *arr.shape[1:]), dtype=arr.dtype)
+        x.create_dataset("Spectra", shape=(0, channels), dtype="<u2")
+        x.create_dataset(
+            "Spectra Regular Matrix",
+            data=spectra[sel].astype("<u4"),
+            chunks=(1, cols, channels),
+            compression="gzip",
+            compression_opts=4,
+        )
+        for name, dt in (
+            ("Detected", "<u4"),
+            ("LiveTimes", "<u8"),
+            ("RealTimes", "<u8"),
+            ("OutputCountRates", "<f8"),
+            ("MotorsPositionsStats", "u1"),
+        ):
+            x[f"{name} Regular Matrix"] = per_spectrum[name][sel][..., None].astype(dt)
+        x["MotorsPositions Regular Matrix"] = motors[sel]
+        x["MotorsTimestamps Regular Matrix"] = per_spectrum["MotorsTimestamps"][sel].astype("<u4")
+    else:
+        for name, arr in per_spectrum.items():
+            x[name] = arr
+        x.create_dataset(
+            "Spectra",
+            data=spectra,
+            chunks=(min(n, 64), channels),
+            compression="gzip",
+            compression_opts=4,
+        )
+    x["SpectraSelectedIndex"] = selected
+    maps = np.full((rows, cols, len(rois)), np.nan)
+    if computed_maps:
+        for i, (_, lo, hi) in enumerate(rois):
+            band = (energies >= lo) & (energies <= hi)
+            maps[..., i] = spectra[sel][..., band].sum(-1)
+    x.create_group("Maps")["ComputedMaps"] = maps
+    x["XComputedMapsCoordinate"] = np.full((rows, cols, 1), np.nan)
+    x["YComputedMapsCoordinate"] = np.full((rows, cols, 1), np.nan)
+    r = x.create_group("ROIs")
+    r["ROIsEnergies"] = np.array([[lo, hi] for _, lo, hi in rois], "<f8")
+    names = r.create_dataset("ROIsNames", (len(rois),), VS)
+    write_vlen(names, 0, [_vs(name) for name, _, _ in rois])
+    _blob_dataset(r, "ROIsObjects", [_roi_blob(*roi) for roi in rois])
