@@ -228,6 +228,30 @@ def _split_sources(source: Any, join: bool) -> tuple[list[str] | None, Any]:
     return [text], None
 
 
+def _validated_siblings(given: str, paths: list[str], mode: str) -> list[str]:
+    """Keep an automatically found ``name<k>.mib`` set only if it is one acquisition: the same
+    frame geometry everywhere and sequence numbers that continue from file to file. Otherwise
+    (e.g. ``..._Rows_32.mib`` beside ``..._Rows_64.mib``) only the given file is read."""
+    try:
+        files = [_File(p, None, mode) for p in paths]
+        heads = [f.header_at(0) for f in files]
+    except (OSError, FormatError):
+        return [given]
+    ref = heads[0]
+    keys = ("header_size", "width", "height", "pixel_type", "nchips", "layout", "depth")
+    if any(getattr(h, k) != getattr(ref, k) for h in heads for k in keys):
+        return [given]
+    try:
+        stride = geometry_from_header(ref, None, given).stride
+    except (FormatError, UnsupportedError):
+        return [given]
+    order = sorted(range(len(files)), key=lambda i: heads[i].sequence)
+    for i, j in zip(order, order[1:]):
+        if heads[j].sequence != heads[i].sequence + files[i].size // stride:
+            return [given]
+    return [paths[i] for i in order]
+
+
 def _same_stem_mib(hdr: Path) -> list[str]:
     for ext in (".mib", ".MIB", ".Mib"):
         cand = hdr.with_suffix(ext)
@@ -330,6 +354,9 @@ class MibReader(Reader):
         self.notes: list[str] = []
         paths, buffer = _split_sources(source, join)
         mode = mmap_mode or "r"
+        if paths is not None and len(paths) > 1 and isinstance(source, (str, os.PathLike)) \
+                and Path(source).suffix.lower() == ".mib":
+            paths = _validated_siblings(os.fspath(source), paths, mode)
         self._files = (
             [_File(None, buffer, mode)] if paths is None else [_File(p, None, mode) for p in paths]
         )

@@ -1,0 +1,42 @@
+"""Helpers shared by the Merlin tests: real file names, RosettaSciIO calls."""
+
+from __future__ import annotations
+
+import warnings
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+MIB_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "mib"
+ZIPS = ("Merlin_Single_Quad.zip", "Merlin_navigation4x2_ROI.zip",
+        "Merlin_navigation4x2_signalNx256_ROI.zip", "readmib_ROI.zip")
+
+
+def real_mib_names() -> list[str]:
+    """``zip/member`` names of every real .mib (read from the zip directories, cheap)."""
+    names = []
+    if not MIB_DATA.is_dir():
+        return names
+    for z in ZIPS:
+        with zipfile.ZipFile(MIB_DATA / z) as zf:
+            for m in zf.namelist():
+                base = m.rsplit("/", 1)[-1]
+                if base.lower().endswith(".mib") and not base.startswith("._"):
+                    names.append(f"{z}/{m}")
+    names.append("readmib_example.mib")
+    return sorted(names)
+
+
+def rsciio_read(path, **kwargs) -> dict:
+    """RosettaSciIO's file_reader result (its hdr-missing log and warnings silenced)."""
+    from rsciio.quantumdetector import file_reader
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return file_reader(str(path), **kwargs)[0]
+
+
+def as_native(a) -> np.ndarray:
+    a = np.asarray(a)
+    return a.astype(a.dtype.newbyteorder("="))
