@@ -1,0 +1,485 @@
+"""Stitching the camera frames into a mosaic of the scanned area, and locating the X-ray spot.
+
+:func:`build_mosaic` works in three steps, streaming the frames block by block:
+
+1. **place** every selected frame at its interpolated motor position
+   (:mod:`.placement`) through the :class:`~.camera.CameraModel`;
+2. **refine** (optional) by registering overlapping frames with phase correlation (numpy FFT):
+   each frame against the previous one of the same row and against the nearest frames of the
+   previous row; the measured offsets and the motor positions are combined in a weighted sparse
+   least-squares fit (outlying pairs rejected), which removes the jitter of the motor record;
+3. **blend** with feathering: each frame's pixels weigh by a tent that falls to zero at its
+   edges, so seams and the JPEG block edges fade out.
+
+The mosaic grid is north-up (row 0 at the highest Y, column 0 at the lowest X) at
+``resolution_um`` µm per pixel; frames are decoded at a reduced size (libjpeg DCT scaling) when
+the resolution is at least 2x coarser than the camera's. Memory: the canvas (16 bytes per mosaic
+pixel) plus two rows of grey frames for the refinement.
+
+:func:`locate_spot` compares the mosaic with an element map (e.g. Fe Kα) to estimate where the
+X-ray spot sits in a camera frame.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, sparse
+from scipy.sparse.linalg import lsqr
+
+from .camera import CameraModel
+from .frames import CronoFramesReader, iter_decoded
+from .placement import FramePlacement
+
+
+# -- phase correlation ----------------------------------------------------------------------------
+def _hann2d(shape: tuple[int, int]) -> np.ndarray:
+    return np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
+
+
+def phase_correlate(
+    a: np.ndarray,
+    b: np.ndarray,
+    predicted: tuple[float, float] = (0.0, 0.0),
+    window: np.ndarray | None = None,
+) -> tuple[float, float, float]:
+    """Offset ``(drow, dcol)`` of image ``b`` relative to ``a`` and the peak height (0..1).
+
+    Meaning: ``b[r, c] ≈ a[r + drow, c + dcol]`` (b shows a's content shifted by the offset).
+    Images are 2-D, same shape. Of the periodic aliases of the correlation peak, the one nearest
+    ``predicted`` is returned; sub-pixel by a parabola through the peak and its neighbours.
+    """
+    a = np.asarray(a, np.float32)
+    b = np.asarray(b, np.float32)
+    if window is None:
+        window = _hann2d(a.shape)
+    fa = np.fft.rfft2((a - a.mean()) * window)
+    fb = np.fft.rfft2((b - b.mean()) * window)
+    cross = fa * np.conj(fb)
+    cross /= np.abs(cross) + 1e-9
+    corr = np.fft.irfft2(cross, s=a.shape)
+    h, w = a.shape
+    pr, pc = predicted
+    iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
+    peak = float(corr[iy, ix])
+
+    def sub(vm, v0, vp):
+        d = vm - 2 * v0 + vp
+        return 0.0 if d == 0 else 0.5 * (vm - vp) / d
+
+    dy = iy + sub(corr[(iy - 1) % h, ix], corr[iy, ix], corr[(iy + 1) % h, ix])
+    dx = ix + sub(corr[iy, (ix - 1) % w], corr[iy, ix], corr[iy, (ix + 1) % w])
+    # the peak sits at the offset modulo the frame size: unwrap it next to the prediction
+    dy += h * round((pr - dy) / h)
+    dx += w * round((pc - dx) / w)
+    return float(dy), float(dx), peak
+
+
+# -- the mosaic -------------------------------------------------------------------------------------
+@dataclass
+class Mosaic:
+    """A stitched mosaic.
+
+    ``image`` (rows, cols, 3) uint8, north-up; pixel ``(r, c)`` is centred at motor
+    ``X = x0_um + c · resolution_um``, ``Y = y1_um − r · resolution_um``. ``weight`` (rows, cols)
+    float32 is the summed feather weight (0 = not covered). ``frames`` are the frame indices used,
+    ``x_um, y_um`` their final positions (after refinement) and ``corrections_um`` (n, 2) what
+    the refinement changed; ``pairs`` the number of registered frame pairs kept.
+    """
+
+    image: np.ndarray
+    weight: np.ndarray
+    x0_um: float
+    y1_um: float
+    resolution_um: float
+    camera: CameraModel
+    frames: np.ndarray
+    x_um: np.ndarray
+    y_um: np.ndarray
+    corrections_um: np.ndarray
+    pairs: int = 0
+
+    @property
+    def covered(self) -> np.ndarray:
+        return self.weight > 0
+
+    def coordinates(self) -> tuple[np.ndarray, np.ndarray]:
+        """Motor X of every column and Y of every row (µm)."""
+        rows, cols = self.weight.shape
+        return (
+            self.x0_um + np.arange(cols) * self.resolution_um,
+            self.y1_um - np.arange(rows) * self.resolution_um,
+        )
+
+    def sample(self, X, Y, gray: bool = True, order: int = 1) -> np.ndarray:
+        """Mosaic values at motor points (bilinear); NaN outside the covered area."""
+        c = (np.asarray(X, float) - self.x0_um) / self.resolution_um
+        r = (self.y1_um - np.asarray(Y, float)) / self.resolution_um
+        img = self.image.astype(np.float32)
+        chans = [img.mean(-1)] if gray else [img[..., k] for k in range(3)]
+        vals = [
+            ndimage.map_coordinates(ch, [r, c], order=order, mode="constant", cval=np.nan)
+            for ch in chans
+        ]
+        cov = ndimage.map_coordinates(
+            self.covered.astype(np.float32), [r, c], order=0, mode="constant", cval=0.0
+        )
+        out = np.stack(vals, -1)
+        out[cov == 0] = np.nan
+        return out[..., 0] if gray else out
+
+
+def _decode_scale(camera: CameraModel, resolution_um: float) -> int:
+    k = 1
+    for s in (2, 4, 8):
+        if s * min(camera.pixel_size_um) <= resolution_um * 1.0001:
+            k = s
+    return k
+
+
+def _gray(frames: np.ndarray) -> np.ndarray:
+    return frames.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+
+
+def _register_pairs(
+    reader: CronoFramesReader,
+    sel: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    row: np.ndarray,
+    camera: CameraModel,
+    scale: int,
+    min_peak: float,
+    max_error_px: float,
+    progress,
+) -> list[tuple[int, int, float, float, float]]:
+    """Phase-correlate overlapping frames; returns ``(i, j, dx_um, dy_um, weight)`` for the pairs
+    kept (positions as indices into ``sel``): ``pos[j] - pos[i] ≈ (dx_um, dy_um)``."""
+    from ..core.progress import Progress
+
+    sx, sy = (p * scale for p in camera.pixel_size_um)
+    h, w, _ = reader.signal_shape
+    window = _hann2d((h, w))
+    order = {int(f): k for k, f in enumerate(sel)}
+    keep_rows: dict[int, list[tuple[int, np.ndarray]]] = {}
+    pairs = []
+    fw = w * sx
+    with Progress(sel.size, progress, "register", "frames") as bar:
+        for a, block, _ in iter_decoded(
+            reader, 256, int(sel.min()), int(sel.max()) + 1, with_stamps=False
+        ):
+            idx = np.arange(a, a + block.shape[0])
+            mine = [i for i in idx if i in order]
+            if not mine:
+                continue
+            gray = _gray(block[np.array(mine) - a])
+            for g, f in zip(gray, mine, strict=True):
+                k = order[f]
+                r = int(row[k])
+                for old in [rr for rr in keep_rows if rr < r - 1]:
+                    del keep_rows[old]
+                cands = []
+                same = keep_rows.get(r, [])
+                if same:
+                    cands.append(same[-1])
+                prev = keep_rows.get(r - 1, [])
+                if prev:
+                    dxs = np.array([abs(x[k] - x[j]) for j, _ in prev])
+                    for m in np.argsort(dxs)[:2]:
+                        if dxs[m] < 0.5 * fw:
+                            cands.append(prev[m])
+                for j, gj in cands:
+                    px = camera.x_sign * (x[k] - x[j]) / sx
+                    py = camera.y_sign * (y[k] - y[j]) / sy
+                    if abs(px) > 0.7 * w or abs(py) > 0.7 * h:
+                        continue
+                    dr, dc, peak = phase_correlate(gj, g, (py, px), window)
+                    if peak < min_peak or math.hypot(dr - py, dc - px) > max_error_px:
+                        continue
+                    pairs.append((j, k, camera.x_sign * dc * sx, camera.y_sign * dr * sy, peak))
+                keep_rows.setdefault(r, []).append((k, g))
+                bar.update(1)
+    return pairs
+
+
+def _solve(
+    n: int, pairs, x: np.ndarray, y: np.ndarray, prior_um: float, pair_um: float
+) -> tuple[np.ndarray, list]:
+    """Weighted least squares for position corrections; drops pairs with large residuals."""
+    corr = np.zeros((n, 2))
+    kept = list(pairs)
+    for _ in range(3):
+        if not kept:
+            break
+        m = len(kept)
+        i = np.array([p[0] for p in kept])
+        j = np.array([p[1] for p in kept])
+        wts = np.array([p[4] for p in kept]) / pair_um
+        rows = np.arange(m)
+        A = sparse.coo_matrix(
+            (np.concatenate([wts, -wts]), (np.concatenate([rows, rows]), np.concatenate([j, i]))),
+            shape=(m, n),
+        )
+        P = sparse.identity(n, format="coo") / prior_um
+        M = sparse.vstack([A, P]).tocsr()
+        res = []
+        for axis, pos in ((2, x), (3, y)):
+            meas = np.array([p[axis] for p in kept])
+            rhs = np.concatenate([wts * (meas - (pos[j] - pos[i])), np.zeros(n)])
+            sol = lsqr(M, rhs, atol=1e-10, btol=1e-10)[0]
+            corr[:, axis - 2] = sol
+            res.append(meas - (pos[j] + sol[j] - pos[i] - sol[i]))
+        resid = np.hypot(*res)
+        limit = max(3.0 * np.median(resid) * 1.4826, 0.5 * pair_um)
+        new = [p for p, e in zip(kept, resid, strict=True) if e <= limit]
+        if len(new) == len(kept):
+            break
+        kept = new
+    return corr, kept
+
+
+def build_mosaic(
+    reader: CronoFramesReader,
+    placement: FramePlacement,
+    camera: CameraModel | None = None,
+    resolution_um: float | None = None,
+    frames: np.ndarray | None = None,
+    refine: bool = True,
+    min_peak: float = 0.05,
+    max_error_um: float = 200.0,
+    prior_um: float = 50.0,
+    progress=None,
+) -> Mosaic:
+    """Stitch frames into a mosaic (see the module docstring).
+
+    ``reader``: full-size frames (``open_frames(path).reader``); reduced-size decoding is
+    chosen here from ``resolution_um`` (default: the camera pixel size). ``frames``: frame
+    indices to use (default: every frame taken inside a row, ``placement.in_row``).
+    ``max_error_um``: a registered offset further than this from the motor prediction is
+    rejected; ``prior_um``: how far (1 σ) the refinement may move a frame from its motor
+    position.
+    """
+    from ..core.progress import Progress
+
+    if camera is None:
+        px = reader.pixel_size_um
+        camera = CameraModel(reader.full_shape, px) if px else CameraModel(reader.full_shape)
+    res = float(resolution_um or min(camera.pixel_size_um))
+    if res <= 0:
+        raise ValueError(f"resolution must be > 0 µm per pixel, got {res}")
+    sel = np.flatnonzero(placement.in_row) if frames is None else np.asarray(frames, np.int64)
+    if sel.size == 0:
+        raise ValueError("no frames to stitch (no frame was taken inside a scanned row)")
+    sel = np.unique(sel)
+    x = placement.x_um[sel].astype(float)
+    y = placement.y_um[sel].astype(float)
+    scale = _decode_scale(camera, res)
+    sub = (
+        reader
+        if scale == reader.scale
+        else CronoFramesReader(
+            reader.path,
+            scale=scale,
+            on_empty=reader.on_empty,
+            threads=reader.threads,
+            backend=reader.backend,
+        )
+    )
+    try:
+        corr = np.zeros((sel.size, 2))
+        kept: list = []
+        if refine and sel.size > 1:
+            reg = (
+                CronoFramesReader(
+                    reader.path,
+                    scale=max(scale, 1),
+                    on_empty=reader.on_empty,
+                    threads=reader.threads,
+                    backend=reader.backend,
+                )
+                if sub is reader
+                else sub
+            )
+            pairs = _register_pairs(
+                reg,
+                sel,
+                x,
+                y,
+                placement.row[sel],
+                camera,
+                reg.scale,
+                min_peak,
+                max_error_um / (min(camera.pixel_size_um) * reg.scale),
+                progress,
+            )
+            if reg is not sub and reg is not reader:
+                reg.close()
+            corr, kept = _solve(sel.size, pairs, x, y, prior_um, 10.0)
+        xf, yf = x + corr[:, 0], y + corr[:, 1]
+        # canvas
+        sc, sr = camera.spot
+        h0, w0 = camera.frame_shape
+        cx, cy = camera.pixel_to_motor(
+            0.0, 0.0, np.array([-0.5, w0 - 0.5]), np.array([-0.5, h0 - 0.5])
+        )
+        x_lo, x_hi = xf.min() + cx.min(), xf.max() + cx.max()
+        y_lo, y_hi = yf.min() + cy.min(), yf.max() + cy.max()
+        ncols = int(math.ceil((x_hi - x_lo) / res)) + 1
+        nrows = int(math.ceil((y_hi - y_lo) / res)) + 1
+        acc = np.zeros((nrows, ncols, 3), np.float32)
+        wsum = np.zeros((nrows, ncols), np.float32)
+        hs, ws, _ = sub.signal_shape
+        tent = (np.minimum(np.arange(hs) + 0.5, hs - np.arange(hs) - 0.5)[:, None] / (hs / 2)) * (
+            np.minimum(np.arange(ws) + 0.5, ws - np.arange(ws) - 0.5)[None, :] / (ws / 2)
+        )
+        tent = tent.astype(np.float32)
+        order = {int(f): k for k, f in enumerate(sel)}
+        with Progress(sel.size, progress, "mosaic", "frames") as bar:
+            for a, block, _ in iter_decoded(
+                sub, 256, int(sel.min()), int(sel.max()) + 1, with_stamps=False
+            ):
+                for bi in range(block.shape[0]):
+                    k = order.get(a + bi)
+                    if k is None:
+                        continue
+                    _paste(acc, wsum, block[bi], tent, xf[k], yf[k], camera, scale, x_lo, y_hi, res)
+                    bar.update(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            img = acc / wsum[..., None]
+        img = np.where(wsum[..., None] > 0, img, 0)
+        image = np.clip(np.round(img), 0, 255).astype(np.uint8)
+        return Mosaic(image, wsum, x_lo, y_hi, res, camera, sel, xf, yf, corr, len(kept))
+    finally:
+        if sub is not reader:
+            sub.close()
+
+
+def _paste(acc, wsum, frame, tent, x, y, camera: CameraModel, scale: int, x0, y1, res) -> None:
+    """Resample one (possibly reduced) frame onto the canvas, bilinear, with feather weights."""
+    hs, ws, _ = frame.shape
+    h0, w0 = camera.frame_shape
+    # motor extent of the frame
+    ex, ey = camera.pixel_to_motor(x, y, np.array([-0.5, w0 - 0.5]), np.array([-0.5, h0 - 0.5]))
+    c_lo = max(int(math.ceil((ex.min() - x0) / res)), 0)
+    c_hi = min(int(math.floor((ex.max() - x0) / res)), acc.shape[1] - 1)
+    r_lo = max(int(math.ceil((y1 - ey.max()) / res)), 0)
+    r_hi = min(int(math.floor((y1 - ey.min()) / res)), acc.shape[0] - 1)
+    if c_hi < c_lo or r_hi < r_lo:
+        return
+    X = x0 + np.arange(c_lo, c_hi + 1) * res
+    Y = y1 - np.arange(r_lo, r_hi + 1) * res
+    col, _ = camera.motor_to_pixel(x, y, X, 0.0)
+    _, row = camera.motor_to_pixel(x, y, 0.0, Y)
+    # full-size pixel -> reduced pixel (libjpeg scaling keeps pixel centres at (i + 0.5) · s)
+    col = (col + 0.5) / scale - 0.5
+    row = (row + 0.5) / scale - 0.5
+    rr, cc = np.meshgrid(row, col, indexing="ij")
+    coords = [rr, cc]
+    wgt = ndimage.map_coordinates(tent, coords, order=1, mode="constant", cval=0.0)
+    if not wgt.any():
+        return
+    sl = (slice(r_lo, r_hi + 1), slice(c_lo, c_hi + 1))
+    for k in range(3):
+        v = ndimage.map_coordinates(
+            frame[..., k], coords, order=1, mode="nearest", output=np.float32
+        )
+        acc[sl + (k,)] += v * wgt
+    wsum[sl] += wgt
+
+
+# -- the X-ray spot -----------------------------------------------------------------------------------
+@dataclass
+class SpotEstimate:
+    """Where the X-ray spot sits in a full-size camera frame.
+
+    ``spot_px`` (col, row); ``offset_um`` (dx, dy) of the spot from where the mosaic assumed it;
+    ``ncc`` the normalised cross-correlation between the shifted mosaic and the element map at
+    the optimum (negative when the element shows dark in the image, e.g. iron-gall ink);
+    ``camera`` the camera model with the spot set.
+    """
+
+    spot_px: tuple[float, float]
+    offset_um: tuple[float, float]
+    ncc: float
+    camera: CameraModel
+
+
+def _ncc(a: np.ndarray, b: np.ndarray) -> float:
+    m = np.isfinite(a) & np.isfinite(b)
+    if m.sum() < 4:
+        return 0.0
+    a, b = a[m] - a[m].mean(), b[m] - b[m].mean()
+    d = math.sqrt(float((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / d) if d > 0 else 0.0
+
+
+def locate_spot(
+    mosaic: Mosaic,
+    element_map: np.ndarray,
+    map_x_um: np.ndarray,
+    map_y_um: np.ndarray,
+    spot_sigma_um: float = 250.0,
+    search_um: tuple[float, float] | None = None,
+    step_um: float | None = None,
+) -> SpotEstimate:
+    """Register the mosaic with an element map to find the X-ray spot in the camera frame.
+
+    ``element_map`` (rows, cols): e.g. the Fe Kα map, in CRONO's grid order (row 0 = first
+    row); ``map_x_um, map_y_um`` the motor position of every map pixel, either (rows, cols)
+    arrays — best: where each selected spectrum was really taken, see
+    :func:`scanstack.crono.placement.map_positions` — or the nominal column (cols,) and row (rows,)
+    coordinates. The mosaic grey level, blurred by ``spot_sigma_um``
+    (the X-ray spot size), is sampled at the map positions shifted by ``(dx, dy)``; the shift
+    maximising ``|NCC|`` over ``±search_um`` (default: half a frame) is the spot's offset from
+    the spot position the mosaic assumed. Coarse grid then a local refinement.
+    """
+    cam = mosaic.camera
+    E = np.asarray(element_map, float)
+    mx, my = np.asarray(map_x_um, float), np.asarray(map_y_um, float)
+    if mx.ndim == 1 and my.ndim == 1:
+        mx, my = np.meshgrid(mx, my)
+    if mx.shape != E.shape or my.shape != E.shape:
+        raise ValueError(
+            f"element map shape {E.shape} does not match its coordinates {mx.shape} / {my.shape}"
+        )
+    fw, fh = cam.footprint_um()
+    sx_max, sy_max = search_um or (fw / 2, fh / 2)
+    gray = mosaic.image.astype(np.float32).mean(-1)
+    gray = np.where(mosaic.covered, gray, np.nan)
+    sig = spot_sigma_um / mosaic.resolution_um
+    filled = np.where(np.isfinite(gray), gray, 0.0)
+    norm = ndimage.gaussian_filter(np.isfinite(gray).astype(np.float32), sig)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        blurred = ndimage.gaussian_filter(filled, sig) / norm
+    blurred[norm < 0.5] = np.nan
+    XX, YY = mx, my
+
+    def score(dx: float, dy: float) -> float:
+        c = (XX + dx - mosaic.x0_um) / mosaic.resolution_um
+        r = (mosaic.y1_um - (YY + dy)) / mosaic.resolution_um
+        v = ndimage.map_coordinates(blurred, [r, c], order=1, mode="constant", cval=np.nan)
+        return _ncc(v, E)
+
+    step = step_um or max(mosaic.resolution_um, min(fw, fh) / 40)
+    best = (0.0, 0.0, score(0.0, 0.0))
+    for dy in np.arange(-sy_max, sy_max + step / 2, step):
+        for dx in np.arange(-sx_max, sx_max + step / 2, step):
+            s = score(dx, dy)
+            if abs(s) > abs(best[2]):
+                best = (dx, dy, s)
+    fine = step
+    while fine > mosaic.resolution_um / 4:
+        fine /= 2
+        bx, by, _ = best
+        for dy in (by - fine, by, by + fine):
+            for dx in (bx - fine, bx, bx + fine):
+                s = score(dx, dy)
+                if abs(s) > abs(best[2]):
+                    best = (dx, dy, s)
+    dx, dy, s = best
+    sc, sr = cam.spot
+    col = sc + dx / (cam.x_sign * cam.pixel_size_um[0])
+    row = sr + dy / (cam.y_sign * cam.pixel_size_um[1])
+    return SpotEstimate((col, row), (dx, dy), s, cam.with_spot(col, row))
