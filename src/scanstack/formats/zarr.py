@@ -1,0 +1,318 @@
+"""Zarr v3: chunked, compressed stacks written in parallel from dask; read lazily.
+
+Layout (a zarr v3 group, i.e. a folder)::
+
+    <path>/                 attrs["scanstack"] = {version, array, nav_ndim, axes, metadata,
+                                                  original_metadata}     (JSON)
+      data                  nav_shape + signal_shape, chunks of whole frames, dimension_names
+      <axis name>           1-D coordinates of each axis (attrs units, long_name)
+      live_time, real_time  nav_shape, s (per-position arrays, when present)
+
+so ``xarray.open_zarr(path)`` sees ``data`` with named dimensions and coordinates.
+
+Writing converts the stack to dask (chunks = zarr chunks, so every task writes whole chunks and
+needs no lock) and stores it with the threaded scheduler, or on a dask.distributed cluster with
+``client=``: workers read their frames from the source file themselves (stacks pickle by
+re-opening their file), so files larger than memory convert in parallel with memory bounded by
+chunks in flight. The folder is written beside the target and renamed when complete.
+
+Compression (``compression=``): ``"blosc-zstd"`` (default), ``"blosc-lz4"``, ``"zstd"``,
+``"gzip"``/``"gzip-1"``..``"gzip-9"``, or ``None``; ``"lzf"`` has no zarr codec.
+
+Reader options: ``path=`` (an array inside the group when it holds several), ``signal_ndim=``
+(for foreign arrays; default 2 for ≥2-D arrays, as for in-memory arrays).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..core.config import config
+from ..core.errors import FormatError, UnsupportedError
+from ..core.metadata import to_jsonable
+from ..core.progress import Progress, ProgressArg
+from ..core.reader import Reader, Region
+from ..core.registry import FormatSpec, Probe
+from ..core.safety import atomic_path
+from ..core.stack import Stack
+from . import _interchange as ic
+
+ARRAY = "data"
+
+
+def _zarr():
+    try:
+        import zarr
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise UnsupportedError(
+            "the zarr format needs zarr>=3: pip install 'scanstack[zarr]'"
+        ) from exc
+    return zarr
+
+
+# =============================================================================================
+# writing
+# =============================================================================================
+def write_zarr(
+    stack: Stack,
+    path: str | os.PathLike,
+    *,
+    compression: str | None = "blosc-zstd",
+    progress: ProgressArg = None,
+    client=None,
+    overwrite: bool = True,
+    chunk_bytes: int = 8 << 20,
+    threads: int | None = None,
+) -> Path:
+    """Write ``stack`` to a zarr v3 group at ``path`` in parallel (threads, or ``client``'s cluster).
+
+    ``chunk_bytes`` sets the size of one zarr chunk (whole frames, default 8 MiB); each dask task
+    reads and writes one chunk. Returns the path written.
+    """
+    zarr = _zarr()
+    from .. import __version__
+
+    compressors = ic.zarr_compressors(compression)
+    path = Path(path)
+    chunks = ic.frame_chunks(
+        stack.nav_shape, stack.signal_shape, np.dtype(stack.dtype).itemsize, chunk_bytes
+    )
+    names = ic.unique_names([a.name for a in stack.axes] + [ARRAY, *ic.POSITION_KEYS])
+    names = names[: len(stack.axes)]
+    with atomic_path(path, overwrite=overwrite, inputs=ic.writer_inputs(stack)) as tmp:
+        group = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
+        group.attrs["scanstack"] = to_jsonable(
+            {
+                "version": __version__,
+                "array": ARRAY,
+                "nav_ndim": len(stack.nav_shape),
+                "axes": ic.axes_to_json(stack.axes),
+                "metadata": ic.common_metadata(stack),
+                "original_metadata": stack.original_metadata or {},
+            }
+        )
+        arr = group.create_array(
+            ARRAY,
+            shape=stack.shape,
+            dtype=stack.dtype,
+            chunks=tuple(min(c, max(n, 1)) for c, n in zip(chunks, stack.shape, strict=True)),
+            compressors=compressors,
+            dimension_names=names,
+            fill_value=0,
+        )
+        meta = stack.metadata if isinstance(stack.metadata, dict) else {}
+        if meta.get("title"):
+            arr.attrs["long_name"] = str(meta["title"])
+        if meta.get("units"):
+            arr.attrs["units"] = str(meta["units"])
+        for name, axis in zip(names, stack.axes, strict=True):
+            coord = group.create_array(
+                name, shape=(axis.size,), dtype="f8", dimension_names=[name], compressors=None
+            )
+            coord[...] = np.asarray(axis.coordinates, dtype=np.float64)
+            coord.attrs.update({"units": axis.units or "", "long_name": axis.name})
+        for key, values in ic.position_arrays(stack).items():
+            shape = stack.nav_shape or (1,)
+            pa = group.create_array(
+                key,
+                shape=shape,
+                dtype="f8",
+                dimension_names=names[: len(stack.nav_shape)] or ["position"],
+            )
+            pa[...] = values.reshape(shape)
+            pa.attrs["units"] = "s"
+        if stack.nframes and all(stack.shape):
+            _store(stack, arr, client, progress, threads, f"zarr {path.name}")
+    return path
+
+
+def _store(
+    stack: Stack, target, client, progress: ProgressArg, threads: int | None, label: str
+) -> None:
+    """Store ``stack`` into ``target`` chunk by chunk with dask; progress in frames."""
+    import dask
+    import dask.array as da
+
+    src = stack.to_dask(chunks=target.chunks)
+    stored = da.store(src, target, lock=False, compute=False)
+    nnav = len(stack.nav_shape)
+    nav_chunks = src.chunks[:nnav]
+
+    def frames_of(key) -> int:
+        if not isinstance(key, tuple):
+            return 0
+        idx = key[1 : 1 + nnav]
+        return math.prod(nav_chunks[d][i] for d, i in enumerate(idx))
+
+    with Progress(stack.nframes, progress, label, "frames") as bar:
+        if client is not None:
+            from distributed import as_completed, futures_of
+
+            persisted = client.persist(stored)
+            for future in as_completed(futures_of(persisted)):
+                future.result()  # re-raise a worker's error here
+                bar.update(frames_of(future.key))
+            return
+        from dask.callbacks import Callback
+
+        class _Tick(Callback):
+            def _posttask(self, key, result, dsk, state, worker_id):
+                if isinstance(key, tuple) and str(key[0]).startswith("store-map"):
+                    bar.update(frames_of(key))
+
+        with _Tick():
+            dask.compute(stored, scheduler="threads", num_workers=threads or config.threads())
+
+
+# =============================================================================================
+# reading
+# =============================================================================================
+def _pick_array(group, where: str | None, source):
+    zarr = _zarr()
+    if where is not None:
+        try:
+            node = group[where]
+        except KeyError as exc:
+            raise FormatError(f"no array {where!r} in the zarr group", source, where) from exc
+        if not isinstance(node, zarr.Array):
+            raise FormatError("not an array", source, where)
+        return node
+    own = group.attrs.get("scanstack")
+    if isinstance(own, dict) and own.get("array") in group:
+        return group[own["array"]]
+    arrays = [a for _, a in group.arrays()]
+    if not arrays:
+        raise FormatError("the zarr group holds no array", source, "/")
+    arrays.sort(key=lambda a: (-a.ndim, -math.prod(a.shape)))
+    return arrays[0]
+
+
+class ZarrReader(Reader):
+    """A stack over a zarr array (chunks are read only when frames are asked for)."""
+
+    format_name = "zarr"
+
+    def __init__(self, source, *, path: str | None = None, signal_ndim: int | None = None):
+        super().__init__(source, path=path, signal_ndim=signal_ndim)
+        zarr = _zarr()
+        try:
+            node = zarr.open(store=os.fspath(source), mode="r")
+        except Exception as exc:  # zarr raises several types for a non-store
+            raise FormatError(f"not a zarr store ({type(exc).__name__}: {exc})", source) from exc
+        group = None
+        if isinstance(node, zarr.Group):
+            group = node
+            node = _pick_array(group, path, source)
+        self._arr = node
+        if node.dtype.kind not in "biufc":
+            raise FormatError(
+                f"expected a numeric array, found dtype {node.dtype}", source, node.path or "/"
+            )
+        self.dtype = np.dtype(node.dtype)
+        shape = tuple(node.shape)
+        own = group.attrs.get("scanstack") if group is not None else None
+        own = own if isinstance(own, dict) else {}
+        if signal_ndim is None:
+            if isinstance(own.get("nav_ndim"), int) and own["nav_ndim"] <= len(shape):
+                signal_ndim = len(shape) - own["nav_ndim"]
+            else:
+                signal_ndim = 2 if len(shape) >= 2 else len(shape)
+        if not 0 <= signal_ndim <= len(shape):
+            raise FormatError(
+                f"array of shape {shape} cannot hold {signal_ndim}-D frames",
+                source,
+                node.path or "/",
+            )
+        nnav = len(shape) - signal_ndim
+        self.nav_shape, self.signal_shape = shape[:nnav], shape[nnav:]
+        axes = ic.axes_from_json(own.get("axes"), shape) if own.get("axes") else None
+        if axes is None or sum(a.navigate for a in axes) != nnav:
+            axes = self._foreign_axes(group, node, nnav)
+        self.axes = axes
+        meta: dict[str, Any] = dict(own.get("metadata") or {})
+        if not own:
+            for key in ("long_name", "title"):
+                if isinstance(node.attrs.get(key), str):
+                    meta.setdefault("title", node.attrs[key])
+        nframes = math.prod(self.nav_shape)
+        for key in ic.POSITION_KEYS:
+            if group is not None and key in group and isinstance(group[key], zarr.Array):
+                values = np.asarray(group[key][...], dtype=np.float64).reshape(-1)
+                if values.size == nframes:
+                    meta[key] = values
+        meta["format"] = "zarr"
+        meta["original_file"] = os.fspath(source)
+        self.metadata = meta
+        self.original_metadata = own.get("original_metadata") or (
+            {"attrs": to_jsonable(dict(node.attrs))} if not own else {}
+        )
+
+    def _foreign_axes(self, group, node, nnav: int):
+        from ..core.axes import default_axes
+
+        axes = default_axes(self.nav_shape, self.signal_shape)
+        names = list(getattr(node.metadata, "dimension_names", None) or [])
+        if not names:
+            names = list(node.attrs.get("_ARRAY_DIMENSIONS", []) or [])
+        for i, name in enumerate(names[: len(axes)]):
+            if not name:
+                continue
+            axes[i].name = str(name)
+            coord = group.get(name) if group is not None else None
+            if (
+                coord is not None
+                and getattr(coord, "ndim", 0) == 1
+                and coord.shape[0] == node.shape[i]
+            ):
+                units = str(coord.attrs.get("units", ""))
+                axes[i] = ic.axis_from_values(str(name), coord[...], units, i < nnav)
+        return axes
+
+    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        data = ic.read_flat_range(self._arr, self.nav_shape, start, stop, region, self.signal_shape)
+        return data.astype(self.dtype, copy=False)
+
+    def as_array(self):
+        return self._arr if len(self.nav_shape) == 1 else None
+
+    def source_paths(self) -> list[str]:
+        return [os.fspath(self.source)]
+
+
+def sniff(probe: Probe) -> float:
+    path = probe.path
+    if path is None or not path.is_dir():
+        return 0.0
+    if (path / "zarr.json").is_file():
+        try:
+            text = (path / "zarr.json").read_text(errors="replace")
+        except OSError:
+            return 0.0
+        return 0.95 if '"scanstack"' in text else 0.8
+    if (path / ".zgroup").is_file() or (path / ".zarray").is_file():
+        return 0.7
+    return 0.0
+
+
+FORMAT = FormatSpec(
+    name="zarr",
+    description="Zarr v3 group (chunked, compressed; axes and metadata in attributes; xarray "
+    "readable); read options path=, signal_ndim=; write compression=, client=",
+    extensions=(".zarr",),
+    reader=ZarrReader,
+    writer=write_zarr,
+    sniff=sniff,
+    capabilities={
+        "lazy": True,
+        "region": True,
+        "write": "parallel (dask threads or client=)",
+        "compression": list(ic.ZARR_COMPRESSIONS),
+    },
+)
+
+__all__ = ["FORMAT", "ZarrReader", "write_zarr"]
