@@ -65,6 +65,7 @@ class TiffReader(Reader):
         self.dtype = np.dtype(s.dtype).newbyteorder("=")
         self.series = series
         nframes = int(np.prod(nav))
+        self._check_complete(tif, s, nframes)
         if s.dataoffset is not None and page.is_contiguous:
             try:
                 file_dtype = np.dtype(s.dtype).newbyteorder(tif.byteorder)
@@ -91,6 +92,28 @@ class TiffReader(Reader):
             "imagej_metadata": tif.imagej_metadata or {},
             "compression": str(page.compression),
         }
+
+    def _check_complete(self, tif, series, nframes: int) -> None:
+        """Refuse truncated files instead of returning fewer (or zero-filled) frames."""
+        size = os.path.getsize(os.fspath(self.source))
+        shaped = tif.shaped_metadata if tif.is_shaped else None
+        if shaped and isinstance(shaped[0], dict) and "shape" in shaped[0]:
+            want = tuple(shaped[0]["shape"])
+            if int(np.prod(want)) != int(np.prod(series.shape)):
+                raise FormatError(
+                    f"truncated TIFF: the description says shape {want}, the pages hold "
+                    f"{tuple(series.shape)}",
+                    self.source,
+                )
+        last = tif.pages[len(tif.pages) - 1]
+        offsets, counts = getattr(last, "dataoffsets", ()), getattr(last, "databytecounts", ())
+        if offsets and counts and max(o + c for o, c in zip(offsets, counts, strict=False)) > size:
+            raise FormatError(
+                f"truncated TIFF: the last page's data ends past the end of the file "
+                f"({size} bytes)",
+                self.source,
+                size,
+            )
 
     def _file(self):
         import tifffile

@@ -1,0 +1,112 @@
+"""TIFF stacks (read lazily, written frame by frame) and TIFF sequences with an image-files YAML."""
+
+import pickle
+
+import numpy as np
+import pytest
+import tifffile
+import yaml
+
+import scanstack
+from scanstack.core.errors import FormatError, WriteError
+
+
+def frames(n=5, rows=9, cols=7, dtype=np.uint16):
+    return (np.arange(n * rows * cols).reshape(n, rows, cols) * 3).astype(dtype)
+
+
+def omega(n):
+    start = np.arange(n) * 0.25
+    return np.stack([start, start + 0.25], axis=1)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32])
+@pytest.mark.parametrize("compression", [None, "zlib"])
+def test_multi_page_round_trip(tmp_path, dtype, compression):
+    data = frames(dtype=dtype)
+    meta = {"omega": omega(5), "panel": "ff1", "nested": {"a": None, "b": [1, 2]}}
+    src = scanstack.Stack.from_array(data, metadata=meta)
+    out = scanstack.save(src, tmp_path / "s.tif", "tiff", compression=compression)
+    s = scanstack.open(out)
+    assert s.format == "tiff" and s.dtype == np.dtype(dtype) and s.shape == data.shape
+    np.testing.assert_array_equal(s[:], data)
+    np.testing.assert_array_equal(s[1:4], data[1:4])
+    np.testing.assert_array_equal(s.get_region(2, ((1, 5), (2, 6))), data[2, 1:5, 2:6])
+    np.testing.assert_array_equal(s.metadata["omega"], omega(5))
+    assert s.metadata["panel"] == "ff1" and s.metadata["nested"] == {"a": None, "b": [1, 2]}
+    assert (s.as_array() is not None) == (compression is None)  # memory map when possible
+    # other readers see an ordinary multi-page TIFF
+    np.testing.assert_array_equal(tifffile.imread(out), data)
+    with tifffile.TiffFile(out) as tif:
+        assert len(tif.pages) == 5
+    clone = pickle.loads(pickle.dumps(s))
+    np.testing.assert_array_equal(clone[4], data[4])
+
+
+def test_reads_tiffs_written_by_tifffile(tmp_path):
+    data = frames(n=3)
+    tifffile.imwrite(tmp_path / "plain.tif", data, photometric="minisblack")
+    s = scanstack.open(tmp_path / "plain.tif")
+    np.testing.assert_array_equal(s[:], data)
+    assert s.metadata == {}
+    with tifffile.TiffWriter(tmp_path / "pages.tif") as tw:  # separate, unshaped pages
+        for f in data:
+            tw.write(f, contiguous=False, metadata=None)
+    s = scanstack.open(tmp_path / "pages.tif", "tiff")
+    np.testing.assert_array_equal(s[:], data)
+    tifffile.imwrite(tmp_path / "one.tif", data[0])
+    s = scanstack.open(tmp_path / "one.tif")
+    assert s.shape == (1, 9, 7)
+    np.testing.assert_array_equal(s[0], data[0])
+
+
+def test_sequence_with_image_files_yaml(tmp_path):
+    data = frames(n=4)
+    meta = {"omega": omega(4), "panel": "ff1", "nested": {"x": 1}}
+    src = scanstack.Stack.from_array(data, metadata=meta)
+    out = scanstack.save(src, tmp_path / "seq" / "frames.yml", "tiff")
+    tree = yaml.safe_load(open(out))
+    assert tree["image-files"]["directory"] == "."
+    assert tree["image-files"]["files"] == [f"frames_{i:05d}.tif" for i in range(4)]
+    assert tree["meta"]["omega"] == "! load-numpy-array frames_omega.npy"
+    s = scanstack.open(out)  # read back as image-files
+    assert s.format == "image-files"
+    np.testing.assert_array_equal(s[:], data)
+    np.testing.assert_array_equal(s.metadata["omega"], omega(4))
+    assert s.metadata["panel"] == "ff1" and s.metadata["nested"] == {"x": 1}
+    # the folder can move: paths are relative
+    moved = tmp_path / "moved"
+    (tmp_path / "seq").rename(moved)
+    np.testing.assert_array_equal(scanstack.open(moved / "frames.yml")[2], data[2])
+    with pytest.raises(WriteError, match="yml"):
+        scanstack.save(src, tmp_path / "x.tif", "tiff", sequence=True)
+
+
+def test_never_overwrites_its_input(tmp_path):
+    data = frames()
+    out = scanstack.save(scanstack.Stack.from_array(data), tmp_path / "s.tif", "tiff")
+    s = scanstack.open(out)
+    with pytest.raises(WriteError, match="input"):
+        scanstack.save(s, out, "tiff")
+    np.testing.assert_array_equal(scanstack.open(out)[:], data)
+
+
+def test_corrupt_and_wrong_inputs(tmp_path):
+    text = tmp_path / "a.tif"
+    text.write_text("not a tiff")
+    with pytest.raises(FormatError, match=r"a\.tif.*expected a TIFF"):
+        scanstack.open(text, "tiff")
+    data = frames(n=6, rows=64, cols=64)
+    out = scanstack.save(
+        scanstack.Stack.from_array(data), tmp_path / "z.tif", "tiff", compression="zlib"
+    )
+    raw = open(out, "rb").read()
+    cut = tmp_path / "cut.tif"
+    cut.write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(FormatError, match=r"cut\.tif"):
+        scanstack.open(cut, "tiff")[:]
+    plain = scanstack.save(scanstack.Stack.from_array(data), tmp_path / "p.tif", "tiff")
+    raw = open(plain, "rb").read()
+    cut.write_bytes(raw[: len(raw) - 100])
+    with pytest.raises(FormatError, match=r"cut\.tif.*truncated"):
+        scanstack.open(cut, "tiff")[:]
