@@ -65,7 +65,12 @@ class TiffReader(Reader):
         self.dtype = np.dtype(s.dtype).newbyteorder("=")
         self.series = series
         nframes = int(np.prod(nav))
-        self._check_complete(tif, s, nframes)
+        try:
+            self._check_complete(tif, s, nframes)
+        except (ValueError, IndexError, OSError) as exc:
+            if isinstance(exc, FormatError):
+                raise
+            raise FormatError(f"corrupt or truncated TIFF: {exc}", source) from exc
         if s.dataoffset is not None and page.is_contiguous:
             try:
                 file_dtype = np.dtype(s.dtype).newbyteorder(tif.byteorder)
