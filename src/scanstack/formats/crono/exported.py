@@ -1,0 +1,128 @@
+"""Reader of CRONO "Export to HDF5" files (format ``crono-exported``).
+
+The instrument's export keeps the root, /Configuration and /Images of the native file, leaves the
+per-spectrum datasets empty and adds ``<name> Regular Matrix`` datasets: ``Spectra Regular Matrix``
+(rows, columns, channels) uint32 and per-pixel ``LiveTimes``/``RealTimes``/``Detected``/
+``OutputCountRates`` (rows, columns, 1), ``MotorsPositions`` (rows, columns, 3). The public dump
+does not say which group holds them: they are looked for in /XRF first, then anywhere.
+"""
+
+from __future__ import annotations
+
+import h5py
+import numpy as np
+
+from ...core.axes import Axis
+from ...core.errors import FormatError
+from ...core.reader import Reader, Region
+from .geometry import grid_shape
+from .reader import energy_axis, read_common, scan_geometry
+
+SUFFIX = " Regular Matrix"
+
+
+def _matrices(f: h5py.File) -> dict[str, str]:
+    """Name (without the suffix) -> dataset path of every regular matrix."""
+    found: dict[str, str] = {}
+    if "XRF" in f:
+        for key, obj in f["XRF"].items():
+            if key.endswith(SUFFIX) and isinstance(obj, h5py.Dataset):
+                found[key[: -len(SUFFIX)]] = f"XRF/{key}"
+    if not found:
+        def visit(name, obj):
+            if name.endswith(SUFFIX) and isinstance(obj, h5py.Dataset):
+                found.setdefault(name.rsplit("/", 1)[-1][: -len(SUFFIX)], name)
+
+        f.visititems(visit)
+    return found
+
+
+def sniff(probe) -> float:
+    """0.95 when a ``Spectra Regular Matrix`` dataset is present."""
+    if not probe.is_hdf5:
+        return 0.0
+    f = probe.h5()
+    if f is None:
+        return 0.0
+    try:
+        return 0.95 if "Spectra" in _matrices(f) else 0.0
+    except Exception:
+        return 0.0
+
+
+class CronoExportedReader(Reader):
+    """The regular (rows, columns, channels) matrix of an Exported CRONO file."""
+
+    format_name = "crono-exported"
+
+    def __init__(self, source, *, blobs: str = "warn"):
+        super().__init__(source, blobs=blobs)
+        path = self.path
+        try:
+            self._file = h5py.File(source, "r")
+        except OSError as exc:
+            raise FormatError(f"not a readable HDF5 file ({exc})", path) from None
+        try:
+            self._open(blobs)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _open(self, blobs: str) -> None:
+        f, path = self._file, self.path
+        mats = _matrices(f)
+        if "Spectra" not in mats:
+            raise FormatError("no 'Spectra Regular Matrix' dataset: not an Exported CRONO file",
+                              path, "/XRF/Spectra Regular Matrix")
+        ds = f[mats["Spectra"]]
+        if ds.ndim != 3:
+            raise FormatError(f"{ds.name} has shape {ds.shape}, expected (rows, columns, "
+                              "channels)", path, ds.name)
+        rows, columns, channels = ds.shape
+        self._data = ds
+        self.nav_shape = (rows, columns)
+        self.signal_shape = (channels,)
+        self.dtype = ds.dtype
+        meta, orig, attrs = read_common(f, path, blobs)
+        map_setup = meta.pop("_map_setup")
+        meta["format"] = "crono-exported"
+        energy, calibration = energy_axis(f, channels, path)
+        if calibration is not None:
+            meta["energy_calibration"] = calibration
+        geometry = scan_geometry(attrs, map_setup, rows, columns)
+        nav = [Axis("y", rows), Axis("x", columns)]
+        if geometry is not None:
+            meta["geometry"] = geometry.as_metadata()
+            meta["geometry"]["grid_from_settings"] = list(grid_shape(
+                geometry.x_size, geometry.y_size, geometry.x_speed, geometry.dwell_time,
+                geometry.y_pitch, geometry.binning))
+            nav = [Axis("y", rows, "µm", geometry.y_pitch, geometry.y_origin),
+                   Axis("x", columns, "µm", geometry.x_pitch,
+                        geometry.x_origin + geometry.x_pitch / 2)]
+        table = (("LiveTimes", "live_time", 1e-6), ("RealTimes", "real_time", 1e-6),
+                 ("OutputCountRates", "output_count_rate", None), ("Detected", "detected", None),
+                 ("MotorsPositions", "motor_positions", None))
+        for name, key, scale in table:
+            if name in mats and f[mats[name]].shape[:2] == (rows, columns):
+                arr = f[mats[name]][()].reshape(rows * columns, -1)
+                arr = arr[:, 0] if arr.shape[1] == 1 else arr
+                meta[key] = arr * scale if scale else arr
+        orig["regular_matrices"] = sorted(mats.values())
+        self.axes = nav + [energy]
+        self.metadata = meta
+        self.original_metadata = orig
+
+    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        csl = region[0] if region else slice(None)
+        columns = self.nav_shape[1]
+        r0, r1 = start // columns, (stop - 1) // columns + 1
+        if stop <= start:
+            return np.empty((0, len(range(*csl.indices(self.signal_shape[0])))), self.dtype)
+        block = self._data[r0:r1, :, csl]
+        block = block.reshape(-1, block.shape[-1])
+        return block[start - r0 * columns: stop - r0 * columns]
+
+    def close(self) -> None:
+        f = getattr(self, "_file", None)
+        if f is not None and f.id.valid:
+            f.close()

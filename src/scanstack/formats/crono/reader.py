@@ -1,0 +1,420 @@
+"""Reader of CRONO MA-XRF native HDF5 files (format ``crono``).
+
+The map is ``/XRF/Spectra[SpectraSelectedIndex[r, c, 0]]`` for every pixel: the instrument stores
+every spectrum in acquisition order (serpentine rows, acceleration ramps, more spectra than map
+pixels) and records which one it picked for each pixel. Blocks of map pixels are read as one slab
+of the spectra they need (they are close in acquisition order), never the whole dataset.
+
+Options of ``scanstack.open(path, 'crono', ...)``:
+
+- ``spectra='map'`` (default): nav ``(rows, columns)``; ``'acquisition'``: every stored spectrum,
+  nav ``(N,)``, in acquisition order (including ramps and unselected spectra);
+- ``blobs='warn'`` (default): a malformed BinaryFormatter blob (settings, status, map setup, ROI)
+  is replaced in ``original_metadata`` by ``{"__error__": message}`` with a warning, so the
+  spectra stay readable; ``'strict'`` raises the :class:`NrbfError`; ``'skip'`` does not decode.
+
+Documented behaviour: ``/XRF/Maps/ComputedMaps`` full of NaN (the instrument's default) is
+reported as absent (``metadata['computed_maps'] is None``); :func:`read_computed_maps` returns it
+otherwise. Empty image slots (``/Images/Static[0]``, empty StitchedImage…) are not errors.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import warnings
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ...core.axes import Axis
+from ...core.errors import FormatError
+from ...core.reader import Reader, Region
+from .geometry import DEFAULT_BINNING, ScanGeometry, grid_shape, linear_energy
+from .nrbf import NrbfError, decode
+
+SPECTRA = "XRF/Spectra"
+SELECTED = "XRF/SpectraSelectedIndex"
+ANODES = {45: "Rh", 42: "Mo", 74: "W", 47: "Ag", 29: "Cu", 24: "Cr", 26: "Fe", 28: "Ni"}
+
+
+# -- sniffing ------------------------------------------------------------------------------------
+def sniff(probe) -> float:
+    """0.95 for a native CRONO file (spectra + selection index), 0.6 for one missing them."""
+    if not probe.is_hdf5:
+        return 0.0
+    f = probe.h5()
+    if f is None:
+        return 0.0
+    try:
+        if SPECTRA in f and SELECTED in f:
+            return 0.95 if f[SPECTRA].shape[0] > 0 else 0.0
+        if "XRF" in f and "Configuration" in f and not _has_regular_matrix(f):
+            return 0.6  # CRONO-shaped but incomplete: let the reader explain what is missing
+    except Exception:
+        return 0.0
+    return 0.0
+
+
+def _has_regular_matrix(f: h5py.File) -> bool:
+    return "XRF" in f and any(k.endswith(" Regular Matrix") for k in f["XRF"].keys())
+
+
+# -- value helpers -----------------------------------------------------------------------------
+def as_text(value: Any) -> str:
+    """A CRONO string (fixed (50,) |S1, vlen of |S1, bytes) as str (NUL padding dropped)."""
+    if isinstance(value, np.ndarray) and value.dtype == object:
+        value = value.reshape(-1)[0] if value.size else b""
+    if isinstance(value, np.ndarray):
+        value = value.tobytes()
+    if isinstance(value, bytes):
+        return value.split(b"\0", 1)[0].decode("latin-1")
+    return str(value)
+
+
+def attr_value(obj: h5py.HLObject, name: str) -> Any:
+    """An attribute as a plain value: 1-element arrays unwrapped (0-d scalars accepted too),
+    vlen strings as str, vlen opaque as bytes."""
+    raw = obj.attrs[name]
+    dt = obj.attrs.get_id(name).dtype
+    base = h5py.check_vlen_dtype(dt)
+    arr = np.asarray(raw)
+    first = arr.reshape(-1)[0] if arr.size else None
+    if base is not None:
+        if first is None:
+            return b"" if base.kind == "V" else ""
+        return np.asarray(first).tobytes() if base.kind == "V" else as_text(np.asarray(first))
+    if first is None:
+        return None
+    return first.item() if isinstance(first, np.generic) else first
+
+
+def blob(ds: h5py.Dataset, index: int = 0) -> bytes:
+    """Element ``index`` of a vlen-opaque dataset as bytes (b"" for an empty slot)."""
+    return np.asarray(ds[index]).tobytes()
+
+
+def _dataset(f: h5py.File, name: str, path, ndim: int | None = None) -> h5py.Dataset:
+    if name not in f:
+        raise FormatError(f"missing dataset /{name} (a CRONO MA-XRF file needs it)", path,
+                          f"/{name}")
+    ds = f[name]
+    if not isinstance(ds, h5py.Dataset):
+        raise FormatError(f"/{name} is a group, expected a dataset", path, f"/{name}")
+    if ndim is not None and ds.ndim != ndim:
+        raise FormatError(f"/{name} has shape {ds.shape}, expected {ndim} dimensions", path,
+                          f"/{name}")
+    return ds
+
+
+def _us_date(text: str) -> str | None:
+    """CRONO's US local time ``MM/DD/YYYY HH:MM:SS`` as ISO 8601 (no zone: it is local time)."""
+    try:
+        return _dt.datetime.strptime(text.strip(), "%m/%d/%Y %H:%M:%S").isoformat()
+    except ValueError:
+        return None
+
+
+class _Blobs:
+    """Decodes BinaryFormatter blobs under the ``blobs=`` policy."""
+
+    def __init__(self, policy: str, path):
+        if policy not in ("warn", "strict", "skip"):
+            raise ValueError(f"blobs must be 'warn', 'strict' or 'skip', not {policy!r}")
+        self.policy, self.path = policy, path
+
+    def __call__(self, data: bytes, context: str) -> Any:
+        if self.policy == "skip":
+            return None
+        if not data:
+            return None  # an empty slot: nothing saved there
+        try:
+            return decode(data, path=self.path, context=context)
+        except NrbfError as exc:
+            if self.policy == "strict":
+                raise
+            warnings.warn(str(exc), stacklevel=4)
+            return {"__error__": str(exc)}
+
+
+# -- metadata shared with the Exported variant ------------------------------------------------------
+def read_common(f: h5py.File, path, blobs: str = "warn") -> tuple[dict, dict, dict]:
+    """(metadata, original_metadata, settings attributes) of a native or Exported CRONO file."""
+    dec = _Blobs(blobs, path)
+    orig: dict[str, Any] = {}
+    for name in ("CreatedDateTime", "CreatedWithSoftwareVersion"):
+        if name in f:
+            orig[name] = as_text(f[name][()])
+    if "FileStructureVersion" in f:
+        orig["FileStructureVersion"] = f["FileStructureVersion"][()].tolist()
+    conf: dict[str, Any] = {}
+    attrs: dict[str, Any] = {}
+    if "Configuration/Settings" in f:
+        ds = f["Configuration/Settings"]
+        for key in ds.attrs:
+            attrs[key] = attr_value(ds, key)
+        conf["Settings"] = dec(blob(ds) if ds.shape and ds.shape[0] else b"",
+                               "/Configuration/Settings")
+        map_setup = attrs.pop("MapSetup", b"")
+        conf["MapSetup"] = dec(map_setup, "/Configuration/Settings attribute MapSetup")
+        conf["Settings.attrs"] = dict(attrs)
+    for name in ("InitialSystemStatus", "FinalSystemStatus"):
+        key = f"Configuration/{name}"
+        if key in f:
+            ds = f[key]
+            conf[name] = dec(blob(ds) if ds.shape and ds.shape[0] else b"", f"/{key}")
+            conf[f"{name}.attrs"] = {k: attr_value(ds, k) for k in ds.attrs}
+    orig["Configuration"] = conf
+
+    rois = []
+    if "XRF/ROIs/ROIsEnergies" in f:
+        energies = f["XRF/ROIs/ROIsEnergies"][()]
+        names = f["XRF/ROIs/ROIsNames"][()] if "XRF/ROIs/ROIsNames" in f else []
+        for i, (lo, hi) in enumerate(np.asarray(energies, float).reshape(-1, 2)):
+            name = as_text(np.asarray(names[i])) if i < len(names) else f"ROI {i}"
+            rois.append({"name": name, "start": float(lo), "end": float(hi), "units": "keV"})
+        if "XRF/ROIs/ROIsObjects" in f:
+            ds = f["XRF/ROIs/ROIsObjects"]
+            orig["ROIsObjects"] = [dec(blob(ds, i), f"/XRF/ROIs/ROIsObjects[{i}]")
+                                   for i in range(ds.shape[0])]
+
+    settings_tree = conf.get("Settings") if isinstance(conf.get("Settings"), dict) else {}
+    map_setup_tree = conf.get("MapSetup") if isinstance(conf.get("MapSetup"), dict) else {}
+    anode_z = settings_tree.get("tube_material_atomic_number")
+    units2steps = None
+    try:
+        units2steps = settings_tree["motors_settings"]["X_motor"]["configuration"]["units2steps"]
+    except (KeyError, TypeError):
+        pass
+    settings = {
+        "tube_voltage": attrs.get("TubekV"), "tube_current": attrs.get("TubemA"),
+        "tube_anode": ANODES.get(anode_z, anode_z), "collimator": attrs.get("Collimator"),
+        "filter": attrs.get("Filter"), "acceleration": attrs.get("Acceleration"),
+        "spectra_time": attrs.get("SpectraTime"), "motor_units_per_step": units2steps,
+        "units": {"tube_voltage": "kV", "tube_current": "µA (CRONO calls it mA)",
+                  "acceleration": "mm/s²", "spectra_time": "ms"},
+    }
+    meta: dict[str, Any] = {
+        "title": _title(path),
+        "original_file": os.fspath(path) if path is not None else None,
+        "format": "crono", "signal_type": "xrf",
+        "instrument": {"name": "CRONO MA-XRF", "manufacturer": "Bruker / XGLab",
+                       "software": orig.get("CreatedWithSoftwareVersion")},
+        "acquisition_time_local": _us_date(orig.get("CreatedDateTime", "")),
+        "settings": settings,
+        "rois": rois,
+    }
+    if attrs.get("SpectraTime") is not None:
+        meta["dwell_time"] = float(attrs["SpectraTime"]) / 1000.0
+    start = conf.get("InitialSystemStatus.attrs", {}).get("DateTime")
+    end = conf.get("FinalSystemStatus.attrs", {}).get("DateTime")
+    if start or end:
+        meta["scan_time_local"] = {"start": _us_date(start or ""), "end": _us_date(end or "")}
+    meta["_map_setup"] = map_setup_tree
+    return meta, orig, attrs
+
+
+def _title(path) -> str:
+    if path is None:
+        return ""
+    stem = os.path.splitext(os.path.basename(os.fspath(path)))[0]
+    return stem.split("-", 1)[1] if "-" in stem and stem.split("-", 1)[0].isdigit() else stem
+
+
+def scan_geometry(attrs: dict, map_setup: dict, rows: int, columns: int) -> ScanGeometry | None:
+    """The scan geometry from the Settings attributes (and MapSetup's binning and dead time)."""
+    needed = ("XStart", "YStart", "XSize", "YSize", "XSpeed", "YStep", "SpectraTime")
+    if any(attrs.get(k) is None for k in needed):
+        return None
+    binning = float(map_setup.get("binningFactor", DEFAULT_BINNING) or DEFAULT_BINNING)
+    pitch = float(attrs["XSpeed"]) * float(attrs["SpectraTime"]) * binning
+    return ScanGeometry(
+        rows=rows, columns=columns, x_origin=float(attrs["XStart"]),
+        y_origin=float(attrs["YStart"]), z=float(attrs.get("ZStart") or 0.0), x_pitch=pitch,
+        y_pitch=float(attrs["YStep"]), x_size=float(attrs["XSize"]),
+        y_size=float(attrs["YSize"]), x_speed=float(attrs["XSpeed"]),
+        dwell_time=float(attrs["SpectraTime"]), binning=binning,
+        line_dead_time=map_setup.get("line_dead_time"))
+
+
+def energy_axis(f: h5py.File, channels: int, path) -> tuple[Axis, dict | None]:
+    """Signal axis in keV from CalibrationPoints (linear), else EnergyVector, else channels."""
+    if "XRF/CalibrationPoints" in f:
+        ds = f["XRF/CalibrationPoints"]
+        equation = attr_value(ds, "CalibrationEquation") if "CalibrationEquation" in ds.attrs \
+            else 0
+        if equation == 0:
+            try:
+                offset, gain = linear_energy(ds[()], channels)
+            except ValueError as exc:
+                raise FormatError(str(exc), path, "/XRF/CalibrationPoints") from None
+            return (Axis("energy", channels, "keV", gain, offset, navigate=False),
+                    {"a": offset, "b": gain, "c": 0.0})
+    if "XRF/EnergyVector" in f and f["XRF/EnergyVector"].shape == (channels,):
+        values = f["XRF/EnergyVector"][()].astype(np.float64)
+        return Axis("energy", channels, "keV", values=values, navigate=False), None
+    return Axis("channel", channels, navigate=False), None
+
+
+def _check_index(index: np.ndarray, n_spectra: int, path) -> None:
+    if index.size and (index.min() < 0 or index.max() >= n_spectra):
+        bad = int(index.max() if index.max() >= n_spectra else index.min())
+        raise FormatError(
+            f"SpectraSelectedIndex holds {bad}, outside the {n_spectra} spectra of /XRF/Spectra",
+            path, f"/{SELECTED}")
+
+
+def read_computed_maps(path: str | os.PathLike) -> np.ndarray | None:
+    """``/XRF/Maps/ComputedMaps`` (rows, columns, ROIs) float64, or None when absent or all NaN
+    (the instrument writes NaN unless the operator computed the maps)."""
+    with h5py.File(path, "r") as f:
+        if "XRF/Maps/ComputedMaps" not in f:
+            return None
+        maps = f["XRF/Maps/ComputedMaps"][()]
+    return None if np.isnan(maps).all() else maps
+
+
+class CronoReader(Reader):
+    """Spectra of a native CRONO file, as a map (default) or in acquisition order."""
+
+    format_name = "crono"
+
+    def __init__(self, source, *, spectra: str = "map", blobs: str = "warn"):
+        super().__init__(source, spectra=spectra, blobs=blobs)
+        if spectra not in ("map", "acquisition"):
+            raise ValueError(f"spectra must be 'map' or 'acquisition', not {spectra!r}")
+        path = self.path
+        try:
+            self._file = h5py.File(source, "r")
+        except OSError as exc:
+            raise FormatError(f"not a readable HDF5 file ({exc})", path) from None
+        try:
+            self._open(spectra, blobs)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _open(self, mode: str, blobs: str) -> None:
+        f, path = self._file, self.path
+        ds = _dataset(f, SPECTRA, path, ndim=2)
+        n, channels = ds.shape
+        if n == 0:
+            hint = " (an 'Exported' file: open it with format 'crono-exported')" \
+                if _has_regular_matrix(f) else ""
+            raise FormatError(f"/XRF/Spectra holds no spectra{hint}", path, f"/{SPECTRA}")
+        self._spectra = ds
+        self.dtype = ds.dtype
+        self.mode = mode
+        sel = _dataset(f, SELECTED, path)
+        if sel.ndim not in (2, 3) or (sel.ndim == 3 and sel.shape[2] != 1):
+            raise FormatError(f"/{SELECTED} has shape {sel.shape}, expected (rows, columns, 1)",
+                              path, f"/{SELECTED}")
+        rows, columns = sel.shape[:2]
+        index = sel[()].reshape(rows, columns).astype(np.int64)
+        _check_index(index, n, path)
+        self.selected_index = index
+
+        meta, orig, attrs = read_common(f, path, blobs)
+        map_setup = meta.pop("_map_setup")
+        energy, calibration = energy_axis(f, channels, path)
+        geometry = scan_geometry(attrs, map_setup, rows, columns)
+        if geometry is not None:
+            meta["geometry"] = geometry.as_metadata()
+            meta["geometry"]["grid_from_settings"] = list(grid_shape(
+                geometry.x_size, geometry.y_size, geometry.x_speed, geometry.dwell_time,
+                geometry.y_pitch, geometry.binning))
+        if calibration is not None:
+            meta["energy_calibration"] = calibration
+        maps = f["XRF/Maps/ComputedMaps"] if "XRF/Maps/ComputedMaps" in f else None
+        meta["computed_maps"] = None if maps is None or _all_nan(maps) else list(maps.shape)
+        meta["spectra"] = mode
+        meta["n_spectra_acquired"] = int(n)
+
+        per = self._per_spectrum(f, n)
+        if mode == "map":
+            self.nav_shape = (rows, columns)
+            flat = index.reshape(-1)
+            per = {k: v[flat] for k, v in per.items()}
+            if geometry is not None:
+                nav = [Axis("y", rows, "µm", geometry.y_pitch, geometry.y_origin),
+                       Axis("x", columns, "µm", geometry.x_pitch,
+                            geometry.x_origin + geometry.x_pitch / 2)]
+            else:
+                nav = [Axis("y", rows), Axis("x", columns)]
+        else:
+            self.nav_shape = (n,)
+            nav = [Axis("spectrum", n)]
+            per["selected_pixel"] = _pixel_of_spectrum(index, n)
+        meta.update(per)
+        self.signal_shape = (channels,)
+        self.axes = nav + [energy]
+        self.metadata = meta
+        self.original_metadata = orig
+
+    @staticmethod
+    def _per_spectrum(f: h5py.File, n: int) -> dict[str, np.ndarray]:
+        """Per-spectrum arrays in physical units (flat, acquisition order)."""
+        out = {}
+        table = (("XRF/LiveTimes", "live_time", 1e-6), ("XRF/RealTimes", "real_time", 1e-6),
+                 ("XRF/OutputCountRates", "output_count_rate", None),
+                 ("XRF/Detected", "detected", None), ("XRF/MotorsPositions", "motor_positions", None),
+                 ("XRF/Timestamps", "timestamp", None), ("XRF/SpectraIDs", "spectrum_id", None))
+        for name, key, scale in table:
+            if name in f and f[name].shape[:1] == (n,):
+                arr = f[name][()]
+                out[key] = arr * scale if scale else arr
+        return out
+
+    # -- reading ---------------------------------------------------------------------------
+    def _take(self, rows: np.ndarray, region: Region | None) -> np.ndarray:
+        """Spectra ``rows`` (any order, repeats allowed) as ``(n, channels-in-region)``."""
+        csl = region[0] if region else slice(None)
+        if rows.size == 0:
+            width = len(range(*csl.indices(self.signal_shape[0])))
+            return np.empty((0, width), self.dtype)
+        uniq, inverse = np.unique(rows, return_inverse=True)
+        lo, hi = int(uniq[0]), int(uniq[-1]) + 1
+        if hi - lo <= 2 * uniq.size + 64:  # one slab: map blocks are near each other in time
+            data = self._spectra[lo:hi, csl][uniq - lo]
+        else:
+            data = self._spectra[uniq, csl]
+        return data[inverse.reshape(-1)]
+
+    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        if self.mode == "acquisition":
+            csl = region[0] if region else slice(None)
+            return self._spectra[start:stop, csl]
+        return self._take(self.selected_index.reshape(-1)[start:stop], region)
+
+    def read_frames(self, frames: np.ndarray, region: Region | None = None) -> np.ndarray:
+        frames = np.asarray(frames, dtype=np.int64).reshape(-1)
+        if self.mode == "acquisition":
+            return self._take(frames, region)
+        return self._take(self.selected_index.reshape(-1)[frames], region)
+
+    def as_array(self):
+        return self._spectra if self.mode == "acquisition" else None
+
+    def close(self) -> None:
+        f = getattr(self, "_file", None)
+        if f is not None and f.id.valid:
+            f.close()
+
+
+def _all_nan(ds: h5py.Dataset) -> bool:
+    """True if every value is NaN, reading at most a few rows at a time."""
+    step = max(1, (8 << 20) // max(1, int(np.prod(ds.shape[1:])) * 8))
+    for a in range(0, ds.shape[0], step):
+        if not np.isnan(ds[a:a + step]).all():
+            return False
+    return True
+
+
+def _pixel_of_spectrum(index: np.ndarray, n: int) -> np.ndarray:
+    """(N, 2) map (row, column) each acquired spectrum was selected for, −1 if none."""
+    out = np.full((n, 2), -1, np.int64)
+    rr, cc = np.indices(index.shape)
+    out[index.reshape(-1), 0] = rr.reshape(-1)
+    out[index.reshape(-1), 1] = cc.reshape(-1)
+    return out
