@@ -261,8 +261,13 @@ def unique_names(names: list[str]) -> list[str]:
 
 
 # -- metadata mapping ------------------------------------------------------------------------
-def position_arrays(stack: Stack) -> dict[str, np.ndarray]:
-    """Per-position arrays of ``stack`` (see module docstring), each flat ``(nframes,)`` float64."""
+def position_arrays(stack: Stack, extra: bool = False) -> dict[str, np.ndarray]:
+    """Per-position arrays of ``stack`` (see module docstring), each flat ``(nframes, ...)``.
+
+    Always ``live_time``/``real_time`` (float64, scalars broadcast); with ``extra=True`` also every
+    other numeric metadata array whose first dimension is ``nframes`` (e.g. CRONO's
+    ``motor_positions`` or ``output_count_rate``), which writers store as datasets, not JSON.
+    """
     meta = stack.metadata if isinstance(stack.metadata, dict) else {}
     sources = [meta, meta.get("positions") if isinstance(meta.get("positions"), dict) else {}]
     out: dict[str, np.ndarray] = {}
@@ -283,7 +288,23 @@ def position_arrays(stack: Stack) -> dict[str, np.ndarray]:
             )
             continue
         out[key] = arr.reshape(-1)
+    if extra:
+        for source in sources:
+            for key, value in source.items():
+                if key not in out and is_position_array(value, stack.nframes):
+                    out[key] = np.asarray(value)
     return out
+
+
+def is_position_array(value: Any, nframes: int) -> bool:
+    """A numeric ndarray with one entry per frame along its first dimension."""
+    return (
+        isinstance(value, np.ndarray)
+        and value.ndim >= 1
+        and value.shape[0] == nframes
+        and value.dtype.kind in "biuf"
+        and nframes > 1
+    )
 
 
 def energy_calibration(stack: Stack) -> tuple[float, float, float] | None:
@@ -301,11 +322,17 @@ def energy_calibration(stack: Stack) -> tuple[float, float, float] | None:
     return None
 
 
-def common_metadata(stack: Stack) -> dict[str, Any]:
-    """``stack.metadata`` without the per-position arrays, as plain JSON types."""
+def common_metadata(stack: Stack, keep_arrays: bool = False) -> dict[str, Any]:
+    """``stack.metadata`` as plain JSON types, without the per-position arrays.
+
+    ``keep_arrays=True`` keeps per-position arrays other than live/real time (for layouts that
+    have nowhere else to put them).
+    """
     meta = dict(stack.metadata) if isinstance(stack.metadata, dict) else {}
     for key in (*POSITION_KEYS, "positions"):
         meta.pop(key, None)
+    if not keep_arrays:
+        meta = {k: v for k, v in meta.items() if not is_position_array(v, stack.nframes)}
     return to_jsonable(meta)
 
 
@@ -434,3 +461,25 @@ def check_numeric(dset, path) -> np.dtype:
     if dt.kind not in "biufc":
         raise FormatError(f"expected a numeric dataset, found dtype {dt}", path, dset.name)
     return np.dtype(dt)
+
+
+def write_h5_positions(group, stack: Stack) -> None:
+    """Per-position arrays other than live/real time into ``group/positions/<key>`` (flat)."""
+    extra = {k: v for k, v in position_arrays(stack, extra=True).items() if k not in POSITION_KEYS}
+    if extra:
+        sub = group.create_group("positions")
+        for key, arr in extra.items():
+            sub.create_dataset(key.replace("/", "_"), data=arr)
+
+
+def read_h5_positions(group, nframes: int) -> dict[str, np.ndarray]:
+    """Arrays written by :func:`write_h5_positions` (those with ``nframes`` entries)."""
+    import h5py
+
+    sub = group.get("positions") if group is not None else None
+    out: dict[str, np.ndarray] = {}
+    if isinstance(sub, h5py.Group):
+        for key, ds in sub.items():
+            if isinstance(ds, h5py.Dataset) and ds.ndim >= 1 and ds.shape[0] == nframes:
+                out[key] = ds[()]
+    return out

@@ -102,7 +102,9 @@ def write_nexus(
                 group = f.create_group("mca_0")
                 data = _create_data(group, stack, comp, chunk_bytes)
                 _write_detector_info(group, stack, mca0=True)
-                group.attrs["scanstack_metadata"] = ic.json_attr(ic.common_metadata(stack))
+                group.attrs["scanstack_metadata"] = ic.json_attr(
+                    ic.common_metadata(stack, keep_arrays=True)
+                )
                 group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
             else:
                 data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
@@ -227,6 +229,7 @@ def _write_nexus_tree(
     extra = entry.create_group("scanstack")
     extra.attrs["NX_class"] = "NXcollection"
     extra.create_dataset("metadata", data=ic.json_attr(ic.common_metadata(stack)))
+    ic.write_h5_positions(extra, stack)
     extra.create_dataset("axes", data=ic.json_attr(ic.axes_to_json(axes)))
     extra.create_dataset("original_metadata", data=ic.json_attr(stack.original_metadata or {}))
     return data
@@ -386,6 +389,7 @@ def _scanstack_block(f: h5py.File, nxd, target_path: str) -> dict[str, Any]:
     parent = f[target_path.rsplit("/", 1)[0] or "/"]
     for holder in holders:
         if isinstance(holder, h5py.Group):
+            out["group"] = holder
             for key in ("metadata", "axes", "original_metadata"):
                 ds = _child(holder, key)
                 if isinstance(ds, h5py.Dataset):
@@ -497,6 +501,7 @@ class NexusReader(ic.H5NavReader, Reader):
         for name in ("preset_time", "count_time"):
             if name in info and "dwell_time" not in meta and info[name].size == 1:
                 meta["dwell_time"] = float(np.asarray(info[name][()]).reshape(-1)[0])
+        meta.update(ic.read_h5_positions(own.get("group"), nframes))
         if signal_ndim == 1 and "signal_type" not in meta and cal is not None:
             meta["signal_type"] = "xrf"
         meta["format"] = "nexus"

@@ -189,9 +189,9 @@ def write_nsid(
             attrs_tree(group.create_group("metadata"), meta)
             attrs_tree(group.create_group("original_metadata"), stack.original_metadata or {})
             for key, arr in ic.position_arrays(stack).items():
-                group.create_dataset(key, data=arr.reshape(stack.nav_shape or (1,))).attrs[
-                    "units"
-                ] = "s"
+                ds = group.create_dataset(key, data=arr.reshape(stack.nav_shape or (1,)))
+                ds.attrs["units"] = "s"
+            ic.write_h5_positions(group, stack)
             copy_to(stack, main, progress=progress, label=f"nsid {path.name}")
     return path
 
@@ -342,6 +342,7 @@ class NSIDReader(ic.H5NavReader, Reader):
             ds = group.get(key)
             if isinstance(ds, h5py.Dataset) and ds.size == nframes:
                 meta[key] = np.asarray(ds[()], dtype=np.float64).reshape(-1)
+        meta.update(ic.read_h5_positions(group, nframes))
         meta["format"] = "nsid"
         meta["original_file"] = os.fspath(source)
         self.metadata = meta

@@ -176,6 +176,7 @@ def write_usid(
                 main.attrs[name] = ds.ref
             for key, arr in ic.position_arrays(stack).items():
                 chan.create_dataset(key, data=arr).attrs["units"] = "s"
+            ic.write_h5_positions(chan, stack)
             copy_to(
                 stack,
                 main,
@@ -348,6 +349,8 @@ class USIDReader(Reader):
             if isinstance(ds, h5py.Dataset) and ds.size == npos:
                 arr = np.asarray(ds[()], dtype=np.float64).reshape(-1)
                 meta[key] = arr if self._row_of_frame is None else arr[self._row_of_frame]
+        for key, arr in ic.read_h5_positions(main.parent, npos).items():
+            meta[key] = arr if self._row_of_frame is None else arr[self._row_of_frame]
         self.metadata = meta
 
     def _metadata(self, source, meas: h5py.Group, main: h5py.Dataset):

@@ -126,6 +126,15 @@ def write_zarr(
             )
             pa[...] = values.reshape(shape)
             pa.attrs["units"] = "s"
+        extra = {
+            k: v
+            for k, v in ic.position_arrays(stack, extra=True).items()
+            if k not in ic.POSITION_KEYS
+        }
+        if extra:
+            sub = group.create_group("positions")
+            for key, values in extra.items():
+                sub.create_array(key.replace("/", "_"), data=values)
         if stack.nframes and all(stack.shape):
             _store(stack, arr, client, progress, threads, f"zarr {path.name}")
     return path
@@ -245,6 +254,11 @@ class ZarrReader(Reader):
                 values = np.asarray(group[key][...], dtype=np.float64).reshape(-1)
                 if values.size == nframes:
                     meta[key] = values
+        sub = group.get("positions") if group is not None else None
+        if isinstance(sub, zarr.Group):
+            for key, arr in sub.arrays():
+                if arr.ndim >= 1 and arr.shape[0] == nframes:
+                    meta[key] = arr[...]
         meta["format"] = "zarr"
         meta["original_file"] = os.fspath(source)
         self.metadata = meta
