@@ -70,10 +70,17 @@ class SimulatedScan:
         p = self.object_pixel_um
         c = (np.asarray(X, float) - self.object_origin[0]) / p
         r = (self.object_origin[1] - np.asarray(Y, float)) / p
-        img = self.object_image.astype(np.float32)
+        # work on the bounding box only (frames are tiny next to the object)
+        h, w = self.object_image.shape[:2]
+        r0 = int(np.clip(np.floor(r.min()) - 2, 0, h - 1))
+        r1 = int(np.clip(np.ceil(r.max()) + 3, r0 + 1, h))
+        c0 = int(np.clip(np.floor(c.min()) - 2, 0, w - 1))
+        c1 = int(np.clip(np.ceil(c.max()) + 3, c0 + 1, w))
+        img = self.object_image[r0:r1, c0:c1].astype(np.float32)
+        coords = [r - r0, c - c0]
         return np.stack(
             [
-                ndimage.map_coordinates(img[..., k], [r, c], order=order, mode="nearest")
+                ndimage.map_coordinates(img[..., k], coords, order=order, mode="nearest")
                 for k in range(3)
             ],
             axis=-1,
@@ -229,18 +236,43 @@ def render_frame(scan: SimulatedScan, x_um: float, y_um: float) -> np.ndarray:
     h, w = cam.frame_shape
     X, _ = cam.pixel_to_motor(x_um, y_um, np.arange(w), 0)
     _, Y = cam.pixel_to_motor(x_um, y_um, 0, np.arange(h))
-    XX, YY = np.meshgrid(X, Y)
-    return np.clip(np.round(scan.sample_object(XX, YY)), 0, 255).astype(np.uint8)
+    # the frame grid is axis-aligned: separable bilinear interpolation of the object
+    p = scan.object_pixel_um
+    oh, ow = scan.object_image.shape[:2]
+    c = np.clip((X - scan.object_origin[0]) / p, 0, ow - 1.001)
+    r = np.clip((scan.object_origin[1] - Y) / p, 0, oh - 1.001)
+    c0, r0 = np.floor(c).astype(np.intp), np.floor(r).astype(np.intp)
+    fc, fr = (c - c0)[None, :, None], (r - r0)[:, None, None]
+    img = scan.object_image
+    top = img[np.ix_(r0, c0)] * (1 - fc) + img[np.ix_(r0, c0 + 1)] * fc
+    bottom = img[np.ix_(r0 + 1, c0)] * (1 - fc) + img[np.ix_(r0 + 1, c0 + 1)] * fc
+    return np.clip(np.round(top * (1 - fr) + bottom * fr), 0, 255).astype(np.uint8)
+
+
+_EXIF_TEMPLATES: dict[int, bytes] = {}
+
+
+def _exif_block(stamp: str) -> bytes:
+    """EXIF bytes with IFD0 -> Exif IFD -> DateTimeOriginal = ``stamp`` (templated by length:
+    building an ``Image.Exif`` per frame costs more than encoding the JPEG)."""
+    from PIL import Image
+
+    tpl = _EXIF_TEMPLATES.get(len(stamp))
+    if tpl is None:
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[0x9003] = "#" * len(stamp)
+        tpl = _EXIF_TEMPLATES[len(stamp)] = exif.tobytes()
+    return tpl.replace(b"#" * len(stamp), stamp.encode("ascii"), 1)
 
 
 def frame_jpeg(rgb: np.ndarray, stamp_us: int, quality: int = 75) -> bytes:
     """A JPEG like the instrument's: JFIF 96 dpi, q75, EXIF DateTimeOriginal = str(stamp)."""
     from PIL import Image
 
-    exif = Image.Exif()
-    exif.get_ifd(0x8769)[0x9003] = str(int(stamp_us))
     buf = io.BytesIO()
-    Image.fromarray(rgb).save(buf, "JPEG", quality=quality, dpi=(96, 96), exif=exif.tobytes())
+    Image.fromarray(rgb).save(
+        buf, "JPEG", quality=quality, dpi=(96, 96), exif=_exif_block(str(int(stamp_us)))
+    )
     return buf.getvalue()
 
 

@@ -1,0 +1,213 @@
+"""``scanstack crono`` — the CRONO scanner's camera frames from the command line.
+
+Examples::
+
+    scanstack crono frames scan.HDF5 -o frames/          # every JPEG + frames.csv (time, position)
+    scanstack crono mosaic scan.HDF5 -o mosaic.png --resolution 50
+    scanstack crono summary scan.HDF5                   # why ~3x more frames than spectra
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from ..core import errors
+
+
+def _camera(args, reader):
+    from ..crono import CameraModel
+
+    px = reader.pixel_size_um
+    cam = CameraModel(reader.full_shape, px) if px else CameraModel(reader.full_shape)
+    from dataclasses import replace
+
+    if getattr(args, "flip_x", False):
+        cam = replace(cam, x_sign=-cam.x_sign)
+    if getattr(args, "flip_y", False):
+        cam = replace(cam, y_sign=-cam.y_sign)
+    if getattr(args, "spot", None):
+        try:
+            col, row = (float(v) for v in args.spot.split(","))
+        except ValueError as exc:
+            raise errors.UnsupportedError(
+                f"--spot wants COL,ROW in pixels, got {args.spot!r}"
+            ) from exc
+        cam = cam.with_spot(col, row)
+    return cam
+
+
+def _frame_range(text: str | None, n: int) -> tuple[int, int]:
+    if not text:
+        return 0, n
+    try:
+        a, b = text.split(":")
+        start, stop, _ = slice(int(a) if a else None, int(b) if b else None).indices(n)
+    except ValueError as exc:
+        raise errors.UnsupportedError(f"--frames wants START:STOP, got {text!r}") from exc
+    return start, stop
+
+
+def cmd_frames(args) -> int:
+    """Write every frame's JPEG (the original bytes, not re-encoded) and ``frames.csv``."""
+    from ..core.progress import Progress
+    from ..core.safety import check_not_input
+    from ..crono import ScanTrack, open_frames, place_frames
+
+    out = Path(args.output)
+    progress = not args.quiet
+    with open_frames(args.input) as stack:
+        reader = stack.reader
+        start, stop = _frame_range(args.frames, reader.nframes)
+        out.mkdir(parents=True, exist_ok=True)
+        stamps = reader.stamps(progress=progress)
+        with Progress(stop - start, progress, "write", "frames") as bar:
+            for a, jpegs in reader.iter_jpegs(start, stop):
+                for k, data in enumerate(jpegs):
+                    i = a + k
+                    if data is None:
+                        continue
+                    target = out / f"frame_{i:06d}.jpg"
+                    check_not_input(target, [args.input])
+                    tmp = target.with_name(target.name + ".part")
+                    tmp.write_bytes(data)
+                    os.replace(tmp, target)
+                bar.update(len(jpegs))
+        try:
+            track = ScanTrack.from_file(args.input)
+        except errors.FormatError as exc:
+            print(f"scanstack: warning: frames not placed: {exc}", file=sys.stderr)
+            track = None
+        if track is not None:
+            placement = place_frames(stamps, track)
+            placement.write_csv(out / "frames.csv", first_slot=reader.first_slot)
+            summary = placement.summary()
+            print(
+                f"{stop - start} frames written to {out}/ ; frames.csv has their times and "
+                f"positions"
+            )
+            print(summary["explanation"])
+        else:
+            from ..core.safety import atomic_path
+
+            with atomic_path(out / "frames.csv") as tmp, open(tmp, "w") as fh:
+                fh.write("frame,slot,stamp_us\n")
+                for i in range(reader.nframes):
+                    fh.write(f"{i},{i + reader.first_slot},{int(stamps[i])}\n")
+            print(f"{stop - start} frames written to {out}/ ; frames.csv has their EXIF stamps")
+    return 0
+
+
+def cmd_mosaic(args) -> int:
+    """Stitch the frames taken inside rows into a PNG (north-up, µm grid)."""
+    import numpy as np
+    from PIL import Image
+
+    from ..core.safety import atomic_path
+    from ..crono import ScanTrack, build_mosaic, open_frames, place_frames
+
+    progress = not args.quiet
+    out = Path(args.output)
+    if out.suffix.lower() not in (".png", ".tif", ".tiff", ".jpg", ".jpeg"):
+        raise errors.WriteError(f"{out}: write .png, .tif or .jpg")
+    with open_frames(args.input) as stack:
+        reader = stack.reader
+        track = ScanTrack.from_file(args.input)
+        placement = place_frames(reader.stamps(progress=progress), track)
+        frames = None
+        if args.all_frames:
+            frames = np.flatnonzero(placement.stamp_us >= 0)
+        mosaic = build_mosaic(
+            reader,
+            placement,
+            _camera(args, reader),
+            args.resolution,
+            frames=frames,
+            refine=not args.no_refine,
+            progress=progress,
+        )
+    with atomic_path(out, inputs=[args.input]) as tmp:
+        Image.fromarray(mosaic.image).save(
+            tmp, format=Image.registered_extensions()[out.suffix.lower()]
+        )
+    rows, cols = mosaic.weight.shape
+    print(
+        f"{out}: {cols} x {rows} px at {mosaic.resolution_um:g} µm/px from {mosaic.frames.size} "
+        f"frames ({mosaic.pairs} registered pairs); top-left pixel centre at motor "
+        f"x={mosaic.x0_um:.0f} µm, y={mosaic.y1_um:.0f} µm (north-up)"
+    )
+    return 0
+
+
+def cmd_summary(args) -> int:
+    """Print the frame/spectrum counts, rates and the explanation of the ratio."""
+    import json
+
+    from ..crono import ScanTrack, open_frames, place_frames
+
+    with open_frames(args.input) as stack:
+        placement = place_frames(
+            stack.reader.stamps(progress=not args.quiet), ScanTrack.from_file(args.input)
+        )
+    s = placement.summary()
+    if args.json:
+        print(json.dumps(s, indent=2, default=float))
+    else:
+        for k, v in s.items():
+            if k != "explanation":
+                print(f"{k}: {v:.3f}" if isinstance(v, float) else f"{k}: {v}")
+        print(s["explanation"])
+    return 0
+
+
+def add_parser(subparsers) -> argparse.ArgumentParser:
+    """Add ``crono`` (frames / mosaic / summary) to the main CLI's subparsers."""
+    p = subparsers.add_parser(
+        "crono",
+        help="CRONO MA-XRF camera frames: extract with times and positions, stitch",
+        description="Camera frames of a CRONO native .HDF5 file (/Images/Static).",
+    )
+    sub = p.add_subparsers(dest="crono_command", required=True, metavar="SUBCOMMAND")
+
+    def common(q):
+        q.add_argument("input", help="CRONO native .HDF5 file")
+        q.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+
+    q = sub.add_parser("frames", help="write every frame as JPEG and frames.csv (time, position)")
+    common(q)
+    q.add_argument("--output", "-o", required=True, help="output folder")
+    q.add_argument("--frames", metavar="START:STOP", help="only these frames")
+    q.set_defaults(func=cmd_frames)
+
+    q = sub.add_parser("mosaic", help="stitch the frames into a mosaic image (PNG/TIFF/JPEG)")
+    common(q)
+    q.add_argument("--output", "-o", required=True, help="output .png (or .tif/.jpg)")
+    q.add_argument(
+        "--resolution",
+        "-r",
+        type=float,
+        default=None,
+        help="µm per mosaic pixel (default: the camera pixel, ImagePixelSizeRatio)",
+    )
+    q.add_argument(
+        "--no-refine",
+        action="store_true",
+        help="place by motor positions only (no phase-correlation registration)",
+    )
+    q.add_argument(
+        "--all-frames",
+        action="store_true",
+        help="also use frames taken during row changes and before/after the scan",
+    )
+    q.add_argument("--flip-x", action="store_true", help="image columns run towards -X")
+    q.add_argument("--flip-y", action="store_true", help="image rows run towards +Y")
+    q.add_argument("--spot", metavar="COL,ROW", help="X-ray spot in the frame (default: centre)")
+    q.set_defaults(func=cmd_mosaic)
+
+    q = sub.add_parser("summary", help="frame and spectrum counts and rates: why more frames")
+    common(q)
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_summary)
+    return p
