@@ -137,8 +137,8 @@ def test_reads_legacy_yaml_with_numpy_trigger(tmp_path):
         "data:\n  file: cache.npz\n  dtype: uint16\n  nframes: 6\n  shape: [20, 17]\n"
         "meta:\n  omega: '! load-numpy-array omega.npy'\n  panel: ff1\n"
     )
-    s = scanstack.open(tmp_path / "fc.yml", "frame-cache")
-    assert s.reader.style == "yml"
+    s = scanstack.open(tmp_path / "fc.yml")  # detected from the YAML keys
+    assert s.format == "frame-cache" and s.reader.style == "yml"
     np.testing.assert_array_equal(s[:], expected(data, 10))
     np.testing.assert_array_equal(s.metadata["omega"], omega(6))
     assert s.metadata["panel"] == "ff1"

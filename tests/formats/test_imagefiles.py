@@ -59,7 +59,8 @@ def test_explicit_list_keeps_its_order_and_missing_options_default(tmp_path, tif
 def test_yaml_string_source_resolves_against_the_current_folder(tmp_path, tiff_dir, monkeypatch):
     monkeypatch.chdir(tmp_path)
     text = "image-files:\n  directory: frames\n  files: a_001.tif\noptions: {}\nmeta: {}\n"
-    s = scanstack.open(text, "image-files")
+    s = scanstack.open(text)  # a YAML string is detected too
+    assert s.format == "image-files"
     np.testing.assert_array_equal(s[0], frame(3))
 
 

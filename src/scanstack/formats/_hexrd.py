@@ -128,17 +128,20 @@ def load_npy(yaml_path, relative: str, allow_outside: bool = False, where: str |
         ) from exc
 
 
-def sniff_yaml_key(probe, pattern: bytes) -> bool:
-    """True when the probe is a YAML file or string whose top level has a key matching ``pattern``."""
+def yaml_head(probe) -> bytes:
+    """The first bytes of a YAML file or string being sniffed (b'' when it cannot be YAML)."""
     if is_yaml_text(probe.source):
         head = probe.source[:4096].encode("utf-8", "replace")
     elif probe.suffix in YAML_SUFFIXES or probe.suffix in ("", ".txt", ".cfg"):
         head = probe.head
     else:
-        return False
-    if b"\x00" in head:
-        return False
-    return re.search(rb"^" + pattern + rb"\s*:", head, re.M) is not None
+        return b""
+    return b"" if b"\x00" in head else head
+
+
+def sniff_yaml_key(probe, pattern: bytes) -> bool:
+    """True when the probe is a YAML file or string whose top level has a key matching ``pattern``."""
+    return re.search(rb"^" + pattern + rb"\s*:", yaml_head(probe), re.M) is not None
 
 
 # -- HDF5 sources ------------------------------------------------------------------------------

@@ -42,7 +42,15 @@ from ..core.progress import Progress
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path, resolve_inside
-from ._hexrd import H5Source, OptionError, load_yaml, sniff_yaml_key, yaml_section, yamlmeta
+from ._hexrd import (
+    H5Source,
+    OptionError,
+    load_yaml,
+    sniff_yaml_key,
+    yaml_head,
+    yaml_section,
+    yamlmeta,
+)
 
 VERSION_ATTR = "HEXRD_FRAMECACHE_VERSION"
 JSON_KEY = "__scanstack_metadata_json__"
@@ -700,9 +708,7 @@ def sniff(probe: Probe) -> float:
     if probe.is_hdf5:
         f = probe.h5()
         return 0.95 if f is not None and VERSION_ATTR in f.attrs else 0.0
-    if sniff_yaml_key(probe, rb"data") and re.search(
-        rb"^\s+file\s*:", probe.head if probe.path else b"", re.M
-    ):
+    if sniff_yaml_key(probe, rb"data") and re.search(rb"\bfile\s*:", yaml_head(probe)):
         return 0.6
     return 0.0
 

@@ -1,0 +1,159 @@
+"""hexrd formats: scanstack's writers and readers against hexrd's per-frame method, in one run.
+
+Data as in the hexrd notes' baseline: 60 frames of 2048 x 2048 uint16, Poisson(2) noise with ~1 %
+bright pixels, threshold 10. The reference ("per-frame") is hexrd's algorithm re-done with plain
+numpy/h5py in this script: threshold each frame, then one ``np.savez_compressed`` of every array
+(npz); ``ds[i] = frame`` frame by frame (hdf5); ``np.load`` + dense rebuild per frame (read).
+hexrd's own times from the notes (2 cores) are printed beside for orientation, and a memory copy
+of the dense data gives the machine's floor.
+
+Usage: ``python benchmarks/bench_hexrd_formats.py [--quick] [--frames N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+import warnings
+
+import h5py
+import numpy as np
+
+import scanstack
+
+HEXRD_NOTES_S = {
+    "npz write": 1.8,
+    "fch5 write": 1.4,
+    "hdf5 write (gzip 1)": 9.2,
+    "frame-cache full read": 0.33,
+}
+
+
+def make_data(n: int, size: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    data = rng.poisson(2, (n, size, size)).astype(np.uint16)
+    hot = rng.random((n, size, size)) < 0.01
+    data[hot] = rng.integers(100, 4000, int(hot.sum()), dtype=np.uint16)
+    return data
+
+
+def timed(fn, repeat: int = 2) -> tuple[float, object]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+
+def per_frame_npz(data: np.ndarray, threshold: int, path: str) -> None:
+    arrd = {}
+    for i, frame in enumerate(data):
+        r, c = np.nonzero(frame > threshold)
+        arrd[f"{i}_row"], arrd[f"{i}_col"] = r.astype(np.uint16), c.astype(np.uint16)
+        arrd[f"{i}_data"] = frame[r, c]
+    arrd.update(shape=np.array(data.shape[1:]), nframes=len(data), dtype=str(data.dtype).encode())
+    np.savez_compressed(path, **arrd)
+
+
+def per_frame_npz_read(path: str) -> np.ndarray:
+    with np.load(path) as z:
+        n, shape = int(z["nframes"]), tuple(z["shape"])
+        out = np.zeros((n, *shape), np.dtype(z["dtype"][()].decode()))
+        for i in range(n):
+            out[i, z[f"{i}_row"], z[f"{i}_col"]] = z[f"{i}_data"]
+    return out
+
+
+def per_frame_h5(data: np.ndarray, path: str) -> None:
+    with h5py.File(path, "w") as f:
+        ds = f.create_group("imageseries").create_dataset(
+            "images",
+            shape=data.shape,
+            dtype=data.dtype,
+            chunks=(1, *data.shape[1:]),
+            compression="gzip",
+            compression_opts=1,
+            shuffle=True,
+        )
+        for i, frame in enumerate(data):
+            ds[i] = frame
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="20 frames of 1024 x 1024")
+    ap.add_argument("--frames", type=int, default=None)
+    args = ap.parse_args()
+    n = args.frames or (20 if args.quick else 60)
+    size = 1024 if args.quick else 2048
+    data = make_data(n, size)
+    stack = scanstack.Stack.from_array(data)
+    print(
+        f"{n} frames of {size}x{size} uint16 ({data.nbytes / 1e6:.0f} MB), "
+        f"{os.cpu_count()} cores, threshold 10"
+    )
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t_copy, _ = timed(lambda: data.copy())
+        print(
+            f"machine floor: memory copy of the dense data {t_copy:.3f} s "
+            f"({data.nbytes / t_copy / 1e9:.1f} GB/s)"
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref, _ = timed(lambda: per_frame_npz(data, 10, f"{tmp}/ref.npz"), 1)
+            ours, _ = timed(
+                lambda: scanstack.save(stack, f"{tmp}/ss.npz", "frame-cache", threshold=10)
+            )
+            rows.append(("npz write", ours, ref))
+            ref5, _ = timed(
+                lambda: scanstack.save(
+                    stack,
+                    f"{tmp}/one.fch5",
+                    "frame-cache",
+                    threshold=10,
+                    style="fch5",
+                    max_workers=1,
+                )
+            )
+            ours5, _ = timed(
+                lambda: scanstack.save(
+                    stack, f"{tmp}/ss.fch5", "frame-cache", threshold=10, style="fch5"
+                )
+            )
+            rows.append(("fch5 write", ours5, ref5))
+        refh, _ = timed(lambda: per_frame_h5(data, f"{tmp}/ref.h5"), 1)
+        oursh, _ = timed(
+            lambda: scanstack.save(stack, f"{tmp}/ss.h5", "hdf5", path="imageseries"), 1
+        )
+        rows.append(("hdf5 write (gzip 1)", oursh, refh))
+        refr, dense = timed(lambda: per_frame_npz_read(f"{tmp}/ref.npz"), 1)
+        oursr, back = timed(lambda: scanstack.open(f"{tmp}/ss.npz").to_numpy())
+        assert np.array_equal(dense, back)
+        rows.append(("frame-cache full read", oursr, refr))
+        oursr5, back5 = timed(lambda: scanstack.open(f"{tmp}/ss.fch5").to_numpy())
+        assert np.array_equal(dense, back5)
+        rows.append(("fch5 full read", oursr5, refr))
+        sizes = {k: os.path.getsize(f"{tmp}/{k}") / 1e6 for k in ("ref.npz", "ss.npz", "ss.fch5")}
+    print(
+        f"\n{'operation':24s} {'scanstack':>10s} {'per-frame':>10s} {'speed-up':>9s} "
+        f"{'hexrd (notes)':>14s}"
+    )
+    for name, ours, ref in rows:
+        note = HEXRD_NOTES_S.get(name)
+        print(
+            f"{name:24s} {ours:9.2f}s {ref:9.2f}s {ref / ours:8.1f}x "
+            f"{'' if note is None else f'{note:13.2f}s'}"
+        )
+    print("(fch5 write 'per-frame' column: scanstack with max_workers=1)")
+    print(
+        f"sizes: npz {sizes['ss.npz']:.1f} MB (reference {sizes['ref.npz']:.1f} MB), "
+        f"fch5 {sizes['ss.fch5']:.1f} MB"
+    )
+
+
+if __name__ == "__main__":
+    main()
