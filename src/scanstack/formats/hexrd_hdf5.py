@@ -102,17 +102,27 @@ def _attr_value(value: Any):
             if arr is not None and arr.dtype.kind in "biufcS":
                 return arr
             if arr is not None and arr.dtype.kind == "U":
-                return arr.astype("S")
+                return _bytes_array(arr)
         return None
     if isinstance(value, np.ndarray):
         if value.dtype.kind == "U":
-            return value.astype("S")
+            return _bytes_array(value)
         if value.dtype.kind == "O":
             return None
         return value
     if isinstance(value, (np.generic, str, bytes, bool, int, float, complex)):
         return value
     return None
+
+
+def _bytes_array(arr: np.ndarray) -> np.ndarray:
+    """Unicode arrays as bytes like hexrd; UTF-8 strings when they are not ASCII."""
+    try:
+        return arr.astype("S")
+    except UnicodeEncodeError:
+        import h5py
+
+        return arr.astype(h5py.string_dtype("utf-8"))
 
 
 class HDF5Reader(Reader):
