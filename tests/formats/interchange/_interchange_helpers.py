@@ -1,0 +1,13 @@
+"""Helpers shared by the interchange-format tests."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def assert_same_axes(got, want) -> None:
+    assert [a.name for a in got] == [a.name for a in want]
+    assert [a.units for a in got] == [a.units for a in want]
+    assert [a.navigate for a in got] == [a.navigate for a in want]
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g.coordinates, w.coordinates, rtol=1e-12, atol=1e-12)

@@ -1,0 +1,334 @@
+"""NeXus / PyMca HDF5: files written by scanstack open in PyMca and silx; round trips; foreign files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from _interchange_helpers import assert_same_axes
+
+import scanstack
+from scanstack import Stack
+from scanstack.core.errors import FormatError, UnsupportedError, WriteError
+from scanstack.formats.nexus import write_nexus
+
+
+def pymca_stack(path, selection, scanlist=None):
+    from PyMca5.PyMcaIO import HDF5Stack1D
+
+    return HDF5Stack1D.HDF5Stack1D([os.fspath(path)], {"y": selection}, scanlist=scanlist)
+
+
+# -- PyMca's own loader -------------------------------------------------------------------------
+@pytest.mark.parametrize("selection", ["/instrument/detector/data", "/data/data"])
+def test_pymca_finds_map_live_time_and_calibration(tmp_path, xrf_stack, selection):
+    out = scanstack.save(xrf_stack, tmp_path / "map.h5", "nexus", compression="gzip", progress=True)
+    st = pymca_stack(out, selection)
+    data = xrf_stack.to_numpy()
+    assert st.data.shape == (5, 10, 256)
+    assert st.info["McaIndex"] == 2
+    np.testing.assert_array_equal(st.data, data)
+    np.testing.assert_allclose(np.ravel(st.info["McaLiveTime"]), xrf_stack.metadata["live_time"])
+    cal = xrf_stack.metadata["energy_calibration"]
+    np.testing.assert_allclose(st.info["McaCalib"], [cal["a"], cal["b"], cal["c"]])
+    np.testing.assert_array_equal(st.x[0], np.arange(256))
+    # pixel scales from <detector>/map/dim0, dim1: [origin, step]
+    np.testing.assert_allclose(np.asarray(st.info["xScale"], float), [5.0, 0.01], rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(st.info["yScale"], float), [1.0, 0.02], rtol=1e-6)
+
+
+def test_pymca_mca0_layout(tmp_path, xrf_stack):
+    out = write_nexus(xrf_stack, tmp_path / "plain.h5", layout="mca_0", compression=None)
+    with h5py.File(out) as f:
+        assert set(f) == {"mca_0"}
+        assert {"data", "channels", "calibration", "live_time"} <= set(f["mca_0"])
+    for sel in ("/mca_0/data", "/data"):
+        st = pymca_stack(out, sel)
+        np.testing.assert_array_equal(st.data, xrf_stack.to_numpy())
+        np.testing.assert_allclose(
+            np.ravel(st.info["McaLiveTime"]), xrf_stack.metadata["live_time"]
+        )
+        assert list(np.round(st.info["McaCalib"], 12)) != [0.0, 1.0, 0.0]
+
+
+def test_pymca_fast_fit_applies_live_time(tmp_path):
+    """Counts proportional to live time must give flat mass fractions after PyMca's fit."""
+    import PyMca5
+    from PyMca5.PyMcaIO import ConfigDict
+    from PyMca5.PyMcaIO import specfilewrapper as specfile
+    from PyMca5.PyMcaPhysics.xrf import FastXRFLinearFit
+
+    folder = Path(PyMca5.__file__).parent / "PyMcaData"
+    spectrum = np.asarray(specfile.Specfile(os.fspath(folder / "Steel.spe"))[0].mca(1), float)
+    live = np.tile([1.0, 2.0, 3.0], 17)[:50] * 300.0
+    data = (spectrum[None] * (live / 300.0)[:, None]).reshape(5, 10, -1).astype(np.float32)
+    cal = {"a": -0.00612446976449, "b": 0.0119281593146, "c": 0.0}
+    cfg = ConfigDict.ConfigDict()
+    cfg.read(os.fspath(folder / "Steel.cfg"))
+    cfg["fit"]["stripalgorithm"] = 1  # the fast fit needs SNIP
+    cfg["concentrations"]["useautotime"] = 1
+
+    def fe_fractions(live_time):
+        stack = Stack.from_array(
+            data, signal_ndim=1, metadata={"energy_calibration": cal, "live_time": live_time}
+        )
+        out = write_nexus(stack, tmp_path / "steel.h5")
+        pm = FastXRFLinearFit.prepareDataStack([f"{out}::/entry/instrument/detector/data"])
+        res = FastXRFLinearFit.FastXRFLinearFit().fitMultipleSpectra(
+            y=pm, configuration=cfg, concentrations=True, refit=1, save=False
+        )
+        labels = list(res.labels("massfractions"))
+        return res["massfractions"][labels.index("Fe Ka")]
+
+    fe = fe_fractions(live)
+    assert fe.shape == (5, 10)
+    assert np.ptp(fe) / fe.mean() < 1e-2  # live time corrected: one composition everywhere
+    wrong = fe_fractions(np.full(50, 300.0))  # negative control: constant live time
+    assert np.ptp(wrong) / wrong.mean() > 1.0
+
+
+# -- silx / NeXus default plot -------------------------------------------------------------------
+def test_silx_finds_valid_default_nxdata(tmp_path, xrf_stack):
+    from silx.io.nxdata import get_default, is_NXroot_with_default_NXdata
+
+    out = write_nexus(xrf_stack, tmp_path / "map.nxs")
+    with h5py.File(out) as f:
+        assert is_NXroot_with_default_NXdata(f)
+        nxd = get_default(f)
+        assert nxd.is_valid, nxd.issues
+        assert nxd.signal.shape == (5, 10, 256)
+        assert nxd.interpretation == "spectrum"
+        assert nxd.axes_names == ["y (mm)", "x (mm)", "energy (keV)"]
+        np.testing.assert_allclose(
+            nxd.axes[2][:3], -0.00612446976449 + 0.0119281593146 * np.arange(3)
+        )
+        det = f["/entry/instrument/detector"]
+        assert det.attrs["NX_class"] == "NXdetector"
+        assert f["/entry/instrument"].attrs["NX_class"] == "NXinstrument"
+        assert f["/entry/title"][()].decode() == "synthetic XRF map"
+        assert f["/entry/start_time"][()].decode() == "2024-05-06T07:08:09Z"
+        assert det["preset_time"][()] == 0.25
+        np.testing.assert_allclose(det["real_time"][()].ravel(), xrf_stack.metadata["real_time"])
+
+
+def test_silx_image_stack_interpretation(tmp_path, stem_stack):
+    from silx.io.nxdata import get_default
+
+    out = write_nexus(stem_stack, tmp_path / "stem.h5", compression="lzf")
+    with h5py.File(out) as f:
+        nxd = get_default(f)
+        assert nxd.is_valid, nxd.issues
+        assert nxd.interpretation == "image"
+        assert nxd.axes_dataset_names == ["scan_y", "scan_x", "ky", "kx"]
+        np.testing.assert_allclose(nxd.axes[0], [0.0, 1.5, 4.0])
+
+
+# -- round trips ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("layout", ["nexus", "mca_0"])
+def test_round_trip_xrf(tmp_path, xrf_stack, layout):
+    out = write_nexus(xrf_stack, tmp_path / "rt.h5", layout=layout)
+    with scanstack.open(out) as s:
+        assert s.format == "nexus"
+        assert s.nav_shape == (5, 10) and s.signal_shape == (256,) and s.dtype == np.uint16
+        np.testing.assert_array_equal(s.to_numpy(), xrf_stack.to_numpy())
+        np.testing.assert_array_equal(s[7], xrf_stack[7])
+        np.testing.assert_array_equal(s.inav[1:3, 2:7].to_numpy(), xrf_stack.to_numpy()[1:3, 2:7])
+        np.testing.assert_array_equal(s.isig[10:20].to_numpy(), xrf_stack.to_numpy()[..., 10:20])
+        assert_same_axes(s.axes, xrf_stack.axes)
+        for key in (
+            "title",
+            "signal_type",
+            "acquisition_time",
+            "dwell_time",
+            "energy_calibration",
+            "instrument",
+        ):
+            assert s.metadata[key] == xrf_stack.metadata[key], key
+        np.testing.assert_allclose(s.metadata["live_time"], xrf_stack.metadata["live_time"])
+        np.testing.assert_allclose(s.metadata["real_time"], xrf_stack.metadata["real_time"])
+        assert s.metadata["format"] == "nexus"
+        if layout == "nexus":
+            assert s.original_metadata == xrf_stack.original_metadata
+
+
+def test_round_trip_stem_and_extra_position_arrays(tmp_path, stem_stack):
+    stem_stack.metadata["motor_positions"] = np.arange(36.0).reshape(12, 3)
+    out = write_nexus(stem_stack, tmp_path / "stem.h5", compression="blosc-zstd")
+    s = scanstack.open(out)
+    assert s.nav_shape == (3, 4) and s.signal_shape == (16, 12)
+    np.testing.assert_array_equal(s.to_numpy(), stem_stack.to_numpy())
+    assert_same_axes(s.axes, stem_stack.axes)
+    np.testing.assert_array_equal(
+        s.metadata["motor_positions"], stem_stack.metadata["motor_positions"]
+    )
+    s.close()
+
+
+@pytest.mark.parametrize("compression", [None, "gzip", "gzip-1", "lzf", "blosc-zstd", "zstd"])
+def test_compression_choices(tmp_path, xrf_stack, compression):
+    out = scanstack.save(xrf_stack, tmp_path / "c.h5", "nexus", compression=compression)
+    with h5py.File(out) as f:
+        dset = f["/entry/instrument/detector/data"]
+        assert (dset.compression is not None or bool(dset._filters)) == (compression is not None)
+        assert dset.chunks is not None and dset.chunks[-1] == 256  # whole spectra per chunk
+    np.testing.assert_array_equal(scanstack.open(out).to_numpy(), xrf_stack.to_numpy())
+
+
+# -- files written by others (the PyMca documentation recipes) -------------------------------------
+def _pymca_doc_data():
+    rng = np.random.default_rng(3)
+    data = rng.poisson(3.0, (5, 10, 2048)).astype(np.float64)
+    calibration = np.array([-0.00612446976449, 0.0119281593146, 0.0])
+    live_time = np.tile([300.0, 600.0, 900.0], 17)[:50]
+    return data, calibration, live_time
+
+
+def test_read_pymca_plain_mca0_example(tmp_path):
+    data, calibration, live_time = _pymca_doc_data()
+    path = tmp_path / "plain_mca0.h5"
+    with h5py.File(path, "w") as h5:
+        h5["/mca_0/data"] = data
+        h5["/mca_0/channels"] = np.arange(2048.0)
+        h5["/mca_0/calibration"] = calibration
+        h5["/mca_0/live_time"] = live_time
+    assert scanstack.detect_format(path) == "nexus"
+    s = scanstack.open(path)
+    assert s.nav_shape == (5, 10) and s.signal_shape == (2048,)
+    np.testing.assert_array_equal(s.to_numpy(), data)
+    np.testing.assert_allclose(s.metadata["live_time"], live_time)
+    assert s.metadata["energy_calibration"] == dict(zip("abc", calibration.tolist(), strict=True))
+    energy = s.axes[-1]
+    assert (energy.name, energy.units) == ("energy", "keV")
+    np.testing.assert_allclose(
+        energy.coordinates[[0, 100]], calibration[0] + calibration[1] * np.array([0, 100])
+    )
+
+
+def test_read_pymca_nexus_example(tmp_path):
+    data, calibration, live_time = _pymca_doc_data()
+    path = tmp_path / "nexus_steel.h5"
+    with h5py.File(path, "w") as h5:
+        h5["/entry/instrument/detector/calibration"] = calibration
+        h5["/entry/instrument/detector/channels"] = np.arange(2048)
+        h5["/entry/instrument/detector/data"] = data
+        h5["/entry/instrument/detector/live_time"] = live_time
+        h5["/entry/title"] = "Dummy generated map"
+        h5["/entry"].attrs["NX_class"] = "NXentry"
+        h5["/entry/instrument"].attrs["NX_class"] = "NXinstrument"
+        h5["/entry/instrument/detector/"].attrs["NX_class"] = "NXdetector"
+        h5["/entry/instrument/detector/data"].attrs["interpretation"] = "spectrum"
+        h5["/entry/measurement/data"] = h5py.SoftLink("/entry/instrument/detector/data")
+        h5["/entry/measurement"].attrs["NX_class"] = "NXdata"
+        h5["/entry/measurement"].attrs["signal"] = "data"
+        h5["/entry"].attrs["default"] = "measurement"
+    s = scanstack.open(path)  # no root @default: falls back to the NXentry's default
+    assert s.format == "nexus"
+    assert s.nav_shape == (5, 10) and s.signal_shape == (2048,)
+    np.testing.assert_array_equal(s.to_numpy(), data)
+    # the NXdata only links the data: detector info is found at the link target, as PyMca does
+    np.testing.assert_allclose(s.metadata["live_time"], live_time)
+    assert s.metadata["energy_calibration"]["b"] == calibration[1]
+    assert s.metadata["title"] == "Dummy generated map"
+    s2 = scanstack.open(path, "nexus", path="/entry/instrument/detector/data")
+    np.testing.assert_array_equal(s2[3], data.reshape(50, -1)[3])
+
+
+def test_read_nxdata_axes_written_by_others(tmp_path):
+    data = np.arange(2 * 3 * 4, dtype=np.float32).reshape(2, 3, 4)
+    path = tmp_path / "other.nxs"
+    with h5py.File(path, "w") as f:
+        f.attrs["default"] = "e"
+        e = f.create_group("e")
+        e.attrs.update({"NX_class": "NXentry", "default": "plot"})
+        p = e.create_group("plot")
+        p.attrs.update(
+            {
+                "NX_class": "NXdata",
+                "signal": "counts",
+                "axes": [".", "xx", "E"],
+                "xx_indices": 1,
+                "E_indices": 2,
+            }
+        )
+        p["counts"] = data
+        p["counts"].attrs["interpretation"] = "spectrum"
+        p["xx"] = np.array([0.0, 0.5, 1.5])
+        p["xx"].attrs["units"] = "mm"
+        p["E"] = np.linspace(1.0, 4.0, 4)
+        p["E"].attrs["units"] = "keV"
+    s = scanstack.open(path)
+    assert s.nav_shape == (2, 3)
+    assert [a.name for a in s.axes] == ["y", "xx", "E"]
+    np.testing.assert_allclose(s.axes[1].coordinates, [0.0, 0.5, 1.5])
+    assert (
+        s.axes[2].units == "keV" and s.axes[2].is_uniform and s.axes[2].scale == pytest.approx(1.0)
+    )
+
+
+# -- errors ------------------------------------------------------------------------------------------
+def test_errors_for_malformed_input(tmp_path):
+    not_h5 = tmp_path / "text.nxs"
+    not_h5.write_text("hello")
+    with pytest.raises(FormatError, match="not an HDF5 file"):
+        scanstack.open(not_h5, "nexus")
+
+    empty = tmp_path / "empty.h5"
+    with h5py.File(empty, "w") as f:
+        f["numbers"] = np.arange(3)
+    with pytest.raises(FormatError, match="no NeXus default NXdata") as err:
+        scanstack.open(empty, "nexus")
+    assert err.value.path == os.fspath(empty)
+
+    bad_signal = tmp_path / "bad_signal.h5"
+    with h5py.File(bad_signal, "w") as f:
+        f.attrs["default"] = "entry"
+        f.create_group("entry").attrs.update({"NX_class": "NXentry", "default": "d"})
+        f["entry"].create_group("d").attrs.update({"NX_class": "NXdata", "signal": "counts"})
+    with pytest.raises(FormatError, match="@signal names 'counts'") as err:
+        scanstack.open(bad_signal, "nexus")
+    assert err.value.where == "/entry/d@signal"
+
+    bad_cal = tmp_path / "bad_cal.h5"
+    with h5py.File(bad_cal, "w") as f:
+        f["/mca_0/data"] = np.ones((2, 3, 8))
+        f["/mca_0/calibration"] = np.arange(5.0)
+    with pytest.raises(FormatError, match="calibration must hold 2 or 3 values") as err:
+        scanstack.open(bad_cal, "nexus")
+    assert err.value.where == "/mca_0/calibration"
+
+    text = tmp_path / "text_data.h5"
+    with h5py.File(text, "w") as f:
+        f["/mca_0/data"] = np.array([["a", "b"], ["c", "d"]], dtype="S1")
+        f["/mca_0/data"].attrs["interpretation"] = "spectrum"
+    with pytest.raises(FormatError, match="numeric"):
+        scanstack.open(text, "nexus")
+
+    with pytest.raises(FormatError, match="cannot hold 4-D frames"):
+        scanstack.open(bad_cal, "nexus", signal_ndim=4)
+
+
+def test_writer_refusals_and_atomicity(tmp_path, xrf_stack, stem_stack):
+    with pytest.raises(UnsupportedError, match="compression"):
+        write_nexus(xrf_stack, tmp_path / "x.h5", compression="bzip9")
+    with pytest.raises(UnsupportedError, match="mca_0 layout holds spectra"):
+        write_nexus(stem_stack, tmp_path / "x.h5", layout="mca_0")
+    src = write_nexus(xrf_stack, tmp_path / "in.h5")
+    with scanstack.open(src) as s, pytest.raises(WriteError, match="input"):
+        write_nexus(s, src)
+
+    class Boom(Exception):
+        pass
+
+    def exploding(done, total):
+        if done:
+            raise Boom
+
+    target = tmp_path / "never.h5"
+    target.write_bytes(b"old content")
+    with pytest.raises(Boom):
+        write_nexus(xrf_stack, target, progress=exploding)
+    assert target.read_bytes() == b"old content"  # untouched, and no temporary left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.h5", "never.h5"]
