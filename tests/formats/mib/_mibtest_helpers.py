@@ -9,8 +9,12 @@ from pathlib import Path
 import numpy as np
 
 MIB_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "mib"
-ZIPS = ("Merlin_Single_Quad.zip", "Merlin_navigation4x2_ROI.zip",
-        "Merlin_navigation4x2_signalNx256_ROI.zip", "readmib_ROI.zip")
+ZIPS = (
+    "Merlin_Single_Quad.zip",
+    "Merlin_navigation4x2_ROI.zip",
+    "Merlin_navigation4x2_signalNx256_ROI.zip",
+    "readmib_ROI.zip",
+)
 
 
 def real_mib_names() -> list[str]:

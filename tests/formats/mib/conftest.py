@@ -15,8 +15,11 @@ def mib_dir(tmp_path_factory, shared_data) -> Path:
     out = tmp_path_factory.mktemp("mib_real")
     for z in ZIPS:
         with zipfile.ZipFile(MIB_DATA / z) as zf:
-            members = [m for m in zf.namelist() if not m.rsplit("/", 1)[-1].startswith("._")
-                       and "__MACOSX" not in m]
+            members = [
+                m
+                for m in zf.namelist()
+                if not m.rsplit("/", 1)[-1].startswith("._") and "__MACOSX" not in m
+            ]
             zf.extractall(out / z, members)
     (out / "readmib_example.mib").write_bytes((MIB_DATA / "readmib_example.mib").read_bytes())
     return out

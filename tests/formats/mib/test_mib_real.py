@@ -55,16 +55,30 @@ def test_processed_matches_rsciio(mib_dir, name):
     assert ours["original_metadata"].get("hdr_file") == ref["original_metadata"].get("hdr_file")
 
 
-@pytest.mark.parametrize("name", [
-    "Merlin_navigation4x2_ROI.zip/001_4x2_6bit.mib",
-    "Merlin_Single_Quad.zip/Single_9_Frame_CounterDepth_12_Rows_256.mib",
-])
-@pytest.mark.parametrize("kw", [
-    {}, {"first_frame": 2}, {"last_frame": 4}, {"first_frame": 1, "last_frame": 5},
-    {"first_frame": -3}, {"navigation_shape": (3, 3)}, {"navigation_shape": (4, 2)},
-    {"navigation_shape": (2, 2)}, {"navigation_shape": (5, 5)}, {"navigation_shape": (4, 4)},
-    {"navigation_shape": (4, 4), "first_frame": 2}, {"navigation_shape": (2, 2), "first_frame": 3},
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Merlin_navigation4x2_ROI.zip/001_4x2_6bit.mib",
+        "Merlin_Single_Quad.zip/Single_9_Frame_CounterDepth_12_Rows_256.mib",
+    ],
+)
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {},
+        {"first_frame": 2},
+        {"last_frame": 4},
+        {"first_frame": 1, "last_frame": 5},
+        {"first_frame": -3},
+        {"navigation_shape": (3, 3)},
+        {"navigation_shape": (4, 2)},
+        {"navigation_shape": (2, 2)},
+        {"navigation_shape": (5, 5)},
+        {"navigation_shape": (4, 4)},
+        {"navigation_shape": (4, 4), "first_frame": 2},
+        {"navigation_shape": (2, 2), "first_frame": 3},
+    ],
+)
 def test_frame_range_and_navigation_shape_match_rsciio(mib_dir, name, kw):
     path = mib_dir / name
     with warnings.catch_warnings():
@@ -95,8 +109,10 @@ def test_lazy_and_chunks_match_rsciio(mib_dir):
 def test_file_order_matches_load_mib_data_and_hot_pixel(mib_dir):
     from rsciio.quantumdetector import load_mib_data
 
-    path = mib_dir / ("Merlin_navigation4x2_signalNx256_ROI.zip/"
-                      "002_merlin_test_roi_sig256x128_nav4x2_hot_pixel_52x_39y.mib")
+    path = mib_dir / (
+        "Merlin_navigation4x2_signalNx256_ROI.zip/"
+        "002_merlin_test_roi_sig256x128_nav4x2_hot_pixel_52x_39y.mib"
+    )
     raw_order = np.asarray(load_mib_data(str(path)))
     s = scanstack.open(path, flip=False)
     assert s.nav_shape == (2, 4)
@@ -131,8 +147,11 @@ def test_raw_decodes_to_processed_twin(mib_dir, name):
     jac = _jaccard(a, b)
     assert jac > 0.95
     rows, cols = a.shape[-2:]
-    quads = [(rs, cs) for rs in (slice(0, rows // 2), slice(rows // 2, rows))
-             for cs in (slice(0, cols // 2), slice(cols // 2, cols))]
+    quads = [
+        (rs, cs)
+        for rs in (slice(0, rows // 2), slice(rows // 2, rows))
+        for cs in (slice(0, cols // 2), slice(cols // 2, cols))
+    ]
     for q in quads:  # each chip lands where the processed file has it, not elsewhere
         own = _jaccard(a[(..., *q)], b[(..., *q)])
         assert own > 0.8
@@ -140,15 +159,19 @@ def test_raw_decodes_to_processed_twin(mib_dir, name):
     assert _jaccard(a[..., ::-1, :], b) < jac - 0.2
     assert _jaccard(a[..., :, ::-1], b) < jac - 0.2
     # region reads of raw data decode the same pixels
-    np.testing.assert_array_equal(r.get_region(0, ((3, 20), (5, 70))), a.reshape(
-        -1, rows, cols)[0, 3:20, 5:70])
+    np.testing.assert_array_equal(
+        r.get_region(0, ((3, 20), (5, 70))), a.reshape(-1, rows, cols)[0, 3:20, 5:70]
+    )
 
 
-@pytest.mark.parametrize("name", [
-    "Merlin_Single_Quad.zip/Single_9_Frame_CounterDepth_12_Rows_256.mib",
-    "Merlin_Single_Quad.zip/Quad_9_Frame_CounterDepth_6_Rows_256.mib",
-    "Merlin_Single_Quad.zip/Quad_9_Frame_CounterDepth_1_Rows_256RAW.mib",
-])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Merlin_Single_Quad.zip/Single_9_Frame_CounterDepth_12_Rows_256.mib",
+        "Merlin_Single_Quad.zip/Quad_9_Frame_CounterDepth_6_Rows_256.mib",
+        "Merlin_Single_Quad.zip/Quad_9_Frame_CounterDepth_1_Rows_256RAW.mib",
+    ],
+)
 def test_bytes_buffer_single_and_quad(mib_dir, name):
     path = mib_dir / name
     from_path = _open(path, hdr=False)
@@ -173,8 +196,9 @@ def test_path_and_uppercase_names(mib_dir, tmp_path):
     assert s.nav_shape == (2, 4) and s.reader.hdr_path.endswith("SCAN.HDR")
     assert s.metadata["navigation_source"] == "hdr ScanX/ScanY"
     np.testing.assert_array_equal(s.to_numpy(), as_native(ref))
-    np.testing.assert_array_equal(scanstack.open(str(tmp_path / "SCAN.MIB")).to_numpy(),
-                                  as_native(ref))
+    np.testing.assert_array_equal(
+        scanstack.open(str(tmp_path / "SCAN.MIB")).to_numpy(), as_native(ref)
+    )
     # the .hdr names the acquisition too
     assert scanstack.open(tmp_path / "SCAN.HDR").nav_shape == (2, 4)
 
@@ -187,8 +211,9 @@ def test_frame_headers_all_frames_not_off_by_one(mib_dir):
     table = mib.frame_headers(path)
     n = len(headers)
     assert len(parse_timestamps(headers, max_index=-1)) == n - 1  # RosettaSciIO's off-by-one
-    ts = np.array([t.rstrip("Z") for t in parse_timestamps(headers, max_index=n)],
-                  dtype="datetime64[ns]")
+    ts = np.array(
+        [t.rstrip("Z") for t in parse_timestamps(headers, max_index=n)], dtype="datetime64[ns]"
+    )
     np.testing.assert_array_equal(table["timestamp"], ts)
     np.testing.assert_allclose(table["exposure"] * 1e3, parse_exposures(headers, max_index=n))
     assert table["sequence"].tolist() == list(range(1, n + 1))
@@ -211,8 +236,12 @@ def test_as_array_is_zero_copy_memmap(mib_dir):
     np.testing.assert_array_equal(view[:, 10:20, 30:40], s.read(0, 9, ((10, 20), (30, 40))))
     unflipped = scanstack.open(path, flip=False)
     np.testing.assert_array_equal(unflipped.as_array()[1], view[1][::-1])
-    assert scanstack.open(str(path).replace(".mib", "RAW.mib").replace(
-        "CounterDepth_12", "CounterDepth_1")).as_array() is None
+    assert (
+        scanstack.open(
+            str(path).replace(".mib", "RAW.mib").replace("CounterDepth_12", "CounterDepth_1")
+        ).as_array()
+        is None
+    )
 
 
 def test_metadata_common_keys_and_pickle(mib_dir):

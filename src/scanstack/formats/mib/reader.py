@@ -246,7 +246,7 @@ def _validated_siblings(given: str, paths: list[str], mode: str) -> list[str]:
     except (FormatError, UnsupportedError):
         return [given]
     order = sorted(range(len(files)), key=lambda i: heads[i].sequence)
-    for i, j in zip(order, order[1:]):
+    for i, j in zip(order, order[1:], strict=False):
         if heads[j].sequence != heads[i].sequence + files[i].size // stride:
             return [given]
     return [paths[i] for i in order]
@@ -354,8 +354,12 @@ class MibReader(Reader):
         self.notes: list[str] = []
         paths, buffer = _split_sources(source, join)
         mode = mmap_mode or "r"
-        if paths is not None and len(paths) > 1 and isinstance(source, (str, os.PathLike)) \
-                and Path(source).suffix.lower() == ".mib":
+        if (
+            paths is not None
+            and len(paths) > 1
+            and isinstance(source, (str, os.PathLike))
+            and Path(source).suffix.lower() == ".mib"
+        ):
             paths = _validated_siblings(os.fspath(source), paths, mode)
         self._files = (
             [_File(None, buffer, mode)] if paths is None else [_File(p, None, mode) for p in paths]

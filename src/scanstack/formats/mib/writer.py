@@ -370,11 +370,21 @@ class SyntheticFrames:
             return self[int(key) : int(key) + 1][0]
         start, stop, _ = key.indices(self.shape[0])
         n = max(0, stop - start)
+        rows, cols = self.shape[1:]
         hi = (1 << self.depth) - 1
-        rng = np.random.default_rng([self.seed, start])
-        block = rng.integers(0, min(hi, 7) + 1, size=(n, *self.shape[1:]), dtype=self.dtype)
-        idx = np.arange(start, start + n)
-        block[np.arange(n), idx % self.shape[1], (2 * idx) % self.shape[2]] = hi
+        # a cheap integer hash of (seed, frame, pixel): counts 0..7 (0..1 at depth 1)
+        idx = np.arange(start, start + n, dtype=np.uint32)[:, None]
+        pix = np.arange(rows * cols, dtype=np.uint32)[None, :]
+        with np.errstate(over="ignore"):
+            h = pix * np.uint32(0x9E3779B1) + (idx + np.uint32(self.seed * 7919)) * np.uint32(
+                0x85EBCA77
+            )
+            h ^= h >> np.uint32(15)
+            h *= np.uint32(0x2C1B3C6D)
+        block = (h >> np.uint32(29)).astype(self.dtype).reshape(n, rows, cols)
+        np.minimum(block, hi, out=block)
+        f = idx[:, 0].astype(np.int64)
+        block[np.arange(n), f % rows, (2 * f) % cols] = hi
         return block
 
 
