@@ -357,3 +357,12 @@ def test_threaded_block_write_matches_single_thread(tmp_path):
         assert set(za.files) == set(zb.files)
         for k in za.files:
             np.testing.assert_array_equal(za[k], zb[k])
+
+
+def test_open_fch5_h5py_file_without_a_format(tmp_path):
+    data = sparse_frames()
+    hexrd_fch5(tmp_path / "h.fch5", data, 0, {})
+    with h5py.File(tmp_path / "h.fch5") as f:
+        s = scanstack.open(f)
+        assert s.format == "frame-cache"
+        np.testing.assert_array_equal(s[:], data)

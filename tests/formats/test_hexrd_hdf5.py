@@ -271,3 +271,14 @@ def test_sniff_leaves_foreign_hdf5_to_their_formats(tmp_path):
     assert score(plain) >= 0.5
     assert score(tmp_path / "nexus.h5") < 0.5
     assert score(tmp_path / "fch5.h5") < 0.1
+
+
+def test_open_h5py_objects_without_a_format(tmp_path):
+    data = frames()
+    path = hexrd_style_file(tmp_path / "h.h5", data, {"omega": omega(5)})
+    with h5py.File(path) as f:
+        s = scanstack.open(f)
+        assert s.format == "hdf5"
+        np.testing.assert_array_equal(s[2], data[2])
+        with pytest.raises(FormatError, match=r"h\.h5.*'/imageseries/images' to be a group"):
+            scanstack.open(f, "hdf5", path="imageseries/images")

@@ -145,6 +145,15 @@ def sniff_yaml_key(probe, pattern: bytes) -> bool:
 
 
 # -- HDF5 sources ------------------------------------------------------------------------------
+def probe_h5(probe):
+    """The HDF5 group to sniff: an ``h5py.File``/``Group`` given as the source, or the file."""
+    import h5py
+
+    if isinstance(probe.source, h5py.Group):
+        return probe.source
+    return probe.h5() if probe.is_hdf5 else None
+
+
 class H5Source:
     """A file name or an open ``h5py.File``/``Group``, plus a group path inside it.
 
@@ -192,7 +201,14 @@ class H5Source:
                 self.filename,
                 self.group_path,
             )
-        return f[self.group_path]
+        group = f[self.group_path]
+        if not hasattr(group, "keys"):
+            raise FormatError(
+                f"expected {self.group_path!r} to be a group ({fmt}), found a dataset",
+                self.filename,
+                self.group_path,
+            )
+        return group
 
     def close(self, force: bool = False) -> None:
         if self._file is not None and (self.owns or force):

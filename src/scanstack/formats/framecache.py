@@ -46,6 +46,7 @@ from ._hexrd import (
     H5Source,
     OptionError,
     load_yaml,
+    probe_h5,
     sniff_yaml_key,
     yaml_head,
     yaml_section,
@@ -705,9 +706,9 @@ def sniff(probe: Probe) -> float:
         if {"shape.npy", "nframes.npy", "dtype.npy"} <= names:
             return 0.95
         return 0.0
-    if probe.is_hdf5:
-        f = probe.h5()
-        return 0.95 if f is not None and VERSION_ATTR in f.attrs else 0.0
+    f = probe_h5(probe)
+    if f is not None:
+        return 0.95 if VERSION_ATTR in f.attrs else 0.0
     if sniff_yaml_key(probe, rb"data") and re.search(rb"\bfile\s*:", yaml_head(probe)):
         return 0.6
     return 0.0

@@ -32,7 +32,7 @@ from ..core.reader import Reader
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ..core.writing import copy_to
-from ._hexrd import H5Source, OptionError
+from ._hexrd import H5Source, OptionError, probe_h5
 
 JSON_KEYS_ATTR = "__scanstack_json__"
 DEFAULT_DATANAME = "images"
@@ -312,9 +312,7 @@ def write_hdf5(
 
 
 def sniff(probe: Probe) -> float:
-    if not probe.is_hdf5:
-        return 0.0
-    f = probe.h5()
+    f = probe_h5(probe)
     if f is None:
         return 0.0
     attrs = f.attrs
