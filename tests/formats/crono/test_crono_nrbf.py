@@ -8,9 +8,13 @@ import pytest
 from scanstack.core.errors import FormatError
 from scanstack.formats.crono import nrbf
 
-BLOBS = ["configuration_settings", "configuration_settings_attr_mapsetup",
-         "configuration_initialsystemstatus", "configuration_finalsystemstatus",
-         "xrf_rois_roisobjects_0000"]
+BLOBS = [
+    "configuration_settings",
+    "configuration_settings_attr_mapsetup",
+    "configuration_initialsystemstatus",
+    "configuration_finalsystemstatus",
+    "xrf_rois_roisobjects_0000",
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +39,7 @@ def test_mapsetup_values_match_the_notes(crono_dir):
     assert (ms["x_map_left"], ms["y_map_bottom"]) == (132252, 111817)
     assert ms["speed"] == 13.89 and ms["spectra_time"] == 60 and ms["_rowsDistance"] == 500.0
     assert ms["required_time"] == 600_000_000  # TimeSpan ticks = 60 s
-    assert ms["guided_mode"] == {"__class__": "XGLabMappingLib.MapSetup+guided_modes",
-                                 "value__": 2}
+    assert ms["guided_mode"] == {"__class__": "XGLabMappingLib.MapSetup+guided_modes", "value__": 2}
     assert ms["binningFactor"] == 1.2 and ms["line_dead_time"] == 2.0
 
 
@@ -76,8 +79,15 @@ def test_unwrap_goes_through_the_parser_for_other_layouts():
     # a BinaryLibrary record before the array: not the usual 27-byte header
     payload = b"\xff\xd8hello\xff\xd9"
     lib = bytes([12]) + struct.pack("<i", 7) + bytes([3]) + b"lib"
-    blob = (struct.pack("<Biiii", 0, 1, -1, 1, 0) + lib + bytes([15]) + struct.pack("<ii", 1,
-            len(payload)) + bytes([2]) + payload + bytes([11]))
+    blob = (
+        struct.pack("<Biiii", 0, 1, -1, 1, 0)
+        + lib
+        + bytes([15])
+        + struct.pack("<ii", 1, len(payload))
+        + bytes([2])
+        + payload
+        + bytes([11])
+    )
     assert nrbf.unwrap_byte_array(blob) == payload
 
 
@@ -91,23 +101,45 @@ def test_byte_array_round_trip(size):
 
 def test_encoder_round_trip_all_member_kinds():
     lib = "Lib, Version=1.0.0.0, Culture=neutral, PublicKeyToken=null"
-    obj = nrbf.NrbfClass("Lib.Thing", [
-        ("flag", True), ("count", 3), ("ratio", 0.5), ("name", "éléments"), ("nothing", None),
-        ("u32", nrbf.Typed("UInt32", 4_000_000_000)), ("ticks", nrbf.Typed("TimeSpan", -5)),
-        ("dec", nrbf.Typed("Decimal", "1.25")), ("f32", nrbf.Typed("Single", 0.5)),
-        ("arr", nrbf.TypedArray("Double", [1.0, 2.0])),
-        ("mode", nrbf.NrbfClass("Lib.Thing+Mode", [("value__", 2)], lib)),
-        ("sys", nrbf.NrbfClass("System.Drawing.Point", [("x", 1), ("y", -1)]))], lib)
+    obj = nrbf.NrbfClass(
+        "Lib.Thing",
+        [
+            ("flag", True),
+            ("count", 3),
+            ("ratio", 0.5),
+            ("name", "éléments"),
+            ("nothing", None),
+            ("u32", nrbf.Typed("UInt32", 4_000_000_000)),
+            ("ticks", nrbf.Typed("TimeSpan", -5)),
+            ("dec", nrbf.Typed("Decimal", "1.25")),
+            ("f32", nrbf.Typed("Single", 0.5)),
+            ("arr", nrbf.TypedArray("Double", [1.0, 2.0])),
+            ("mode", nrbf.NrbfClass("Lib.Thing+Mode", [("value__", 2)], lib)),
+            ("sys", nrbf.NrbfClass("System.Drawing.Point", [("x", 1), ("y", -1)])),
+        ],
+        lib,
+    )
     assert nrbf.decode(nrbf.encode(obj)) == {
-        "__class__": "Lib.Thing", "flag": True, "count": 3, "ratio": 0.5, "name": "éléments",
-        "nothing": None, "u32": 4_000_000_000, "ticks": -5, "dec": "1.25", "f32": 0.5,
-        "arr": [1.0, 2.0], "mode": {"__class__": "Lib.Thing+Mode", "value__": 2},
-        "sys": {"__class__": "System.Drawing.Point", "x": 1, "y": -1}}
+        "__class__": "Lib.Thing",
+        "flag": True,
+        "count": 3,
+        "ratio": 0.5,
+        "name": "éléments",
+        "nothing": None,
+        "u32": 4_000_000_000,
+        "ticks": -5,
+        "dec": "1.25",
+        "f32": 0.5,
+        "arr": [1.0, 2.0],
+        "mode": {"__class__": "Lib.Thing+Mode", "value__": 2},
+        "sys": {"__class__": "System.Drawing.Point", "x": 1, "y": -1},
+    }
 
 
 def test_class_with_id_reference_null_runs_and_binary_array():
     """Record types the encoder does not emit: ClassWithId, ObjectNullMultiple256, BinaryArray,
     ArraySingleString, MemberPrimitiveTyped and a forward MemberReference."""
+
     def lps(s):
         return bytes([len(s)]) + s.encode()
 
@@ -126,8 +158,11 @@ def test_class_with_id_reference_null_runs_and_binary_array():
     out += bytes([8, 8]) + struct.pack("<i", 42) + bytes([10])
     out += bytes([11])
     value = nrbf.decode(out)
-    assert value == {"__class__": "P", "a": [[1, 2], [3, 4]],
-                     "b": ["x", None, None, {"__class__": "P", "a": 42, "b": None}]}
+    assert value == {
+        "__class__": "P",
+        "a": [[1, 2], [3, 4]],
+        "b": ["x", None, None, {"__class__": "P", "a": 42, "b": None}],
+    }
 
 
 @pytest.mark.parametrize("cut", [0, 5, 17, 40, 300, 805])
