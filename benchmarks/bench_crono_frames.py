@@ -1,7 +1,8 @@
 """CRONO camera frames: decode + EXIF + place every frame, scanstack against a plain Pillow loop.
 
 A synthetic CRONO file with >= 10,000 camera frames (143 x 107 q75 RGB JPEGs with the EXIF µs
-stamp, NRBF-wrapped, like the real /Images/Static) is generated once (or given with --file).
+stamp, NRBF-wrapped, like the real /Images/Static; ``scanstack.formats.crono.write_crono``) is
+generated once (or given with --file).
 Both pipelines read the blobs from HDF5 in the same blocks of slots; then
 
 - Pillow: per frame ``Image.open`` + ``convert('RGB')`` + ``getexif()`` (DateTimeOriginal),
@@ -11,7 +12,7 @@ Both pipelines read the blobs from HDF5 in the same blocks of slots; then
   threads), then :func:`scanstack.crono.place_frames`.
 
 Prints frames/s of each stage and of the whole pipeline, and the ratio.
-Usage: ``python benchmarks/bench_crono_frames.py [--quick] [--file F] [--keep DIR]``
+Usage: ``python benchmarks/bench_crono_frames.py [--quick] [--file F]``
 """
 
 from __future__ import annotations
@@ -30,23 +31,15 @@ from scanstack.core.config import config
 from scanstack.crono import ScanTrack, iter_decoded, open_frames, place_frames
 from scanstack.crono.exif import exif_stamp
 from scanstack.crono.jpeg import available_backend, decode_many
-from scanstack.crono.simulate import simulate_scan, write_camera_file
+from scanstack.formats.crono import write_crono
 
 
 def make_file(path: str, quick: bool) -> None:
-    # realistic geometry: 38 mm rows at 13.89 mm/s, 2 s row changes, 30 frames/s
-    rows = 8 if quick else 72
-    scan = simulate_scan(
-        rows=rows,
-        row_length_um=38000.0,
-        line_dead_time_s=2.0,
-        lead_s=0.5,
-        position_noise_um=10.0,
-        seed=1,
-    )
+    # the demo file's geometry: 37 columns of ~1 mm, 2 s row changes, 30 frames/s
+    rows = 7 if quick else 67
     t = time.perf_counter()
-    write_camera_file(path, scan, progress=True)
-    print(f"generated {scan.frame_t_us.size} frames in {time.perf_counter() - t:.1f} s -> {path}")
+    truth = write_crono(path, rows=rows, columns=37, line_dead_time=2.0, seed=1)
+    print(f"generated {truth.n_frames} frames in {time.perf_counter() - t:.1f} s -> {path}")
 
 
 def pillow_pipeline(reader, track) -> tuple[float, np.ndarray]:
@@ -78,7 +71,7 @@ def stage_rates(reader, n: int) -> dict[str, float]:
     jpegs = [j for _, js in reader.iter_jpegs(0, n, per_read=256) for j in js]
     out = {}
     t = time.perf_counter()
-    for _, js in reader.iter_jpegs(0, n, per_read=256):
+    for _ in reader.iter_jpegs(0, n, per_read=256):
         pass
     out["HDF5 blob read + NRBF unwrap"] = n / (time.perf_counter() - t)
     t = time.perf_counter()

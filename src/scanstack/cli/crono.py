@@ -128,15 +128,18 @@ def cmd_mosaic(args) -> int:
             refine=not args.no_refine,
             progress=progress,
         )
+    image = mosaic.image[::-1] if args.north_up else mosaic.image
+    fmt = Image.registered_extensions()[out.suffix.lower()]
     with atomic_path(out, inputs=[args.input]) as tmp:
-        Image.fromarray(mosaic.image).save(
-            tmp, format=Image.registered_extensions()[out.suffix.lower()]
-        )
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format=fmt)
     rows, cols = mosaic.weight.shape
+    top = "highest" if args.north_up else "lowest"
     print(
         f"{out}: {cols} x {rows} px at {mosaic.resolution_um:g} µm/px from {mosaic.frames.size} "
-        f"frames ({mosaic.pairs} registered pairs); top-left pixel centre at motor "
-        f"x={mosaic.x0_um:.0f} µm, y={mosaic.y1_um:.0f} µm (north-up)"
+        f"frames ({mosaic.pairs} registered pairs); first column at motor x="
+        f"{mosaic.x0_um:.0f} µm, top row at the {top} y ("
+        f"{mosaic.y0_um + (rows - 1) * mosaic.resolution_um if args.north_up else mosaic.y0_um:.0f}"
+        " µm)"
     )
     return 0
 
@@ -204,6 +207,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     q.add_argument("--flip-x", action="store_true", help="image columns run towards -X")
     q.add_argument("--flip-y", action="store_true", help="image rows run towards +Y")
     q.add_argument("--spot", metavar="COL,ROW", help="X-ray spot in the frame (default: centre)")
+    q.add_argument(
+        "--north-up",
+        action="store_true",
+        help="put the highest Y at the top (default: map orientation, first row at the top)",
+    )
     q.set_defaults(func=cmd_mosaic)
 
     q = sub.add_parser("summary", help="frame and spectrum counts and rates: why more frames")

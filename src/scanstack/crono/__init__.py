@@ -7,13 +7,20 @@
   are ~3x more frames than spectra;
 - :func:`build_mosaic` — a stitched, registered, feathered mosaic; :func:`locate_spot` —
   where the X-ray spot sits in a frame, from an element map;
-- :mod:`.simulate` — synthetic scans with ground truth for tests and benchmarks.
+- :func:`estimate_camera` — axis directions and pixel size measured from the frames.
 """
 
 from .camera import CameraModel
 from .exif import exif_stamp, read_exif
 from .frames import CronoFramesReader, iter_decoded, open_frames
-from .mosaic import Mosaic, SpotEstimate, build_mosaic, locate_spot, phase_correlate
+from .mosaic import (
+    Mosaic,
+    SpotEstimate,
+    build_mosaic,
+    estimate_camera,
+    locate_spot,
+    phase_correlate,
+)
 from .placement import (
     AFTER,
     BEFORE,
@@ -39,6 +46,7 @@ __all__ = [
     "ScanTrack",
     "SpotEstimate",
     "build_mosaic",
+    "estimate_camera",
     "exif_stamp",
     "iter_decoded",
     "locate_spot",

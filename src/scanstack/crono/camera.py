@@ -8,9 +8,9 @@ where ``(sx, sy)`` is ``/Images/ImageAdjusting/ImagePixelSizeRatio`` (µm per pi
 of the format notes) and ``(spot_col, spot_row)`` is where the X-ray spot sits in the frame (the
 point measured at motor position ``(x, y)``; unknown for the instrument, the frame centre by
 default — :func:`scanstack.crono.mosaic.locate_spot` estimates it from an element map).
-The defaults ``x_sign = +1, y_sign = -1`` mean image columns run towards +X and image rows
-towards −Y (the image shown north-up, the way mosaics are drawn here). None of this is
-documented by the vendor; :func:`scanstack.crono.mosaic.estimate_camera` checks the signs and the
+The defaults ``x_sign = +1, y_sign = +1`` mean image columns run towards +X and image rows
+towards +Y, as in :func:`scanstack.formats.crono.write_crono` (frames are crops of an object
+image whose rows grow with Y, like the XRF map rows). None of this is documented by the vendor; :func:`scanstack.crono.mosaic.estimate_camera` checks the signs and the
 pixel size against the motor track by registering consecutive frames.
 """
 
@@ -30,7 +30,7 @@ class CameraModel:
     frame_shape: tuple[int, int] = (107, 143)  # (rows, cols), full size
     pixel_size_um: tuple[float, float] = DEFAULT_PIXEL_SIZE  # (x, y)
     x_sign: int = 1
-    y_sign: int = -1
+    y_sign: int = 1
     spot_px: tuple[float, float] | None = None  # (col, row); None = frame centre
 
     @property

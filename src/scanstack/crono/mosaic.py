@@ -11,7 +11,9 @@
 3. **blend** with feathering: each frame's pixels weigh by a tent that falls to zero at its
    edges, so seams and the JPEG block edges fade out.
 
-The mosaic grid is north-up (row 0 at the highest Y, column 0 at the lowest X) at
+The mosaic grid has the orientation of the XRF maps and of the ground-truth object of
+:func:`scanstack.formats.crono.write_crono`: row 0 at the lowest Y (the first scanned row),
+column 0 at the lowest X (flip it vertically for a north-up view), at
 ``resolution_um`` µm per pixel; frames are decoded at a reduced size (libjpeg DCT scaling) when
 the resolution is at least 2x coarser than the camera's. Memory: the canvas (16 bytes per mosaic
 pixel) plus two rows of grey frames for the refinement.
@@ -82,8 +84,8 @@ def phase_correlate(
 class Mosaic:
     """A stitched mosaic.
 
-    ``image`` (rows, cols, 3) uint8, north-up; pixel ``(r, c)`` is centred at motor
-    ``X = x0_um + c · resolution_um``, ``Y = y1_um − r · resolution_um``. ``weight`` (rows, cols)
+    ``image`` (rows, cols, 3) uint8, map orientation: pixel ``(r, c)`` is centred at motor
+    ``X = x0_um + c · resolution_um``, ``Y = y0_um + r · resolution_um`` (row 0 = lowest Y). ``weight`` (rows, cols)
     float32 is the summed feather weight (0 = not covered). ``frames`` are the frame indices used,
     ``x_um, y_um`` their final positions (after refinement) and ``corrections_um`` (n, 2) what
     the refinement changed; ``pairs`` the number of registered frame pairs kept.
@@ -92,7 +94,7 @@ class Mosaic:
     image: np.ndarray
     weight: np.ndarray
     x0_um: float
-    y1_um: float
+    y0_um: float
     resolution_um: float
     camera: CameraModel
     frames: np.ndarray
@@ -110,13 +112,13 @@ class Mosaic:
         rows, cols = self.weight.shape
         return (
             self.x0_um + np.arange(cols) * self.resolution_um,
-            self.y1_um - np.arange(rows) * self.resolution_um,
+            self.y0_um + np.arange(rows) * self.resolution_um,
         )
 
     def sample(self, X, Y, gray: bool = True, order: int = 1) -> np.ndarray:
         """Mosaic values at motor points (bilinear); NaN outside the covered area."""
         c = (np.asarray(X, float) - self.x0_um) / self.resolution_um
-        r = (self.y1_um - np.asarray(Y, float)) / self.resolution_um
+        r = (np.asarray(Y, float) - self.y0_um) / self.resolution_um
         img = self.image.astype(np.float32)
         chans = [img.mean(-1)] if gray else [img[..., k] for k in range(3)]
         vals = [
@@ -344,19 +346,19 @@ def build_mosaic(
                     k = order.get(a + bi)
                     if k is None:
                         continue
-                    _paste(acc, wsum, block[bi], tent, xf[k], yf[k], camera, scale, x_lo, y_hi, res)
+                    _paste(acc, wsum, block[bi], tent, xf[k], yf[k], camera, scale, x_lo, y_lo, res)
                     bar.update(1)
         with np.errstate(invalid="ignore", divide="ignore"):
             img = acc / wsum[..., None]
         img = np.where(wsum[..., None] > 0, img, 0)
         image = np.clip(np.round(img), 0, 255).astype(np.uint8)
-        return Mosaic(image, wsum, x_lo, y_hi, res, camera, sel, xf, yf, corr, len(kept))
+        return Mosaic(image, wsum, x_lo, y_lo, res, camera, sel, xf, yf, corr, len(kept))
     finally:
         if sub is not reader:
             sub.close()
 
 
-def _paste(acc, wsum, frame, tent, x, y, camera: CameraModel, scale: int, x0, y1, res) -> None:
+def _paste(acc, wsum, frame, tent, x, y, camera: CameraModel, scale: int, x0, y0, res) -> None:
     """Resample one (possibly reduced) frame onto the canvas, bilinear, with feather weights."""
     hs, ws, _ = frame.shape
     h0, w0 = camera.frame_shape
@@ -364,12 +366,12 @@ def _paste(acc, wsum, frame, tent, x, y, camera: CameraModel, scale: int, x0, y1
     ex, ey = camera.pixel_to_motor(x, y, np.array([-0.5, w0 - 0.5]), np.array([-0.5, h0 - 0.5]))
     c_lo = max(int(math.ceil((ex.min() - x0) / res)), 0)
     c_hi = min(int(math.floor((ex.max() - x0) / res)), acc.shape[1] - 1)
-    r_lo = max(int(math.ceil((y1 - ey.max()) / res)), 0)
-    r_hi = min(int(math.floor((y1 - ey.min()) / res)), acc.shape[0] - 1)
+    r_lo = max(int(math.ceil((ey.min() - y0) / res)), 0)
+    r_hi = min(int(math.floor((ey.max() - y0) / res)), acc.shape[0] - 1)
     if c_hi < c_lo or r_hi < r_lo:
         return
     X = x0 + np.arange(c_lo, c_hi + 1) * res
-    Y = y1 - np.arange(r_lo, r_hi + 1) * res
+    Y = y0 + np.arange(r_lo, r_hi + 1) * res
     col, _ = camera.motor_to_pixel(x, y, X, 0.0)
     _, row = camera.motor_to_pixel(x, y, 0.0, Y)
     # full-size pixel -> reduced pixel (libjpeg scaling keeps pixel centres at (i + 0.5) · s)
@@ -389,14 +391,84 @@ def _paste(acc, wsum, frame, tent, x, y, camera: CameraModel, scale: int, x0, y1
     wsum[sl] += wgt
 
 
+# -- checking the camera model against the motor track -------------------------------------------
+def estimate_camera(
+    reader: CronoFramesReader,
+    placement: FramePlacement,
+    max_pairs: int = 200,
+    min_peak: float = 0.05,
+) -> tuple[CameraModel, dict]:
+    """Measure the camera's axis directions and pixel size from the frames themselves.
+
+    Consecutive frames of a row (the stage moved ``dx`` ≈ 0.46 mm) and frames of neighbouring
+    rows at the same X (``dy`` = YStep) are phase-correlated without any prior; the image shift
+    against the motor displacement gives ``x_sign · sx`` and ``y_sign · sy`` (median over
+    pairs). Returns the model and ``{"pairs_x", "pairs_y", "sx_spread_um", "sy_spread_um"}``;
+    a scale is ``nan`` (and its sign kept at the default) when no pair measured it.
+    """
+    x, y, row = placement.x_um, placement.y_um, placement.row
+    inrow = np.flatnonzero(placement.in_row)
+    cand_x = [
+        (i, j)
+        for i, j in zip(inrow[:-1], inrow[1:], strict=True)
+        if j == i + 1 and row[i] == row[j] and abs(x[j] - x[i]) > 50
+    ]
+    cand_y = []
+    for r in np.unique(row[inrow]):
+        a = inrow[row[inrow] == r]
+        b = inrow[row[inrow] == r + 1]
+        if a.size and b.size:
+            for i in a[:: max(1, a.size // 8)]:
+                j = b[np.argmin(np.abs(x[b] - x[i]))]
+                if abs(x[j] - x[i]) < 300 and abs(y[j] - y[i]) > 50:
+                    cand_y.append((int(i), int(j)))
+    rng = np.random.default_rng(0)
+
+    def measure(cands, axis):
+        if len(cands) > max_pairs:
+            cands = [cands[k] for k in sorted(rng.choice(len(cands), max_pairs, replace=False))]
+        ratios = []
+        for i, j in cands:
+            gi, gj = _gray(reader.read_frames(np.array([i, j])))
+            dr, dc, peak = phase_correlate(gi, gj)
+            shift = dc if axis == 0 else dr
+            if peak >= min_peak and abs(shift) > 1:
+                delta = (x[j] - x[i]) if axis == 0 else (y[j] - y[i])
+                ratios.append(delta / shift / reader.scale)
+        return np.array(ratios)
+
+    kx, ky = measure(cand_x, 0), measure(cand_y, 1)
+    default = CameraModel(reader.full_shape, reader.pixel_size_um or (np.nan, np.nan))
+    mx = float(np.median(kx)) if kx.size else float("nan")
+    my = float(np.median(ky)) if ky.size else float("nan")
+    cam = CameraModel(
+        reader.full_shape,
+        (
+            abs(mx) if kx.size else default.pixel_size_um[0],
+            abs(my) if ky.size else default.pixel_size_um[1],
+        ),
+        int(np.sign(mx)) if kx.size else default.x_sign,
+        int(np.sign(my)) if ky.size else default.y_sign,
+    )
+    stats = {
+        "pairs_x": int(kx.size),
+        "pairs_y": int(ky.size),
+        "sx_spread_um": float(np.std(np.abs(kx))) if kx.size else float("nan"),
+        "sy_spread_um": float(np.std(np.abs(ky))) if ky.size else float("nan"),
+        "sx_um": abs(mx),
+        "sy_um": abs(my),
+    }
+    return cam, stats
+
+
 # -- the X-ray spot -----------------------------------------------------------------------------------
 @dataclass
 class SpotEstimate:
     """Where the X-ray spot sits in a full-size camera frame.
 
     ``spot_px`` (col, row); ``offset_um`` (dx, dy) of the spot from where the mosaic assumed it;
-    ``ncc`` the normalised cross-correlation between the shifted mosaic and the element map at
-    the optimum (negative when the element shows dark in the image, e.g. iron-gall ink);
+    ``ncc`` the correlation between the shifted mosaic and the element map at the optimum
+    (colour fit: 0..1; grey: negative when the element shows dark, e.g. iron-gall ink);
     ``camera`` the camera model with the spot set.
     """
 
@@ -423,17 +495,24 @@ def locate_spot(
     spot_sigma_um: float = 250.0,
     search_um: tuple[float, float] | None = None,
     step_um: float | None = None,
+    color: bool = True,
 ) -> SpotEstimate:
     """Register the mosaic with an element map to find the X-ray spot in the camera frame.
 
     ``element_map`` (rows, cols): e.g. the Fe Kα map, in CRONO's grid order (row 0 = first
     row); ``map_x_um, map_y_um`` the motor position of every map pixel, either (rows, cols)
     arrays — best: where each selected spectrum was really taken, see
-    :func:`scanstack.crono.placement.map_positions` — or the nominal column (cols,) and row (rows,)
-    coordinates. The mosaic grey level, blurred by ``spot_sigma_um``
-    (the X-ray spot size), is sampled at the map positions shifted by ``(dx, dy)``; the shift
-    maximising ``|NCC|`` over ``±search_um`` (default: half a frame) is the spot's offset from
-    the spot position the mosaic assumed. Coarse grid then a local refinement.
+    :func:`scanstack.crono.placement.map_positions` — or the nominal column (cols,) and row
+    (rows,) coordinates.
+
+    The mosaic, blurred by ``spot_sigma_um`` (the X-ray spot), is sampled at the map positions
+    shifted by ``(dx, dy)``. With ``color=True`` the map is fitted as a linear function of the
+    R, G, B values there (a pigment has a colour, not just a darkness) and the score is the
+    correlation of the fit (√R²); with ``color=False`` it is ``|NCC|`` with the grey level
+    (its sign is reported). The best shift over ``±search_um`` (default: half a frame) is the
+    spot's offset from the spot the mosaic assumed. Coarse grid, then local refinement.
+    The map needs structure at its own pixel pitch (~1 mm), otherwise the estimate is weak
+    (see ``SpotEstimate.ncc``).
     """
     cam = mosaic.camera
     E = np.asarray(element_map, float)
@@ -446,21 +525,34 @@ def locate_spot(
         )
     fw, fh = cam.footprint_um()
     sx_max, sy_max = search_um or (fw / 2, fh / 2)
-    gray = mosaic.image.astype(np.float32).mean(-1)
-    gray = np.where(mosaic.covered, gray, np.nan)
     sig = spot_sigma_um / mosaic.resolution_um
-    filled = np.where(np.isfinite(gray), gray, 0.0)
-    norm = ndimage.gaussian_filter(np.isfinite(gray).astype(np.float32), sig)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        blurred = ndimage.gaussian_filter(filled, sig) / norm
-    blurred[norm < 0.5] = np.nan
-    XX, YY = mx, my
+    cov = mosaic.covered
+    norm = ndimage.gaussian_filter(cov.astype(np.float32), sig)
+    img = mosaic.image.astype(np.float32)
+    chans = [img[..., k] for k in range(3)] if color else [img.mean(-1)]
+    blurred = []
+    for ch in chans:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            b = ndimage.gaussian_filter(np.where(cov, ch, 0.0), sig) / norm
+        b[norm < 0.5] = np.nan
+        blurred.append(b)
+    finite_e = np.isfinite(E)
 
     def score(dx: float, dy: float) -> float:
-        c = (XX + dx - mosaic.x0_um) / mosaic.resolution_um
-        r = (mosaic.y1_um - (YY + dy)) / mosaic.resolution_um
-        v = ndimage.map_coordinates(blurred, [r, c], order=1, mode="constant", cval=np.nan)
-        return _ncc(v, E)
+        c = (mx + dx - mosaic.x0_um) / mosaic.resolution_um
+        r = (my + dy - mosaic.y0_um) / mosaic.resolution_um
+        vals = [
+            ndimage.map_coordinates(b, [r, c], order=1, mode="constant", cval=np.nan)
+            for b in blurred
+        ]
+        if not color:
+            return _ncc(vals[0], E)
+        ok = finite_e & np.all([np.isfinite(v) for v in vals], axis=0)
+        if ok.sum() < 8:
+            return 0.0
+        A = np.column_stack([np.ones(ok.sum())] + [v[ok] for v in vals])
+        coef = np.linalg.lstsq(A, E[ok], rcond=None)[0]
+        return max(_ncc(A @ coef, E[ok]), 0.0)
 
     step = step_um or max(mosaic.resolution_um, min(fw, fh) / 40)
     best = (0.0, 0.0, score(0.0, 0.0))
