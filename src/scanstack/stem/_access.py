@@ -1,0 +1,285 @@
+"""Find a zero-copy view of a stack's frames for the numba fast path.
+
+Two kinds of readers qualify:
+
+- ``reader.as_array()`` returns a numpy array ``(nframes, rows, cols)`` — a memory map, possibly
+  big-endian, possibly with gaps between frames (headers) or negative strides (flipped views);
+- ``reader.as_packed()`` returns a dict describing raw, bit-packed frames (Merlin ``R64``)::
+
+      {"data": uint8 array (nframes, nbytes), zero-copy, may be strided,
+       "lanes": "bits" (1-bit pixels, LSB-first in each byte) or a dtype ("u1", ">u2") of the
+                pixel lanes in memory order,
+       "decode": callable(uint8 (n, nbytes)) -> (n, rows, cols), the reader's own decoder}
+
+  The kernels then fold the lanes in *memory order* and the result is permuted to frame order
+  once. The permutation is learnt from ``decode`` itself (see :func:`lane_permutation`), so
+  this module knows nothing of any format's pixel layout.
+
+Lazy views (``inav``, ``isig`` without strides, ``frames``) over such a reader still qualify:
+their frame map and region are composed here.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.reader import Region
+from ..core.stack import ReaderStack, Stack, ViewStack
+
+#: dtypes the kernels read natively (anything else is converted block by block)
+_NATIVE_KINDS = "uif"
+
+
+def native_view(arr: np.ndarray) -> tuple[np.ndarray, bool] | None:
+    """A view of ``arr`` the kernels can read, and whether values must be byte-swapped.
+
+    Big-endian unsigned integers become a native-order view read with ``swap=True``; bool becomes
+    uint8. Returns None when no zero-copy view exists (big-endian signed or float data, float16,
+    complex).
+    """
+    dt = arr.dtype
+    if dt == np.bool_:
+        return arr.view(np.uint8), False
+    if dt.kind not in _NATIVE_KINDS or dt == np.float16:
+        return None
+    if dt.isnative or dt.itemsize == 1:
+        return arr.view(dt.newbyteorder("=")) if not dt.isnative else arr, False
+    if dt.kind == "u":
+        return arr.view(dt.newbyteorder("=")), True
+    return None
+
+
+def native_block(block: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Like :func:`native_view` but always succeeds (converting when no view exists)."""
+    view = native_view(block)
+    if view is not None:
+        return view
+    if block.dtype == np.float16:
+        return block.astype(np.float32), False
+    if block.dtype.kind == "c":
+        from ..core.errors import UnsupportedError
+
+        raise UnsupportedError("4D-STEM tools need real-valued frames, not complex")
+    return block.astype(block.dtype.newbyteorder("=")), False
+
+
+@dataclass
+class Direct:
+    """A zero-copy source: which memory to fold and how to map it back to frames.
+
+    ``data`` is C-contiguous ``(N, L)``: row ``f`` holds frame ``f``'s ``n`` lanes (pixel values in
+    memory order, native-order view, ``swap`` if big-endian) at ``[off, off + n)``; with ``bits``
+    the rows are uint64 words of 64 one-bit pixels. ``frames`` are the rows to visit, in stack
+    order; ``perm`` the lane of every frame pixel (flat over ``full_shape``, -1 for pixels the
+    stream does not carry, e.g. chip gaps; None when lanes are already in frame order);
+    ``region`` the stack's crop of the reader's ``full_shape`` frames.
+    """
+
+    data: np.ndarray
+    swap: bool
+    off: int
+    n: int
+    frames: np.ndarray
+    full_shape: tuple[int, int]
+    region: Region | None = None
+    perm: np.ndarray | None = None
+    bits: bool = False
+
+    @property
+    def nlanes(self) -> int:
+        """Pixels per frame in memory order."""
+        return self.n * 64 if self.bits else self.n
+
+
+def _compose(outer: Region | None, inner: Region | None) -> Region | None:
+    if outer is None:
+        return inner
+    if inner is None:
+        return outer
+    return tuple(
+        slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner, strict=True)
+    )
+
+
+def _is_identity(key) -> bool:
+    return (
+        isinstance(key, slice) and key.start is None and key.stop is None and key.step in (None, 1)
+    )
+
+
+def direct_source(stack: Stack) -> Direct | None:
+    """The zero-copy source behind ``stack``, or None if it has none."""
+    frames = np.arange(stack.nframes, dtype=np.int64)
+    region = None
+    s = stack
+    while isinstance(s, ViewStack):
+        if not all(_is_identity(p) for p in s.post):
+            return None
+        frames = s.frame_map.reshape(-1)[frames]
+        region = _compose(s.region, region)
+        s = s.parent
+    if not isinstance(s, ReaderStack) or len(s.signal_shape) != 2:
+        return None
+    reader = s.reader
+    full_shape = tuple(int(n) for n in s.signal_shape)
+    arr = reader.as_array()
+    if isinstance(arr, np.ndarray):
+        if arr.shape != (s.nframes, *full_shape) or region is not None:
+            return None  # a crop reads less through reader.read(region) than a full pass
+        return _plain_source(arr, frames, full_shape)
+    packed = getattr(reader, "as_packed", None)
+    info = packed() if callable(packed) else None
+    if not info:
+        return None
+    return _packed_source(info, frames, full_shape, region)
+
+
+def _base(arr: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """The contiguous array owning ``arr``'s memory as bytes, and its start address."""
+    base = arr
+    while isinstance(base.base, np.ndarray):
+        base = base.base
+    if not base.flags.c_contiguous:
+        return None
+    flat = base.reshape(-1).view(np.uint8)
+    return flat, flat.__array_interface__["data"][0]
+
+
+def _address(arr: np.ndarray) -> int:
+    return arr.__array_interface__["data"][0]
+
+
+def rows_view(a: np.ndarray) -> tuple[np.ndarray, int] | None:
+    """``a (N, M)`` with contiguous rows as a C-contiguous ``(N, L)`` view and the offset of ``a``.
+
+    Rows of a memory-mapped file are separated by gaps (frame headers); the view widens every row
+    by the gap *before* it (the first frame's header is in the file too), which keeps the memory
+    contiguous without reading past the end of the map. None if no such view exists.
+    """
+    n, m = a.shape
+    it = a.itemsize
+    if a.flags.c_contiguous:
+        return a, 0
+    if m > 1 and a.strides[1] != it:
+        return None
+    s0 = a.strides[0]
+    if s0 % it or s0 < m * it:
+        return None
+    owner = _base(a)
+    if owner is None:
+        return None
+    buf, lo = owner
+    width = s0 // it
+    gap = width - m
+    start = _address(a) - gap * it
+    off = gap
+    if start < lo:  # no room before the first row: put the gaps after the rows instead
+        start, off = _address(a), 0
+    if start < lo or start + n * s0 > lo + buf.nbytes:
+        return None
+    view = np.ndarray((n, width), a.dtype, buffer=buf, offset=start - lo)
+    if not view.flags.aligned:
+        return None
+    return view, off
+
+
+def _plain_source(arr: np.ndarray, frames, full_shape) -> Direct | None:
+    """``(N, rows, cols)`` of any strides whose frames each fill a dense block of memory."""
+    n, rows, cols = arr.shape
+    it = arr.itemsize
+    if n == 0 or rows * cols == 0:
+        return None
+    view = native_view(arr)
+    if view is None:
+        return None
+    arr, swap = view
+    if arr.flags.c_contiguous:
+        return Direct(arr.reshape(n, rows * cols), swap, 0, rows * cols, frames, full_shape)
+    _, sr, sc = arr.strides
+    offs = (np.arange(rows, dtype=np.int64)[:, None] * sr + np.arange(cols)[None, :] * sc).ravel()
+    low = int(offs.min())
+    lanes, rem = np.divmod(offs - low, it)
+    if rem.any() or lanes.max() >= rows * cols or np.unique(lanes).size != lanes.size:
+        return None
+    owner = _base(arr)
+    if owner is None:
+        return None
+    buf, lo = owner
+    begin = _address(arr) + low - lo
+    if begin < 0:
+        return None
+    frames2d = np.ndarray(
+        (n, rows * cols), arr.dtype, buffer=buf, offset=begin, strides=(arr.strides[0], it)
+    )
+    rv = rows_view(frames2d)
+    if rv is None:
+        return None
+    data, off = rv
+    perm = None if np.array_equal(lanes, np.arange(lanes.size)) else lanes
+    return Direct(data, swap, off, rows * cols, frames, full_shape, None, perm)
+
+
+def _packed_source(info: dict, frames, full_shape, region) -> Direct | None:
+    data = info["data"]
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
+        return None
+    lanes = info["lanes"]
+    perm = lane_permutation(info["decode"], lanes, data.shape[1], full_shape)
+    if perm is None:
+        return None
+    rv = rows_view(data)
+    if rv is None:
+        return None
+    rows, off = rv
+    size = 8 if lanes == "bits" else np.dtype(lanes).itemsize
+    if rows.shape[1] % size or off % size or data.shape[1] % size:
+        return None
+    if lanes == "bits":
+        words = rows.view(np.uint64)
+        if not words.flags.aligned:
+            return None
+        return Direct(
+            words, False, off // 8, data.shape[1] // 8, frames, full_shape, region, perm, bits=True
+        )
+    view = native_view(rows.view(np.dtype(lanes)))
+    if view is None or not view[0].flags.aligned:
+        return None
+    return Direct(
+        view[0], view[1], off // size, data.shape[1] // size, frames, full_shape, region, perm
+    )
+
+
+def lane_permutation(decode, lanes, nbytes: int, full_shape) -> np.ndarray | None:
+    """Memory-order lane index of every frame pixel, learnt by decoding bit planes of the index.
+
+    Frame ``b`` of a probe block carries bit ``b`` of each lane's own index; decoding the block
+    and re-assembling the bits gives, for every output pixel, the lane it came from. A final
+    all-ones frame finds output pixels no lane feeds (gaps, -1). Returns None if ``decode`` is
+    not a plain permutation of lanes (then the fast path is not used).
+    """
+    nlanes = nbytes * 8 if lanes == "bits" else nbytes // np.dtype(lanes).itemsize
+    nplanes = max(1, math.ceil(math.log2(nlanes)))
+    idx = np.arange(nlanes, dtype=np.int64)
+    planes = [((idx >> b) & 1) for b in range(nplanes)] + [np.ones(nlanes, np.int64)]
+    if lanes == "bits":
+        probe = np.stack([np.packbits(p.astype(np.uint8), bitorder="little") for p in planes])
+    else:
+        dt = np.dtype(lanes)
+        probe = np.stack([p.astype(dt).view(np.uint8) for p in planes])
+    try:
+        out = np.asarray(decode(probe)).reshape(len(planes), -1).astype(np.int64)
+    except Exception:
+        return None
+    if out.shape[1] != math.prod(full_shape) or out.min() < 0 or out.max() > 1:
+        return None
+    perm = np.zeros(out.shape[1], np.int64)
+    for b in range(nplanes):
+        perm |= out[b] << b
+    perm[out[-1] == 0] = -1
+    used = perm[perm >= 0]
+    if used.size != nlanes or np.unique(used).size != used.size:
+        return None
+    return perm
