@@ -29,6 +29,7 @@ def _matrices(f: h5py.File) -> dict[str, str]:
             if key.endswith(SUFFIX) and isinstance(obj, h5py.Dataset):
                 found[key[: -len(SUFFIX)]] = f"XRF/{key}"
     if not found:
+
         def visit(name, obj):
             if name.endswith(SUFFIX) and isinstance(obj, h5py.Dataset):
                 found.setdefault(name.rsplit("/", 1)[-1][: -len(SUFFIX)], name)
@@ -72,12 +73,16 @@ class CronoExportedReader(Reader):
         f, path = self._file, self.path
         mats = _matrices(f)
         if "Spectra" not in mats:
-            raise FormatError("no 'Spectra Regular Matrix' dataset: not an Exported CRONO file",
-                              path, "/XRF/Spectra Regular Matrix")
+            raise FormatError(
+                "no 'Spectra Regular Matrix' dataset: not an Exported CRONO file",
+                path,
+                "/XRF/Spectra Regular Matrix",
+            )
         ds = f[mats["Spectra"]]
         if ds.ndim != 3:
-            raise FormatError(f"{ds.name} has shape {ds.shape}, expected (rows, columns, "
-                              "channels)", path, ds.name)
+            raise FormatError(
+                f"{ds.name} has shape {ds.shape}, expected (rows, columns, channels)", path, ds.name
+            )
         rows, columns, channels = ds.shape
         self._data = ds
         self.nav_shape = (rows, columns)
@@ -93,15 +98,29 @@ class CronoExportedReader(Reader):
         nav = [Axis("y", rows), Axis("x", columns)]
         if geometry is not None:
             meta["geometry"] = geometry.as_metadata()
-            meta["geometry"]["grid_from_settings"] = list(grid_shape(
-                geometry.x_size, geometry.y_size, geometry.x_speed, geometry.dwell_time,
-                geometry.y_pitch, geometry.binning))
-            nav = [Axis("y", rows, "µm", geometry.y_pitch, geometry.y_origin),
-                   Axis("x", columns, "µm", geometry.x_pitch,
-                        geometry.x_origin + geometry.x_pitch / 2)]
-        table = (("LiveTimes", "live_time", 1e-6), ("RealTimes", "real_time", 1e-6),
-                 ("OutputCountRates", "output_count_rate", None), ("Detected", "detected", None),
-                 ("MotorsPositions", "motor_positions", None))
+            meta["geometry"]["grid_from_settings"] = list(
+                grid_shape(
+                    geometry.x_size,
+                    geometry.y_size,
+                    geometry.x_speed,
+                    geometry.dwell_time,
+                    geometry.y_pitch,
+                    geometry.binning,
+                )
+            )
+            nav = [
+                Axis("y", rows, "µm", geometry.y_pitch, geometry.y_origin),
+                Axis(
+                    "x", columns, "µm", geometry.x_pitch, geometry.x_origin + geometry.x_pitch / 2
+                ),
+            ]
+        table = (
+            ("LiveTimes", "live_time", 1e-6),
+            ("RealTimes", "real_time", 1e-6),
+            ("OutputCountRates", "output_count_rate", None),
+            ("Detected", "detected", None),
+            ("MotorsPositions", "motor_positions", None),
+        )
         for name, key, scale in table:
             if name in mats and f[mats[name]].shape[:2] == (rows, columns):
                 arr = f[mats[name]][()].reshape(rows * columns, -1)
@@ -120,7 +139,7 @@ class CronoExportedReader(Reader):
             return np.empty((0, len(range(*csl.indices(self.signal_shape[0])))), self.dtype)
         block = self._data[r0:r1, :, csl]
         block = block.reshape(-1, block.shape[-1])
-        return block[start - r0 * columns: stop - r0 * columns]
+        return block[start - r0 * columns : stop - r0 * columns]
 
     def close(self) -> None:
         f = getattr(self, "_file", None)

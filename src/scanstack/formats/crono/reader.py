@@ -97,14 +97,16 @@ def blob(ds: h5py.Dataset, index: int = 0) -> bytes:
 
 def _dataset(f: h5py.File, name: str, path, ndim: int | None = None) -> h5py.Dataset:
     if name not in f:
-        raise FormatError(f"missing dataset /{name} (a CRONO MA-XRF file needs it)", path,
-                          f"/{name}")
+        raise FormatError(
+            f"missing dataset /{name} (a CRONO MA-XRF file needs it)", path, f"/{name}"
+        )
     ds = f[name]
     if not isinstance(ds, h5py.Dataset):
         raise FormatError(f"/{name} is a group, expected a dataset", path, f"/{name}")
     if ndim is not None and ds.ndim != ndim:
-        raise FormatError(f"/{name} has shape {ds.shape}, expected {ndim} dimensions", path,
-                          f"/{name}")
+        raise FormatError(
+            f"/{name} has shape {ds.shape}, expected {ndim} dimensions", path, f"/{name}"
+        )
     return ds
 
 
@@ -154,8 +156,9 @@ def read_common(f: h5py.File, path, blobs: str = "warn") -> tuple[dict, dict, di
         ds = f["Configuration/Settings"]
         for key in ds.attrs:
             attrs[key] = attr_value(ds, key)
-        conf["Settings"] = dec(blob(ds) if ds.shape and ds.shape[0] else b"",
-                               "/Configuration/Settings")
+        conf["Settings"] = dec(
+            blob(ds) if ds.shape and ds.shape[0] else b"", "/Configuration/Settings"
+        )
         map_setup = attrs.pop("MapSetup", b"")
         conf["MapSetup"] = dec(map_setup, "/Configuration/Settings attribute MapSetup")
         conf["Settings.attrs"] = dict(attrs)
@@ -176,8 +179,9 @@ def read_common(f: h5py.File, path, blobs: str = "warn") -> tuple[dict, dict, di
             rois.append({"name": name, "start": float(lo), "end": float(hi), "units": "keV"})
         if "XRF/ROIs/ROIsObjects" in f:
             ds = f["XRF/ROIs/ROIsObjects"]
-            orig["ROIsObjects"] = [dec(blob(ds, i), f"/XRF/ROIs/ROIsObjects[{i}]")
-                                   for i in range(ds.shape[0])]
+            orig["ROIsObjects"] = [
+                dec(blob(ds, i), f"/XRF/ROIs/ROIsObjects[{i}]") for i in range(ds.shape[0])
+            ]
 
     settings_tree = conf.get("Settings") if isinstance(conf.get("Settings"), dict) else {}
     map_setup_tree = conf.get("MapSetup") if isinstance(conf.get("MapSetup"), dict) else {}
@@ -188,19 +192,31 @@ def read_common(f: h5py.File, path, blobs: str = "warn") -> tuple[dict, dict, di
     except (KeyError, TypeError):
         pass
     settings = {
-        "tube_voltage": attrs.get("TubekV"), "tube_current": attrs.get("TubemA"),
-        "tube_anode": ANODES.get(anode_z, anode_z), "collimator": attrs.get("Collimator"),
-        "filter": attrs.get("Filter"), "acceleration": attrs.get("Acceleration"),
-        "spectra_time": attrs.get("SpectraTime"), "motor_units_per_step": units2steps,
-        "units": {"tube_voltage": "kV", "tube_current": "µA (CRONO calls it mA)",
-                  "acceleration": "mm/s²", "spectra_time": "ms"},
+        "tube_voltage": attrs.get("TubekV"),
+        "tube_current": attrs.get("TubemA"),
+        "tube_anode": ANODES.get(anode_z, anode_z),
+        "collimator": attrs.get("Collimator"),
+        "filter": attrs.get("Filter"),
+        "acceleration": attrs.get("Acceleration"),
+        "spectra_time": attrs.get("SpectraTime"),
+        "motor_units_per_step": units2steps,
+        "units": {
+            "tube_voltage": "kV",
+            "tube_current": "µA (CRONO calls it mA)",
+            "acceleration": "mm/s²",
+            "spectra_time": "ms",
+        },
     }
     meta: dict[str, Any] = {
         "title": _title(path),
         "original_file": os.fspath(path) if path is not None else None,
-        "format": "crono", "signal_type": "xrf",
-        "instrument": {"name": "CRONO MA-XRF", "manufacturer": "Bruker / XGLab",
-                       "software": orig.get("CreatedWithSoftwareVersion")},
+        "format": "crono",
+        "signal_type": "xrf",
+        "instrument": {
+            "name": "CRONO MA-XRF",
+            "manufacturer": "Bruker / XGLab",
+            "software": orig.get("CreatedWithSoftwareVersion"),
+        },
         "acquisition_time_local": _us_date(orig.get("CreatedDateTime", "")),
         "settings": settings,
         "rois": rois,
@@ -230,27 +246,36 @@ def scan_geometry(attrs: dict, map_setup: dict, rows: int, columns: int) -> Scan
     binning = float(map_setup.get("binningFactor", DEFAULT_BINNING) or DEFAULT_BINNING)
     pitch = float(attrs["XSpeed"]) * float(attrs["SpectraTime"]) * binning
     return ScanGeometry(
-        rows=rows, columns=columns, x_origin=float(attrs["XStart"]),
-        y_origin=float(attrs["YStart"]), z=float(attrs.get("ZStart") or 0.0), x_pitch=pitch,
-        y_pitch=float(attrs["YStep"]), x_size=float(attrs["XSize"]),
-        y_size=float(attrs["YSize"]), x_speed=float(attrs["XSpeed"]),
-        dwell_time=float(attrs["SpectraTime"]), binning=binning,
-        line_dead_time=map_setup.get("line_dead_time"))
+        rows=rows,
+        columns=columns,
+        x_origin=float(attrs["XStart"]),
+        y_origin=float(attrs["YStart"]),
+        z=float(attrs.get("ZStart") or 0.0),
+        x_pitch=pitch,
+        y_pitch=float(attrs["YStep"]),
+        x_size=float(attrs["XSize"]),
+        y_size=float(attrs["YSize"]),
+        x_speed=float(attrs["XSpeed"]),
+        dwell_time=float(attrs["SpectraTime"]),
+        binning=binning,
+        line_dead_time=map_setup.get("line_dead_time"),
+    )
 
 
 def energy_axis(f: h5py.File, channels: int, path) -> tuple[Axis, dict | None]:
     """Signal axis in keV from CalibrationPoints (linear), else EnergyVector, else channels."""
     if "XRF/CalibrationPoints" in f:
         ds = f["XRF/CalibrationPoints"]
-        equation = attr_value(ds, "CalibrationEquation") if "CalibrationEquation" in ds.attrs \
-            else 0
+        equation = attr_value(ds, "CalibrationEquation") if "CalibrationEquation" in ds.attrs else 0
         if equation == 0:
             try:
                 offset, gain = linear_energy(ds[()], channels)
             except ValueError as exc:
                 raise FormatError(str(exc), path, "/XRF/CalibrationPoints") from None
-            return (Axis("energy", channels, "keV", gain, offset, navigate=False),
-                    {"a": offset, "b": gain, "c": 0.0})
+            return (
+                Axis("energy", channels, "keV", gain, offset, navigate=False),
+                {"a": offset, "b": gain, "c": 0.0},
+            )
     if "XRF/EnergyVector" in f and f["XRF/EnergyVector"].shape == (channels,):
         values = f["XRF/EnergyVector"][()].astype(np.float64)
         return Axis("energy", channels, "keV", values=values, navigate=False), None
@@ -262,7 +287,9 @@ def _check_index(index: np.ndarray, n_spectra: int, path) -> None:
         bad = int(index.max() if index.max() >= n_spectra else index.min())
         raise FormatError(
             f"SpectraSelectedIndex holds {bad}, outside the {n_spectra} spectra of /XRF/Spectra",
-            path, f"/{SELECTED}")
+            path,
+            f"/{SELECTED}",
+        )
 
 
 def read_computed_maps(path: str | os.PathLike) -> np.ndarray | None:
@@ -300,16 +327,22 @@ class CronoReader(Reader):
         ds = _dataset(f, SPECTRA, path, ndim=2)
         n, channels = ds.shape
         if n == 0:
-            hint = " (an 'Exported' file: open it with format 'crono-exported')" \
-                if _has_regular_matrix(f) else ""
+            hint = (
+                " (an 'Exported' file: open it with format 'crono-exported')"
+                if _has_regular_matrix(f)
+                else ""
+            )
             raise FormatError(f"/XRF/Spectra holds no spectra{hint}", path, f"/{SPECTRA}")
         self._spectra = ds
         self.dtype = ds.dtype
         self.mode = mode
         sel = _dataset(f, SELECTED, path)
         if sel.ndim not in (2, 3) or (sel.ndim == 3 and sel.shape[2] != 1):
-            raise FormatError(f"/{SELECTED} has shape {sel.shape}, expected (rows, columns, 1)",
-                              path, f"/{SELECTED}")
+            raise FormatError(
+                f"/{SELECTED} has shape {sel.shape}, expected (rows, columns, 1)",
+                path,
+                f"/{SELECTED}",
+            )
         rows, columns = sel.shape[:2]
         index = sel[()].reshape(rows, columns).astype(np.int64)
         _check_index(index, n, path)
@@ -321,9 +354,16 @@ class CronoReader(Reader):
         geometry = scan_geometry(attrs, map_setup, rows, columns)
         if geometry is not None:
             meta["geometry"] = geometry.as_metadata()
-            meta["geometry"]["grid_from_settings"] = list(grid_shape(
-                geometry.x_size, geometry.y_size, geometry.x_speed, geometry.dwell_time,
-                geometry.y_pitch, geometry.binning))
+            meta["geometry"]["grid_from_settings"] = list(
+                grid_shape(
+                    geometry.x_size,
+                    geometry.y_size,
+                    geometry.x_speed,
+                    geometry.dwell_time,
+                    geometry.y_pitch,
+                    geometry.binning,
+                )
+            )
         if calibration is not None:
             meta["energy_calibration"] = calibration
         maps = f["XRF/Maps/ComputedMaps"] if "XRF/Maps/ComputedMaps" in f else None
@@ -337,9 +377,16 @@ class CronoReader(Reader):
             flat = index.reshape(-1)
             per = {k: v[flat] for k, v in per.items()}
             if geometry is not None:
-                nav = [Axis("y", rows, "µm", geometry.y_pitch, geometry.y_origin),
-                       Axis("x", columns, "µm", geometry.x_pitch,
-                            geometry.x_origin + geometry.x_pitch / 2)]
+                nav = [
+                    Axis("y", rows, "µm", geometry.y_pitch, geometry.y_origin),
+                    Axis(
+                        "x",
+                        columns,
+                        "µm",
+                        geometry.x_pitch,
+                        geometry.x_origin + geometry.x_pitch / 2,
+                    ),
+                ]
             else:
                 nav = [Axis("y", rows), Axis("x", columns)]
         else:
@@ -356,10 +403,15 @@ class CronoReader(Reader):
     def _per_spectrum(f: h5py.File, n: int) -> dict[str, np.ndarray]:
         """Per-spectrum arrays in physical units (flat, acquisition order)."""
         out = {}
-        table = (("XRF/LiveTimes", "live_time", 1e-6), ("XRF/RealTimes", "real_time", 1e-6),
-                 ("XRF/OutputCountRates", "output_count_rate", None),
-                 ("XRF/Detected", "detected", None), ("XRF/MotorsPositions", "motor_positions", None),
-                 ("XRF/Timestamps", "timestamp", None), ("XRF/SpectraIDs", "spectrum_id", None))
+        table = (
+            ("XRF/LiveTimes", "live_time", 1e-6),
+            ("XRF/RealTimes", "real_time", 1e-6),
+            ("XRF/OutputCountRates", "output_count_rate", None),
+            ("XRF/Detected", "detected", None),
+            ("XRF/MotorsPositions", "motor_positions", None),
+            ("XRF/Timestamps", "timestamp", None),
+            ("XRF/SpectraIDs", "spectrum_id", None),
+        )
         for name, key, scale in table:
             if name in f and f[name].shape[:1] == (n,):
                 arr = f[name][()]
@@ -406,7 +458,7 @@ def _all_nan(ds: h5py.Dataset) -> bool:
     """True if every value is NaN, reading at most a few rows at a time."""
     step = max(1, (8 << 20) // max(1, int(np.prod(ds.shape[1:])) * 8))
     for a in range(0, ds.shape[0], step):
-        if not np.isnan(ds[a:a + step]).all():
+        if not np.isnan(ds[a : a + step]).all():
             return False
     return True
 

@@ -334,6 +334,11 @@ def write_crono(
     ``/XRF/Maps/ComputedMaps`` with ROI sums (the instrument leaves NaN unless asked).
     ``truth_path`` also saves the ground truth there (``.npz``).
     """
+    if rows < 1 or columns < 1 or channels < 2 or ramp < 0:
+        raise ValueError(
+            f"write_crono needs rows, columns >= 1, channels >= 2 and ramp >= 0 "
+            f"(got {rows}, {columns}, {channels}, {ramp})"
+        )
     rng = np.random.default_rng(seed)
     elements = dict(DEFAULT_ELEMENTS if elements is None else elements)
     x0, y0, z0 = origin
@@ -512,16 +517,22 @@ def _write_images(f, obj, camera, rng, threads, empty_static):
         write_vlen(ds, 0, [_vb(b"")])
         fh, fw = CAMERA_SHAPE
 
-        def encode_one(i: int) -> np.ndarray:
-            r, c = origins[i]
-            return _vb(encode_byte_array(encode_frame(obj[r : r + fh, c : c + fw], stamps[i])))
+        def encode_range(a: int, b: int) -> list[np.ndarray]:
+            out = []
+            for i in range(a, b):
+                r, c = origins[i]
+                jpeg = encode_frame(obj[r : r + fh, c : c + fw], stamps[i])
+                out.append(_vb(encode_byte_array(jpeg)))
+            return out
 
-        block = 1024
+        block, task = 2048, 64  # frames per HDF5 write, frames per thread task
         nthreads = threads or config.threads()
         with ThreadPoolExecutor(nthreads) as pool:
             for a in range(0, n, block):
                 b = min(n, a + block)
-                write_vlen(ds, a + 1, list(pool.map(encode_one, range(a, b))))
+                starts = list(range(a, b, task))
+                parts = pool.map(encode_range, starts, [min(b, s + task) for s in starts])
+                write_vlen(ds, a + 1, [item for part in parts for item in part])
     for name in ("StitchedImage", "VideoStreams"):
         _blob_dataset(im, name, [b""])
 
