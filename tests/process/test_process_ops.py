@@ -64,6 +64,11 @@ CASES = {
     ),
     "flat": ([("flat", FLAT)], lambda a: ref_flat(a, FLAT), np.float32),
     "add": ([("add", 2.5)], lambda a: a.astype(np.float32) + 2.5, np.float32),
+    "add-list": (
+        [("add", list(range(10)))],
+        lambda a: a.astype(np.float32) + np.arange(10),
+        np.float64,
+    ),
     "add-array": ([("add", FLAT)], lambda a: a.astype(np.float32) + FLAT, np.float64),
     "threshold": ([("threshold", 500)], lambda a: np.where(a <= 500, 0, a), np.uint16),
     "mask": ([("mask", MASK)], lambda a: np.where(MASK, 0, a), np.uint16),

@@ -46,6 +46,13 @@ def _full(shape: Shape) -> Region:
     return tuple(slice(0, n) for n in shape)
 
 
+def _dtype_arg(value: Any) -> Any:
+    """A value for ``np.result_type``: Python scalars stay weak (NEP 50), the rest arrays."""
+    if isinstance(value, (bool, int, float, complex, np.generic, np.ndarray)):
+        return value
+    return np.asarray(value)
+
+
 def _need_2d(name: str, shape: Shape) -> None:
     if len(shape) != 2:
         raise ProcessError(f"op {name!r} needs 2-D frames, the frames here have shape {shape}")
@@ -138,7 +145,8 @@ class Dark(PointwiseOp):
         if out_dtype.kind == "u":
             # a - min(a, d) == max(a - d, 0) without leaving the unsigned type
             a = block.astype(out_dtype, copy=False)
-            return np.subtract(a, np.minimum(a, dark.astype(out_dtype, copy=False)))
+            low = np.minimum(a, dark.astype(out_dtype, copy=False))
+            return np.subtract(a, low, out=low)
         if out_dtype.kind == "b":
             return np.logical_and(block, np.logical_not(dark))
         if out_dtype.kind == "i":
@@ -186,7 +194,7 @@ class Add(PointwiseOp):
     def infer(self, shape, dtype, data):
         if np.ndim(data):
             self.frame_array(self.name, data, shape, None)
-        return shape, np.result_type(self._base(dtype), data)
+        return shape, np.result_type(self._base(dtype), _dtype_arg(data))
 
     def compute(self, block, data, in_shape, region):
         if np.ndim(data):
@@ -230,12 +238,12 @@ class Mask(PointwiseOp):
     def infer(self, shape, dtype, data):
         mask, fill = self._split(data)
         self.frame_array(self.name, mask, shape, None, "the mask")
-        return shape, np.result_type(dtype, fill)
+        return shape, np.result_type(dtype, _dtype_arg(fill))
 
     def compute(self, block, data, in_shape, region):
         mask, fill = self._split(data)
         mask = self.frame_array(self.name, mask, in_shape, region, "the mask").astype(bool)
-        dtype = np.result_type(block.dtype, fill)
+        dtype = np.result_type(block.dtype, _dtype_arg(fill))
         return np.where(mask, np.asarray(fill, dtype), block.astype(dtype, copy=False))
 
 
