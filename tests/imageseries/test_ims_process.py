@@ -176,6 +176,7 @@ def test_numpy_integer_keys_and_slices():
     np.testing.assert_array_equal(p[np.int64(2)], a[2][::-1])
     np.testing.assert_array_equal(p[0:2], a[0:2, ::-1])
     assert ims[np.int32(1)].shape == ims.shape
+    np.testing.assert_array_equal(ims[np.array(2), 1:3], a[2, 1:3])
 
 
 def test_nesting_processed_series_any_order():

@@ -82,6 +82,9 @@ class ImageSeriesAdapter(ImageSeriesABC, metaclass=_RegisterAdapterClass):
 def check_key(key: Any) -> Any:
     """Refuse keys that are not frame indices with a clear message (not a numpy traceback)."""
     first = key[0] if isinstance(key, tuple) and key else key
+    if isinstance(first, np.ndarray) and first.ndim == 0 and first.dtype.kind in "iu":
+        first = int(first)  # a 0-d integer array is one frame, like an int
+        key = (first, *key[1:]) if isinstance(key, tuple) else first
     if isinstance(first, (bool, np.bool_)) or not (
         isinstance(first, (numbers.Integral, slice, list, np.ndarray, range)) or first is Ellipsis
     ):
