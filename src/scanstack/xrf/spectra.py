@@ -1,0 +1,223 @@
+"""Sum/max spectra and element maps of any spectrum stack, in one block-wise pass.
+
+A spectrum stack has one signal axis (energy channels) and any navigation shape: a CRONO map
+``(rows, columns)``, CRONO spectra in acquisition order ``(N,)``, a NeXus/PyMca cube… Work goes
+through :func:`scanstack.core.blockwise.reduce_frames`, so memory stays at a few blocks whatever
+the file size, and ``client=`` runs it on a dask.distributed cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..core.blockwise import reduce_frames
+from ..core.errors import UnsupportedError
+from ..core.progress import ProgressArg
+from ..core.stack import Stack
+from .lines import line_window
+
+Band = tuple[str, float, float]  # name, start keV, end keV
+
+
+def _check_spectra(stack: Stack) -> None:
+    if len(stack.signal_shape) != 1:
+        raise UnsupportedError(
+            f"XRF tools need 1-D spectra as frames; this stack has frames of shape "
+            f"{stack.signal_shape}"
+        )
+
+
+def energy_axis(stack: Stack) -> np.ndarray | None:
+    """keV of every channel, or None when the signal axis is not calibrated in keV/eV."""
+    _check_spectra(stack)
+    axis = stack.signal_axes[0]
+    if axis.units == "keV":
+        return axis.coordinates.astype(np.float64)
+    if axis.units == "eV":
+        return axis.coordinates.astype(np.float64) / 1000.0
+    return None
+
+
+def resolve_bands(stack: Stack, bands=None, width: float | None = None) -> list[Band]:
+    """Normalise a band specification to ``[(name, start_keV, end_keV), …]``.
+
+    ``bands`` may be None (the file's ROIs in ``metadata['rois']``), a mapping
+    ``{name: (start, end)}``, or an iterable of line names (``"FeKa"``, ``"Pb"``; windows ± one
+    detector FWHM or ± ``width`` keV), of ``(name, start, end)`` tuples, or of ROI dicts.
+    """
+    if bands is None:
+        rois = stack.metadata.get("rois") if isinstance(stack.metadata, dict) else None
+        if not rois:
+            raise ValueError(
+                "this stack has no ROIs in its metadata; pass bands= "
+                "(line names like 'FeKa' or (name, start_keV, end_keV))"
+            )
+        bands = rois
+    if isinstance(bands, Mapping):
+        return [(str(k), float(v[0]), float(v[1])) for k, v in bands.items()]
+    out: list[Band] = []
+    for b in bands if not isinstance(bands, str) else [bands]:
+        if isinstance(b, str):
+            lo, hi = line_window(b, width)
+            out.append((b, lo, hi))
+        elif isinstance(b, Mapping):
+            out.append((str(b["name"]), float(b["start"]), float(b["end"])))
+        else:
+            name, lo, hi = b
+            out.append((str(name), float(lo), float(hi)))
+    for name, lo, hi in out:
+        if not hi > lo:
+            raise ValueError(f"band {name!r}: end {hi} keV must be above start {lo} keV")
+    return out
+
+
+def band_weights(energy: np.ndarray, bands: Sequence[Band]) -> tuple[np.ndarray, slice]:
+    """(channels-in-span, bands) float32 0/1 matrix and the channel span the bands need."""
+    masks = np.stack([(energy >= lo) & (energy <= hi) for _, lo, hi in bands], 1)
+    used = np.flatnonzero(masks.any(1))
+    if used.size == 0:
+        return np.zeros((0, len(bands)), np.float32), slice(0, 0)
+    span = slice(int(used[0]), int(used[-1]) + 1)
+    return masks[span].astype(np.float32), span
+
+
+@dataclass
+class _Fold:
+    """Picklable fold: sum and max spectra plus band sums per frame, in one read of each block."""
+
+    weights: np.ndarray | None  # (channels in span, bands)
+    span: slice | None
+    want_sum: bool = True
+    want_max: bool = True
+
+    def __call__(self, acc, block, a, b):
+        if acc is None:
+            acc = {"sum": None, "max": None, "bands": []}
+        if self.want_sum:
+            s = block.sum(0, dtype=np.float64)
+            acc["sum"] = s if acc["sum"] is None else acc["sum"] + s
+        if self.want_max:
+            m = block.max(0) if len(block) else None
+            if m is not None:
+                acc["max"] = m if acc["max"] is None else np.maximum(acc["max"], m)
+        if self.weights is not None and self.weights.shape[0]:
+            part = block[:, self.span].astype(np.float32) @ self.weights
+            acc["bands"].append((a, part.astype(np.float64)))
+        elif self.weights is not None:
+            acc["bands"].append((a, np.zeros((b - a, self.weights.shape[1]))))
+        return acc
+
+
+def _combine(x, y):
+    out = {"bands": x["bands"] + y["bands"]}
+    for key, op in (("sum", np.add), ("max", np.maximum)):
+        out[key] = x[key] if y[key] is None else y[key] if x[key] is None else op(x[key], y[key])
+    return out
+
+
+@dataclass
+class XRFSummary:
+    """Result of :func:`summarize`: spectra of shape ``(channels,)`` and maps of ``nav_shape``."""
+
+    energy: np.ndarray | None
+    sum_spectrum: np.ndarray | None
+    max_spectrum: np.ndarray | None
+    bands: list[Band]
+    maps: dict[str, np.ndarray]
+
+
+def summarize(
+    stack: Stack,
+    bands: Iterable | Mapping | None = (),
+    *,
+    sum_spectrum: bool = True,
+    max_spectrum: bool = True,
+    width: float | None = None,
+    client=None,
+    progress: ProgressArg = None,
+    threads: int | None = None,
+) -> XRFSummary:
+    """Sum and max spectra and band maps in one pass over the stack.
+
+    ``bands=()`` computes no maps; ``None`` uses the file's ROIs (see :func:`resolve_bands`).
+    Band maps are counts summed over the band's channels, float64, shape ``nav_shape``.
+    """
+    _check_spectra(stack)
+    band_list = resolve_bands(stack, bands, width) if bands is None or bands else []
+    weights = span = None
+    region = None
+    if band_list:
+        energy = energy_axis(stack)
+        if energy is None:
+            raise UnsupportedError("energy bands need a signal axis calibrated in keV or eV")
+        weights, span = band_weights(energy, band_list)
+        if not sum_spectrum and not max_spectrum and span.stop > span.start:
+            region = (span,)  # read only the channels the bands need
+            weights, span = weights, slice(0, span.stop - span.start)
+    fold = _Fold(weights, span, sum_spectrum, max_spectrum)
+    acc = reduce_frames(
+        stack,
+        fold,
+        _combine,
+        region=region,
+        client=client,
+        progress=progress,
+        threads=threads,
+        label="xrf",
+    )
+    maps: dict[str, np.ndarray] = {}
+    if band_list:
+        flat = np.zeros((stack.nframes, len(band_list)))
+        for a, part in (acc or {}).get("bands", []):
+            flat[a : a + len(part)] = part
+        for i, (name, _, _) in enumerate(band_list):
+            maps[name] = flat[:, i].reshape(stack.nav_shape)
+    return XRFSummary(
+        energy=energy_axis(stack),
+        sum_spectrum=(acc or {}).get("sum") if sum_spectrum else None,
+        max_spectrum=(acc or {}).get("max") if max_spectrum else None,
+        bands=band_list,
+        maps=maps,
+    )
+
+
+def sum_spectrum(stack: Stack, *, client=None, progress: ProgressArg = None) -> np.ndarray:
+    """Sum of all spectra, float64 ``(channels,)`` (counts)."""
+    return summarize(stack, (), max_spectrum=False, client=client, progress=progress).sum_spectrum
+
+
+def mean_spectrum(stack: Stack, *, client=None, progress: ProgressArg = None) -> np.ndarray:
+    """Mean spectrum, float64 ``(channels,)`` (counts per spectrum)."""
+    return sum_spectrum(stack, client=client, progress=progress) / max(stack.nframes, 1)
+
+
+def max_spectrum(stack: Stack, *, client=None, progress: ProgressArg = None) -> np.ndarray:
+    """Channel-wise maximum over all spectra ("max pixel spectrum"), ``(channels,)``, stack dtype."""
+    return summarize(stack, (), sum_spectrum=False, client=client, progress=progress).max_spectrum
+
+
+def element_maps(
+    stack: Stack,
+    bands=None,
+    *,
+    width: float | None = None,
+    client=None,
+    progress: ProgressArg = None,
+) -> dict[str, np.ndarray]:
+    """Counts in energy windows per pixel: ``{name: array of nav_shape}`` (float64).
+
+    ``bands``: None for the file's ROIs, line names (``["FeKa", "PbLa"]``), ``{name: (lo, hi)}``
+    keV or ``(name, lo, hi)`` tuples. Only the channels the windows cover are read.
+    """
+    return summarize(
+        stack,
+        bands,
+        sum_spectrum=False,
+        max_spectrum=False,
+        width=width,
+        client=client,
+        progress=progress,
+    ).maps
