@@ -126,10 +126,17 @@ def _decode_pillow(jpeg: bytes, scale: int) -> np.ndarray:
     with Image.open(io.BytesIO(jpeg)) as im:
         if im.format != "JPEG":
             raise JpegError(f"payload is {im.format}, not JPEG")
+        full = (im.height, im.width)
         if scale != 1:
-            h, w = scaled_shape((im.height, im.width), scale)
-            im.draft("RGB", (w, h))
-        return np.asarray(im.convert("RGB"))
+            # Pillow picks the largest DCT scale whose floor size still covers the request;
+            # libjpeg then rounds the size up, like simplejpeg
+            im.draft("RGB", (im.width // scale, im.height // scale))
+        img = np.asarray(im.convert("RGB"))
+    if img.shape[:2] != scaled_shape(full, scale):
+        raise JpegError(
+            f"Pillow could not decode at 1/{scale} size (got {img.shape[1]}x{img.shape[0]})"
+        )
+    return img
 
 
 _pool: ThreadPoolExecutor | None = None

@@ -88,7 +88,8 @@ class Mosaic:
     ``X = x0_um + c · resolution_um``, ``Y = y0_um + r · resolution_um`` (row 0 = lowest Y). ``weight`` (rows, cols)
     float32 is the summed feather weight (0 = not covered). ``frames`` are the frame indices used,
     ``x_um, y_um`` their final positions (after refinement) and ``corrections_um`` (n, 2) what
-    the refinement changed; ``pairs`` the number of registered frame pairs kept.
+    the refinement changed; ``pairs`` the number of registered frame pairs kept;
+    ``decode_scale`` the JPEG reduction used (1, 2, 4 or 8).
     """
 
     image: np.ndarray
@@ -102,6 +103,7 @@ class Mosaic:
     y_um: np.ndarray
     corrections_um: np.ndarray
     pairs: int = 0
+    decode_scale: int = 1
 
     @property
     def covered(self) -> np.ndarray:
@@ -352,7 +354,7 @@ def build_mosaic(
             img = acc / wsum[..., None]
         img = np.where(wsum[..., None] > 0, img, 0)
         image = np.clip(np.round(img), 0, 255).astype(np.uint8)
-        return Mosaic(image, wsum, x_lo, y_lo, res, camera, sel, xf, yf, corr, len(kept))
+        return Mosaic(image, wsum, x_lo, y_lo, res, camera, sel, xf, yf, corr, len(kept), scale)
     finally:
         if sub is not reader:
             sub.close()

@@ -1,0 +1,73 @@
+"""``scanstack crono frames|mosaic|summary`` through the main CLI."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from scanstack.cli.main import main
+from scanstack.crono import open_frames
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_frames_command(small_scan, tmp_path, capsys):
+    path, truth = small_scan
+    out = tmp_path / "frames"
+    assert main(["crono", "frames", str(path), "-o", str(out), "-q"]) == 0
+    files = sorted(out.glob("frame_*.jpg"))
+    assert len(files) == truth.n_frames
+    with open_frames(path) as stack:
+        assert files[5].read_bytes() == stack.reader.jpeg(5)  # the original bytes, not re-encoded
+    with open(out / "frames.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["stamp_us"]) for r in rows] == truth.frame_timestamps.tolist()
+    assert {r["phase"] for r in rows} == {"before", "row", "row_change", "after"}
+    assert "free-running" in capsys.readouterr().out
+    # a range of frames
+    part = tmp_path / "part"
+    assert main(["crono", "frames", str(path), "-o", str(part), "-q", "--frames", "10:20"]) == 0
+    assert len(list(part.glob("*.jpg"))) == 10
+
+
+def test_mosaic_command(small_scan, tmp_path, capsys):
+    path, truth = small_scan
+    out = tmp_path / "mosaic.png"
+    res = 2 * truth.pixel_size
+    assert main(["crono", "mosaic", str(path), "-o", str(out), "-q", "--resolution", str(res)]) == 0
+    img = np.asarray(Image.open(out))
+    assert img.ndim == 3 and img.shape[2] == 3 and img.shape[0] > 50
+    up = tmp_path / "north.png"
+    assert (
+        main(["crono", "mosaic", str(path), "-o", str(up), "-q", "-r", str(res), "--north-up"]) == 0
+    )
+    np.testing.assert_array_equal(np.asarray(Image.open(up)), img[::-1])
+    assert "registered pairs" in capsys.readouterr().out
+    assert main(["crono", "summary", str(path), "-q", "--json"]) == 0
+    assert '"frames_per_spectrum"' in capsys.readouterr().out
+
+
+def test_cli_errors(tmp_path, write_static, real_blob, capsys):
+    bad = tmp_path / "bad.HDF5"
+    write_static(bad, [b"", real_blob[:-3]])
+    assert main(["crono", "frames", str(bad), "-o", str(tmp_path / "o")]) == 2
+    assert "Static[1]" in capsys.readouterr().err
+    assert main(["crono", "mosaic", str(bad), "-o", str(tmp_path / "m.gif")]) == 2
+    assert "write .png" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_benchmark_quick():
+    """The benchmark script runs end to end (speed itself is read from its output, not asserted)."""
+    script = REPO / "benchmarks" / "bench_crono_frames.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr
+    assert "ratio" in run.stdout and "frames/s" in run.stdout
