@@ -288,7 +288,16 @@ class ZarrReader(Reader):
         return axes
 
     def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
-        data = ic.read_flat_range(self._arr, self.nav_shape, start, stop, region, self.signal_shape)
+        try:
+            data = ic.read_flat_range(
+                self._arr, self.nav_shape, start, stop, region, self.signal_shape
+            )
+        except Exception as exc:  # a damaged chunk: say which file, array and frames
+            raise FormatError(
+                f"cannot read frames {start}:{stop} ({type(exc).__name__}: {exc})",
+                self.source,
+                self._arr.path or "/",
+            ) from exc
         return data.astype(self.dtype, copy=False)
 
     def as_array(self):
