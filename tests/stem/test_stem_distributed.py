@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from stem_readers import GappedMemmapReader, PackedReader, write_gapped, write_packed
+from stem_helpers import GappedMemmapReader, PackedReader, write_gapped, write_packed
 
 from scanstack import settings, stem
 from scanstack.core.stack import ReaderStack
@@ -16,7 +16,7 @@ distributed = pytest.importorskip("distributed")
 def client():
     with (
         distributed.LocalCluster(
-            processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None
+            processes=True, n_workers=2, threads_per_worker=1, dashboard_address=":0"
         ) as cluster,
         distributed.Client(cluster) as c,
     ):

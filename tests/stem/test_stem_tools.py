@@ -5,76 +5,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from stem_readers import GappedMemmapReader, PackedReader, write_gapped, write_packed
+from stem_helpers import (
+    RNG,
+    GappedMemmapReader,
+    PackedReader,
+    check_all,
+    make_frames,
+    numpy_virtual,
+    write_gapped,
+    write_packed,
+)
 
 from scanstack import Stack, settings, stem
 from scanstack.core.stack import ReaderStack
 from scanstack.stem._access import direct_source
-
-RNG = np.random.default_rng(7)
-
-
-def make_frames(shape, dtype) -> np.ndarray:
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return RNG.random(shape) < 0.3
-    if dtype.kind == "f":
-        return (RNG.random(shape) * 1000 - 100).astype(dtype)
-    hi = {1: 200, 2: 4095, 4: 1 << 24, 8: 1 << 40}[dtype.itemsize]
-    lo = -hi if dtype.kind == "i" else 0
-    return RNG.integers(lo, hi, shape).astype(dtype)
-
-
-def detectors(shape):
-    rows, cols = shape
-    c = ((rows - 1) / 2, (cols - 1) / 2)
-    yy, xx = np.mgrid[:rows, :cols]
-    return [
-        stem.disk_mask(shape, c, min(rows, cols) / 4),
-        stem.ring_mask(shape, c, min(rows, cols) / 4, min(rows, cols) / 2),
-        np.sin(yy / 3.0) * np.cos(xx / 5.0),  # arbitrary real weights
-    ]
-
-
-def numpy_virtual(data, masks, nsig=2):
-    d = np.asarray(data, dtype=np.float64)
-    return np.stack([np.tensordot(d, m, axes=nsig) for m in masks])
-
-
-def check_all(stack, dense, **kwargs):
-    """Every tool on ``stack`` equals numpy on ``dense`` (nav + (rows, cols))."""
-    nav_axes = tuple(range(dense.ndim - 2))
-    sig = dense.shape[-2:]
-    total = stem.sum_pattern(stack, **kwargs)
-    expect = dense.sum(axis=nav_axes)
-    if dense.dtype.kind == "f":
-        np.testing.assert_allclose(total, expect, rtol=1e-5)
-        assert total.dtype == np.float64
-    else:
-        np.testing.assert_array_equal(total, expect)
-        assert total.dtype == expect.dtype
-    mx = stem.max_pattern(stack, **kwargs)
-    np.testing.assert_array_equal(mx, dense.max(axis=nav_axes))
-    assert mx.dtype == dense.dtype.newbyteorder("=")
-    masks = detectors(sig)
-    vi = stem.virtual_images(stack, masks, **kwargs)
-    assert vi.shape == (3, *dense.shape[:-2])
-    np.testing.assert_allclose(vi, numpy_virtual(dense, masks), rtol=1e-9, atol=1e-6)
-    c = ((sig[0] - 1) / 2, (sig[1] - 1) / 2)
-    r = min(sig) / 4
-    bf = stem.virtual_bright_field(stack, c, r, **kwargs)
-    np.testing.assert_allclose(bf, numpy_virtual(dense, [stem.disk_mask(sig, c, r)])[0], atol=1e-6)
-    adf = stem.virtual_annular_dark_field(stack, c, r, 2 * r, **kwargs)
-    ring = stem.ring_mask(sig, c, r, 2 * r)
-    np.testing.assert_allclose(adf, numpy_virtual(dense, [ring])[0], rtol=1e-9, atol=1e-6)
-    com = stem.center_of_mass(stack, **kwargs)
-    d = dense.astype(np.float64)
-    s0 = d.sum(axis=(-2, -1))
-    yy, xx = np.mgrid[: sig[0], : sig[1]]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        expect_com = np.stack([(d * yy).sum(axis=(-2, -1)) / s0, (d * xx).sum(axis=(-2, -1)) / s0])
-    expect_com[:, s0 == 0] = np.nan
-    np.testing.assert_allclose(com, expect_com, rtol=1e-9, atol=1e-9)
 
 
 @pytest.mark.parametrize("nav", [(1,), (7,), (3, 5), (2, 3, 2)])
