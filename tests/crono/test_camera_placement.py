@@ -11,6 +11,7 @@ from scanstack.core.errors import FormatError
 from scanstack.crono import (
     AFTER,
     BEFORE,
+    EMPTY,
     IN_ROW,
     ROW_CHANGE,
     ScanTrack,
@@ -116,3 +117,15 @@ def test_track_errors(tmp_path, write_static, real_blob):
         ScanTrack.from_arrays([0, 10, 5], [0, 1, 2], [0, 0, 0], 0)
     with pytest.raises(ValueError, match="at least 2"):
         ScanTrack.from_arrays([0], [0], [0], 0)
+
+
+def test_empty_slots_are_not_placed(placed):
+    truth, track, pl = placed
+    stamps = pl.stamp_us.copy()
+    stamps[[3, 50]] = -1  # what on_empty="zeros" reports for an empty slot
+    out = place_frames(stamps, track)
+    assert out.phase[[3, 50]].tolist() == [EMPTY, EMPTY]
+    assert np.isnan(out.x_um[[3, 50]]).all() and np.isnan(out.t_us[3])
+    assert out.spectrum[50] == -1 and out.row[50] == -1
+    np.testing.assert_array_equal(np.delete(out.x_um, [3, 50]), np.delete(pl.x_um, [3, 50]))
+    assert out.summary()["n_frames"] == truth.n_frames - 2

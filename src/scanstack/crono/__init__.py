@@ -24,6 +24,7 @@ from .mosaic import (
 from .placement import (
     AFTER,
     BEFORE,
+    EMPTY,
     IN_ROW,
     PHASE_NAMES,
     ROW_CHANGE,
@@ -36,6 +37,7 @@ from .placement import (
 __all__ = [
     "AFTER",
     "BEFORE",
+    "EMPTY",
     "IN_ROW",
     "PHASE_NAMES",
     "ROW_CHANGE",

@@ -31,8 +31,8 @@ import numpy as np
 
 from ..core.errors import FormatError
 
-BEFORE, IN_ROW, ROW_CHANGE, AFTER = 0, 1, 2, 3
-PHASE_NAMES = ("before", "row", "row_change", "after")
+BEFORE, IN_ROW, ROW_CHANGE, AFTER, EMPTY = 0, 1, 2, 3, 4
+PHASE_NAMES = ("before", "row", "row_change", "after", "empty")
 
 
 @dataclass
@@ -156,7 +156,7 @@ class FramePlacement:
 
     ``stamp_us`` raw EXIF value (-1: empty slot); ``t_us`` µs since the detector start;
     ``x_um, y_um`` interpolated motor position; ``phase`` one of BEFORE, IN_ROW, ROW_CHANGE,
-    AFTER; ``row`` the row being scanned (for a row change: the row just finished; -1 before
+    AFTER, EMPTY (an empty slot read with ``on_empty="zeros"``: no time, no position); ``row`` the row being scanned (for a row change: the row just finished; -1 before
     the scan); ``spectrum`` index of the nearest stored spectrum in time for IN_ROW frames,
     else -1.
     """
@@ -266,7 +266,10 @@ def place_frames(
     spectrum = np.where(phase == IN_ROW, nearest, -1)
     empty = stamps < 0
     if empty.any():
-        phase = np.where(empty, BEFORE, phase)
+        phase = np.where(empty, EMPTY, phase)
+        t = np.where(empty, np.nan, t)
+        x = np.where(empty, np.nan, x)
+        y = np.where(empty, np.nan, y)
         row = np.where(empty, -1, row)
         spectrum = np.where(empty, -1, spectrum)
     return FramePlacement(
