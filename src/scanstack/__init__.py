@@ -8,6 +8,10 @@
 >>> scanstack.save(s, "scan.zarr", "zarr")
 """
 
+# Import the ``scanstack.formats`` sub-package before binding the name ``formats`` to the
+# registry function below: importing a sub-package later (entry points load format modules)
+# would otherwise replace the function with the module.
+from . import formats as _formats_package  # noqa: F401
 from .core import (
     Axis,
     FormatError,
