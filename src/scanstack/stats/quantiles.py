@@ -22,8 +22,8 @@ from ..core.stack import Stack
 from . import _kernels
 from ._common import as_stack, budget_and_threads, frame_count, in_memory_array
 
-#: bytes reserved per thread for the kernel's buffers and reader temporaries
-_THREAD_OVERHEAD = 1 << 20
+#: bytes reserved per thread for small temporaries (beyond the kernel's own buffers)
+_THREAD_OVERHEAD = 64 << 10
 #: aim for at least this many tiles per thread (load balance, overlap of reading and computing)
 _TILES_PER_THREAD = 4
 #: but no tile below this many pixels unless the budget forces it
@@ -131,7 +131,9 @@ def _quantiles(
     per_pixel = n * np.dtype(stack.dtype).itemsize + q.size * 4
     if work_dtype != stack.dtype and stack.dtype.kind != "b":
         per_pixel += n * work_dtype.itemsize
-    avail = budget - out.nbytes - nthreads * _THREAD_OVERHEAD
+    # the kernel's buffers: a chunk of pixels × all frames, and one pixel's values
+    kernel_bytes = (_kernels.PIXELS_PER_CHUNK + 1) * n * work_dtype.itemsize
+    avail = budget - out.nbytes - nthreads * (_THREAD_OVERHEAD + kernel_bytes)
     max_pixels = max(1, avail // (nthreads * per_pixel))
     if memory is not None:
         max_pixels = npix  # the data is in RAM already: tiles are views, only balance matters
@@ -200,7 +202,7 @@ def percentile(
     ``(len(pctl), *signal_shape)``), computed as ``np.percentile(frames, pctl, axis=0)`` with the
     default linear method, then rounded to float32; a pixel with a NaN gives NaN. ``stack`` is a
     Stack, an array ``(nframes, rows, cols)`` or a sequence of frames. Memory stays within
-    ``memory_budget`` (default ``scanstack.config.memory_budget``) bytes plus about 1 MB a thread;
+    ``memory_budget`` (default ``scanstack.config.memory_budget``) bytes;
     ``threads`` defaults to ``scanstack.config.threads()``; ``client`` (dask.distributed) runs the
     tiles on a cluster; ``progress`` is ``True`` for a bar or a callable ``f(done, total)``.
     """

@@ -53,7 +53,7 @@ def _reduce(
     nframes: int,
     fold,
     combine,
-    acc_itemsize: int,
+    acc_itemsize: int | None,
     *,
     client,
     progress,
@@ -64,11 +64,13 @@ def _reduce(
     stack = as_stack(obj)
     n = frame_count(stack, nframes)
     budget, nthreads = budget_and_threads(memory_budget, threads)
+    acc_itemsize = stack.dtype.itemsize if acc_itemsize is None else acc_itemsize
     frame_bytes = builtins.max(stack.frame_nbytes, 1)
     npix = builtins.max(1, stack.frame_nbytes // builtins.max(stack.dtype.itemsize, 1))
-    # per thread: accumulator + the block's partial result, then the block and its read-ahead
+    # per thread: its accumulator and a block's partial result, plus up to three blocks (the one
+    # being folded, the one read ahead, and the previous one until the loop lets go of it)
     per_thread = budget // nthreads - 2 * npix * acc_itemsize
-    block_bytes = builtins.min(config.chunk_bytes, builtins.max(per_thread // 2, frame_bytes))
+    block_bytes = builtins.min(config.chunk_bytes, builtins.max(per_thread // 3, frame_bytes))
     fpb = builtins.max(1, block_bytes // frame_bytes)
     result = reduce_frames(
         stack,
@@ -106,7 +108,7 @@ def max(
         nframes,
         _fold_max,
         _combine_max,
-        0,
+        None,
         client=client,
         progress=progress,
         memory_budget=memory_budget,
@@ -136,7 +138,7 @@ def min(
         nframes,
         _fold_min,
         _combine_min,
-        0,
+        None,
         client=client,
         progress=progress,
         memory_budget=memory_budget,
