@@ -79,3 +79,14 @@ def test_no_exif_and_malformed(real_jpeg):
     bad[value_offset : value_offset + 4] = (60000).to_bytes(4, "big")
     with pytest.raises(ExifError, match="beyond the EXIF block"):
         read_exif(bytes(bad))
+
+
+def test_fast_path_follows_the_bytes(real_jpeg):
+    # after one full parse, frames with the same layout are read at the cached offset
+    assert exif_stamp(real_jpeg) == 125903170418
+    other = real_jpeg.replace(b"125903170418", b"125903203751")
+    assert exif_stamp(other) == int(pillow_tags(other)[0x9003]) == 125903203751
+    with pytest.raises(ExifError):
+        exif_stamp(real_jpeg[:80])  # same prefix, value cut off: not read from the cache
+    with pytest.raises(ExifError, match="neither"):
+        exif_stamp(real_jpeg.replace(b"125903170418", b"12590317041x"))
