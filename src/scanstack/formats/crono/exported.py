@@ -21,8 +21,9 @@ from .reader import energy_axis, read_common, scan_geometry
 SUFFIX = " Regular Matrix"
 
 
-def _matrices(f: h5py.File) -> dict[str, str]:
-    """Name (without the suffix) -> dataset path of every regular matrix."""
+def _matrices(f: h5py.File, search: bool = True) -> dict[str, str]:
+    """Name (without the suffix) -> dataset path of every regular matrix (/XRF first; the whole
+    file when ``search`` and /XRF has none)."""
     found: dict[str, str] = {}
     if "XRF" in f:
         for key, obj in f["XRF"].items():
@@ -46,7 +47,9 @@ def sniff(probe) -> float:
     if f is None:
         return 0.0
     try:
-        return 0.95 if "Spectra" in _matrices(f) else 0.0
+        if "XRF/Spectra" in f and f["XRF/Spectra"].shape[:1] != (0,):
+            return 0.0  # a native file with its spectra
+        return 0.95 if "Spectra" in _matrices(f, search="XRF" not in f) else 0.0
     except Exception:
         return 0.0
 

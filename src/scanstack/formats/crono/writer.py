@@ -67,7 +67,7 @@ class CronoGroundTruth:
 
     path: str
     geometry: ScanGeometry
-    object_image: np.ndarray  # (height, width, 3) uint8
+    object_image: np.ndarray  # (height, width, 3) uint8; (0, 0, 3) when written with images=False
     object_origin: tuple[float, float]  # stage (x, y) of object pixel [0, 0]
     pixel_size: float  # µm per object/camera pixel
     frame_shape: tuple[int, int]
@@ -245,8 +245,6 @@ class _ObjectModel:
     """
 
     def __init__(self, rng: np.random.Generator, shape: tuple[int, int], elements, cell: int):
-        from PIL import Image
-
         self.shape, self.cell = shape, cell
         coarse = (shape[0] // cell + 3, shape[1] // cell + 3)
         rgb = np.empty((*coarse, 3), np.float32)
@@ -256,15 +254,31 @@ class _ObjectModel:
             c = np.clip((rng.random(coarse, np.float32) - 0.55) * 4.0, 0.0, 1.0)
             self.conc[name] = c
             rgb += c[..., None] * (np.asarray(colour, np.float32) - rgb)
-        big = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8)).resize(
-            (coarse[1] * cell, coarse[0] * cell), Image.BICUBIC
+        self.coarse_rgb = np.clip(rgb, 0, 255).astype(np.uint8)
+
+    def draw(self, rng: np.random.Generator) -> np.ndarray:
+        """The RGB object image (uint8, ``shape + (3,)``), built in row blocks (4 bytes/pixel)."""
+        from PIL import Image
+
+        h, w = self.shape
+        coarse = self.coarse_rgb.shape[:2]
+        big = np.asarray(
+            Image.fromarray(self.coarse_rgb).resize(
+                (coarse[1] * self.cell, coarse[0] * self.cell), Image.BICUBIC
+            )
         )
-        image = np.asarray(big)[: shape[0], : shape[1]].astype(np.int16)
-        fibres = Image.fromarray(
-            rng.integers(0, 256, (shape[0] // 3 + 1, shape[1] // 3 + 1), np.uint8)
-        ).resize((shape[1], shape[0]), Image.BILINEAR)
-        image += (np.asarray(fibres, np.int16)[..., None] - 128) // 12
-        self.image = np.clip(image, 0, 255).astype(np.uint8)
+        fibres = np.asarray(
+            Image.fromarray(rng.integers(0, 256, (h // 3 + 1, w // 3 + 1), np.uint8)).resize(
+                (w, h), Image.BILINEAR
+            )
+        )
+        image = np.empty((h, w, 3), np.uint8)
+        for a in range(0, h, 512):
+            b = min(h, a + 512)
+            block = big[a:b, :w].astype(np.int16)
+            block += (fibres[a:b, :, None].astype(np.int16) - 128) // 12
+            image[a:b] = np.clip(block, 0, 255)
+        return image
 
     def sample(self, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         """Concentration at (fractional) object-pixel positions, bilinear on the coarse grid."""
@@ -390,7 +404,8 @@ def write_crono(
         int(math.ceil((xs.max() - xs.min()) / ps)) + 2 * margin + 1,
     )
     model = _ObjectModel(rng, obj_shape, elements, object_cell)
-    obj = model.image
+    # the full-resolution image is only needed for camera frames (it is large for big maps)
+    obj = model.draw(rng) if images else np.zeros((0, 0, 3), np.uint8)
     names = list(elements)
     spectrum_conc = np.zeros((n_spectra, len(names)))
     for i, name in enumerate(names):
@@ -463,6 +478,14 @@ def _simulate_spectra(rng, conc, bg, scatter, peaks, counts) -> np.ndarray:
     weights = np.concatenate([np.full((n, 1), 0.45), np.full((n, 1), 0.15), 0.4 * conc], 1)
     cdfs = np.cumsum(shapes, 1)
     cdfs /= cdfs[:, -1:]
+    # inverse-CDF lookup tables: one random integer per event instead of a binary search
+    table_size = 1 << 16
+    tables = [
+        np.searchsorted(cdf, (np.arange(table_size) + 0.5) / table_size, side="right").clip(
+            0, channels - 1
+        )
+        for cdf in cdfs
+    ]
     events = rng.poisson(weights * counts)  # (N, K)
     out = np.empty((n, channels), "<u2")
     block = max(1, (8 << 20) // (4 * channels))
@@ -472,7 +495,7 @@ def _simulate_spectra(rng, conc, bg, scatter, peaks, counts) -> np.ndarray:
         for k in range(shapes.shape[0]):
             m = events[a:b, k]
             who = np.repeat(np.arange(b - a), m)
-            ch = np.searchsorted(cdfs[k], rng.random(who.size), side="right").clip(0, channels - 1)
+            ch = tables[k][rng.integers(0, table_size, who.size)]
             flat.append(who * channels + ch)
         hist = np.bincount(np.concatenate(flat), minlength=(b - a) * channels)
         out[a:b] = np.minimum(hist, 65535).reshape(b - a, channels)
