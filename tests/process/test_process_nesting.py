@@ -5,6 +5,7 @@ import itertools
 import pickle
 
 import numpy as np
+import pytest
 
 import scanstack
 from scanstack.core.reader import Reader, crop
@@ -156,3 +157,25 @@ def test_processed_stack_of_a_file_pickles(tmp_path):
     p = process(scanstack.open(fname, "hdf5", path="imageseries"), [("bin", (2, "mean"))])
     back = pickle.loads(pickle.dumps(p))
     np.testing.assert_array_equal(back[2], DATA[2].reshape(8, 2, 6, 2).mean(axis=(1, 3)))
+
+
+def test_processed_stack_on_a_dask_distributed_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    from scanstack import stats
+
+    fname = tmp_path / "s.h5"
+    scanstack.save(scanstack.Stack.from_array(DATA), fname, "hdf5", path="imageseries")
+    dark = np.full((16, 12), 100, np.uint16)
+    p = process(
+        scanstack.open(fname, "hdf5", path="imageseries"),
+        [("dark", dark), ("flip", "t"), ("rectangle", ((1, 9), (0, 10)))],
+    )
+    expected = np.clip(DATA.astype(int) - 100, 0, None).transpose(0, 2, 1)[:, 1:9, 0:10].sum(0)
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        np.testing.assert_array_equal(stats.sum(p, client=client), expected)
+        np.testing.assert_array_equal(client.submit(lambda s: s[:], p).result(), p[:])
