@@ -199,11 +199,15 @@ def _plain_source(arr: np.ndarray, frames, full_shape) -> Direct | None:
     if arr.flags.c_contiguous:
         return Direct(arr.reshape(n, rows * cols), swap, 0, rows * cols, frames, full_shape)
     _, sr, sc = arr.strides
+    sr = sr if rows > 1 else cols * it * np.sign(sc or 1)  # strides of length-1 axes are arbitrary
+    sc = sc if cols > 1 else it
+    # dense iff one axis steps one item and the other one whole line of the first (any signs)
+    (a, na), (b, _) = sorted([(abs(sc), cols), (abs(sr), rows)])
+    if a != it or b != na * it:
+        return None
     offs = (np.arange(rows, dtype=np.int64)[:, None] * sr + np.arange(cols)[None, :] * sc).ravel()
     low = int(offs.min())
-    lanes, rem = np.divmod(offs - low, it)
-    if rem.any() or lanes.max() >= rows * cols or np.unique(lanes).size != lanes.size:
-        return None
+    lanes = (offs - low) // it
     owner = _base(arr)
     if owner is None:
         return None
