@@ -49,6 +49,14 @@ def test_mosaic_command(small_scan, tmp_path, capsys):
     )
     np.testing.assert_array_equal(np.asarray(Image.open(up)), img[::-1])
     assert "registered pairs" in capsys.readouterr().out
+    flipped = tmp_path / "flipped.png"
+    args = ["crono", "mosaic", str(path), "-o", str(flipped), "-q", "-r", str(res)]
+    assert main([*args, "--flip-y", "--auto-camera"]) == 0  # the measurement undoes the flip
+    assert "y_sign=+1" in capsys.readouterr().out
+    again = np.asarray(Image.open(flipped)).astype(float).mean(-1)
+    h, w = min(again.shape[0], img.shape[0]), min(again.shape[1], img.shape[1])
+    a, b = again[:h, :w], img[:h, :w].astype(float).mean(-1)  # same picture, same way up
+    assert np.corrcoef(a.ravel(), b.ravel())[0, 1] > 0.9
     assert main(["crono", "summary", str(path), "-q", "--json"]) == 0
     assert '"frames_per_spectrum"' in capsys.readouterr().out
 

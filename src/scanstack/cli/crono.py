@@ -106,7 +106,7 @@ def cmd_mosaic(args) -> int:
     from PIL import Image
 
     from ..core.safety import atomic_path
-    from ..crono import ScanTrack, build_mosaic, open_frames, place_frames
+    from ..crono import ScanTrack, build_mosaic, estimate_camera, open_frames, place_frames
 
     progress = not args.quiet
     out = Path(args.output)
@@ -119,10 +119,21 @@ def cmd_mosaic(args) -> int:
         frames = None
         if args.all_frames:
             frames = np.flatnonzero(placement.stamp_us >= 0)
+        camera = _camera(args, reader)
+        if args.auto_camera:
+            from dataclasses import replace
+
+            measured, stats = estimate_camera(reader, placement)
+            camera = replace(measured, spot_px=camera.spot_px)
+            print(
+                f"camera measured from {stats['pairs_x']} + {stats['pairs_y']} frame pairs: "
+                f"{camera.pixel_size_um[0]:.3f} x {camera.pixel_size_um[1]:.3f} µm/px, "
+                f"x_sign={camera.x_sign:+d}, y_sign={camera.y_sign:+d}"
+            )
         mosaic = build_mosaic(
             reader,
             placement,
-            _camera(args, reader),
+            camera,
             args.resolution,
             frames=frames,
             refine=not args.no_refine,
@@ -206,6 +217,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     q.add_argument("--flip-x", action="store_true", help="image columns run towards -X")
     q.add_argument("--flip-y", action="store_true", help="image rows run towards +Y")
+    q.add_argument(
+        "--auto-camera",
+        action="store_true",
+        help="measure the axis directions and pixel size from overlapping frames first",
+    )
     q.add_argument("--spot", metavar="COL,ROW", help="X-ray spot in the frame (default: centre)")
     q.add_argument(
         "--north-up",
