@@ -106,6 +106,9 @@ def _same_angle(a: float, b: float, tol: float) -> bool:
 class OmegaIndex:
     """The wedges of an omega array and angle → frame look-ups (shared by every omega series).
 
+    A new wedge starts where the step ``end - start`` changes by more than ``tol`` or where a
+    frame does not start (within ``tol``) where the previous one ended.
+
     Parameters
     ----------
     omega: array ``(nframes, 2)`` of frame start/end angles in degrees.
@@ -179,7 +182,8 @@ class OmegaIndex:
         Within one wedge, a list of frames; across two wedges that join (modulo 360°, e.g. a
         scan from 270° to 360° stored before one from 0° to 90°), the end of the first wedge and
         the start of the second; the empty tuple ``()`` when the angles fall in a gap or in
-        wedges that do not join (hexrd's return values).
+        wedges that do not join (hexrd's return values). ``omin`` after ``omax`` in one wedge
+        gives ``[]`` (as hexrd), unless the wedge is a full turn: then the range wraps past 0°.
         """
         f0, w0 = self.omega_to_frame(omin)
         f1, w1 = self.omega_to_frame(omax)

@@ -25,7 +25,8 @@ class SeriesReader(SequenceReader):
             self.metadata = meta
 
     def read(self, start, stop, region=None):
-        getreg = getattr(self.source, "get_region", None)
+        # only a get_region the class defines (a mock's made-up attribute returns no frames)
+        getreg = self.source.get_region if _defines(self.source, "get_region") else None
         if region is None or getreg is None or len(region) != 2:
             return super().read(start, stop, region)
         rr = tuple((s.start, s.stop) for s in region)
@@ -34,6 +35,10 @@ class SeriesReader(SequenceReader):
         for k, i in enumerate(range(start, stop)):  # all such a series offers: one frame at a time
             out[k] = getreg(i, rr)
         return out
+
+
+def _defines(obj: Any, name: str) -> bool:
+    return callable(getattr(type(obj), name, None))
 
 
 def to_stack(obj: Any) -> Stack:
@@ -46,7 +51,7 @@ def to_stack(obj: Any) -> Stack:
         return stack
     if (
         not isinstance(obj, np.ndarray)
-        and (hasattr(obj, "get_region") or isinstance(getattr(obj, "metadata", None), dict))
+        and (_defines(obj, "get_region") or isinstance(getattr(obj, "metadata", None), dict))
         and hasattr(obj, "__len__")
         and hasattr(obj, "__getitem__")
     ):
