@@ -208,3 +208,61 @@ def test_scalar_attributes_are_accepted(tmp_path):
     with h5py.File(path, "r+") as f:
         f["Configuration/Settings"].attrs["SpectraTime"] = np.uint32(60)
     assert scanstack.open(path).metadata["dwell_time"] == 0.06
+
+
+def test_corrupt_spectra_chunk_names_the_dataset(tmp_path):
+    path = tmp_path / "chunk.HDF5"
+    write_crono(path, rows=3, columns=3, images=False)
+    with h5py.File(path, "r") as f:
+        info = f["XRF/Spectra"].id.get_chunk_info(0)
+    with open(path, "r+b") as fh:
+        fh.seek(info.byte_offset + 10)
+        fh.write(b"\xde\xad\xbe\xef" * 8)
+    stack = scanstack.open(path)
+    with pytest.raises(FormatError, match="/XRF/Spectra") as err:
+        stack.to_numpy()
+    assert str(path) in str(err.value)
+
+
+def test_non_linear_calibration_uses_the_energy_vector(tmp_path):
+    path = tmp_path / "cal.HDF5"
+    write_crono(path, rows=2, columns=2, images=False)
+    with h5py.File(path, "r+") as f:
+        f["XRF/CalibrationPoints"].attrs["CalibrationEquation"] = np.array([1], "<u4")
+        ev = f["XRF/EnergyVector"][()]
+        f["XRF/EnergyVector"][...] = ev + 0.001 * (ev / 40) ** 2
+        expected = f["XRF/EnergyVector"][()]
+    stack = scanstack.open(path)
+    axis = stack.axes[-1]
+    assert not axis.is_uniform and "energy_calibration" not in stack.metadata
+    np.testing.assert_allclose(axis.coordinates, expected)
+
+
+def test_camera_summary_in_metadata(tmp_path):
+    path = tmp_path / "cam.HDF5"
+    truth = write_crono(path, rows=2, columns=2)
+    with scanstack.open(path) as stack:
+        cam = stack.metadata["camera"]
+    assert cam["frames"] == truth.n_frames
+    assert cam["pixel_size"] == pytest.approx([truth.pixel_size] * 2)
+    assert cam["StitchedImage"] is False  # one empty slot: nothing stitched
+    write_crono(path, rows=2, columns=2, images=False)
+    assert scanstack.open(path).metadata["camera"]["frames"] == 0
+
+
+def test_exported_matrices_outside_xrf(tmp_path):
+    path = tmp_path / "moved.Exported.HDF5"
+    write_crono(path, rows=3, columns=4, images=False, exported=True)
+    with h5py.File(path, "r+") as f:
+        expected = f["XRF/Spectra Regular Matrix"][()]
+        f.create_group("Export")
+        for key in [k for k in f["XRF"] if k.endswith(" Regular Matrix")]:
+            f.move(f"XRF/{key}", f"Export/{key}")
+    stack = scanstack.open(path, "crono-exported")
+    np.testing.assert_array_equal(stack.to_numpy(), expected)
+    assert stack.metadata["live_time"].shape == (12,)
+    stack.close()
+    with h5py.File(path, "r+") as f:
+        del f["Export/Spectra Regular Matrix"]
+    with pytest.raises(FormatError, match="no 'Spectra Regular Matrix'"):
+        scanstack.open(path, "crono-exported")

@@ -183,6 +183,8 @@ def read_common(f: h5py.File, path, blobs: str = "warn") -> tuple[dict, dict, di
                 dec(blob(ds, i), f"/XRF/ROIs/ROIsObjects[{i}]") for i in range(ds.shape[0])
             ]
 
+    orig["Images"] = _images_info(f)
+
     settings_tree = conf.get("Settings") if isinstance(conf.get("Settings"), dict) else {}
     map_setup_tree = conf.get("MapSetup") if isinstance(conf.get("MapSetup"), dict) else {}
     anode_z = settings_tree.get("tube_material_atomic_number")
@@ -227,8 +229,32 @@ def read_common(f: h5py.File, path, blobs: str = "warn") -> tuple[dict, dict, di
     end = conf.get("FinalSystemStatus.attrs", {}).get("DateTime")
     if start or end:
         meta["scan_time_local"] = {"start": _us_date(start or ""), "end": _us_date(end or "")}
+    meta["camera"] = orig["Images"]
     meta["_map_setup"] = map_setup_tree
     return meta, orig, attrs
+
+
+def _images_info(f: h5py.File) -> dict[str, Any]:
+    """What /Images holds: camera frame count (slot 0 is always empty), pixel size, and which
+    of StitchedImage / VideoStreams / Documentation have content (empty slots are normal)."""
+    info: dict[str, Any] = {"frames": 0, "pixel_size": None, "units": "µm per camera pixel"}
+    if "Images/Static" in f:
+        st = f["Images/Static"]
+        info["frames"] = max(0, st.shape[0] - 1) if st.shape else 0
+        if info["frames"] == 0 and st.shape and st.shape[0] == 1 and np.asarray(st[0]).size:
+            info["frames"] = 1  # an unusual file without the empty slot 0
+    if "Images/ImageAdjusting/ImagePixelSizeRatio" in f:
+        info["pixel_size"] = (
+            np.asarray(f["Images/ImageAdjusting/ImagePixelSizeRatio"][()], float)
+            .reshape(-1)[:2]
+            .tolist()
+        )
+    for name in ("StitchedImage", "VideoStreams", "Documentation"):
+        key = f"Images/{name}"
+        if key in f:
+            ds = f[key]
+            info[name] = any(np.asarray(ds[i]).size for i in range(min(ds.shape[0], 16)))
+    return info
 
 
 def _title(path) -> str:
@@ -428,15 +454,29 @@ class CronoReader(Reader):
         uniq, inverse = np.unique(rows, return_inverse=True)
         lo, hi = int(uniq[0]), int(uniq[-1]) + 1
         if hi - lo <= 2 * uniq.size + 64:  # one slab: map blocks are near each other in time
-            data = self._spectra[lo:hi, csl][uniq - lo]
+            data = self._read_spectra((slice(lo, hi), csl))[uniq - lo]
         else:
-            data = self._spectra[uniq, csl]
+            data = self._read_spectra((uniq, csl))
         return data[inverse.reshape(-1)]
+
+    def _read_spectra(self, key) -> np.ndarray:
+        try:
+            return self._spectra[key]
+        except OSError as exc:  # a corrupt or truncated chunk: say where
+            rows = key[0]
+            what = (
+                f"rows {rows.start}:{rows.stop}"
+                if isinstance(rows, slice)
+                else f"{len(rows)} rows from {rows[0]}"
+            )
+            raise FormatError(
+                f"cannot read {what} of /XRF/Spectra ({exc})", self.path, f"/{SPECTRA}"
+            ) from None
 
     def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
         if self.mode == "acquisition":
             csl = region[0] if region else slice(None)
-            return self._spectra[start:stop, csl]
+            return self._read_spectra((slice(start, stop), csl))
         return self._take(self.selected_index.reshape(-1)[start:stop], region)
 
     def read_frames(self, frames: np.ndarray, region: Region | None = None) -> np.ndarray:
