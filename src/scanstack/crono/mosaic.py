@@ -295,31 +295,18 @@ def build_mosaic(
         corr = np.zeros((sel.size, 2))
         kept: list = []
         if refine and sel.size > 1:
-            reg = (
-                CronoFramesReader(
-                    reader.path,
-                    scale=max(scale, 1),
-                    on_empty=reader.on_empty,
-                    threads=reader.threads,
-                    backend=reader.backend,
-                )
-                if sub is reader
-                else sub
-            )
             pairs = _register_pairs(
-                reg,
+                sub,
                 sel,
                 x,
                 y,
                 placement.row[sel],
                 camera,
-                reg.scale,
+                scale,
                 min_peak,
-                max_error_um / (min(camera.pixel_size_um) * reg.scale),
+                max_error_um / (min(camera.pixel_size_um) * scale),
                 progress,
             )
-            if reg is not sub and reg is not reader:
-                reg.close()
             corr, kept = _solve(sel.size, pairs, x, y, prior_um, 10.0)
         xf, yf = x + corr[:, 0], y + corr[:, 1]
         # canvas
