@@ -11,33 +11,9 @@ from scanstack.core.errors import FormatError
 from scanstack.formats.crono import write_crono
 from scanstack.formats.crono.reader import read_computed_maps
 
-cronomaxrf_gridify = pytest.importorskip("cronomaxrf.gridify")
-
-
-def cronomaxrf_cube(path):
-    """cronomaxrf's gridified cube (it writes <name>_GRIDIFIED.HDF5 beside the file).
-
-    Recent dask cannot ``vindex`` with uint64 indices (the instrument's dtype of
-    SpectraSelectedIndex): cronomaxrf.gridify then raises IndexError on every CRONO file. In that
-    case the reference runs on a copy whose index is stored as int64 (same values).
-    """
-    try:
-        out = cronomaxrf_gridify.gridify(str(path))
-    except IndexError:
-        copy = path.with_name(path.stem + "-int64index.HDF5")
-        with h5py.File(path, "r") as f, h5py.File(copy, "w") as g:
-            for key in f:
-                f.copy(key, g)
-            sel = g["XRF/SpectraSelectedIndex"][()]
-            del g["XRF/SpectraSelectedIndex"]
-            g["XRF/SpectraSelectedIndex"] = sel.astype(np.int64)
-        out = cronomaxrf_gridify.gridify(str(copy))
-    with h5py.File(out, "r") as f:
-        return f["/spectra"][()], f["/energies"][()]
-
 
 @pytest.mark.parametrize("rows,columns,ramp", [(2, 2, 0), (4, 3, 2), (7, 6, 3), (12, 17, 5)])
-def test_cube_equals_cronomaxrf(tmp_path, rows, columns, ramp, capsys):
+def test_cube_equals_cronomaxrf(tmp_path, rows, columns, ramp, cronomaxrf_cube):
     path = tmp_path / f"14200215102021-test{rows}x{columns}.HDF5"
     truth = write_crono(path, rows=rows, columns=columns, ramp=ramp, images=False, seed=rows)
     stack = scanstack.open(path)

@@ -7,6 +7,8 @@ Formats registered (entry points ``crono`` and ``crono-exported``):
   ``/XRF/SpectraSelectedIndex`` (never a reshape of ``/XRF/Spectra``). ``spectra='acquisition'``
   opens every stored spectrum in acquisition order instead (nav shape ``(N,)``).
 - ``crono-exported``: the instrument's "Export to HDF5" file (``… Regular Matrix`` datasets).
+- ``scanstack.save(stack, path, 'crono')`` writes any spectrum map with a keV axis as a native
+  file (serpentine acquisition order + selection index; :mod:`.save`).
 
 API used by other modules (kept stable):
 
@@ -65,6 +67,12 @@ def _reader(source, **options):
     return CronoReader(source, **options)
 
 
+def _writer(stack, path, **options):
+    from .save import write_stack
+
+    return write_stack(stack, path, **options)
+
+
 def _sniff(probe) -> float:
     from .reader import sniff
 
@@ -89,6 +97,7 @@ FORMAT = FormatSpec(
     "option spectra='map'|'acquisition')",
     extensions=(".hdf5", ".h5"),
     reader=_reader,
+    writer=_writer,
     sniff=_sniff,
     capabilities={
         "lazy": True,

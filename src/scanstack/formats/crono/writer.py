@@ -834,10 +834,6 @@ def _write_xrf(
         "SpectraIDs": ((ids + 20518) % 65536).astype("<u2"),
         "Timestamps": times.astype("<u8"),
     }
-    cp = x.create_dataset("CalibrationPoints", data=cal.astype("<f4"))
-    cp.attrs.create("CalibrationBins", _one(channels, "<u4"))
-    cp.attrs.create("CalibrationEquation", _one(0, "<u4"))
-    x["EnergyVector"] = energies
     sel = selected[..., 0].astype(np.int64)
     if exported:
         for name, arr in per_spectrum.items():
@@ -870,17 +866,38 @@ def _write_xrf(
             compression="gzip",
             compression_opts=4,
         )
-    x["SpectraSelectedIndex"] = selected
-    maps = np.full((rows, cols, len(rois)), np.nan)
+    maps = None
     if computed_maps:
+        maps = np.full((rows, cols, len(rois)), np.nan)
         for i, (_, lo, hi) in enumerate(rois):
             band = (energies >= lo) & (energies <= hi)
             maps[..., i] = spectra[sel][..., band].sum(-1)
+    write_xrf_tables(x, cal, energies, selected, rois, maps)
+
+
+def write_xrf_tables(
+    x: h5py.Group,
+    cal: np.ndarray,
+    energies: np.ndarray,
+    selected: np.ndarray,
+    rois: list,
+    maps: np.ndarray | None = None,
+    equation: int = 0,
+) -> None:
+    """Calibration, energy vector, selection index, computed maps (NaN unless given) and ROIs."""
+    rows, cols = selected.shape[:2]
+    cp = x.create_dataset("CalibrationPoints", data=np.asarray(cal, "<f4"))
+    cp.attrs.create("CalibrationBins", _one(energies.size, "<u4"))
+    cp.attrs.create("CalibrationEquation", _one(equation, "<u4"))
+    x["EnergyVector"] = np.asarray(energies, "<f4")
+    x["SpectraSelectedIndex"] = np.asarray(selected, "<u8")
+    if maps is None:
+        maps = np.full((rows, cols, len(rois)), np.nan)
     x.create_group("Maps")["ComputedMaps"] = maps
     x["XComputedMapsCoordinate"] = np.full((rows, cols, 1), np.nan)
     x["YComputedMapsCoordinate"] = np.full((rows, cols, 1), np.nan)
     r = x.create_group("ROIs")
-    r["ROIsEnergies"] = np.array([[lo, hi] for _, lo, hi in rois], "<f8")
+    r["ROIsEnergies"] = np.array([[lo, hi] for _, lo, hi in rois], "<f8").reshape(-1, 2)
     names = r.create_dataset("ROIsNames", (len(rois),), VS)
     write_vlen(names, 0, [_vs(name) for name, _, _ in rois])
     _blob_dataset(r, "ROIsObjects", [_roi_blob(*roi) for roi in rois])
