@@ -366,3 +366,28 @@ def test_open_fch5_h5py_file_without_a_format(tmp_path):
         s = scanstack.open(f)
         assert s.format == "frame-cache"
         np.testing.assert_array_equal(s[:], data)
+
+
+@pytest.mark.parametrize("force_zip64", [False, True])
+def test_npz_written_in_threads_is_a_valid_zip(tmp_path, monkeypatch, force_zip64):
+    from scanstack.formats import _npzwriter
+
+    if force_zip64:  # exercise the ZIP64 records (big files, > 65535 members) on a small file
+        monkeypatch.setattr(_npzwriter, "ZIP64_THRESHOLD", 100)
+        monkeypatch.setattr(_npzwriter, "COUNT_THRESHOLD", 5)
+    data = sparse_frames(n=8)
+    src = scanstack.Stack.from_array(data, metadata={"omega": omega(8)})
+    out = scanstack.save(src, tmp_path / "z.npz", "frame-cache", threshold=10, max_workers=3)
+    with zipfile.ZipFile(out) as zf:
+        assert zf.testzip() is None  # every CRC checks
+        names = zf.namelist()
+        assert len(names) == 8 * 3 + 4 and len(set(names)) == len(names)
+        assert names[:3] == ["0_row.npy", "0_col.npy", "0_data.npy"]
+        big = [i for i in zf.infolist() if i.header_offset > 100]
+        assert big  # offsets past the (lowered) limit are read from ZIP64 fields
+    with np.load(out, allow_pickle=False) as z:
+        np.testing.assert_array_equal(z["omega"], omega(8))
+        r, c = np.nonzero(data[7] > 10)
+        np.testing.assert_array_equal(z["7_row"], r)
+        np.testing.assert_array_equal(z["7_data"], data[7][r, c])
+    np.testing.assert_array_equal(scanstack.open(out)[:], expected(data, 10))

@@ -488,14 +488,25 @@ def _extract(frame: np.ndarray, threshold) -> tuple[np.ndarray, np.ndarray, np.n
     return rows.astype(np.uint16), cols.astype(np.uint16), flat[idx]
 
 
+def _extract_encoded(frame: np.ndarray, threshold, encode):
+    r, c, v = _extract(frame, threshold)
+    return r, c, v, (encode(r, c, v) if encode is not None else None)
+
+
 def sparse_frames(
-    stack, threshold, max_workers: int | None = None, progress=None, warn_limit: int = 5
+    stack,
+    threshold,
+    max_workers: int | None = None,
+    progress=None,
+    warn_limit: int = 5,
+    encode=None,
 ):
-    """Yield ``(i, rows, cols, values)`` for every frame of ``stack``, in order.
+    """Yield ``(i, rows, cols, values, encoded)`` for every frame of ``stack``, in order.
 
     Blocks are read in the background and frames thresholded in threads (the numpy work
-    releases the GIL). Warns like hexrd when a frame keeps more than 10 % of its pixels (the first
-    ``warn_limit`` such frames one by one, then a count).
+    releases the GIL); ``encode(rows, cols, values)``, when given, also runs in the threads
+    (``encoded`` is None otherwise). Warns like hexrd when a frame keeps more than 10 % of its
+    pixels (the first ``warn_limit`` such frames one by one, then a count).
     """
     rows, cols = stack.signal_shape
     size = rows * cols
@@ -505,8 +516,9 @@ def sparse_frames(
         Progress(stack.nframes, progress, "frame-cache", "frames") as bar,
     ):
         for a, _b, block in stack.iter_blocks():
-            results = pool.map(_extract, block, [threshold] * len(block))
-            for k, (r, c, v) in enumerate(results):
+            n = len(block)
+            results = pool.map(_extract_encoded, block, [threshold] * n, [encode] * n)
+            for k, (r, c, v, e) in enumerate(results):
                 i = a + k
                 if size and r.size / size > MAX_NZ_FRACTION:
                     dense += 1
@@ -517,8 +529,8 @@ def sparse_frames(
                             UserWarning,
                             stacklevel=4,
                         )
-                yield i, r, c, v
-            bar.update(len(block))
+                yield i, r, c, v, e
+            bar.update(n)
     if dense > warn_limit:
         warnings.warn(
             f"... and {dense - warn_limit} more frames above {MAX_NZ_FRACTION:.0%} "
@@ -549,25 +561,38 @@ def _split_metadata(metadata: dict) -> tuple[dict[str, np.ndarray], dict[str, An
     return arrays, rest
 
 
-def _write_member(zf: zipfile.ZipFile, key: str, array: np.ndarray) -> None:
-    with zf.open(key + ".npy", "w", force_zip64=True) as fh:
-        np.lib.format.write_array(fh, np.asanyarray(array), allow_pickle=False)
+def _write_npz(stack, out: Path, threshold, max_workers, progress, level: int = 6) -> None:
+    """hexrd's npz layout (as ``np.savez_compressed``), members deflated in the worker threads."""
+    from functools import partial
 
+    from ._npzwriter import NpzWriter, deflate_npy
 
-def _write_npz(stack, out: Path, threshold, max_workers, progress) -> None:
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for i, r, c, v in sparse_frames(stack, threshold, max_workers, progress):
-            _write_member(zf, f"{i}_row", r)
-            _write_member(zf, f"{i}_col", c)
-            _write_member(zf, f"{i}_data", v)
-        _write_member(zf, "shape", np.array(stack.signal_shape))
-        _write_member(zf, "nframes", np.array(stack.nframes))
-        _write_member(zf, "dtype", np.array(str(np.dtype(stack.dtype)).encode()))
+    encode = partial(_deflate_sparse, level=level)
+    with open(out, "wb") as fh:
+        zw = NpzWriter(fh)
+        for i, _r, _c, _v, members in sparse_frames(
+            stack, threshold, max_workers, progress, encode=encode
+        ):
+            for key, member in zip(("row", "col", "data"), members, strict=True):
+                member.name = f"{i}_{key}.npy".encode("ascii")
+                zw.add(member)
+        header = {
+            "shape": np.array(stack.signal_shape),
+            "nframes": np.array(stack.nframes),
+            "dtype": np.array(str(np.dtype(stack.dtype)).encode()),
+        }
         arrays, rest = _split_metadata(dict(stack.metadata or {}))
-        for key, arr in arrays.items():
-            _write_member(zf, key, arr)
         if rest:
-            _write_member(zf, JSON_KEY, np.array(json.dumps(rest)))
+            arrays[JSON_KEY] = np.array(json.dumps(rest))
+        for key, arr in {**header, **arrays}.items():
+            zw.add(deflate_npy(key, arr, level))
+        zw.close()
+
+
+def _deflate_sparse(r, c, v, level: int = 6):
+    from ._npzwriter import deflate_npy
+
+    return [deflate_npy("", a, level) for a in (r, c, v)]
 
 
 def _write_fch5(stack, group, threshold, max_workers, progress) -> None:
@@ -616,7 +641,7 @@ def _write_fch5(stack, group, threshold, max_workers, progress) -> None:
         pending.clear()
         pending_len = 0
 
-    for i, r, c, v in sparse_frames(stack, threshold, max_workers, progress):
+    for i, r, c, v, _ in sparse_frames(stack, threshold, max_workers, progress):
         ids[i] = (pos + pending_len, pos + pending_len + r.size)
         pending.append((r, c, v))
         pending_len += r.size
