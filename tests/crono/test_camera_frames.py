@@ -177,3 +177,18 @@ def test_files_without_frames(tmp_path, write_static):
         open_frames(tmp_path / "missing.HDF5")
     with pytest.raises(ValueError, match="on_empty"):
         open_frames(other, on_empty="skip")
+
+
+def test_without_simplejpeg_falls_back_to_pillow(small_scan, monkeypatch):
+    import scanstack.crono.jpeg as jpeg_mod
+
+    path, _ = small_scan
+    with open_frames(path) as stack:
+        fast = stack[0:20]
+    monkeypatch.setattr(jpeg_mod, "simplejpeg", None)  # as if the 'jpeg' extra were missing
+    assert jpeg_mod.available_backend() == "pillow"
+    with open_frames(path) as stack:
+        assert stack.reader.backend == "pillow"
+        slow = stack[0:20]
+    for a, b in zip(fast, slow, strict=True):
+        assert_close(a, b)
