@@ -70,9 +70,11 @@ def main() -> None:
         write_crono(path, rows=rows, columns=columns, images=False, seed=1)
         with h5py.File(path, "r") as f:
             n, c = f["XRF/Spectra"].shape
-        print(f"file: {rows}x{columns} map, {n} spectra x {c} channels "
-              f"({n * c * 2 / 1e6:.0f} MB raw, {os.path.getsize(path) / 1e6:.0f} MB on disk), "
-              f"written in {time.perf_counter() - t:.1f} s")
+        print(
+            f"file: {rows}x{columns} map, {n} spectra x {c} channels "
+            f"({n * c * 2 / 1e6:.0f} MB raw, {os.path.getsize(path) / 1e6:.0f} MB on disk), "
+            f"written in {time.perf_counter() - t:.1f} s"
+        )
 
         def raw():
             with h5py.File(path, "r") as f:
@@ -89,8 +91,10 @@ def main() -> None:
 
         t_ours, cube = timed("scanstack.open(f).to_numpy()", ours)
         assert np.array_equal(cube, ref), "cube differs from cronomaxrf's"
-        print(f"  -> scanstack is {t_peer / t_ours:.1f}x faster than cronomaxrf.gridify, "
-              f"at {t_raw / t_ours:.2f}x the hardware limit")
+        print(
+            f"  -> scanstack is {t_peer / t_ours:.1f}x faster than cronomaxrf.gridify, "
+            f"at {t_raw / t_ours:.2f}x the hardware limit"
+        )
 
         stack = scanstack.open(path)
         bands = xrf.resolve_bands(stack)
@@ -98,18 +102,23 @@ def main() -> None:
 
         def numpy_summary():
             flat = cube.reshape(-1, c)
-            maps = {name: cube[..., (energy >= lo) & (energy <= hi)].sum(-1)
-                    for name, lo, hi in bands}
+            maps = {
+                name: cube[..., (energy >= lo) & (energy <= hi)].sum(-1) for name, lo, hi in bands
+            }
             return flat.sum(0), flat.max(0), maps
 
-        t_np, (s_np, m_np, maps_np) = timed(f"numpy on the in-memory cube ({len(bands)} ROIs)",
-                                            numpy_summary)
-        t_x, summary = timed("scanstack.xrf.summarize from the file (one pass)",
-                             lambda: xrf.summarize(stack, None))
+        t_np, (s_np, m_np, maps_np) = timed(
+            f"numpy on the in-memory cube ({len(bands)} ROIs)", numpy_summary
+        )
+        t_x, summary = timed(
+            "scanstack.xrf.summarize from the file (one pass)", lambda: xrf.summarize(stack, None)
+        )
         assert np.array_equal(summary.sum_spectrum, s_np)
         assert all(np.array_equal(summary.maps[k], maps_np[k]) for k in maps_np)
-        print(f"  -> from the file in {t_x / (t_ours + t_np):.2f}x the time of "
-              f"read-all-then-numpy ({t_ours + t_np:.2f} s), memory bounded by blocks")
+        print(
+            f"  -> from the file in {t_x / (t_ours + t_np):.2f}x the time of "
+            f"read-all-then-numpy ({t_ours + t_np:.2f} s), memory bounded by blocks"
+        )
         stack.close()
 
 
