@@ -22,7 +22,12 @@ def _axis_label(axis) -> str:
 
 def preview(stack: Stack, progress=None) -> Image.Image:
     """A picture summarising ``stack`` (reads every frame once, out of core)."""
-    title = str(stack.metadata.get("title") or stack.metadata.get("original_file") or "")
+    import os
+
+    title = stack.metadata.get("title") or stack.metadata.get("original_file")
+    if not title and getattr(stack, "path", None):
+        title = os.path.basename(stack.path)
+    title = str(title or "")
     if len(stack.signal_shape) == 1:
         return _spectrum_preview(stack, title, progress)
     if len(stack.signal_shape) == 2 and len(stack.nav_shape) == 2:
@@ -62,7 +67,7 @@ def _spectrum_preview(stack: Stack, title: str, progress) -> Image.Image:
         xlabel=_axis_label(axis),
         ylabel="counts (sum spectrum)",
         title=title,
-        bands=data.get("bands", ()),
+        bands=[(r["start"], r["end"], r["name"]) for r in data.get("rois", ())],
         log=True,
     )
     maps = [render.image(m, title=name) for name, m in data.get("maps", {}).items()]

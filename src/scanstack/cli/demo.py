@@ -1,0 +1,139 @@
+"""``scanstack demo``: write small sample datasets and run the main jobs on them.
+
+Three instruments, each a few MB, all synthetic (written by scanstack's own writers):
+
+1. a rotating-crystal X-ray series (hexrd hdf5 with omega): median dark, dark-subtracted and
+   flipped frame-cache (npz), max frame (TIFF), preview;
+2. a 4D-STEM Merlin acquisition (.mib + .hdr): info, preview (sum pattern + virtual bright field),
+   conversion to Zarr;
+3. a CRONO MA-XRF scan with camera frames: info, preview (sum spectrum + element maps), camera
+   mosaic, conversion to NeXus for PyMca.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def _series(path: Path) -> None:
+    """48 frames of 256×256 uint16: a dark level, noise, and Bragg spots that come and go."""
+    import scanstack
+    from scanstack.omega import OmegaWedges
+
+    rng = np.random.default_rng(7)
+    n, size = 48, 256
+    frames = rng.poisson(3.0, (n, size, size)).astype(np.uint16) + 100
+    yy, xx = np.mgrid[:size, :size]
+    for _ in range(60):
+        r, c = rng.uniform(20, size - 20, 2)
+        f0 = rng.integers(0, n - 4)
+        spot = (2000 * np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / 8)).astype(np.uint16)
+        frames[f0 : f0 + 3] += spot
+    wedges = OmegaWedges(n)
+    wedges.addwedge(0.0, 48.0, n)
+    stack = scanstack.open(None, "array", data=frames, meta={"omega": wedges.omegas})
+    scanstack.save(stack, path, "hdf5", path="imageseries")
+
+
+def _mib(path: Path) -> None:
+    """A 16×16 scan of 256×256 12-bit frames: a bright disk that moves, on a faint background."""
+    from scanstack.formats.mib.writer import write_mib
+
+    rng = np.random.default_rng(3)
+    ny = nx = 16
+    yy, xx = np.mgrid[:256, :256]
+    frames = np.empty((ny * nx, 256, 256), np.uint16)
+    for i in range(ny * nx):
+        y, x = divmod(i, nx)
+        cy, cx = 128 + 6 * np.sin(y / 3), 128 + 6 * np.cos(x / 3)
+        disk = ((yy - cy) ** 2 + (xx - cx) ** 2) < 30**2
+        thickness = 1 + 0.5 * np.sin(x / 2.5) * np.cos(y / 4)
+        frames[i] = rng.poisson(2, (256, 256)) + (disk * 400 * thickness).astype(np.uint16)
+    write_mib(path, frames, depth=12, layout="1x1", nav_shape=(ny, nx))
+
+
+def run_demo(output: Path, quiet: bool = False) -> int:
+    """Run the demo into ``output``; prints every file written. Returns an exit code."""
+    from scanstack.formats.crono import write_crono
+
+    from .main import main
+
+    output.mkdir(parents=True, exist_ok=True)
+    q = ["--quiet"] if quiet else []
+    start = time.perf_counter()
+    steps: list[tuple[str, list[str]]] = []
+
+    print("== 1. X-ray image series (hexrd hdf5 with omega) ==")
+    series = output / "series.h5"
+    _series(series)
+    steps += [
+        ("info", ["info", str(series)]),
+        (
+            "median dark",
+            ["stats", str(series), "--stat", "median", "-o", str(output / "dark.npy"), *q],
+        ),
+        ("max frame", ["stats", str(series), "--stat", "max", "-o", str(output / "max.tif"), *q]),
+        (
+            "frame-cache",
+            [
+                "convert",
+                str(series),
+                str(output / "series-clean.npz"),
+                "--format",
+                "frame-cache",
+                "--op",
+                f"dark={output / 'dark.npy'}",
+                "--op",
+                "flip=v",
+                "-O",
+                "threshold=20",
+                *q,
+            ],
+        ),
+        ("preview", ["preview", str(series), "-o", str(output / "series.png"), *q]),
+    ]
+    if _run(main, steps):
+        return 1
+
+    print("\n== 2. 4D-STEM scan (Quantum Detectors Merlin .mib) ==")
+    mib = output / "scan.mib"
+    _mib(mib)
+    steps = [
+        ("info", ["info", str(mib)]),
+        ("preview", ["preview", str(mib), "-o", str(output / "scan-mib.png"), *q]),
+        ("zarr", ["convert", str(mib), str(output / "scan.zarr"), "--format", "zarr", *q]),
+    ]
+    if _run(main, steps):
+        return 1
+
+    print("\n== 3. CRONO MA-XRF scan with camera frames ==")
+    crono = output / "143000011120261-demo.HDF5"
+    write_crono(crono, rows=14, columns=12, channels=2048, seed=1)
+    steps = [
+        ("info", ["info", str(crono)]),
+        ("preview", ["preview", str(crono), "-o", str(output / "crono.png"), *q]),
+        ("mosaic", ["crono", "mosaic", str(crono), "-o", str(output / "crono-mosaic.png"), *q]),
+        ("nexus", ["convert", str(crono), str(output / "crono.nxs"), "--format", "nexus", *q]),
+    ]
+    if _run(main, steps):
+        return 1
+
+    print(f"\ndemo finished in {time.perf_counter() - start:.1f} s; outputs in {output.resolve()}:")
+    for p in sorted(output.iterdir()):
+        size = sum(f.stat().st_size for f in p.rglob("*")) if p.is_dir() else p.stat().st_size
+        print(f"  {p.name:<36} {size / 1e6:8.2f} MB")
+    return 0
+
+
+def _run(main, steps) -> bool:
+    """Run CLI steps in-process; True when one failed."""
+    for label, argv in steps:
+        print(f"\n$ scanstack {' '.join(argv)}")
+        code = main(argv)
+        if code:
+            print(f"demo step {label!r} failed with exit code {code}")
+            return True
+    return False
