@@ -322,3 +322,46 @@ def test_threaded_chunks_equal_hdf5_filters(tmp_path, dtype, gzip, shuffle, chun
                     raw_a, raw_b = zlib.decompress(raw_a), zlib.decompress(raw_b)
                 # same shuffled bytes, edge chunks padded the same way
                 assert raw_a == raw_b
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, ">i4", np.float32])
+@pytest.mark.parametrize(
+    ("chunks", "opts", "threaded"),
+    [
+        ((1, 12, 9), {"compression": "gzip", "compression_opts": 1, "shuffle": True}, True),
+        ((1, 5, 9), {"compression": "gzip", "compression_opts": 6}, True),
+        ((1, 5, 9), {"shuffle": True}, True),
+        ((1, 5, 4), {"compression": "gzip"}, False),  # not full-width chunks
+        ((2, 12, 9), {"compression": "gzip"}, False),
+        ((1, 12, 9), dict(hdf5plugin.Blosc(cname="zstd")), False),
+        (None, {}, False),
+    ],
+)
+def test_threaded_chunk_reads_equal_h5py(tmp_path, dtype, chunks, opts, threaded):
+    data = frames(n=4, rows=12, cols=9, dtype=dtype)
+    with h5py.File(tmp_path / "c.h5", "w") as f:
+        f.create_dataset("g/images", data=data, chunks=chunks, **opts)
+    s = scanstack.open(tmp_path / "c.h5", "hdf5", path="g")
+    assert (s.reader._filters is not None) == threaded
+    np.testing.assert_array_equal(s[:], data)
+    np.testing.assert_array_equal(s[1:3], data[1:3])
+    for region in [((0, 12), (0, 9)), ((3, 11), (2, 7)), ((4, 5), (0, 9)), ((7, 7), (1, 2))]:
+        (r0, r1), (c0, c1) = region
+        np.testing.assert_array_equal(s.get_region(2, region), data[2, r0:r1, c0:c1])
+    assert s[:].dtype == np.dtype(dtype)
+
+
+def test_partly_written_dataset_reads_fill_values(tmp_path):
+    with h5py.File(tmp_path / "p.h5", "w") as f:
+        ds = f.create_dataset(
+            "g/images",
+            shape=(3, 6, 4),
+            dtype=np.uint16,
+            chunks=(1, 6, 4),
+            compression="gzip",
+            fillvalue=7,
+        )
+        ds[1] = 1
+    s = scanstack.open(tmp_path / "p.h5", "hdf5", path="g")
+    assert s.reader._filters is None  # unwritten chunks: left to HDF5
+    np.testing.assert_array_equal(s[:, 0, 0], [7, 1, 7])

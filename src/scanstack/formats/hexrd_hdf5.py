@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import zlib
 from typing import Any
 
@@ -192,6 +193,9 @@ class HDF5Reader(Reader):
             raise FormatError(f"expected numeric image data, found dtype {ds.dtype}", fname, where)
         self._ndim = ds.ndim
         self._where = where
+        self._filters = chunk_filters(ds)
+        self._pool = None
+        self._pool_lock = threading.Lock()
         self.nav_shape = (ds.shape[0],) if ds.ndim == 3 else (1,)
         self.signal_shape = tuple(ds.shape[-2:])
         self.dtype = ds.dtype
@@ -212,11 +216,13 @@ class HDF5Reader(Reader):
         ds = self._dataset()
         sig = region if region is not None else (slice(None), slice(None))
         try:
+            if self._filters is not None and stop > start:
+                return self._read_chunks(ds, start, stop, sig)
             if self._ndim == 2:
                 block = ds[sig][None][start:stop]
             else:
                 block = ds[(slice(start, stop), *sig)]
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, zlib.error) as exc:
             raise FormatError(
                 f"cannot read frames {start}:{stop} (file corrupt or truncated?): {exc}",
                 self.path,
@@ -224,10 +230,43 @@ class HDF5Reader(Reader):
             ) from exc
         return np.asarray(block)
 
+    def _read_chunks(self, ds, start: int, stop: int, sig) -> np.ndarray:
+        """Frames ``start:stop`` decoded from their raw chunks in threads (see chunk_filters)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from ..core.config import config
+
+        rows, cols = self.signal_shape
+        rs, cs = (s if isinstance(s, slice) else slice(None) for s in sig)
+        r0, r1, _ = rs.indices(rows)
+        c0, c1, _ = cs.indices(cols)
+        cr = ds.chunks[1]
+        first = r0 // cr * cr
+        starts = range(first, max(r1, first + 1), cr) if r1 > r0 else range(0)
+        out = np.empty((stop - start, max(r1 - r0, 0), max(c1 - c0, 0)), self.dtype)
+        jobs = []
+        for i in range(start, stop):
+            for a in starts:
+                jobs.append((i, a, *ds.id.read_direct_chunk((i, a, 0))))
+        with self._pool_lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(config.threads())
+        decoded = self._pool.map(
+            lambda job: decode_chunk(job[3], job[2], self._filters, (cr, cols), self.dtype),
+            jobs,
+        )
+        for (i, a, _mask, _raw), chunk in zip(jobs, decoded, strict=True):
+            lo, hi = max(a, r0), min(a + cr, r1, rows)
+            out[i - start, lo - r0 : hi - r0] = chunk[lo - a : hi - a, c0:c1]
+        return out
+
     def as_array(self):
         return self._dataset() if self._ndim == 3 else None
 
     def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
         self._h5.close(force=self.close_when_finished)
 
     def __reduce__(self):
@@ -313,6 +352,46 @@ def write_hdf5(
         with h5py.File(tmp, "w") as f:
             fill(f)
     return os.fspath(target)
+
+
+FILTER_DEFLATE, FILTER_SHUFFLE = 1, 2
+
+
+def chunk_filters(ds) -> list[int] | None:
+    """The filter ids of a dataset scanstack can decode itself, in threads, or None.
+
+    That is a 3-D dataset of full-width chunks ``(1, chunk_rows, cols)``, every chunk written,
+    compressed with deflate and/or shuffle only (hexrd's layout). HDF5 would decode its chunks
+    one at a time under h5py's lock.
+    """
+    if ds.ndim != 3 or ds.chunks is None or ds.chunks[0] != 1 or ds.chunks[2] != ds.shape[2]:
+        return None
+    dcpl = ds.id.get_create_plist()
+    ids = [dcpl.get_filter(k)[0] for k in range(dcpl.get_nfilters())]
+    if not ids or any(f not in (FILTER_DEFLATE, FILTER_SHUFFLE) for f in ids):
+        return None
+    if ids.index(ids[-1]) != len(ids) - 1 or ids[0] == FILTER_DEFLATE and len(ids) > 1:
+        return None  # repeated filters or deflate before shuffle: leave it to HDF5
+    import math
+
+    nchunks = ds.shape[0] * math.ceil(ds.shape[1] / ds.chunks[1]) if ds.shape[1] else 0
+    if ds.id.get_num_chunks() != nchunks:
+        return None  # unwritten chunks hold the fill value: HDF5 knows it
+    return ids
+
+
+def decode_chunk(raw: bytes, mask: int, filters: list[int], shape, dtype) -> np.ndarray:
+    """Undo HDF5's filters on one raw chunk (skipping those flagged in ``mask``)."""
+    data = raw
+    itemsize = np.dtype(dtype).itemsize
+    for k in reversed(range(len(filters))):
+        if mask & (1 << k):
+            continue
+        if filters[k] == FILTER_DEFLATE:
+            data = zlib.decompress(data)
+        elif itemsize > 1:
+            data = np.frombuffer(data, np.uint8).reshape(itemsize, -1).T.tobytes()
+    return np.frombuffer(data, dtype).reshape(shape)
 
 
 def _encode_frame(frame: np.ndarray, chunk_rows: int, level: int, shuffle: bool) -> list:
