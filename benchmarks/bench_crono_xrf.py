@@ -8,7 +8,8 @@ folder (images off: this measures the spectra). Then, in one run:
 - cronomaxrf.gridify (the peer; writes the gridified cube to HDF5 with dask ``vindex``);
 - scanstack: ``scanstack.open(f).to_numpy()`` (the map built block by block through the index);
 - scanstack XRF: sum + max spectra + every ROI map in one block-wise pass
-  (``scanstack.xrf.summarize``) against numpy on the cube already in memory.
+  (``scanstack.xrf.summarize``) against numpy on the cube already in memory;
+- the synthetic writer with camera frames (frames per second).
 
 Prints seconds and ratios. Usage: ``python benchmarks/bench_crono_xrf.py [--quick]``
 """
@@ -120,6 +121,16 @@ def main() -> None:
             f"read-all-then-numpy ({t_ours + t_np:.2f} s), memory bounded by blocks"
         )
         stack.close()
+
+        # the writer with camera frames: the demo file's map (85 x 37, ~12,800 frames)
+        t = time.perf_counter()
+        frows = 9 if args.quick else 85
+        truth = write_crono(os.path.join(tmp, "frames.HDF5"), rows=frows, columns=37, seed=2)
+        dt = time.perf_counter() - t
+        print(
+            f"  write_crono {frows}x37 with {truth.n_frames} camera frames: {dt:.1f} s "
+            f"({truth.n_frames / dt:,.0f} frames/s on {os.cpu_count()} CPUs)"
+        )
 
 
 if __name__ == "__main__":
