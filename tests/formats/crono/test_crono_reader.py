@@ -79,6 +79,9 @@ def test_geometry_energy_and_per_pixel_metadata(tmp_path):
     assert np.abs(motors[:, 0] - xs).max() < 13.89 * 60 / 2 + 100
     assert np.abs(motors[:, 1] - ys).max() < 10
     assert [r["name"] for r in stack.metadata["rois"]][:2] == ["FeKa", "CuKa"]
+    with h5py.File(path, "r") as f:
+        np.testing.assert_array_equal(stack.metadata["roi_energies"], f["XRF/ROIs/ROIsEnergies"])
+    assert stack.metadata["roi_names"] == [r["name"] for r in stack.metadata["rois"]]
     assert stack.metadata["settings"]["tube_anode"] == "Rh"
     assert stack.metadata["computed_maps"] is None and read_computed_maps(path) is None
     assert stack.original_metadata["Configuration"]["MapSetup"]["x_map_left"] == 132252

@@ -222,6 +222,9 @@ def read_common(f: h5py.File, path, blobs: str = "warn") -> tuple[dict, dict, di
         "acquisition_time_local": _us_date(orig.get("CreatedDateTime", "")),
         "settings": settings,
         "rois": rois,
+        # the same ROIs as arrays: (R, 2) keV [start, end], names in order
+        "roi_energies": np.array([[r["start"], r["end"]] for r in rois], float).reshape(-1, 2),
+        "roi_names": [r["name"] for r in rois],
     }
     if attrs.get("SpectraTime") is not None:
         meta["dwell_time"] = float(attrs["SpectraTime"]) / 1000.0
