@@ -5,7 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 import numpy as np
-from conftest import make_frames
+from stats_data import make_frames
 
 import scanstack
 from scanstack import stats
@@ -46,10 +46,13 @@ def test_reductions_of_a_file_four_times_the_budget(raw_stack):
     data = make_frames("float32", shape=(64, 128, 256), nan=False)  # 8 MiB on disk
     s = raw_stack(data)
     budget = data.nbytes // 4
-    for name, expected in (("max", data.max(axis=0)),
-                           ("average", data.mean(axis=0, dtype=np.float64).astype(np.float32)),
-                           ("sum", data.sum(axis=0, dtype=np.float64))):
-        result, peak = peak_of(lambda name=name: getattr(stats, name)(s, memory_budget=budget,
-                                                                      threads=2))
+    for name, expected in (
+        ("max", data.max(axis=0)),
+        ("average", data.mean(axis=0, dtype=np.float64).astype(np.float32)),
+        ("sum", data.sum(axis=0, dtype=np.float64)),
+    ):
+        result, peak = peak_of(
+            lambda name=name: getattr(stats, name)(s, memory_budget=budget, threads=2)
+        )
         np.testing.assert_allclose(result, expected, rtol=1e-6)
         assert peak <= budget + SLACK, (name, peak, budget)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import make_frames
+from stats_data import make_frames
 
 import scanstack
 from scanstack import stats
@@ -66,8 +66,7 @@ def test_integer_median_is_exact_as_numpy():
     for dtype in ("uint8", "uint16", "int32"):
         data = make_frames(dtype, shape=(60, 64, 48))
         np.testing.assert_array_equal(stats.median(data), reference(data, "median"))
-        np.testing.assert_array_equal(stats.percentile(data, 90),
-                                      reference(data, "percentile", 90))
+        np.testing.assert_array_equal(stats.percentile(data, 90), reference(data, "percentile", 90))
 
 
 def test_mean_is_average():
@@ -93,10 +92,14 @@ def test_other_dtypes(dtype):
     # percentile refuses bool, we count False/True as 0/1
     dense = {"float16": np.float32, "bool": np.uint8}.get(dtype)
     dense = data if dense is None else data.astype(dense)
-    np.testing.assert_allclose(stats.median(data), np.median(dense, axis=0).astype(np.float32),
-                               rtol=1e-6)
-    np.testing.assert_allclose(stats.percentile(data, [3, 71]),
-                               np.percentile(dense, [3, 71], axis=0).astype(np.float32), rtol=1e-6)
+    np.testing.assert_allclose(
+        stats.median(data), np.median(dense, axis=0).astype(np.float32), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        stats.percentile(data, [3, 71]),
+        np.percentile(dense, [3, 71], axis=0).astype(np.float32),
+        rtol=1e-6,
+    )
     np.testing.assert_array_equal(stats.max(data), data.max(axis=0))
 
 
@@ -111,16 +114,22 @@ def test_integer_extremes_and_wide_ranges():
     mixed[::3, ::2] = 65535
     for data in (u8, i8, wide, mixed):
         np.testing.assert_array_equal(stats.median(data), reference(data, "median"))
-        np.testing.assert_array_equal(stats.percentile(data, [0, 13, 99.5, 100]),
-                                      reference(data, "percentile", [0, 13, 99.5, 100]))
+        np.testing.assert_array_equal(
+            stats.percentile(data, [0, 13, 99.5, 100]),
+            reference(data, "percentile", [0, 13, 99.5, 100]),
+        )
 
 
 def test_nan_semantics():
     data = make_frames("float32", nan=False)
     data[4, 2, 3] = np.nan
     data[:, 5, 6] = np.nan
-    for result in (stats.median(data), stats.percentile(data, 30), stats.max(data),
-                   stats.average(data)):
+    for result in (
+        stats.median(data),
+        stats.percentile(data, 30),
+        stats.max(data),
+        stats.average(data),
+    ):
         assert np.isnan(result[2, 3]) and np.isnan(result[5, 6])
         assert np.isfinite(result[0, 0])
 
@@ -132,10 +141,12 @@ def test_nframes(nframes):
     s = Stack.from_array(data)
     for name in ("max", "min", "sum", "average", "median"):
         check(getattr(stats, name)(s, nframes), reference(data[:n], name), "uint16")
-    check(stats.percentile(s, [25, 75], nframes), reference(data[:n], "percentile", [25, 75]),
-          "uint16")
-    check(stats.percentile(s, 60, nframes=nframes), reference(data[:n], "percentile", 60),
-          "uint16")
+    check(
+        stats.percentile(s, [25, 75], nframes),
+        reference(data[:n], "percentile", [25, 75]),
+        "uint16",
+    )
+    check(stats.percentile(s, 60, nframes=nframes), reference(data[:n], "percentile", 60), "uint16")
 
 
 def test_bad_arguments():
@@ -166,8 +177,7 @@ def test_regions_and_views(raw_stack):
     for name, (view, dense) in views.items():
         for stat in ("max", "sum", "average", "median"):
             check(getattr(stats, stat)(view), reference(dense, stat), "uint16"), name
-        check(stats.percentile(view, [10, 90]), reference(dense, "percentile", [10, 90]),
-              "uint16")
+        check(stats.percentile(view, [10, 90]), reference(dense, "percentile", [10, 90]), "uint16")
 
 
 def test_navigation_in_two_dimensions():
@@ -204,8 +214,14 @@ def test_threads_and_tiles_give_the_same_result(raw_stack):
 
 
 def test_plan_tiles_cover_every_pixel_once():
-    for shape, max_pixels in (((7, 9), 20), ((7, 9), 4), ((7, 9), 1000), ((3, 4, 5), 7),
-                              ((3, 4, 5), 25), ((100,), 33)):
+    for shape, max_pixels in (
+        ((7, 9), 20),
+        ((7, 9), 4),
+        ((7, 9), 1000),
+        ((3, 4, 5), 7),
+        ((3, 4, 5), 25),
+        ((100,), 33),
+    ):
         tiles = plan_tiles(shape, max_pixels)
         covered = np.zeros(shape, np.int32).reshape(-1)
         flat_ids = np.arange(covered.size).reshape(shape)
@@ -221,14 +237,20 @@ def test_progress_callbacks(raw_stack):
     data = make_frames("uint16", shape=(40, 64, 64))
     for name in ("max", "sum", "average", "median"):
         calls = []
-        getattr(stats, name)(Stack.from_array(data), progress=lambda d, t: calls.append((d, t)),
-                             threads=2)
+        getattr(stats, name)(
+            Stack.from_array(data), progress=lambda d, t, c=calls: c.append((d, t)), threads=2
+        )
         assert calls, name
         assert calls[-1][0] == calls[-1][1] > 0
         assert [d for d, _ in calls] == sorted(d for d, _ in calls)
     calls = []
-    stats.percentile(raw_stack(data), [1, 99], progress=lambda d, t: calls.append((d, t)),
-                     memory_budget=200_000, threads=1)
+    stats.percentile(
+        raw_stack(data),
+        [1, 99],
+        progress=lambda d, t: calls.append((d, t)),
+        memory_budget=200_000,
+        threads=1,
+    )
     assert len(calls) > 1 and calls[-1][0] == calls[-1][1]
 
 

@@ -133,8 +133,16 @@ def _quantiles(
         per_pixel += n * work_dtype.itemsize
     # the kernel's buffers: a chunk of pixels × all frames, and one pixel's values
     kernel_bytes = (_kernels.PIXELS_PER_CHUNK + 1) * n * work_dtype.itemsize
-    avail = budget - out.nbytes - nthreads * (_THREAD_OVERHEAD + kernel_bytes)
-    max_pixels = max(1, avail // (nthreads * per_pixel))
+
+    def tile_pixels(threads: int) -> int:
+        avail = budget - out.nbytes - threads * (_THREAD_OVERHEAD + kernel_bytes)
+        return avail // (threads * per_pixel)
+
+    # a tight budget is better spent on bigger tiles than on more threads
+    while nthreads > 1 and tile_pixels(nthreads) < _kernels.PIXELS_PER_CHUNK:
+        nthreads -= 1
+        concurrency = min(concurrency, nthreads) if client is None else concurrency
+    max_pixels = max(1, tile_pixels(nthreads))
     if memory is not None:
         max_pixels = npix  # the data is in RAM already: tiles are views, only balance matters
     balance = math.ceil(npix / (_TILES_PER_THREAD * concurrency))
