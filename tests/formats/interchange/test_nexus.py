@@ -313,6 +313,8 @@ def test_errors_for_malformed_input(tmp_path):
 def test_writer_refusals_and_atomicity(tmp_path, xrf_stack, stem_stack):
     with pytest.raises(UnsupportedError, match="compression"):
         write_nexus(xrf_stack, tmp_path / "x.h5", compression="bzip9")
+    with pytest.raises(UnsupportedError, match="gzip level must be 0..9"):
+        write_nexus(xrf_stack, tmp_path / "x.h5", compression="gzip-10")
     with pytest.raises(UnsupportedError, match="mca_0 layout holds spectra"):
         write_nexus(stem_stack, tmp_path / "x.h5", layout="mca_0")
     src = write_nexus(xrf_stack, tmp_path / "in.h5")
@@ -332,3 +334,29 @@ def test_writer_refusals_and_atomicity(tmp_path, xrf_stack, stem_stack):
         write_nexus(xrf_stack, target, progress=exploding)
     assert target.read_bytes() == b"old content"  # untouched, and no temporary left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.h5", "never.h5"]
+
+
+@pytest.mark.parametrize("compression", ["gzip", "gzip-9", "blosc-zstd", "blosc-lz4", "zstd"])
+def test_parallel_chunk_compression_matches_hdf5_filters(tmp_path, compression):
+    """Chunks compressed in threads and written raw decode through HDF5's own filters,
+    edge chunks included (7 x 13 positions in chunks of 1 x 5)."""
+    from scanstack.core.config import settings
+    from scanstack.formats import _interchange as ic
+    from scanstack.formats.usid import write_usid
+
+    data = np.random.default_rng(5).poisson(3.0, (7, 13, 64)).astype(np.uint16)
+    stack = Stack.from_array(data, signal_ndim=1)
+    assert ic.h5_encoder(compression, data.dtype) is not None
+    with settings(num_threads=3):
+        out = write_nexus(stack, tmp_path / "p.h5", compression=compression, chunk_bytes=5 * 64 * 2)
+        usid_out = write_usid(
+            stack, tmp_path / "u.h5", compression=compression, chunk_bytes=5 * 64 * 2
+        )
+    with h5py.File(out) as f:
+        dset = f["/entry/instrument/detector/data"]
+        assert dset.chunks == (1, 5, 64)
+        np.testing.assert_array_equal(dset[()], data)
+    with h5py.File(usid_out) as f:
+        dset = f["/Measurement_000/Channel_000/Raw_Data"]
+        assert dset.chunks == (5, 64)
+        np.testing.assert_array_equal(dset[()], data.reshape(91, 64))
