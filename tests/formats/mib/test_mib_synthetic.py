@@ -376,3 +376,22 @@ def test_print_info_and_eager(good, capsys):
         s = scanstack.open(p, print_info=True, lazy=False)
     assert "5 frames" in capsys.readouterr().out
     np.testing.assert_array_equal(s[2], scanstack.open(p)[2])
+
+
+@pytest.mark.parametrize(
+    ("depth", "layout"), [(d, lay) for d in (1, 6, 12, 24) for lay in ("1x1", "2x2", "2x2G")]
+)
+def test_compiled_decoder_matches_numpy_reference(depth, layout):
+    from scanstack.formats.mib import raw
+
+    data = frames_for(depth, layout, n=3, seed=depth)
+    quad, gap = layout != "1x1", layout.endswith("G")
+    payload = raw.encode(data, depth, quad, gap)
+    g = 2 if gap else 0
+    rows = (data.shape[1] - g) // 2 if quad else data.shape[1]
+    width = 2 * (data.shape[2] - g) if quad else data.shape[2]
+    ref = raw.decode(payload, depth, rows, width, quad, gap)
+    np.testing.assert_array_equal(ref, data)
+    for flip in (False, True):
+        fast = raw.decode_into(payload, depth, rows, width, quad, gap, flip)
+        np.testing.assert_array_equal(fast, ref[:, ::-1] if flip else ref)

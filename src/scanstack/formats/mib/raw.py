@@ -104,14 +104,15 @@ def split_quad(frames: np.ndarray, gap: bool = False) -> np.ndarray:
 
 
 def _encode_stream(px: np.ndarray, depth: int) -> np.ndarray:
-    """``(n, npix)`` pixel values -> ``(n, nbytes)`` raw stream bytes (big-endian words)."""
+    """``(n, npix)`` pixel values (already within the depth) -> ``(n, nbytes)`` raw stream bytes
+    (big-endian words)."""
     n = px.shape[0]
     if depth == 1:
-        lanes = np.packbits(px.astype(np.uint8) & 1, axis=1, bitorder="little")
+        lanes = np.packbits(px.astype(np.uint8, copy=False), axis=1, bitorder="little")
     elif depth == 6:
-        lanes = px.astype(np.uint8)
+        lanes = px.astype(np.uint8, copy=False)
     else:
-        lanes = np.ascontiguousarray(px.astype("<u2")).view(np.uint8)
+        lanes = np.ascontiguousarray(px.astype("<u2", copy=False)).view(np.uint8)
     lanes = np.ascontiguousarray(lanes).reshape(n, -1)
     return lanes.view("<u8").astype(">u8").view(np.uint8).reshape(n, -1)
 
@@ -119,8 +120,8 @@ def _encode_stream(px: np.ndarray, depth: int) -> np.ndarray:
 def encode(frames: np.ndarray, depth: int, quad: bool, gap: bool = False) -> np.ndarray:
     """Raw payloads ``(n, payload_bytes)`` for frames ``(n, rows, cols)`` (processed orientation).
 
-    Values are masked to the counter depth. Frame widths must be multiples of 64 pixels (1-bit),
-    8 (6-bit) or 4 (12/24-bit) per chip so that words do not straddle rows.
+    Values must lie in ``0 .. 2**depth - 1`` (the writer checks). Chip rows must hold whole
+    64-bit words: multiples of 64 pixels (1-bit), 8 (6-bit) or 4 (12/24-bit).
     """
     frames = np.asarray(frames)
     n = frames.shape[0]
@@ -128,7 +129,135 @@ def encode(frames: np.ndarray, depth: int, quad: bool, gap: bool = False) -> np.
         frames = split_quad(frames, gap)
     flat = frames.reshape(n, -1)
     if depth == 24:
-        v = flat.astype(np.uint32) & 0xFFFFFF
+        v = flat.astype(np.uint32, copy=False)
         return np.concatenate([_encode_stream(v >> 12, 12), _encode_stream(v & 0xFFF, 12)], axis=1)
-    mask = (1 << depth) - 1
-    return _encode_stream(flat.astype(np.uint32) & mask, depth)
+    return _encode_stream(flat, depth)
+
+
+# -- fused numba kernel: word swap + lane unpack + quad assembly + row flip in one pass -----------
+try:
+    import numba as _numba
+except ImportError:  # pragma: no cover - numba is a dependency; the numpy path stays correct
+    _numba = None
+
+
+def _put_word(src, f, base, half, bits, out, orow, col, step):  # pragma: no cover - compiled
+    """Write the pixels of the raw word at ``src[f, base:base+8]`` to ``out[f, orow]`` from
+    column ``col`` going right (``step=1``) or left (``step=-1``).
+
+    In a big-endian 64-bit word of bytes ``b0..b7`` the LSB-first lane ``k`` is byte ``b[7-k]``
+    (8-bit lanes), bytes ``b[6-2k], b[7-2k]`` (16-bit) or bit ``k % 8`` of ``b[7 - k // 8]``
+    (1-bit); 24-bit adds the low 12 bits from the second half of the payload.
+    """
+    row = out[f, orow]
+    if step == 1:
+        if bits == 1:
+            for k in range(64):
+                row[col + k] = (src[f, base + 7 - (k >> 3)] >> (k & 7)) & 1
+        elif bits == 8:
+            for k in range(8):
+                row[col + k] = src[f, base + 7 - k]
+        elif half == 0:
+            for k in range(4):
+                row[col + k] = (np.uint16(src[f, base + 6 - 2 * k]) << 8) | src[f, base + 7 - 2 * k]
+        else:
+            for k in range(4):
+                row[col + k] = _lane24(src, f, base, half, k)
+    else:
+        if bits == 1:
+            for k in range(64):
+                row[col - k] = (src[f, base + 7 - (k >> 3)] >> (k & 7)) & 1
+        elif bits == 8:
+            for k in range(8):
+                row[col - k] = src[f, base + 7 - k]
+        elif half == 0:
+            for k in range(4):
+                row[col - k] = (np.uint16(src[f, base + 6 - 2 * k]) << 8) | src[f, base + 7 - 2 * k]
+        else:
+            for k in range(4):
+                row[col - k] = _lane24(src, f, base, half, k)
+
+
+def _lane24(src, f, base, half, k):  # pragma: no cover - compiled
+    hi = (np.uint32(src[f, base + 6 - 2 * k]) << 8) | src[f, base + 7 - 2 * k]
+    lo = (np.uint32(src[f, half + base + 6 - 2 * k]) << 8) | src[f, half + base + 7 - 2 * k]
+    return (hi << 12) | lo
+
+
+def _kernel(src, out, depth, rows, width, quad, gap, flip):  # pragma: no cover - compiled
+    """Decode raw payloads ``src (n, payload)`` into ``out (n, H, W)`` (see :func:`decode`).
+
+    Words never straddle chips, so each chip row maps to a run of output pixels going right
+    (top chips, and single chips) or left (bottom chips, rotated by 180°).
+    """
+    n = src.shape[0]
+    bits = 16 if depth >= 12 else (8 if depth == 6 else 1)
+    ppw = 64 // bits
+    half = src.shape[1] // 2 if depth == 24 else 0
+    height = out.shape[1]
+    nchip = 4 if quad else 1
+    c = width // nchip
+    wpc = c // ppw  # words per chip row
+    g = 2 if gap else 0
+    for f in _prange(n):
+        for r in range(rows):
+            for chip in range(nchip):
+                # raw row order is [chip4 | chip3 | chip2 | chip1]; a single chip is "chip1"
+                pos = nchip - 1 - chip if quad else 0
+                if pos == 0:
+                    orow, col, step = r, 0, 1
+                elif pos == 1:
+                    orow, col, step = r, c + g, 1
+                elif pos == 2:
+                    orow, col, step = rows + g + rows - 1 - r, c - 1, -1
+                else:
+                    orow, col, step = rows + g + rows - 1 - r, c + g + c - 1, -1
+                if flip:
+                    orow = height - 1 - orow
+                base0 = (r * nchip + chip) * wpc * 8
+                if step == 1:  # literal steps let the compiler specialise each loop
+                    for w in range(wpc):
+                        _put_word(src, f, base0 + w * 8, half, bits, out, orow, col + w * ppw, 1)
+                else:
+                    for w in range(wpc):
+                        _put_word(src, f, base0 + w * 8, half, bits, out, orow, col - w * ppw, -1)
+
+
+_prange = range  # frames are decoded in parallel by the callers (nogil), not inside
+if _numba is not None:
+    _lane24 = _numba.njit(cache=True, nogil=True, inline="always")(_lane24)
+    _put_word = _numba.njit(cache=True, nogil=True, inline="always")(_put_word)
+    _decode_kernel = _numba.njit(cache=True, nogil=True)(_kernel)
+else:  # pragma: no cover
+    _decode_kernel = None
+
+
+def decode_into(
+    block: np.ndarray,
+    depth: int,
+    rows: int,
+    width: int,
+    quad: bool,
+    gap: bool,
+    flip: bool,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`decode` plus an optional row flip in one compiled pass (numba, releases the GIL).
+
+    ``block`` may be a strided view (e.g. the payload field of a memory map: read in place).
+    ``out`` (optional, C-contiguous, native dtype) receives ``(n, H, W)``; returned.
+    """
+    n = block.shape[0]
+    g = GAP if gap else 0
+    shape = (n, 2 * rows + g, width // 2 + g) if quad else (n, rows, width)
+    if out is None:
+        out = np.empty(shape, OUT_DTYPE[depth])
+    if _decode_kernel is None:  # pragma: no cover
+        frames = decode(np.ascontiguousarray(block), depth, rows, width, quad, gap)
+        out[...] = frames[:, ::-1] if flip else frames
+        return out
+    if g:  # the kernel never writes the gap pixels (symmetric, so flip does not move them)
+        out[:, rows : rows + g] = 0
+        out[:, :, width // 4 : width // 4 + g] = 0
+    _decode_kernel(np.asarray(block), out, depth, rows, width, quad, gap, flip)
+    return out

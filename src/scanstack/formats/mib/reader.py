@@ -675,19 +675,27 @@ class MibReader(Reader):
                 block = block[(slice(None), *region)]
             return np.array(block, dtype=self.dtype, copy=True)
         out = np.empty((n, *shape), self.dtype)
+        geo = self.geometry
         for f, a, b, o in self._segments(start, stop):
             view = self._view(f, a, b)
-            if self.geometry.raw:
-                frames = rawmod.decode(
-                    np.ascontiguousarray(view),
-                    self.geometry.depth,
-                    *self.geometry.stream_shape,
-                    self.geometry.quad,
-                    self.geometry.gap,
+            if not geo.raw:
+                out[o : o + b - a] = self._orient(view, region)
+            elif region is None and out.dtype.isnative:
+                # decode straight from the memory map into the output, flip included
+                rawmod.decode_into(
+                    view,
+                    geo.depth,
+                    *geo.stream_shape,
+                    geo.quad,
+                    geo.gap,
+                    self.flip,
+                    out[o : o + b - a],
+                )
+            else:
+                frames = rawmod.decode_into(
+                    view, geo.depth, *geo.stream_shape, geo.quad, geo.gap, False
                 )
                 out[o : o + b - a] = self._orient(frames, region)
-            else:
-                out[o : o + b - a] = self._orient(view, region)
         return out
 
     def _orient(self, frames: np.ndarray, region: Region | None) -> np.ndarray:

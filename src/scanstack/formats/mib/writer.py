@@ -262,7 +262,8 @@ def write_mib(
         if raw
         else rows * cols * FILE_DTYPE[ptype].itemsize
     )
-    fpb = frames_per_block or max(1, config.chunk_bytes // stride)
+    in_bytes = rows * cols * np.dtype(getattr(frames, "dtype", np.uint32)).itemsize
+    fpb = frames_per_block or max(1, config.chunk_bytes // max(stride, in_bytes))
     written: list[Path] = []
     with ExitStack() as stack, Progress(n, progress, "write", "frames") as bar:
         tmp_paths = [stack.enter_context(atomic_path(p, overwrite, inputs)) for p in names]
@@ -351,40 +352,42 @@ def _gap_pixels(rows: int, cols: int, gap: bool, raw: bool) -> int:
 class SyntheticFrames:
     """Deterministic pseudo-random frames generated block by block (for tests and benchmarks).
 
-    ``SyntheticFrames(n, (rows, cols), depth)[a:b]`` is ``(b - a, rows, cols)``; frame ``i`` only
-    depends on ``(seed, i)``, so any block is reproducible without generating the others. A hot
-    pixel at ``(frame % rows, 2 * frame % cols)`` makes frames distinguishable.
+    ``SyntheticFrames(n, (rows, cols), depth)[a:b]`` is ``(b - a, rows, cols)``. Frame ``i`` is
+    one of 16 noise patterns (counts 0..7, 0..1 at depth 1; chosen by ``(seed, i)``) plus a hot
+    pixel of value ``2**depth - 1`` at ``(i % rows, 2 * i % cols)``, so frames are distinct,
+    any block is reproducible on its own and generating a block costs about one memory copy.
     """
+
+    PATTERNS = 16
 
     def __init__(self, n: int, shape: tuple[int, int], depth: int = 12, seed: int = 0):
         self.shape = (int(n), *map(int, shape))
         self.depth = depth
         self.seed = seed
         self.dtype = np.dtype({1: np.uint8, 6: np.uint8, 12: np.uint16, 24: np.uint32}[depth])
+        self._patterns: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self.shape[0]
+
+    def patterns(self) -> np.ndarray:
+        if self._patterns is None:
+            rng = np.random.default_rng(self.seed)
+            top = min((1 << self.depth) - 1, 7)
+            self._patterns = rng.integers(
+                0, top + 1, size=(self.PATTERNS, *self.shape[1:]), dtype=self.dtype
+            )
+        return self._patterns
 
     def __getitem__(self, key) -> np.ndarray:
         if isinstance(key, (int, np.integer)):
             return self[int(key) : int(key) + 1][0]
         start, stop, _ = key.indices(self.shape[0])
-        n = max(0, stop - start)
+        idx = np.arange(start, max(start, stop), dtype=np.int64)
         rows, cols = self.shape[1:]
-        hi = (1 << self.depth) - 1
-        # a cheap integer hash of (seed, frame, pixel): counts 0..7 (0..1 at depth 1)
-        idx = np.arange(start, start + n, dtype=np.uint32)[:, None]
-        pix = np.arange(rows * cols, dtype=np.uint32)[None, :]
-        with np.errstate(over="ignore"):
-            h = pix * np.uint32(0x9E3779B1) + (idx + np.uint32(self.seed * 7919)) * np.uint32(
-                0x85EBCA77
-            )
-            h ^= h >> np.uint32(15)
-            h *= np.uint32(0x2C1B3C6D)
-        block = (h >> np.uint32(29)).astype(self.dtype).reshape(n, rows, cols)
-        np.minimum(block, hi, out=block)
-        f = idx[:, 0].astype(np.int64)
-        block[np.arange(n), f % rows, (2 * f) % cols] = hi
+        which = (idx * 7 + self.seed) % self.PATTERNS
+        block = np.take(self.patterns(), which, axis=0)
+        block[np.arange(idx.size), idx % rows, (2 * idx) % cols] = (1 << self.depth) - 1
         return block
 
 
