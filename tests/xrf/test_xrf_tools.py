@@ -99,8 +99,15 @@ def test_live_time_normalisation(crono):
 def test_live_time_errors(crono):
     stack = scanstack.open(crono[0])
     view = stack.inav[2:4, 1:3]
-    with pytest.raises(UnsupportedError, match="120 live times for 4 frames"):
-        xrf.normalize_live_time(view)
+    # views cut the per-frame live times like the frames (core PER_FRAME_METADATA_KEYS)
+    lt = stack.metadata["live_time"].reshape(stack.nav_shape)[2:4, 1:3].reshape(-1)
+    np.testing.assert_array_equal(view.metadata["live_time"], lt)
+    np.testing.assert_allclose(
+        xrf.normalize_live_time(view).to_numpy(),
+        xrf.normalize_live_time(view, live_time=lt).to_numpy(),
+    )
+    with pytest.raises(UnsupportedError, match="2 live times for 4 frames"):
+        xrf.normalize_live_time(view, live_time=[0.05, 0.05])
     ok = xrf.normalize_live_time(view, live_time=np.full(4, 0.05))
     assert ok.to_numpy().shape == (2, 2, 4096)
     with pytest.raises(ValueError, match="must be > 0"):

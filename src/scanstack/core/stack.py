@@ -31,7 +31,18 @@ from .axes import Axis
 from .config import config
 from .reader import Reader, Region, normalize_region, region_shape
 
-PER_FRAME_METADATA_KEYS = ("omega",)
+#: metadata arrays with one row per frame (flat, C order over nav_shape); views cut them like frames
+PER_FRAME_METADATA_KEYS = (
+    "omega",
+    "live_time",
+    "real_time",
+    "output_count_rate",
+    "detected",
+    "motor_positions",
+    "timestamp",
+    "spectrum_id",
+    "selected_pixel",
+)
 
 
 def _is_integer(key: Any) -> bool:
