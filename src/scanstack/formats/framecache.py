@@ -743,7 +743,7 @@ FORMAT = FormatSpec(
     name="frame-cache",
     description="hexrd frame-cache: sparse thresholded frames (npz, fch5, legacy yml); "
     "write options threshold=, style=, cache_file=",
-    extensions=(".npz", ".fch5", ".h5", ".yml", ".yaml"),
+    extensions=(".npz", ".fch5"),
     reader=FrameCacheReader,
     writer=write_framecache,
     sniff=sniff,

@@ -503,7 +503,7 @@ FORMAT = FormatSpec(
     name="hdf5",
     description="hexrd hdf5 image series: <path>/images (frames, rows, cols), metadata in the "
     "group attributes (options path=, dataname=)",
-    extensions=(".h5", ".hdf5", ".hdf", ".nxs"),
+    extensions=(".h5", ".hdf5", ".hdf"),
     reader=HDF5Reader,
     writer=write_hdf5,
     sniff=sniff,
