@@ -229,11 +229,12 @@ class CronoFramesReader(Reader):
             padded = np.zeros((len(jpegs), h, w, 3), np.uint8)
             padded[[k for k, j in enumerate(jpegs) if j is not None]] = full
             full = padded
-        if region is not None:
+        if region is not None:  # JPEGs decode whole: crop, and do not keep the rest alive
             full = full[(slice(None), *region)]
             if out is not None:
                 out[...] = full
                 return out
+            return np.ascontiguousarray(full)
         return full
 
     def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
