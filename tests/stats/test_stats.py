@@ -315,3 +315,18 @@ def test_sequence_with_inconsistent_frames_is_a_clear_error():
     frames = [np.zeros((4, 4)), np.zeros((4, 5))]
     with pytest.raises(scanstack.FormatError, match="frame 1 has shape"):
         stats.max(frames)
+
+
+def test_integer_sums_do_not_overflow_the_small_accumulator():
+    """8/16-bit sums run in 32-bit accumulators that are flushed before they could overflow."""
+    rng = np.random.default_rng(3)
+    i16 = rng.integers(32000, 32768, (70_000, 2, 2)).astype(np.int16)
+    i16[::2] *= -1
+    u16 = np.full((70_000, 3), 65535, np.uint16)
+    u16[5] = 7
+    for data, ndim in ((i16, 2), (u16, 1)):
+        s = Stack.from_array(data, signal_ndim=ndim)
+        expected = data.sum(axis=0, dtype=np.int64).astype(np.float64)
+        np.testing.assert_array_equal(stats.sum(s), expected)
+        np.testing.assert_array_equal(stats.sum(s, threads=1, memory_budget=100_000), expected)
+        np.testing.assert_allclose(stats.average(s), expected / len(data), rtol=1e-7)

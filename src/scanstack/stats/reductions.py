@@ -16,7 +16,7 @@ import numpy as np
 from ..core.blockwise import reduce_frames
 from ..core.config import config
 from ..core.progress import ProgressArg
-from ._common import as_stack, budget_and_threads, frame_count
+from ._common import as_stack, budget_and_threads, fold_source, frame_count
 
 # -- folds (module level so that they pickle to dask.distributed workers) -----------------------
 
@@ -31,9 +31,70 @@ def _fold_min(acc, block, a, b):
     return part if acc is None else np.minimum(acc, part, out=acc)
 
 
+class _IntSum:
+    """Exact running sum of 8/16-bit integer frames.
+
+    Adds into a 32-bit accumulator (integer SIMD adds at half the bytes of float64), flushed into
+    an int64 one before it could overflow. ``total()`` is the float64 sum.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype):
+        unsigned = dtype.kind in "ub"
+        self.small = np.zeros(shape, np.uint32 if unsigned else np.int32)
+        self.big = np.zeros(shape, np.int64)
+        info = np.iinfo(self.small.dtype)
+        largest = (
+            1
+            if dtype.kind == "b"
+            else builtins.max(abs(int(np.iinfo(dtype).min)), int(np.iinfo(dtype).max))
+        )
+        self.limit = int(info.max) // largest  # frames the small accumulator can take
+        self.count = 0
+
+    def flush(self) -> None:
+        np.add(self.big, self.small, out=self.big)
+        self.small.fill(0)
+        self.count = 0
+
+    def add(self, block: np.ndarray) -> None:
+        for i in range(0, len(block), self.limit):
+            part = block[i : i + self.limit]
+            if self.count + len(part) > self.limit:
+                self.flush()
+            if part[0].size >= 1 << 14:
+                # big frames: add them one by one in place (no temporary)
+                for frame in part:
+                    np.add(self.small, frame, out=self.small, casting="unsafe")
+            else:
+                self.small += np.add.reduce(part, axis=0, dtype=self.small.dtype)
+            self.count += len(part)
+
+    def merge(self, other: _IntSum) -> _IntSum:
+        other.flush()
+        self.flush()
+        np.add(self.big, other.big, out=self.big)
+        return self
+
+    def total(self) -> np.ndarray:
+        self.flush()
+        return self.big.astype(np.float64)
+
+
+def _small_int(dtype: np.dtype) -> bool:
+    return dtype.kind == "b" or (dtype.kind in "iu" and dtype.itemsize <= 2)
+
+
 def _fold_sum(acc, block, a, b):
+    if _small_int(block.dtype):
+        acc = _IntSum(block.shape[1:], block.dtype) if acc is None else acc
+        acc.add(block)
+        return acc
     part = np.add.reduce(block, axis=0, dtype=np.float64)
     return part if acc is None else np.add(acc, part, out=acc)
+
+
+def _as_float_sum(acc) -> np.ndarray:
+    return acc.total() if isinstance(acc, _IntSum) else acc
 
 
 def _combine_max(x, y):
@@ -45,6 +106,8 @@ def _combine_min(x, y):
 
 
 def _combine_sum(x, y):
+    if isinstance(x, _IntSum):
+        return x.merge(y)
     return np.add(x, y, out=x)
 
 
@@ -73,7 +136,7 @@ def _reduce(
     block_bytes = builtins.min(config.chunk_bytes, builtins.max(per_thread // 3, frame_bytes))
     fpb = builtins.max(1, block_bytes // frame_bytes)
     result = reduce_frames(
-        stack,
+        fold_source(stack, client),
         fold,
         combine,
         frames_per_block=fpb,
@@ -168,7 +231,7 @@ def sum(
         nframes,
         _fold_sum,
         _combine_sum,
-        8,
+        12,
         client=client,
         progress=progress,
         memory_budget=memory_budget,
@@ -177,7 +240,7 @@ def sum(
     )
     if result is None:
         return np.zeros(s.signal_shape, np.float64)
-    return result
+    return _as_float_sum(result)
 
 
 def average(
@@ -199,7 +262,7 @@ def average(
         nframes,
         _fold_sum,
         _combine_sum,
-        8,
+        12,
         client=client,
         progress=progress,
         memory_budget=memory_budget,
@@ -208,7 +271,7 @@ def average(
     )
     if result is None:
         return np.full(s.signal_shape, np.nan, np.float32)
-    result /= n
+    result = _as_float_sum(result) / n
     return result.astype(np.float32)
 
 
