@@ -391,3 +391,11 @@ def test_npz_written_in_threads_is_a_valid_zip(tmp_path, monkeypatch, force_zip6
         np.testing.assert_array_equal(z["7_row"], r)
         np.testing.assert_array_equal(z["7_data"], data[7][r, c])
     np.testing.assert_array_equal(scanstack.open(out)[:], expected(data, 10))
+
+
+def test_fch5_frames_far_apart_in_reverse_order(tmp_path):
+    data = np.random.default_rng(3).integers(1, 100, (4, 300, 300)).astype(np.uint16)
+    hexrd_fch5(tmp_path / "far.fch5", data, 0, {}, order=[3, 2, 1, 0])  # 90000 values each
+    s = scanstack.open(tmp_path / "far.fch5")
+    np.testing.assert_array_equal(s[:], data)
+    np.testing.assert_array_equal(s[1:3, 5:9, 7:8], data[1:3, 5:9, 7:8])

@@ -398,42 +398,37 @@ class FrameCacheReader(Reader):
         return row, col, data
 
     def _fch5_frames(self, start: int, stop: int):
+        """Frames ``start:stop`` as ``(rows, cols, values)``; nearby ranges are read together.
+
+        hexrd writes frames in thread-completion order, so consecutive frames may lie apart:
+        the ranges are sorted and merged when the gap between them is small.
+        """
         group = self._h5.group("frame-cache fch5")
         data_ds, idx_ds = group["data"], group["indices"]
         ids = self._ids[start:stop]
         where = self._h5.group_path.rstrip("/") + "/data"
-        out = []
+        parts: dict[int, tuple] = {}
         try:
-            lo, hi = (int(ids[:, 0].min()), int(ids[:, 1].max())) if len(ids) else (0, 0)
-            total = int((ids[:, 1] - ids[:, 0]).sum()) if len(ids) else 0
-            if hi - lo <= 2 * total + 65536:  # frames stored close together: one read
-                data = data_ds[lo:hi, 0]
-                idx = idx_ds[lo:hi]
-                for k, (a, b) in enumerate(ids):
-                    out.append(
-                        self._checked(
-                            start + k,
-                            idx[a - lo : b - lo, 0],
-                            idx[a - lo : b - lo, 1],
-                            data[a - lo : b - lo],
-                            where,
-                        )
-                    )
-            else:
-                for k, (a, b) in enumerate(ids):
-                    idx = idx_ds[a:b]
-                    out.append(
-                        self._checked(start + k, idx[:, 0], idx[:, 1], data_ds[a:b, 0], where)
-                    )
+            order = np.argsort(ids[:, 0], kind="stable")
+            k = 0
+            while k < len(order):
+                lo, hi, group_end = int(ids[order[k], 0]), int(ids[order[k], 1]), k + 1
+                while group_end < len(order) and int(ids[order[group_end], 0]) <= hi + 65536:
+                    hi = max(hi, int(ids[order[group_end], 1]))
+                    group_end += 1
+                data = data_ds[lo:hi, 0] if hi > lo else np.empty(0, self.dtype)
+                idx = idx_ds[lo:hi] if hi > lo else np.empty((0, 2), np.uint16)
+                for f in order[k:group_end]:
+                    a, b = int(ids[f, 0]) - lo, int(ids[f, 1]) - lo
+                    parts[int(f)] = (idx[a:b, 0], idx[a:b, 1], data[a:b])
+                k = group_end
         except (OSError, ValueError) as exc:
-            if isinstance(exc, FormatError):
-                raise
             raise FormatError(
                 f"cannot read frames {start}:{stop} (corrupt or truncated?): {exc}",
                 self._file,
                 where,
             ) from exc
-        return out
+        return [self._checked(start + f, *parts[f], where) for f in range(len(ids))]
 
     def _executor(self) -> ThreadPoolExecutor:
         with self._pool_lock:
