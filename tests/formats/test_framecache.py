@@ -399,3 +399,15 @@ def test_fch5_frames_far_apart_in_reverse_order(tmp_path):
     s = scanstack.open(tmp_path / "far.fch5")
     np.testing.assert_array_equal(s[:], data)
     np.testing.assert_array_equal(s[1:3, 5:9, 7:8], data[1:3, 5:9, 7:8])
+
+
+def test_legacy_yaml_string_and_bad_dtype(tmp_path, monkeypatch):
+    data = sparse_frames(n=2)
+    hexrd_npz(tmp_path / "cache.npz", data, 10, {})
+    monkeypatch.chdir(tmp_path)
+    text = "data:\n  file: cache.npz\n  dtype: uint16\n  nframes: 2\n  shape: 20 17\nmeta: {}\n"
+    s = scanstack.open(text, "frame-cache")
+    np.testing.assert_array_equal(s[:], expected(data, 10))
+    np.savez_compressed(tmp_path / "obj.npz", shape=np.array([2, 2]), nframes=1, dtype=b"object")
+    with pytest.raises(FormatError, match=r"obj\.npz \(dtype\).*numeric dtype, found object"):
+        scanstack.open(tmp_path / "obj.npz", "frame-cache")

@@ -45,6 +45,7 @@ from ..core.safety import atomic_path, resolve_inside
 from ._hexrd import (
     H5Source,
     OptionError,
+    is_yaml_text,
     load_yaml,
     probe_h5,
     sniff_yaml_key,
@@ -180,6 +181,10 @@ def _check_header(
         raise FormatError(
             f"frame-cache header: unknown dtype {_text(dtype)!r}", path, where + "dtype"
         ) from exc
+    if dt.kind not in "biuf":
+        raise FormatError(
+            f"frame-cache header: expected a numeric dtype, found {dt}", path, where + "dtype"
+        )
     return shape_t, n, dt
 
 
@@ -223,6 +228,8 @@ class FrameCacheReader(Reader):
         style = STYLES.get(style) if style else None
         if isinstance(source, h5py.Group):
             detected = "fch5"
+        elif is_yaml_text(source):
+            detected = "yml"
         else:
             with open(os.fspath(source), "rb") as fh:
                 head = fh.read(8)
@@ -254,10 +261,12 @@ class FrameCacheReader(Reader):
             self.original_metadata["skipped_pickled_metadata"] = skipped
 
     @staticmethod
-    def _name(source) -> str:
+    def _name(source) -> str | None:
         import h5py
 
-        return source.file.filename if isinstance(source, h5py.Group) else os.fspath(source)
+        if isinstance(source, h5py.Group):
+            return source.file.filename
+        return None if is_yaml_text(source) else os.fspath(source)
 
     # -- the three styles --------------------------------------------------------------------
     def _open_npz(self, fname: str, skipped: list[str], header=None) -> None:
