@@ -172,6 +172,14 @@ def test_timestamp_rule_details():
     assert mib.line_length_from_timestamps(base[:2]) is None
 
 
+def test_extra_frames_beyond_the_hdr_scan_are_reported(tmp_path):
+    p = _write(tmp_path, n=22, nav_shape=(4, 5), scan_xy=False, frames_in_acquisition=20)
+    with pytest.warns(MibWarning, match="2 more frames"):
+        s = scanstack.open(p)
+    assert s.nav_shape == (4, 5) and rsciio_read(p)["data"].shape[:2] == (4, 5)
+    assert scanstack.open(p, nav_shape=(22,)).nframes == 22
+
+
 def test_continuous_acquisition_is_one_dimensional(tmp_path):
     p = _write(tmp_path, frames_per_trigger=4, frames_in_acquisition=0)
     assert scanstack.open(p).nav_shape == (20,)

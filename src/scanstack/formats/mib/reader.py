@@ -530,6 +530,13 @@ class MibReader(Reader):
             shape = (n_files - first,)
         if msg:
             self._note(msg)
+        unread = n_files - first - math.prod(shape)
+        if unread > 0 and source.startswith("hdr") and first_frame is None and last_frame is None:
+            self._note(
+                f"the .hdr describes a {'x'.join(map(str, shape))} scan but the file(s) "
+                f"hold {unread} more frames, which are not read (pass nav_shape= to "
+                "read them)"
+            )
         self.interrupted = interrupted
         self.nav_source = source
         self.first_frame = first
