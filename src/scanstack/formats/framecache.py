@@ -653,8 +653,8 @@ def _write_fch5(stack, group, threshold, max_workers, progress) -> None:
             flush()
     flush()
     group.create_dataset("frame_ids", data=ids.reshape(-1), **blosc)
-    if stack.metadata:
-        dict_to_group(group.create_group("metadata"), dict(stack.metadata))
+    # always present: hexrd's reader opens metadata/ unconditionally
+    dict_to_group(group.create_group("metadata"), dict(stack.metadata or {}))
 
 
 def write_framecache(
@@ -708,7 +708,9 @@ def write_framecache(
         group = fname.require_group(path) if path else fname
         _write_fch5(stack, group, threshold, max_workers, progress)
         return group
-    out = Path(os.fspath(fname))
+    if fname is None and cache_file is None:
+        raise OptionError("frame-cache: give a file name (or cache_file=)")
+    out = Path(os.fspath(fname if fname is not None else cache_file))
     if cache_file is not None:
         cache = Path(os.fspath(cache_file))
         out = cache if cache.is_absolute() else out.parent / cache
