@@ -90,6 +90,31 @@ def test_packed_raw_frames(tmp_path, lanes, gap):
     check_all(stack.isig[3:12, 5:30].inav[1], dense[1, :, 3:12, 5:30])
 
 
+def test_packed_bit_counters_do_not_overflow(tmp_path):
+    # 1-bit sums go through 8-bit counters flushed every few hundred frames: cross that point
+    frames = np.ones((1000, 8, 64), np.uint8)
+    frames[::7, 3, 5] = 0
+    path = tmp_path / "ones.bin"
+    write_packed(path, frames, "bits")
+    stack = ReaderStack(
+        PackedReader(str(path), nav_shape=(1000,), stored_shape=(8, 64), lanes="bits")
+    )
+    expect = frames.sum(axis=0)
+    np.testing.assert_array_equal(stem.sum_pattern(stack, threads=1), expect)
+    np.testing.assert_array_equal(stem.sum_pattern(stack.frames(np.arange(999, -1, -1))), expect)
+    assert stem.sum_pattern(stack).max() == 1000
+
+
+def test_fast_false_reads_blocks_with_the_same_result(tmp_path):
+    frames = make_frames((12, 16, 24), ">u2")
+    path = tmp_path / "frames.bin"
+    write_gapped(path, frames, ">u2")
+    stack = ReaderStack(
+        GappedMemmapReader(str(path), nav_shape=(3, 4), signal_shape=(16, 24), dtype=">u2")
+    )
+    check_all(stack, frames.reshape(3, 4, 16, 24), fast=False)
+
+
 def test_block_wise_path_over_dask(tmp_path):
     da = pytest.importorskip("dask.array")
     dense = make_frames((6, 5, 12, 14), ">u2")

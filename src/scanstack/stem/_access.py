@@ -266,24 +266,25 @@ def lane_permutation(decode, lanes, nbytes: int, full_shape) -> np.ndarray | Non
     """
     nlanes = nbytes * 8 if lanes == "bits" else nbytes // np.dtype(lanes).itemsize
     nplanes = max(1, math.ceil(math.log2(nlanes)))
-    idx = np.arange(nlanes, dtype=np.int64)
-    planes = [((idx >> b) & 1) for b in range(nplanes)] + [np.ones(nlanes, np.int64)]
+    idx = np.arange(nlanes, dtype=np.uint32)
+    shifts = np.arange(nplanes, dtype=np.uint32)[:, None]
+    planes = np.ones((nplanes + 1, nlanes), np.uint8)  # the last frame stays all ones
+    np.bitwise_and(idx[None, :] >> shifts, 1, out=planes[:nplanes], casting="unsafe")
     if lanes == "bits":
-        probe = np.stack([np.packbits(p.astype(np.uint8), bitorder="little") for p in planes])
+        probe = np.packbits(planes, axis=1, bitorder="little")
     else:
-        dt = np.dtype(lanes)
-        probe = np.stack([p.astype(dt).view(np.uint8) for p in planes])
+        probe = np.ascontiguousarray(planes.astype(lanes)).view(np.uint8)
     try:
-        out = np.asarray(decode(probe)).reshape(len(planes), -1).astype(np.int64)
+        out = np.asarray(decode(probe)).reshape(nplanes + 1, -1)
     except Exception:
         return None
     if out.shape[1] != math.prod(full_shape) or out.min() < 0 or out.max() > 1:
         return None
     perm = np.zeros(out.shape[1], np.int64)
     for b in range(nplanes):
-        perm |= out[b] << b
+        perm |= out[b].astype(np.int64) << b
     perm[out[-1] == 0] = -1
     used = perm[perm >= 0]
-    if used.size != nlanes or np.unique(used).size != used.size:
+    if used.size != nlanes or np.bincount(used, minlength=nlanes).max() != 1:
         return None
     return perm

@@ -11,9 +11,9 @@ Every kernel is serial and releases the GIL (``nogil=True``): callers run them o
 threads, one contiguous range of frames each. Unlike ``parallel=True`` this composes with dask's
 threads and never hits numba's non-thread-safe default threading layer.
 
-Packed 1-bit data (Merlin raw ``R64`` depth 1) is folded without unpacking: words are added into
-bit-sliced vertical counters (8 planes, flushed every 255 frames) for sums, and masked with
-``popcount`` for binary virtual detectors.
+Packed 1-bit data (Merlin raw ``R64`` depth 1) is folded without unpacking: eight frames' words at
+a time go through a carry-save adder tree into bit-sliced counters (8 planes, flushed before they
+overflow) for sums, and are masked and counted with ``popcount`` for binary virtual detectors.
 """
 
 from __future__ import annotations
@@ -163,14 +163,24 @@ _FLUSH = (1 << _PLANES) - 1
 
 @njit(**_JIT)
 def _flush_planes(planes, counts):
-    for w in range(planes.shape[0]):
-        for p in range(_PLANES):
-            x = planes[w, p]
-            while x:
-                k = trailing_zeros(x)
-                counts[w * 64 + k] += np.uint64(1) << np.uint64(p)
-                x &= x - np.uint64(1)
-            planes[w, p] = 0
+    nw = planes.shape[1]
+    for p in range(_PLANES):
+        plane = planes[p]
+        weight = np.uint64(1) << np.uint64(p)
+        for w in range(nw):
+            x = plane[w]
+            if x:
+                base = w * 64
+                for k in range(64):
+                    counts[base + k] += ((x >> np.uint64(k)) & np.uint64(1)) * weight
+                plane[w] = 0
+
+
+@njit(inline="always", **_JIT)
+def _csa(a, b, c):
+    """Carry-save adder of three bit-sliced words: (sum bits, carry bits)."""
+    u = a ^ b
+    return u ^ c, (a & b) | (u & c)
 
 
 @njit(**_JIT)
@@ -178,22 +188,67 @@ def sum_bits(words, frames, off, nw, counts):
     """Per-bit counts of ``words[f, off:off+nw]`` (uint64) over ``frames``: ``counts (nw*64,)``.
 
     Bit ``k`` of word ``w`` (native little-endian load) is pixel ``64*w + k`` in memory order, i.e.
-    byte ``8*w + k//8``, bit ``k%8`` LSB-first.
+    byte ``8*w + k//8``, bit ``k%8`` LSB-first. Eight frames at a time are counted with a
+    carry-save adder tree in registers (a 4-bit count per pixel), which is then added into 8 bit
+    planes; planes are flushed into ``counts`` before they can overflow. Branch-free over words,
+    so the loops vectorise.
     """
-    planes = np.zeros((nw, _PLANES), np.uint64)
+    planes = np.zeros((_PLANES, nw), np.uint64)
+    p0, p1, p2, p3 = planes[0], planes[1], planes[2], planes[3]
+    p4, p5, p6, p7 = planes[4], planes[5], planes[6], planes[7]
+    n = frames.shape[0]
     pending = 0
-    for i in range(frames.shape[0]):
-        row = words[frames[i], off : off + nw]
-        for w in range(nw):
-            carry = row[w]
-            for p in range(_PLANES):
-                if carry == 0:
-                    break
-                t = planes[w, p] & carry
-                planes[w, p] ^= carry
-                carry = t
-        pending += 1
-        if pending == _FLUSH:
+    i = 0
+    while i < n:
+        if n - i >= 8:
+            r0 = words[frames[i], off : off + nw]
+            r1 = words[frames[i + 1], off : off + nw]
+            r2 = words[frames[i + 2], off : off + nw]
+            r3 = words[frames[i + 3], off : off + nw]
+            r4 = words[frames[i + 4], off : off + nw]
+            r5 = words[frames[i + 5], off : off + nw]
+            r6 = words[frames[i + 6], off : off + nw]
+            r7 = words[frames[i + 7], off : off + nw]
+            for w in range(nw):
+                s0, c0 = _csa(r0[w], r1[w], r2[w])
+                s1, c1 = _csa(r3[w], r4[w], r5[w])
+                ones, c2 = _csa(s0, s1, r6[w])
+                x7 = r7[w]
+                c3 = ones & x7
+                ones ^= x7
+                t0, d0 = _csa(c0, c1, c2)
+                twos = t0 ^ c3
+                d1 = t0 & c3
+                fours = d0 ^ d1
+                eights = d0 & d1
+                a = p0[w]
+                p0[w] = a ^ ones
+                c = a & ones
+                p1[w], c = _csa(p1[w], twos, c)
+                p2[w], c = _csa(p2[w], fours, c)
+                p3[w], c = _csa(p3[w], eights, c)
+                a = p4[w]
+                p4[w] = a ^ c
+                c = a & c
+                a = p5[w]
+                p5[w] = a ^ c
+                c = a & c
+                a = p6[w]
+                p6[w] = a ^ c
+                p7[w] ^= a & c
+            i += 8
+            pending += 8
+        else:
+            row = words[frames[i], off : off + nw]
+            for w in range(nw):
+                c = row[w]
+                for p in range(_PLANES):
+                    a = planes[p, w]
+                    planes[p, w] = a ^ c
+                    c = a & c
+            i += 1
+            pending += 1
+        if pending > _FLUSH - 8:
             _flush_planes(planes, counts)
             pending = 0
     if pending:

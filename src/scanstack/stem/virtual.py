@@ -172,17 +172,25 @@ class _SumFold:
 
 
 def sum_pattern(
-    stack: Stack, *, client=None, threads: int | None = None, progress: ProgressArg = None
+    stack: Stack,
+    *,
+    client=None,
+    threads: int | None = None,
+    progress: ProgressArg = None,
+    fast: bool = True,
 ) -> np.ndarray:
     """Sum of all frames, shape ``signal_shape`` (rows, cols).
 
     dtype: uint64 for unsigned integer data, int64 for signed (and bool), float64 for floats —
     numpy's ``data.sum(axis=nav_axes)`` for integers, a float64 sum for floats.
-    ``client``: a dask.distributed client to run on; ``progress``: True, False or f(done, total).
+    ``client``: a dask.distributed client to run on; ``threads``: threads on this machine
+    (default ``config.threads()``); ``progress``: True, False or f(done, total); ``fast=False``
+    reads through ``reader.read`` in blocks even when a zero-copy view exists (for comparison).
+    The other tools take the same keywords.
     """
     _check(stack)
     out_dtype = _sum_dtype(stack.dtype)
-    src = None if client is not None else direct_source(stack)
+    src = direct_source(stack) if fast and client is None else None
     nthreads = threads or config.threads()
     if src is None:
         acc = reduce_frames(
@@ -238,14 +246,19 @@ class _MaxFold:
 
 
 def max_pattern(
-    stack: Stack, *, client=None, threads: int | None = None, progress: ProgressArg = None
+    stack: Stack,
+    *,
+    client=None,
+    threads: int | None = None,
+    progress: ProgressArg = None,
+    fast: bool = True,
 ) -> np.ndarray:
     """Pixel-wise maximum over all frames, shape ``signal_shape``, the stack's dtype (native order)."""
     _check(stack)
     out_dtype = _native_dtype(stack.dtype)
     if stack.nframes == 0:
         raise ValueError("the maximum of an empty stack is undefined")
-    src = None if client is not None else direct_source(stack)
+    src = direct_source(stack) if fast and client is None else None
     nthreads = threads or config.threads()
     if src is None:
         acc = reduce_frames(
@@ -361,6 +374,7 @@ def virtual_images(
     client=None,
     threads: int | None = None,
     progress: ProgressArg = None,
+    fast: bool = True,
 ) -> np.ndarray:
     """Several virtual detectors in one pass: ``(k, *nav_shape)`` float64.
 
@@ -372,7 +386,7 @@ def virtual_images(
     weights = _as_weights(stack, detectors)
     k = weights.shape[0]
     nav = tuple(stack.nav_shape)
-    src = None if client is not None else direct_source(stack)
+    src = direct_source(stack) if fast and client is None else None
     if src is None:
         out = map_frames(
             stack,
