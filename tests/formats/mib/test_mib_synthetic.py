@@ -51,6 +51,10 @@ def test_writer_reader_round_trip(tmp_path, depth, layout, raw):
     assert s.reader.geometry.raw == raw and s.reader.geometry.depth == depth
     # any region, both orientations
     np.testing.assert_array_equal(s.read(1, 4, ((5, 20), (7, 200))), data[1:4, 5:20, 7:200])
+    buf = np.empty((2, *data.shape[1:]), s.dtype)
+    assert s.reader.read(2, 4, out=buf) is buf
+    assert s.reader.read(4, 100).shape == (2, *data.shape[1:])  # clamped, never garbage
+    np.testing.assert_array_equal(buf, data[2:4])
     file_order = scanstack.open(path, flip=False)
     np.testing.assert_array_equal(
         file_order.read(0, 6, ((5, 20), (7, 200))), data[:, ::-1][:, 5:20, 7:200]

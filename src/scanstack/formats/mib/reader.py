@@ -445,6 +445,7 @@ class MibReader(Reader):
                     warnings.warn(msg, MibWarning, stacklevel=4)
         if len(self._files) > 1:
             self._files.sort(key=lambda f: f.first.sequence)
+            self.first_header = self._files[0].first  # metadata: the acquisition's first frame
         self._starts = np.cumsum([0] + [f.nframes for f in self._files])
         self.n_in_files = int(self._starts[-1])
         self._check_hdr()
@@ -672,16 +673,28 @@ class MibReader(Reader):
     def _view(self, f: _File, a: int, b: int) -> np.ndarray:
         return f.records(self.geometry)[a:b]["px"]
 
-    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
-        """Frames ``start:stop`` as ``(n, *region_shape)`` in :attr:`dtype` (a copy)."""
+    def read(
+        self, start: int, stop: int, region: Region | None = None, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Frames ``start:stop`` as ``(n, *region_shape)`` in :attr:`dtype` (a copy).
+
+        ``out``: optional C-contiguous array of that shape and dtype to fill (saves allocating
+        a fresh block per call in tight loops); returned.
+        """
+        start, stop, _ = slice(start, stop).indices(self.nframes)  # never past the data
         n = max(0, stop - start)
-        shape = region_shape(region, self.signal_shape)
+        shape = (n, *region_shape(region, self.signal_shape))
+        if out is None:
+            out = np.empty(shape, self.dtype)
+        elif out.shape != shape or out.dtype != self.dtype or not out.flags.c_contiguous:
+            raise ValueError(
+                f"out must be a C-contiguous {self.dtype} array of shape {shape}, "
+                f"not {out.dtype} {out.shape}"
+            )
         if self._memory is not None:
             block = self._memory[start:stop]
-            if region is not None:
-                block = block[(slice(None), *region)]
-            return np.array(block, dtype=self.dtype, copy=True)
-        out = np.empty((n, *shape), self.dtype)
+            out[...] = block if region is None else block[(slice(None), *region)]
+            return out
         geo = self.geometry
         for f, a, b, o in self._segments(start, stop):
             view = self._view(f, a, b)
