@@ -28,6 +28,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import fft as sp_fft
 from scipy import ndimage, sparse
 from scipy.sparse.linalg import lsqr
 
@@ -41,28 +42,24 @@ def _hann2d(shape: tuple[int, int]) -> np.ndarray:
     return np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
 
 
-def phase_correlate(
-    a: np.ndarray,
-    b: np.ndarray,
-    predicted: tuple[float, float] = (0.0, 0.0),
-    window: np.ndarray | None = None,
-) -> tuple[float, float, float]:
-    """Offset ``(drow, dcol)`` of image ``b`` relative to ``a`` and the peak height (0..1).
+def _fft_shape(shape: tuple[int, int]) -> tuple[int, int]:
+    # 107 is prime: zero-pad (after windowing, so harmless) to sizes the FFT likes
+    return sp_fft.next_fast_len(shape[0], real=True), sp_fft.next_fast_len(shape[1], real=True)
 
-    Meaning: ``b[r, c] ≈ a[r + drow, c + dcol]`` (b shows a's content shifted by the offset).
-    Images are 2-D, same shape. Of the periodic aliases of the correlation peak, the one nearest
-    ``predicted`` is returned; sub-pixel by a parabola through the peak and its neighbours.
-    """
-    a = np.asarray(a, np.float32)
-    b = np.asarray(b, np.float32)
-    if window is None:
-        window = _hann2d(a.shape)
-    fa = np.fft.rfft2((a - a.mean()) * window)
-    fb = np.fft.rfft2((b - b.mean()) * window)
+
+def _spectrum(img: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """Windowed, mean-removed 2-D real FFT of one image, zero-padded to a fast size."""
+    img = np.asarray(img, np.float32)
+    return sp_fft.rfft2((img - img.mean()) * window, s=_fft_shape(img.shape))
+
+
+def _correlate(
+    fa: np.ndarray, fb: np.ndarray, shape: tuple[int, int], predicted: tuple[float, float]
+) -> tuple[float, float, float]:
     cross = fa * np.conj(fb)
     cross /= np.abs(cross) + 1e-9
-    corr = np.fft.irfft2(cross, s=a.shape)
-    h, w = a.shape
+    corr = sp_fft.irfft2(cross, s=shape)
+    h, w = shape
     pr, pc = predicted
     iy, ix = np.unravel_index(int(np.argmax(corr)), corr.shape)
     peak = float(corr[iy, ix])
@@ -73,10 +70,29 @@ def phase_correlate(
 
     dy = iy + sub(corr[(iy - 1) % h, ix], corr[iy, ix], corr[(iy + 1) % h, ix])
     dx = ix + sub(corr[iy, (ix - 1) % w], corr[iy, ix], corr[iy, (ix + 1) % w])
-    # the peak sits at the offset modulo the frame size: unwrap it next to the prediction
+    # the peak sits at the offset modulo the (padded) size: unwrap it next to the prediction
     dy += h * round((pr - dy) / h)
     dx += w * round((pc - dx) / w)
     return float(dy), float(dx), peak
+
+
+def phase_correlate(
+    a: np.ndarray,
+    b: np.ndarray,
+    predicted: tuple[float, float] = (0.0, 0.0),
+    window: np.ndarray | None = None,
+) -> tuple[float, float, float]:
+    """Offset ``(drow, dcol)`` of image ``b`` relative to ``a`` and the peak height (0..1).
+
+    Meaning: ``b[r, c] ≈ a[r + drow, c + dcol]`` (b shows a's content shifted by the offset).
+    Images are 2-D, same shape, Hann-windowed (or ``window``). Of the periodic aliases of the
+    correlation peak, the one nearest ``predicted`` is returned; sub-pixel by a parabola through
+    the peak and its neighbours.
+    """
+    a = np.asarray(a, np.float32)
+    if window is None:
+        window = _hann2d(a.shape)
+    return _correlate(_spectrum(a, window), _spectrum(b, window), _fft_shape(a.shape), predicted)
 
 
 # -- the mosaic -------------------------------------------------------------------------------------
@@ -166,6 +182,7 @@ def _register_pairs(
     sx, sy = (p * scale for p in camera.pixel_size_um)
     h, w, _ = reader.signal_shape
     window = _hann2d((h, w))
+    fshape = _fft_shape((h, w))
     order = {int(f): k for k, f in enumerate(sel)}
     keep_rows: dict[int, list[tuple[int, np.ndarray]]] = {}
     pairs = []
@@ -181,6 +198,7 @@ def _register_pairs(
             gray = _gray(block[np.array(mine) - a])
             for g, f in zip(gray, mine, strict=True):
                 k = order[f]
+                fg = _spectrum(g, window)  # once per frame, reused by every pair
                 r = int(row[k])
                 for old in [rr for rr in keep_rows if rr < r - 1]:
                     del keep_rows[old]
@@ -199,11 +217,11 @@ def _register_pairs(
                     py = camera.y_sign * (y[k] - y[j]) / sy
                     if abs(px) > 0.7 * w or abs(py) > 0.7 * h:
                         continue
-                    dr, dc, peak = phase_correlate(gj, g, (py, px), window)
+                    dr, dc, peak = _correlate(gj, fg, fshape, (py, px))
                     if peak < min_peak or math.hypot(dr - py, dc - px) > max_error_px:
                         continue
                     pairs.append((j, k, camera.x_sign * dc * sx, camera.y_sign * dr * sy, peak))
-                keep_rows.setdefault(r, []).append((k, g))
+                keep_rows.setdefault(r, []).append((k, fg))
                 bar.update(1)
     return pairs
 
@@ -321,11 +339,6 @@ def build_mosaic(
         nrows = int(math.ceil((y_hi - y_lo) / res)) + 1
         acc = np.zeros((nrows, ncols, 3), np.float32)
         wsum = np.zeros((nrows, ncols), np.float32)
-        hs, ws, _ = sub.signal_shape
-        tent = (np.minimum(np.arange(hs) + 0.5, hs - np.arange(hs) - 0.5)[:, None] / (hs / 2)) * (
-            np.minimum(np.arange(ws) + 0.5, ws - np.arange(ws) - 0.5)[None, :] / (ws / 2)
-        )
-        tent = tent.astype(np.float32)
         order = {int(f): k for k, f in enumerate(sel)}
         with Progress(sel.size, progress, "mosaic", "frames") as bar:
             for a, block, _ in iter_decoded(
@@ -335,7 +348,7 @@ def build_mosaic(
                     k = order.get(a + bi)
                     if k is None:
                         continue
-                    _paste(acc, wsum, block[bi], tent, xf[k], yf[k], camera, scale, x_lo, y_lo, res)
+                    _paste(acc, wsum, block[bi], xf[k], yf[k], camera, scale, x_lo, y_lo, res)
                     bar.update(1)
         with np.errstate(invalid="ignore", divide="ignore"):
             img = acc / wsum[..., None]
@@ -347,11 +360,22 @@ def build_mosaic(
             sub.close()
 
 
-def _paste(acc, wsum, frame, tent, x, y, camera: CameraModel, scale: int, x0, y0, res) -> None:
-    """Resample one (possibly reduced) frame onto the canvas, bilinear, with feather weights."""
+def _axis_weights(coord: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bilinear taps along one axis: lower index, upper index, upper weight (edges clamped)."""
+    c = np.clip(coord, 0.0, n - 1.0)
+    lo = np.minimum(np.floor(c).astype(np.intp), max(n - 2, 0))
+    return lo, np.minimum(lo + 1, n - 1), (c - lo).astype(np.float32)
+
+
+def _paste(acc, wsum, frame, x, y, camera: CameraModel, scale: int, x0, y0, res) -> None:
+    """Resample one (possibly reduced) frame onto the canvas, bilinear, with feather weights.
+
+    The mapping is axis-aligned (scale, shift, maybe a flip), so rows and columns are
+    interpolated separably; the feather weight is a tent in each direction that reaches zero at
+    the frame's outer pixel edges.
+    """
     hs, ws, _ = frame.shape
     h0, w0 = camera.frame_shape
-    # motor extent of the frame
     ex, ey = camera.pixel_to_motor(x, y, np.array([-0.5, w0 - 0.5]), np.array([-0.5, h0 - 0.5]))
     c_lo = max(int(math.ceil((ex.min() - x0) / res)), 0)
     c_hi = min(int(math.floor((ex.max() - x0) / res)), acc.shape[1] - 1)
@@ -359,24 +383,24 @@ def _paste(acc, wsum, frame, tent, x, y, camera: CameraModel, scale: int, x0, y0
     r_hi = min(int(math.floor((ey.max() - y0) / res)), acc.shape[0] - 1)
     if c_hi < c_lo or r_hi < r_lo:
         return
-    X = x0 + np.arange(c_lo, c_hi + 1) * res
-    Y = y0 + np.arange(r_lo, r_hi + 1) * res
-    col, _ = camera.motor_to_pixel(x, y, X, 0.0)
-    _, row = camera.motor_to_pixel(x, y, 0.0, Y)
+    col, _ = camera.motor_to_pixel(x, y, x0 + np.arange(c_lo, c_hi + 1) * res, 0.0)
+    _, row = camera.motor_to_pixel(x, y, 0.0, y0 + np.arange(r_lo, r_hi + 1) * res)
     # full-size pixel -> reduced pixel (libjpeg scaling keeps pixel centres at (i + 0.5) · s)
     col = (col + 0.5) / scale - 0.5
     row = (row + 0.5) / scale - 0.5
-    rr, cc = np.meshgrid(row, col, indexing="ij")
-    coords = [rr, cc]
-    wgt = ndimage.map_coordinates(tent, coords, order=1, mode="constant", cval=0.0)
-    if not wgt.any():
-        return
+    wr = np.clip(np.minimum(row + 0.5, hs - 0.5 - row), 0, None) / (hs / 2)
+    wc = np.clip(np.minimum(col + 0.5, ws - 0.5 - col), 0, None) / (ws / 2)
+    wgt = (wr[:, None] * wc[None, :]).astype(np.float32)
+    r0, r1, fr = _axis_weights(row, hs)
+    c0, c1, fc = _axis_weights(col, ws)
+    f = frame.astype(np.float32)
+    fc = fc[None, :, None]
+    top = f[r0][:, c0] * (1 - fc) + f[r0][:, c1] * fc
+    bottom = f[r1][:, c0] * (1 - fc) + f[r1][:, c1] * fc
+    fr = fr[:, None, None]
+    vals = top * (1 - fr) + bottom * fr
     sl = (slice(r_lo, r_hi + 1), slice(c_lo, c_hi + 1))
-    for k in range(3):
-        v = ndimage.map_coordinates(
-            frame[..., k], coords, order=1, mode="nearest", output=np.float32
-        )
-        acc[sl + (k,)] += v * wgt
+    acc[sl] += vals * wgt[..., None]
     wsum[sl] += wgt
 
 
