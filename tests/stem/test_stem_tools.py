@@ -150,11 +150,11 @@ def test_guess_disk_and_preview_images():
     (cy, cx), r = stem.guess_disk(frames.sum(axis=(0, 1)))
     assert abs(cy - center[0]) < 0.5 and abs(cx - center[1]) < 0.5 and abs(r - radius) < 1
     images = stem.preview_images(Stack.from_array(frames))
-    np.testing.assert_array_equal(images["sum_pattern"], frames.sum(axis=(0, 1)))
+    np.testing.assert_array_equal(images["sum pattern"], frames.sum(axis=(0, 1)))
     guessed = stem.disk_mask((rows, cols), (cy, cx), r)
-    np.testing.assert_allclose(images["virtual_bright_field"], numpy_virtual(frames, [guessed])[0])
+    np.testing.assert_allclose(images["virtual bright field"], numpy_virtual(frames, [guessed])[0])
     bf = stem.virtual_bright_field(Stack.from_array(frames))  # guesses the same disk
-    np.testing.assert_allclose(bf, images["virtual_bright_field"])
+    np.testing.assert_allclose(bf, images["virtual bright field"])
 
 
 def test_guess_disk_falls_back_on_flat_patterns():

@@ -480,9 +480,9 @@ def preview_images(stack: Stack, **kwargs) -> dict[str, np.ndarray]:
     """Pictures for ``scanstack preview``: the sum pattern and a virtual bright-field image.
 
     The bright-field disk is found in the sum pattern (:func:`guess_disk`). Returns
-    ``{"sum_pattern": (rows, cols), "virtual_bright_field": nav_shape}``.
+    ``{"sum pattern": (rows, cols), "virtual bright field": nav_shape}`` (keys double as titles).
     """
     total = sum_pattern(stack, **kwargs)
     center, radius = guess_disk(total)
     vbf = virtual_image(stack, disk_mask(stack.signal_shape, center, radius), **kwargs)
-    return {"sum_pattern": total, "virtual_bright_field": vbf}
+    return {"sum pattern": total, "virtual bright field": vbf}
