@@ -95,6 +95,24 @@ def phase_correlate(
     return _correlate(_spectrum(a, window), _spectrum(b, window), _fft_shape(a.shape), predicted)
 
 
+def register_overlap(
+    a: np.ndarray, b: np.ndarray, predicted: tuple[float, float], min_size: int = 16
+) -> tuple[float, float, float] | None:
+    """Like :func:`phase_correlate` but only on the part of ``a`` and ``b`` that overlaps when
+    ``b`` is offset by ``predicted`` (rows, cols): a window over the whole frames would weigh
+    down exactly the edges where a small overlap lies (frames of neighbouring rows share ~60 %
+    of their height). Returns ``None`` when the overlap is thinner than ``min_size`` pixels."""
+    h, w = a.shape
+    ir, ic = int(round(predicted[0])), int(round(predicted[1]))
+    ra, rb = slice(max(0, ir), h + min(0, ir)), slice(max(0, -ir), h + min(0, -ir))
+    ca, cb = slice(max(0, ic), w + min(0, ic)), slice(max(0, -ic), w + min(0, -ic))
+    if ra.stop - ra.start < min_size or ca.stop - ca.start < min_size:
+        return None
+    pa, pb = a[ra, ca], b[rb, cb]
+    dr, dc, peak = phase_correlate(pa, pb, (predicted[0] - ir, predicted[1] - ic))
+    return ir + dr, ic + dc, peak
+
+
 # -- the mosaic -------------------------------------------------------------------------------------
 @dataclass
 class Mosaic:
@@ -181,8 +199,6 @@ def _register_pairs(
 
     sx, sy = (p * scale for p in camera.pixel_size_um)
     h, w, _ = reader.signal_shape
-    window = _hann2d((h, w))
-    fshape = _fft_shape((h, w))
     order = {int(f): k for k, f in enumerate(sel)}
     keep_rows: dict[int, list[tuple[int, np.ndarray]]] = {}
     pairs = []
@@ -198,7 +214,6 @@ def _register_pairs(
             gray = _gray(block[np.array(mine) - a])
             for g, f in zip(gray, mine, strict=True):
                 k = order[f]
-                fg = _spectrum(g, window)  # once per frame, reused by every pair
                 r = int(row[k])
                 for old in [rr for rr in keep_rows if rr < r - 1]:
                     del keep_rows[old]
@@ -217,11 +232,14 @@ def _register_pairs(
                     py = camera.y_sign * (y[k] - y[j]) / sy
                     if abs(px) > 0.7 * w or abs(py) > 0.7 * h:
                         continue
-                    dr, dc, peak = _correlate(gj, fg, fshape, (py, px))
+                    found = register_overlap(gj, g, (py, px))
+                    if found is None:
+                        continue
+                    dr, dc, peak = found
                     if peak < min_peak or math.hypot(dr - py, dc - px) > max_error_px:
                         continue
                     pairs.append((j, k, camera.x_sign * dc * sx, camera.y_sign * dr * sy, peak))
-                keep_rows.setdefault(r, []).append((k, fg))
+                keep_rows.setdefault(r, []).append((k, g))
                 bar.update(1)
     return pairs
 
