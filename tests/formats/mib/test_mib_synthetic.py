@@ -239,7 +239,7 @@ def test_unrelated_numbered_files_are_not_joined(tmp_path):
 
 
 # -- per-frame headers -----------------------------------------------------------------------------
-def test_frame_headers_exact_and_slow_path(tmp_path):
+def test_frame_headers_exact_and_slow_path(tmp_path, monkeypatch):
     ts = 1_700_000_000_123_456_789 + np.arange(6) * 1_234_567
     p = tmp_path / "h.mib"
     write_mib(
@@ -260,6 +260,11 @@ def test_frame_headers_exact_and_slow_path(tmp_path):
     with open(p, "r+b") as fh:
         fh.seek(2 * stride)
         fh.write(frame_header(3, 1, 64, 16, "U16", "1x1", 12, int(ts[2]), 99_000))
+    from scanstack.formats.mib import reader as reader_module
+
+    with monkeypatch.context() as m:
+        m.setattr(reader_module, "HEADER_BLOCK", 4)  # blocks of 4 headers: 2 blocks here
+        np.testing.assert_array_equal(mib.frame_headers(p)["timestamp"], t["timestamp"])
     t2 = mib.frame_headers(p, 1, 4)
     np.testing.assert_allclose(t2["exposure"], [5e-4, 9.9e-5, 5e-4])
     np.testing.assert_array_equal(t2["timestamp"].astype(np.int64), ts[1:4])

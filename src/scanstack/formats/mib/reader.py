@@ -40,6 +40,8 @@ from .header import (
 )
 
 BUFFER_TYPES = (bytes, bytearray, memoryview)
+#: frame headers parsed per block by frame_headers()
+HEADER_BLOCK = 16384
 PROCESSED_DTYPES = {"U08": ">u1", "U16": ">u2", "U32": ">u4", "U64": ">u8"}
 
 
@@ -766,8 +768,22 @@ class MibReader(Reader):
         ``sequence``, ``timestamp`` (datetime64[ns] UTC), ``timestamp_local``, ``exposure`` (s),
         ``depth``, ``counter``, ``gain_mode``, ``thresholds`` (n, 8) keV, ``dacs`` (n, chips, 27).
         """
-        rows = self.header_bytes(start, stop, all_frames)
-        return parse_header_table(rows, self.path, 0, self.geometry.stride)
+        total = self.n_in_files if all_frames else self.nframes
+        start, stop, _ = slice(start, stop).indices(total)
+        parts = []
+        # in blocks, so that a million-frame file never needs its headers in memory at once
+        for a in range(start, max(start, stop), HEADER_BLOCK):
+            rows = self.header_bytes(a, min(a + HEADER_BLOCK, stop), all_frames)
+            parts.append(parse_header_table(rows, self.path, 0, self.geometry.stride))
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            return parse_header_table(np.zeros((0, self.geometry.header_size), np.uint8))
+        width = max(p["dacs"].shape[1] for p in parts)
+        for p in parts:  # a chip count that changes between blocks cannot happen, but be safe
+            if p["dacs"].shape[1] != width:
+                p["dacs"] = np.full((len(p["dacs"]), width, p["dacs"].shape[2]), -1, np.int64)
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     def timestamps(self) -> np.ndarray:
         """UTC timestamp of every frame of the stack, datetime64[ns], shape ``(nframes,)``."""
