@@ -10,8 +10,8 @@ Synthetic files are written with scanstack's own writer (block-wise, timed too):
 For each file, the task is the sum of all frames (a mean diffraction pattern):
 
 - floor: read the file's bytes in 32 MiB blocks into one reused buffer (no decoding);
-- scanstack ``read()``: ``reader.read`` block by block (memmap -> native-endian copy, or the
-  compiled raw decoder), summed with numpy;
+- scanstack ``read()``: ``reader.read(a, b, out=buf)`` block by block into one reused buffer
+  (memmap -> native-endian copy, or the compiled raw decoder), summed with numpy;
 - scanstack ``view``: the zero-copy ``as_array()`` memmap view summed directly (processed only);
 - RosettaSciIO: ``file_reader(lazy=True)`` dask array ``.sum(axis=0).compute()`` (processed only,
   it cannot read raw);
@@ -64,8 +64,10 @@ def scanstack_sum(path: str) -> np.ndarray:
     r = MibReader(path, hdr=False)
     fpb = max(1, (32 << 20) // (int(np.prod(r.signal_shape)) * r.dtype.itemsize))
     total = np.zeros(r.signal_shape, np.uint64)
+    buf = np.empty((fpb, *r.signal_shape), r.dtype)  # one block buffer, reused (read(out=))
     for a in range(0, r.nframes, fpb):
-        total += r.read(a, min(a + fpb, r.nframes)).sum(axis=0, dtype=np.uint64)
+        b = min(a + fpb, r.nframes)
+        total += r.read(a, b, out=buf[: b - a]).sum(axis=0, dtype=np.uint64)
     r.close()
     return total
 
