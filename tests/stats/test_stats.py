@@ -9,6 +9,7 @@ from stats_data import make_frames
 import scanstack
 from scanstack import stats
 from scanstack.core.stack import Stack
+from scanstack.stats import quantiles
 from scanstack.stats.quantiles import plan_tiles
 
 DTYPES = ["uint8", "uint16", "int32", "float32", "float64"]
@@ -196,18 +197,27 @@ def test_spectra_one_dimensional_signal():
     check(stats.sum(s), data.sum(axis=0, dtype=np.float64), "uint16")
 
 
-def test_threads_and_tiles_give_the_same_result(raw_stack):
+def test_threads_and_tiles_give_the_same_result(raw_stack, monkeypatch):
     data = make_frames("uint16", shape=(30, 64, 50))
     s = raw_stack(data)
     expected = reference(data, "median")
     one = stats.median(s, threads=1)
-    # a tiny budget forces many tiles, shorter than a row: 2 threads × (temporaries + kernel
-    # buffers + 20 pixels × (30 frames × 2 bytes + result 4 bytes)) + the result
-    budget = 2 * ((64 << 10) + 257 * 30 * 2 + 20 * (30 * 2 + 4)) + 64 * 50 * 4
-    many = stats.median(s, threads=2, memory_budget=budget)
+    # a tiny budget forces tiles shorter than a row: result + one thread's temporaries and
+    # kernel buffers + 2 tiles (one read ahead) of 20 pixels × 30 frames × 2 bytes
+    tiny = 64 * 50 * 4 + (64 << 10) + 257 * 30 * 2 + 2 * 20 * 30 * 2
+    planned = []
+
+    def spy(shape, max_pixels):
+        planned.append(plan_tiles(shape, max_pixels))
+        return planned[-1]
+
+    monkeypatch.setattr(quantiles, "plan_tiles", spy)
+    many = stats.median(s, threads=1, memory_budget=tiny)
+    assert len(planned[0]) > 64 and max(b - a for a, b, _ in planned[0]) < 50
+    two = stats.percentile(s, 50, threads=2, memory_budget=1 << 20)
     with scanstack.settings(num_threads=3):
         default = stats.median(s)
-    for result in (one, many, default):
+    for result in (one, many, two, default):
         np.testing.assert_array_equal(result, expected)
     for name in ("max", "sum", "average"):
         check(getattr(stats, name)(s, threads=1), getattr(stats, name)(s, threads=2), "float64")

@@ -119,70 +119,125 @@ def _quantiles(
     plan = (ranks, lo, hi, gamma, bool(median), passes, maxval)
 
     budget, nthreads = budget_and_threads(memory_budget, threads)
-    if client is not None:
-        workers = client.scheduler_info().get("workers", {})
-        nthreads = max([int(w.get("nthreads", 1)) for w in workers.values()] or [1])
-        concurrency = max(1, sum(int(w.get("nthreads", 1)) for w in workers.values()))
-    else:
-        concurrency = nthreads
-    memory = in_memory_array(stack) if client is None else None
-    # per pixel of a tile: its values read (and converted, for dtypes the kernel does not take)
-    # plus the tile's results when they travel back from a worker
-    per_pixel = n * np.dtype(stack.dtype).itemsize + q.size * 4
+    # bytes per pixel of a tile: its values read (and converted, for dtypes the kernel does not
+    # take); the kernel's buffers per thread: a chunk of pixels × all frames, one pixel's values
+    per_pixel = n * stack.dtype.itemsize
     if work_dtype != stack.dtype and stack.dtype.kind != "b":
         per_pixel += n * work_dtype.itemsize
-    # the kernel's buffers: a chunk of pixels × all frames, and one pixel's values
     kernel_bytes = (_kernels.PIXELS_PER_CHUNK + 1) * n * work_dtype.itemsize
-
-    def tile_pixels(threads: int) -> int:
-        avail = budget - out.nbytes - threads * (_THREAD_OVERHEAD + kernel_bytes)
-        return avail // (threads * per_pixel)
-
-    # a tight budget is better spent on bigger tiles than on more threads
-    while nthreads > 1 and tile_pixels(nthreads) < _kernels.PIXELS_PER_CHUNK:
-        nthreads -= 1
-        concurrency = min(concurrency, nthreads) if client is None else concurrency
-    max_pixels = max(1, tile_pixels(nthreads))
-    if memory is not None:
-        max_pixels = npix  # the data is in RAM already: tiles are views, only balance matters
-    balance = math.ceil(npix / (_TILES_PER_THREAD * concurrency))
-    max_pixels = min(max_pixels, max(balance, _MIN_TILE_PIXELS))
-    tiles = plan_tiles(stack.signal_shape, max_pixels)
-
-    with Progress(len(tiles), progress, label, "tiles") as bar:
-        if client is not None:
-            from distributed import as_completed as dask_completed
-
-            futures = {
-                client.submit(_tile_task, stack, n, region, plan, work_dtype, pure=False): (a, b)
-                for a, b, region in tiles
-            }
-            for fut in dask_completed(list(futures)):
-                a, b = futures[fut]
-                out[:, a:b] = fut.result()
-                fut.release()
-                bar.update(1)
-        else:
-            flat = memory.reshape(memory.shape[0], -1) if memory is not None else None
-
-            def work(a: int, b: int, region: tuple) -> None:
-                if flat is not None:
-                    block = _prepare(flat[:n, a:b], n, work_dtype)
-                else:
-                    block = _prepare(stack.read(0, n, region), n, work_dtype)
-                _run_kernel(block, plan, out[:, a:b])
-
-            if nthreads == 1 or len(tiles) == 1:
-                for a, b, region in tiles:
-                    work(a, b, region)
-                    bar.update(1)
-            else:
-                with ThreadPoolExecutor(min(nthreads, len(tiles))) as pool:
-                    futures = [pool.submit(work, a, b, region) for a, b, region in tiles]
-                    for fut in as_completed(futures):
-                        fut.result()
-                        bar.update(1)
+    if client is not None:
+        _on_cluster(
+            client,
+            stack,
+            n,
+            plan,
+            work_dtype,
+            out,
+            budget,
+            per_pixel,
+            kernel_bytes,
+            progress,
+            label,
+        )
+    else:
+        _on_threads(
+            stack,
+            n,
+            plan,
+            work_dtype,
+            out,
+            budget,
+            nthreads,
+            per_pixel,
+            kernel_bytes,
+            progress,
+            label,
+        )
     return out.reshape((q.size, *stack.signal_shape))
+
+
+def _split(a: int, b: int, size: int) -> list[tuple[int, int]]:
+    return [(x, min(x + size, b)) for x in range(a, b, size)]
+
+
+def _on_threads(
+    stack, n, plan, work_dtype, out, budget, nthreads, per_pixel, kernel_bytes, progress, label
+) -> None:
+    """Tiles read one after the other (the next one read ahead), each computed by all threads.
+
+    Reading a tile once and splitting the computation keeps the number of tiles at what the
+    budget requires: for frame-chunked compressed files every tile decodes all the frames again.
+    """
+    npix = out.shape[1]
+    memory = in_memory_array(stack)
+
+    def avail(threads: int) -> int:
+        return budget - out.nbytes - threads * (_THREAD_OVERHEAD + kernel_bytes)
+
+    # a tight budget is better spent on tiles than on the threads' buffers
+    while nthreads > 1 and nthreads * (_THREAD_OVERHEAD + kernel_bytes) > avail(0) // 4:
+        nthreads -= 1
+    room = avail(nthreads)
+    if memory is not None or npix * per_pixel <= room:
+        tiles = [(0, npix, None)]  # in RAM already, or the whole frame fits: one read
+    else:
+        tiles = plan_tiles(stack.signal_shape, max(1, room // (2 * per_pixel)))
+    flat = memory.reshape(memory.shape[0], -1) if memory is not None else None
+
+    def load(a: int, b: int, region) -> np.ndarray:
+        if flat is not None:
+            return _prepare(flat[:n, a:b], n, work_dtype)
+        return _prepare(stack.read(0, n, region), n, work_dtype)
+
+    def parts_of(a: int, b: int) -> list[tuple[int, int]]:
+        size = max(math.ceil((b - a) / (_TILES_PER_THREAD * nthreads)), _kernels.PIXELS_PER_CHUNK)
+        return _split(a, b, size)
+
+    total = sum(len(parts_of(a, b)) for a, b, _ in tiles)
+    with (
+        Progress(total, progress, label, "parts") as bar,
+        ThreadPoolExecutor(1) as reader,
+        ThreadPoolExecutor(nthreads) as pool,
+    ):
+        ahead = reader.submit(load, *tiles[0])
+        for i, (a, b, _) in enumerate(tiles):
+            block = ahead.result()
+            if i + 1 < len(tiles):
+                ahead = reader.submit(load, *tiles[i + 1])
+            futures = [
+                pool.submit(_run_kernel, block[:, x - a : y - a], plan, out[:, x:y])
+                for x, y in parts_of(a, b)
+            ]
+            for fut in as_completed(futures):
+                fut.result()
+                bar.update(1)
+            del block, futures
+
+
+def _on_cluster(
+    client, stack, n, plan, work_dtype, out, budget, per_pixel, kernel_bytes, progress, label
+) -> None:
+    """One dask.distributed task per tile (read and computed on a worker); results gathered."""
+    from distributed import as_completed as dask_completed
+
+    workers = client.scheduler_info().get("workers", {})
+    threads = [int(w.get("nthreads", 1)) for w in workers.values()] or [1]
+    per_worker = max(threads)  # tasks that may run at once in one worker process
+    per_pixel += out.shape[0] * 4  # each task returns its results
+    room = budget - per_worker * (_THREAD_OVERHEAD + kernel_bytes)
+    max_pixels = max(1, room // (per_worker * per_pixel))
+    balance = math.ceil(out.shape[1] / (_TILES_PER_THREAD * sum(threads)))
+    tiles = plan_tiles(stack.signal_shape, min(max_pixels, max(balance, _MIN_TILE_PIXELS)))
+    with Progress(len(tiles), progress, label, "tiles") as bar:
+        futures = {
+            client.submit(_tile_task, stack, n, region, plan, work_dtype, pure=False): (a, b)
+            for a, b, region in tiles
+        }
+        for fut in dask_completed(list(futures)):
+            a, b = futures[fut]
+            out[:, a:b] = fut.result()
+            fut.release()
+            bar.update(1)
 
 
 def _fractions(pctl) -> tuple[np.ndarray, tuple[int, ...]]:
