@@ -51,7 +51,6 @@ from ..core.reader import Reader
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ..core.stack import Stack
-from ..core.writing import copy_to
 from . import _interchange as ic
 
 INTERPRETATION = {1: "spectrum", 2: "image", 3: "rgba-image"}
@@ -108,7 +107,7 @@ def write_nexus(
                 group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
             else:
                 data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
-            copy_to(stack, data, progress=progress, label=f"nexus {path.name}")
+            ic.write_blocks(stack, data, compression, progress, f"nexus {path.name}")
     return path
 
 

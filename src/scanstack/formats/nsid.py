@@ -40,7 +40,6 @@ from ..core.reader import Reader
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ..core.stack import Stack
-from ..core.writing import copy_to
 from . import _interchange as ic
 from .usid import bookkeeping
 
@@ -192,7 +191,7 @@ def write_nsid(
                 ds = group.create_dataset(key, data=arr.reshape(stack.nav_shape or (1,)))
                 ds.attrs["units"] = "s"
             ic.write_h5_positions(group, stack)
-            copy_to(stack, main, progress=progress, label=f"nsid {path.name}")
+            ic.write_blocks(stack, main, compression, progress, f"nsid {path.name}")
     return path
 
 

@@ -48,7 +48,6 @@ from ..core.reader import Reader, Region, crop
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ..core.stack import Stack
-from ..core.writing import copy_to
 from . import _interchange as ic
 
 ANCILLARY = ("Position_Indices", "Position_Values", "Spectroscopic_Indices", "Spectroscopic_Values")
@@ -177,14 +176,7 @@ def write_usid(
             for key, arr in ic.position_arrays(stack).items():
                 chan.create_dataset(key, data=arr).attrs["units"] = "s"
             ic.write_h5_positions(chan, stack)
-            copy_to(
-                stack,
-                main,
-                progress=progress,
-                label=f"usid {path.name}",
-                flat=True,
-                transform=lambda block: block.reshape(len(block), -1),
-            )
+            ic.write_blocks(stack, main, compression, progress, f"usid {path.name}", flat=True)
     return path
 
 
