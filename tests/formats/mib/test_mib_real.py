@@ -234,6 +234,7 @@ def test_as_array_is_zero_copy_memmap(mib_dir):
     assert view.shape == (9, 512, 512) and view.strides[0] == 768 + 512 * 512 * 2
     np.testing.assert_array_equal(view[2], s[2])
     np.testing.assert_array_equal(view[:, 10:20, 30:40], s.read(0, 9, ((10, 20), (30, 40))))
+    assert s.reader.as_packed() is None  # processed data has no packed lanes
     unflipped = scanstack.open(path, flip=False)
     np.testing.assert_array_equal(unflipped.as_array()[1], view[1][::-1])
     assert (

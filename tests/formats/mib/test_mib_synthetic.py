@@ -67,6 +67,13 @@ def test_writer_reader_round_trip(tmp_path, depth, layout, raw):
         assert s.as_array().dtype.byteorder in (">", "|")
     else:
         assert s.as_array() is None
+        packed = s.reader.as_packed()
+        if depth == 24:
+            assert packed is None
+        else:
+            assert packed["lanes"] == {1: "bits", 6: "u1", 12: ">u2"}[depth]
+            assert packed["data"].shape == (6, s.reader.geometry.payload)
+            np.testing.assert_array_equal(packed["decode"](packed["data"][2:5]), data[2:5])
 
 
 def test_header_bytes_match_real_layout(tmp_path):

@@ -741,6 +741,28 @@ class MibReader(Reader):
         view = self._view(self._files[0], self.first_frame, self.first_frame + self.nframes)
         return view[:, ::-1] if self.flip else view
 
+    def as_packed(self) -> dict[str, Any] | None:
+        """Raw (R64) frames as stored, for kernels that fold pixel lanes in memory order.
+
+        ``{"data": uint8 (nframes, payload bytes)`` (a zero-copy strided view of the memory map),
+        ``"lanes"``: ``"bits"`` (1-bit pixels, LSB-first in each byte), ``"u1"`` (6-bit) or
+        ``">u2"`` (12-bit), ``"decode"``: ``uint8 (n, payload) -> (n, rows, cols)`` giving
+        :meth:`read`'s frames (flip included)}``. ``None`` for processed data, 24-bit raw (a pixel
+        spans two lanes) and split acquisitions.
+        """
+        geo = self.geometry
+        if not geo.raw or geo.depth == 24 or len(self._files) != 1:
+            return None
+        lanes = {1: "bits", 6: "u1", 12: ">u2"}[geo.depth]
+        data = self._view(self._files[0], self.first_frame, self.first_frame + self.nframes)
+
+        def decode(block: np.ndarray) -> np.ndarray:
+            return rawmod.decode_into(
+                block, geo.depth, *geo.stream_shape, geo.quad, geo.gap, self.flip
+            )
+
+        return {"data": data, "lanes": lanes, "decode": decode}
+
     # -- per-frame headers ----------------------------------------------------------------------
     def header_bytes(
         self, start: int = 0, stop: int | None = None, all_frames: bool = False
