@@ -104,6 +104,16 @@ def test_other_dtypes(dtype):
     np.testing.assert_array_equal(stats.max(data), data.max(axis=0))
 
 
+def test_big_endian_data():
+    data = make_frames("uint16").astype(">u2")
+    check(stats.median(data), reference(data, "median"), "uint16")
+    check(stats.percentile(data, [20, 80]), reference(data, "percentile", [20, 80]), "uint16")
+    check(stats.max(data), reference(data, "max"), "uint16")
+    check(stats.sum(data), reference(data, "sum"), "uint16")
+    floats = make_frames("float32").astype(">f4")
+    check(stats.median(floats), reference(floats, "median"), "float32")
+
+
 def test_integer_extremes_and_wide_ranges():
     """Values at the dtype's limits (threshold passes must not wrap) and wide per-pixel ranges."""
     rng = np.random.default_rng(7)

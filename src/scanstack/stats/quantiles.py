@@ -3,9 +3,11 @@
 An order statistic needs all the values of a pixel at once, so the frame is cut into tiles of
 pixels (a contiguous run of flat pixel indices: a band of rows, or part of one row for huge
 frames), and each tile is read for all frames (``stack.read(0, n, region)``, which reads only
-that region) and reduced by a numba kernel (:mod:`._kernels`). Tiles run in threads (the kernel
-releases the GIL) or as dask.distributed tasks. The tile size comes from the memory budget and
-the number of threads, so memory stays bounded whatever the file size.
+that region) and reduced by a numba kernel (:mod:`._kernels`). On one machine a tile is read
+once (the next one is read ahead) and its pixels are shared out to threads (the kernel releases
+the GIL); with a dask.distributed ``client`` each tile is a task. The tile size comes from the
+memory budget, so memory stays bounded whatever the file size; when the whole series fits, it is
+read once.
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def plan_tiles(signal_shape: Sequence[int], max_pixels: int) -> list[tuple[int, 
 
 def _kernel_args(dtype: np.dtype) -> tuple[np.dtype, bool, int]:
     """(dtype the kernel works in, use integer passes, the dtype's maximum)."""
-    dtype = np.dtype(dtype)
+    dtype = np.dtype(dtype).newbyteorder("=")  # numba works in native byte order
     if dtype.kind == "b":
         return np.dtype(np.uint8), True, 255
     if dtype.kind in "iu":
@@ -169,7 +171,9 @@ def _on_threads(
     budget requires: for frame-chunked compressed files every tile decodes all the frames again.
     """
     npix = out.shape[1]
-    memory = in_memory_array(stack)
+    # the data in RAM is used in place, unless the kernel needs it converted (whole-array copy)
+    same = work_dtype == stack.dtype or stack.dtype.kind == "b"
+    memory = in_memory_array(stack) if same else None
 
     def avail(threads: int) -> int:
         return budget - out.nbytes - threads * (_THREAD_OVERHEAD + kernel_bytes)
