@@ -152,8 +152,10 @@ def _put_word(src, f, base, half, bits, out, orow, col, step):  # pragma: no cov
     row = out[f, orow]
     if step == 1:
         if bits == 1:
-            for k in range(64):
-                row[col + k] = (src[f, base + 7 - (k >> 3)] >> (k & 7)) & 1
+            for m in range(8):
+                byte = src[f, base + 7 - m]
+                for j in range(8):
+                    row[col + 8 * m + j] = (byte >> j) & 1
         elif bits == 8:
             for k in range(8):
                 row[col + k] = src[f, base + 7 - k]
@@ -165,8 +167,10 @@ def _put_word(src, f, base, half, bits, out, orow, col, step):  # pragma: no cov
                 row[col + k] = _lane24(src, f, base, half, k)
     else:
         if bits == 1:
-            for k in range(64):
-                row[col - k] = (src[f, base + 7 - (k >> 3)] >> (k & 7)) & 1
+            for m in range(8):
+                byte = src[f, base + 7 - m]
+                for j in range(8):
+                    row[col - 8 * m - j] = (byte >> j) & 1
         elif bits == 8:
             for k in range(8):
                 row[col - k] = src[f, base + 7 - k]
