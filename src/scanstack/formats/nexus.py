@@ -76,6 +76,7 @@ def write_nexus(
     *,
     compression: str | None = "gzip",
     progress: ProgressArg = None,
+    client=None,
     layout: str = "nexus",
     overwrite: bool = True,
     chunk_bytes: int = 4 << 20,
@@ -85,6 +86,8 @@ def write_nexus(
     ``layout``: ``"nexus"`` (NXentry/NXinstrument/NXdetector + default NXdata, see module doc) or
     ``"mca_0"`` (PyMca's minimal layout). ``chunk_bytes`` is the HDF5 chunk size (whole frames).
     Returns the path written.
+    ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
+    blosc) on its workers, which re-open the source file; this process writes them.
     """
     if layout not in ("nexus", "mca_0"):
         raise UnsupportedError(f"layout must be 'nexus' or 'mca_0', not {layout!r}")
@@ -107,7 +110,7 @@ def write_nexus(
                 group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
             else:
                 data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
-            ic.write_blocks(stack, data, compression, progress, f"nexus {path.name}")
+            ic.write_blocks(stack, data, compression, progress, f"nexus {path.name}", client=client)
     return path
 
 

@@ -125,11 +125,16 @@ def write_nsid(
     *,
     compression: str | None = "gzip",
     progress: ProgressArg = None,
+    client=None,
     name: str = "data",
     overwrite: bool = True,
     chunk_bytes: int = 4 << 20,
 ) -> Path:
-    """Write ``stack`` as an NSID HDF5 file (N-D Main + dimension scales), block by block."""
+    """Write ``stack`` as an NSID HDF5 file (N-D Main + dimension scales), block by block.
+
+    ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
+    blosc) on its workers, which re-open the source file; this process writes them.
+    """
     from .. import __version__
 
     comp = ic.h5_compression(compression)
@@ -191,7 +196,7 @@ def write_nsid(
                 ds = group.create_dataset(key, data=arr.reshape(stack.nav_shape or (1,)))
                 ds.attrs["units"] = "s"
             ic.write_h5_positions(group, stack)
-            ic.write_blocks(stack, main, compression, progress, f"nsid {path.name}")
+            ic.write_blocks(stack, main, compression, progress, f"nsid {path.name}", client=client)
     return path
 
 

@@ -139,6 +139,7 @@ def write_usid(
     *,
     compression: str | None = "gzip",
     progress: ProgressArg = None,
+    client=None,
     main_name: str = "Raw_Data",
     overwrite: bool = True,
     chunk_bytes: int = 4 << 20,
@@ -146,6 +147,8 @@ def write_usid(
     """Write ``stack`` as an h5USID file (one Measurement, one Channel), block by block, atomically.
 
     Main is ``(prod(nav_shape), prod(signal_shape))``; returns the path written.
+    ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
+    blosc) on its workers, which re-open the source file; this process writes them.
     """
     comp = ic.h5_compression(compression)
     path = Path(path)
@@ -176,7 +179,9 @@ def write_usid(
             for key, arr in ic.position_arrays(stack).items():
                 chan.create_dataset(key, data=arr).attrs["units"] = "s"
             ic.write_h5_positions(chan, stack)
-            ic.write_blocks(stack, main, compression, progress, f"usid {path.name}", flat=True)
+            ic.write_blocks(
+                stack, main, compression, progress, f"usid {path.name}", flat=True, client=client
+            )
     return path
 
 

@@ -82,7 +82,7 @@ def test_reading_is_lazy(tmp_path, stem_stack):
     assert err.value.path == str(out) and err.value.where == "data"
 
 
-def _convert_on_cluster(tmp_path, xrf_stack, processes: bool):
+def _convert_on_cluster(tmp_path, xrf_stack, processes: bool, fmt: str):
     distributed = pytest.importorskip("distributed")
     src = write_nexus(xrf_stack, tmp_path / "source.h5")
     stack = scanstack.open(src)
@@ -93,29 +93,33 @@ def _convert_on_cluster(tmp_path, xrf_stack, processes: bool):
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        out = write_zarr(
+        out = scanstack.save(
             stack,
-            tmp_path / "out.zarr",
+            tmp_path / f"out.{fmt}",
+            fmt,
             client=client,
+            compression="gzip",
             chunk_bytes=4 * 256 * 2,
             progress=lambda d, t: done.append(d),
         )
-    assert done[-1] == 50
-    back = scanstack.open(out)
+    assert done[-1] == 50 and len(done) > 5  # chunk by chunk
+    back = scanstack.open(out, fmt)
     np.testing.assert_array_equal(back.to_numpy(), xrf_stack.to_numpy())
     np.testing.assert_allclose(back.metadata["live_time"], xrf_stack.metadata["live_time"])
     stack.close()
 
 
-def test_distributed_client_converts_a_file(tmp_path, xrf_stack):
-    """The client= path: chunks stored by cluster workers (here threads in this process)."""
-    _convert_on_cluster(tmp_path, xrf_stack, processes=False)
+@pytest.mark.parametrize("fmt", ["zarr", "nexus", "usid"])
+def test_distributed_client_converts_a_file(tmp_path, xrf_stack, fmt):
+    """The client= path: chunks stored (zarr) or compressed (HDF5) by cluster workers (threads)."""
+    _convert_on_cluster(tmp_path, xrf_stack, processes=False, fmt=fmt)
 
 
 @pytest.mark.slow
-def test_distributed_worker_processes_reopen_the_file(tmp_path, xrf_stack):
-    """Worker processes get the stack by pickling, re-open the source file and write chunks."""
-    _convert_on_cluster(tmp_path, xrf_stack, processes=True)
+@pytest.mark.parametrize("fmt", ["zarr", "nexus"])
+def test_distributed_worker_processes_reopen_the_file(tmp_path, xrf_stack, fmt):
+    """Worker processes get the stack by pickling, re-open the source file and do the chunks."""
+    _convert_on_cluster(tmp_path, xrf_stack, processes=True, fmt=fmt)
 
 
 def test_read_foreign_zarr(tmp_path):
