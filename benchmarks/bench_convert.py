@@ -13,7 +13,8 @@ Prints MB/s (of uncompressed data), the ratio to the peer, the peak resident mem
 the conversion (it must stay near the budget, not the file size) and the output size.
 
 Usage: ``python benchmarks/bench_convert.py [--quick] [--client]``
-(``--client`` also converts to zarr on a local dask.distributed cluster of 2 worker processes).
+(``--client`` also converts to zarr and nexus on a local dask.distributed cluster of 2 worker
+processes).
 """
 
 from __future__ import annotations
@@ -206,15 +207,18 @@ def main(argv=None) -> list[dict]:
             LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster,
             Client(cluster) as client,
         ):
-            stack = scanstack.open(src, "nexus")
-            out = work / "cluster.zarr"
-            t = time.perf_counter()
-            scanstack.save(stack, out, "zarr", compression="blosc-zstd", client=client)
-            dt = time.perf_counter() - t
-            print(
-                f"zarr blosc-zstd on a 2-process dask.distributed cluster: {nbytes / dt / 1e6:.0f} MB/s"
-            )
-            shutil.rmtree(out, ignore_errors=True)
+            for fmt, comp in (("zarr", "blosc-zstd"), ("nexus", "gzip-1")):
+                stack = scanstack.open(src, "nexus")
+                out = work / f"cluster.{fmt}"
+                t = time.perf_counter()
+                scanstack.save(stack, out, fmt, compression=comp, client=client)
+                dt = time.perf_counter() - t
+                stack.close()
+                print(
+                    f"{fmt} {comp} on a 2-process dask.distributed cluster: "
+                    f"{nbytes / dt / 1e6:.0f} MB/s"
+                )
+                shutil.rmtree(out, ignore_errors=True) if out.is_dir() else out.unlink()
     if args.dir is None:
         shutil.rmtree(work, ignore_errors=True)
     return results
