@@ -290,6 +290,11 @@ def test_save_from_array_and_resave_real_layout(tmp_path):
     again = scanstack.open(tmp_path / "b.mib")
     assert again.reader.geometry.depth == 12 and again.reader.first_header.layout == "2x2"
     np.testing.assert_array_equal(again.to_numpy(), back.to_numpy())
+    file_order = scanstack.open(tmp_path / "a.mib", flip=False)
+    scanstack.save(file_order.inav[1], tmp_path / "fo.mib")  # orientation follows the source
+    np.testing.assert_array_equal(
+        scanstack.open(tmp_path / "fo.mib").to_numpy(), data.reshape(2, 3, 64, 512)[1]
+    )
     with pytest.raises(WriteError):
         scanstack.save(back, tmp_path / "a.mib", "mib")  # an input is never overwritten
     with pytest.raises(WriteError, match="outside 0..63"):

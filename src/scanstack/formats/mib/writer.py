@@ -397,16 +397,17 @@ def save(
     depth: int | None = None,
     layout: str | None = None,
     raw: bool = False,
-    flip: bool = True,
+    flip: bool | None = None,
     progress: Any = None,
     **options: Any,
 ) -> list[Path]:
     """Registry writer: ``scanstack.save(stack, 'x.mib', 'mib', depth=..., layout=..., raw=...)``.
 
     The stack's frames are written in order; a 2-D navigation shape is recorded in the ``.hdr``.
-    ``layout`` defaults to the source's (``metadata['instrument']['layout']``) when it fits the
-    frame shape, else ``2x2`` for 512x512 frames and ``1x1`` otherwise. Other options as for
-    :func:`write_mib`.
+    ``depth`` and ``layout`` default to the source's (``metadata['instrument']``), else ``2x2``
+    for 512x512 frames and ``1x1`` otherwise. ``flip`` defaults to the orientation of a Merlin
+    source (a stack opened with ``flip=False`` is written as it is), else True. Other options as
+    for :func:`write_mib`.
     """
     if len(stack.signal_shape) != 2:
         raise WriteError(
@@ -429,6 +430,11 @@ def save(
     dwell = stack.metadata.get("dwell_time") if isinstance(stack.metadata, dict) else None
     options.setdefault("shutter_ns", int(round(dwell * 1e9)) if dwell else 1_000_000)
     options.setdefault("t0_ns", _t0_from(stack.metadata))
+    if flip is None:  # a Merlin stack opened with flip=False is already in file order
+        base = stack
+        while hasattr(base, "parent"):
+            base = base.parent
+        flip = bool(getattr(getattr(base, "reader", None), "flip", True))
     nav = tuple(stack.nav_shape)
     flat = _FlatFrames(stack)
     return write_mib(
