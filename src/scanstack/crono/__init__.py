@@ -20,6 +20,7 @@ from .mosaic import (
     estimate_camera,
     locate_spot,
     phase_correlate,
+    register_overlap,
 )
 from .placement import (
     AFTER,
@@ -57,4 +58,5 @@ __all__ = [
     "phase_correlate",
     "place_frames",
     "read_exif",
+    "register_overlap",
 ]
