@@ -342,17 +342,12 @@ def energy_calibration(stack: Stack) -> tuple[float, float, float] | None:
     return None
 
 
-def common_metadata(stack: Stack, keep_arrays: bool = False) -> dict[str, Any]:
-    """``stack.metadata`` as plain JSON types, without the per-position arrays.
-
-    ``keep_arrays=True`` keeps per-position arrays other than live/real time (for layouts that
-    have nowhere else to put them).
-    """
+def common_metadata(stack: Stack) -> dict[str, Any]:
+    """``stack.metadata`` as plain JSON types, without the per-position arrays."""
     meta = dict(stack.metadata) if isinstance(stack.metadata, dict) else {}
     for key in (*POSITION_KEYS, "positions"):
         meta.pop(key, None)
-    if not keep_arrays:
-        meta = {k: v for k, v in meta.items() if not is_position_array(v, stack.nframes)}
+    meta = {k: v for k, v in meta.items() if not is_position_array(v, stack.nframes)}
     return to_jsonable(meta)
 
 

@@ -18,7 +18,7 @@ silx's NXdata validation::
       scanstack           @NX_class=NXcollection: metadata, axes, original_metadata (JSON)
 
 ``layout="mca_0"`` writes PyMca's minimal layout instead: ``/mca_0/{data, channels, calibration,
-live_time, elapsed_time, preset_time}`` (metadata and axes as JSON attributes of ``/mca_0``).
+live_time, elapsed_time, preset_time}`` (metadata and axes in ``/mca_0/scanstack``).
 
 Reading follows ``@default`` (root -> NXentry -> NXdata), else the first NXentry's NXdata, else a
 PyMca-style spectrum dataset (``@interpretation="spectrum"`` or a group named ``mca*``). Options:
@@ -104,10 +104,7 @@ def write_nexus(
                 group = f.create_group("mca_0")
                 data = _create_data(group, stack, comp, chunk_bytes)
                 _write_detector_info(group, stack, mca0=True)
-                group.attrs["scanstack_metadata"] = ic.json_attr(
-                    ic.common_metadata(stack, keep_arrays=True)
-                )
-                group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
+                _write_scanstack_group(group, stack)
             else:
                 data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
             ic.write_blocks(stack, data, compression, progress, f"nexus {path.name}", client=client)
@@ -228,13 +225,22 @@ def _write_nexus_tree(
     if meta.get("title"):
         nxdata.attrs["title"] = str(meta["title"])
 
-    extra = entry.create_group("scanstack")
+    _write_scanstack_group(entry, stack)
+    return data
+
+
+def _write_scanstack_group(parent: h5py.Group, stack: Stack) -> None:
+    """``<parent>/scanstack``: metadata, axes and original metadata (JSON) and per-position arrays.
+
+    Datasets, not attributes (no 64 kB limit); the group name keeps PyMca from taking its
+    arrays for spectra (it does so for any array in a group named ``mca*``).
+    """
+    extra = parent.create_group("scanstack")
     extra.attrs["NX_class"] = "NXcollection"
     extra.create_dataset("metadata", data=ic.json_attr(ic.common_metadata(stack)))
-    ic.write_h5_positions(extra, stack)
-    extra.create_dataset("axes", data=ic.json_attr(ic.axes_to_json(axes)))
+    extra.create_dataset("axes", data=ic.json_attr(ic.axes_to_json(stack.axes)))
     extra.create_dataset("original_metadata", data=ic.json_attr(stack.original_metadata or {}))
-    return data
+    ic.write_h5_positions(extra, stack)
 
 
 # =============================================================================================
@@ -389,7 +395,10 @@ def _scanstack_block(f: h5py.File, nxd, target_path: str) -> dict[str, Any]:
         entry = f[nxd.name.rsplit("/", 1)[0] or "/"]
         holders.append(_child(entry, "scanstack"))
     parent = f[target_path.rsplit("/", 1)[0] or "/"]
+    holders.append(_child(parent, "scanstack"))  # the mca_0 layout
     for holder in holders:
+        if "group" in out:
+            break
         if isinstance(holder, h5py.Group):
             out["group"] = holder
             for key in ("metadata", "axes", "original_metadata"):
@@ -399,12 +408,6 @@ def _scanstack_block(f: h5py.File, nxd, target_path: str) -> dict[str, Any]:
                         out[key] = json.loads(ic.as_str(ds[()]))
                     except (ValueError, TypeError):
                         pass
-    for key in ("metadata", "axes"):
-        if f"scanstack_{key}" in parent.attrs and key not in out:
-            try:
-                out[key] = json.loads(ic.as_str(parent.attrs[f"scanstack_{key}"]))
-            except (ValueError, TypeError):
-                pass
     return out
 
 

@@ -41,10 +41,17 @@ def test_pymca_finds_map_live_time_and_calibration(tmp_path, xrf_stack, selectio
 
 
 def test_pymca_mca0_layout(tmp_path, xrf_stack):
+    from PyMca5.PyMcaCore import NexusTools
+
+    xrf_stack.metadata["motor_positions"] = np.arange(150.0).reshape(50, 3)
     out = write_nexus(xrf_stack, tmp_path / "plain.h5", layout="mca_0", compression=None)
     with h5py.File(out) as f:
         assert set(f) == {"mca_0"}
         assert {"data", "channels", "calibration", "live_time"} <= set(f["mca_0"])
+        # our metadata and per-position arrays are not taken for spectra
+        assert NexusTools.getMcaList(f, "/") == ["/mca_0/data"]
+    back = scanstack.open(out)
+    np.testing.assert_array_equal(back.metadata["motor_positions"], np.arange(150.0).reshape(50, 3))
     for sel in ("/mca_0/data", "/data"):
         st = pymca_stack(out, sel)
         np.testing.assert_array_equal(st.data, xrf_stack.to_numpy())
