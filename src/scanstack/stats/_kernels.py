@@ -202,3 +202,52 @@ def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, out):
         if not passes:
             for k in range(m):
                 nan_mask[k] = False
+
+
+# -- folds of a block of frames into a one-frame accumulator (max, min, sum) --------------------
+# The frames are walked a run of pixels at a time, so the accumulator's run stays in L1 while the
+# frames stream past once; the inner loops run on 1-D slices, which LLVM vectorises.
+
+#: pixels per run: 2048 × 8 bytes (float64 accumulator) = 16 kB
+_FOLD_RUN = 2048
+
+
+def foldable(dtype: np.dtype) -> bool:
+    """Whether the fold kernels take this dtype (native integers and float32/64)."""
+    dtype = np.dtype(dtype)
+    return dtype.isnative and (dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize >= 4))
+
+
+@njit(nogil=True, cache=True)
+def max_into(block, acc):
+    """``acc = maximum(acc, block[i])`` for every frame of ``block`` ``(n, npix)`` (NaN wins)."""
+    n, npix = block.shape
+    for p0 in range(0, npix, _FOLD_RUN):
+        m = min(_FOLD_RUN, npix - p0)
+        a = acc[p0 : p0 + m]
+        for f in range(n):
+            np.maximum(a, block[f, p0 : p0 + m], a)
+
+
+@njit(nogil=True, cache=True)
+def min_into(block, acc):
+    """``acc = minimum(acc, block[i])`` for every frame of ``block`` ``(n, npix)`` (NaN wins)."""
+    n, npix = block.shape
+    for p0 in range(0, npix, _FOLD_RUN):
+        m = min(_FOLD_RUN, npix - p0)
+        a = acc[p0 : p0 + m]
+        for f in range(n):
+            np.minimum(a, block[f, p0 : p0 + m], a)
+
+
+@njit(nogil=True, cache=True)
+def add_into(block, acc):
+    """``acc += block[i]`` for every frame of ``block`` ``(n, npix)``, in ``acc``'s dtype."""
+    n, npix = block.shape
+    for p0 in range(0, npix, _FOLD_RUN):
+        m = min(_FOLD_RUN, npix - p0)
+        a = acc[p0 : p0 + m]
+        for f in range(n):
+            r = block[f, p0 : p0 + m]
+            for p in range(m):
+                a[p] += r[p]

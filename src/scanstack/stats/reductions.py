@@ -16,19 +16,29 @@ import numpy as np
 from ..core.blockwise import reduce_frames
 from ..core.config import config
 from ..core.progress import ProgressArg
+from . import _kernels
 from ._common import as_stack, budget_and_threads, fold_source, frame_count
 
 # -- folds (module level so that they pickle to dask.distributed workers) -----------------------
 
 
+def _fold_extreme(acc, block, kernel, reduce):
+    if acc is None:  # the first frame, in native byte order (as numpy's max returns)
+        acc, block = block[0].astype(block.dtype.newbyteorder("=")), block[1:]
+    if len(block):
+        if _kernels.foldable(block.dtype):
+            kernel(block.reshape(len(block), -1), acc.reshape(-1))
+        else:
+            reduce(acc, reduce.reduce(block, axis=0), out=acc)
+    return acc
+
+
 def _fold_max(acc, block, a, b):
-    part = block.max(axis=0)
-    return part if acc is None else np.maximum(acc, part, out=acc)
+    return _fold_extreme(acc, block, _kernels.max_into, np.maximum)
 
 
 def _fold_min(acc, block, a, b):
-    part = block.min(axis=0)
-    return part if acc is None else np.minimum(acc, part, out=acc)
+    return _fold_extreme(acc, block, _kernels.min_into, np.minimum)
 
 
 class _IntSum:
@@ -61,10 +71,8 @@ class _IntSum:
             part = block[i : i + self.limit]
             if self.count + len(part) > self.limit:
                 self.flush()
-            if part[0].size >= 1 << 14:
-                # big frames: add them one by one in place (no temporary)
-                for frame in part:
-                    np.add(self.small, frame, out=self.small, casting="unsafe")
+            if _kernels.foldable(part.dtype):
+                _kernels.add_into(part.reshape(len(part), -1), self.small.reshape(-1))
             else:
                 self.small += np.add.reduce(part, axis=0, dtype=self.small.dtype)
             self.count += len(part)
@@ -89,8 +97,13 @@ def _fold_sum(acc, block, a, b):
         acc = _IntSum(block.shape[1:], block.dtype) if acc is None else acc
         acc.add(block)
         return acc
-    part = np.add.reduce(block, axis=0, dtype=np.float64)
-    return part if acc is None else np.add(acc, part, out=acc)
+    if acc is None:
+        acc = np.zeros(block.shape[1:], np.float64)
+    if _kernels.foldable(block.dtype):
+        _kernels.add_into(block.reshape(len(block), -1), acc.reshape(-1))
+    else:
+        acc += np.add.reduce(block, axis=0, dtype=np.float64)
+    return acc
 
 
 def _as_float_sum(acc) -> np.ndarray:
