@@ -1,9 +1,11 @@
 """max, min, sum and average over frames, block by block (one pass over the bytes).
 
-Each runs :func:`scanstack.core.blockwise.reduce_frames`: threads fold their own run of frames into
-an accumulator of one frame, the accumulators are combined at the end. Memory is bounded by
-``memory_budget``: each thread holds a block being folded, the block read ahead, and its
-accumulator.
+Each runs :func:`scanstack.core.blockwise.reduce_frames`: threads (or dask.distributed tasks) fold
+their own run of frames into an accumulator of one frame with numba kernels (:mod:`._kernels`),
+and the accumulators are combined at the end. 8/16-bit integer sums are exact, in 32-bit
+accumulators flushed into int64. Memory is bounded by ``memory_budget``: each thread holds a
+block being folded, the block read ahead, and its accumulator; data already in RAM is folded in
+place (views, no copies).
 """
 
 from __future__ import annotations
