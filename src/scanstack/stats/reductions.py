@@ -47,24 +47,28 @@ class _IntSum:
     """Exact running sum of 8/16-bit integer frames.
 
     Adds into a 32-bit accumulator (integer SIMD adds at half the bytes of float64), flushed into
-    an int64 one before it could overflow. ``total()`` is the float64 sum.
+    an int64 one (made only when needed) before it could overflow.
     """
 
     def __init__(self, shape: tuple[int, ...], dtype: np.dtype):
         unsigned = dtype.kind in "ub"
         self.small = np.zeros(shape, np.uint32 if unsigned else np.int32)
-        self.big = np.zeros(shape, np.int64)
-        info = np.iinfo(self.small.dtype)
+        self.big: np.ndarray | None = None
         largest = (
             1
             if dtype.kind == "b"
-            else builtins.max(abs(int(np.iinfo(dtype).min)), int(np.iinfo(dtype).max))
+            else builtins.max(-int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
         )
-        self.limit = int(info.max) // largest  # frames the small accumulator can take
+        self.limit = int(np.iinfo(self.small.dtype).max) // largest  # frames `small` can take
         self.count = 0
 
     def flush(self) -> None:
-        np.add(self.big, self.small, out=self.big)
+        if self.count == 0:
+            return
+        if self.big is None:
+            self.big = self.small.astype(np.int64)
+        else:
+            np.add(self.big, self.small, out=self.big)
         self.small.fill(0)
         self.count = 0
 
@@ -80,14 +84,25 @@ class _IntSum:
             self.count += len(part)
 
     def merge(self, other: _IntSum) -> _IntSum:
-        other.flush()
-        self.flush()
-        np.add(self.big, other.big, out=self.big)
+        if self.count + other.count <= self.limit:
+            np.add(self.small, other.small, out=self.small)
+            self.count += other.count
+        else:
+            self.flush()
+            other.flush()
+        if other.big is not None:
+            if self.big is None:
+                self.big = other.big
+            else:
+                np.add(self.big, other.big, out=self.big)
         return self
 
     def total(self) -> np.ndarray:
+        """The exact sum, as integers (int64, or the 32-bit accumulator if it never overflowed)."""
+        if self.big is None:
+            return self.small
         self.flush()
-        return self.big.astype(np.float64)
+        return self.big
 
 
 def _small_int(dtype: np.dtype) -> bool:
@@ -108,8 +123,12 @@ def _fold_sum(acc, block, a, b):
     return acc
 
 
-def _as_float_sum(acc) -> np.ndarray:
-    return acc.total() if isinstance(acc, _IntSum) else acc
+def _float_sum(acc, divisor: int = 1) -> np.ndarray:
+    """The float64 sum of an accumulator, divided by ``divisor`` (one pass)."""
+    total = acc.total() if isinstance(acc, _IntSum) else acc
+    if divisor == 1:
+        return total.astype(np.float64, copy=False)
+    return np.true_divide(total, divisor, dtype=np.float64)
 
 
 def _combine_max(x, y):
@@ -255,7 +274,7 @@ def sum(
     )
     if result is None:
         return np.zeros(s.signal_shape, np.float64)
-    return _as_float_sum(result)
+    return _float_sum(result)
 
 
 def average(
@@ -286,8 +305,7 @@ def average(
     )
     if result is None:
         return np.full(s.signal_shape, np.nan, np.float32)
-    result = _as_float_sum(result) / n
-    return result.astype(np.float32)
+    return _float_sum(result, n).astype(np.float32)
 
 
 #: numpy's name for :func:`average`
