@@ -8,6 +8,14 @@
 - :func:`build_mosaic` — a stitched, registered, feathered mosaic; :func:`locate_spot` —
   where the X-ray spot sits in a frame, from an element map;
 - :func:`estimate_camera` — axis directions and pixel size measured from the frames.
+
+Example::
+
+    from scanstack.crono import ScanTrack, build_mosaic, open_frames, place_frames
+    frames = open_frames("14200215102021-blindTest2AgedDetail.HDF5")      # lazy, (n,) x (107, 143, 3)
+    placement = place_frames(frames.reader.stamps(), ScanTrack.from_file(frames.reader.path))
+    print(placement.summary()["explanation"])
+    mosaic = build_mosaic(frames.reader, placement, resolution_um=50)     # mosaic.image (rows, cols, 3)
 """
 
 from .camera import CameraModel
