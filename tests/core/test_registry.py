@@ -103,3 +103,9 @@ def test_array_reader_pickles_by_reopening():
     r = ArrayReader(None, data=np.arange(24).reshape(2, 3, 4))
     back = pickle.loads(pickle.dumps(r))
     np.testing.assert_array_equal(back.read(0, 2), np.arange(24).reshape(2, 3, 4))
+
+
+def test_detect_from_buffers(magic_format):
+    raw = b"MAGIC" + bytes(range(8))
+    assert scanstack.detect_format(raw) == "test-magic"
+    assert scanstack.detect_format(np.frombuffer(raw, np.uint8)) == "test-magic"

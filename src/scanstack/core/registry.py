@@ -37,6 +37,10 @@ class Probe:
     def head(self) -> bytes:
         if isinstance(self.source, (bytes, bytearray, memoryview)):
             return bytes(self.source[: self.HEAD_BYTES])
+        if hasattr(self.source, "__array_interface__"):  # a numpy buffer (uint8 array, memmap)
+            import numpy as np
+
+            return np.asarray(self.source).reshape(-1).view(np.uint8)[: self.HEAD_BYTES].tobytes()
         if self.path is not None and self.path.is_file():
             with builtins.open(self.path, "rb") as fh:
                 return fh.read(self.HEAD_BYTES)
