@@ -188,15 +188,15 @@ def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
         _, t_copy, m = measure(lambda: dense.copy(), repeat)
         row("single pass: memcpy in RAM", t_copy, m)
 
-        ref_med, t_np_med, m_np_med = measure(lambda: np.median(dense, axis=0), 1)
+        ref_med, t_np_med, m_np_med = measure(lambda: np.median(dense, axis=0), repeat)
         row("numpy: np.median(dense, axis=0)", t_np_med, m_np_med)
-        ref_p90, t_np_p90, m_np_p90 = measure(lambda: np.percentile(dense, 90, axis=0), 1)
+        ref_p90, t_np_p90, m_np_p90 = measure(lambda: np.percentile(dense, 90, axis=0), repeat)
         row("numpy: np.percentile(dense, 90, axis=0)", t_np_p90, m_np_p90)
         ref_max, t_np_max, m = measure(lambda: dense.max(axis=0), repeat)
         row("numpy: dense.max(axis=0)", t_np_max, m)
         ref_mean, t_np_mean, m = measure(lambda: dense.mean(axis=0, dtype=np.float64), repeat)
         row("numpy: dense.mean(axis=0)", t_np_mean, m)
-        _, t_hexrd, m_hexrd = measure(lambda: hexrd_percentile(path, 50), 1)
+        _, t_hexrd, m_hexrd = measure(lambda: hexrd_percentile(path, 50), repeat)
         row("hexrd's median: read all frames + np.percentile(50)", t_hexrd, m_hexrd)
 
         mem_stack = Stack.from_array(dense)
