@@ -29,13 +29,15 @@ class Progress:
         self._bar = progress is True
         self._start = time.perf_counter()
         self._last_draw = 0.0
+        self._last_drawn = -1
 
     def __enter__(self) -> Progress:
         return self
 
     def __exit__(self, *exc) -> None:
         if self._bar and exc[0] is None:
-            self._draw(final=True)
+            if self._last_drawn != self.done:
+                self._draw()
             sys.stderr.write("\n")
             sys.stderr.flush()
 
@@ -49,7 +51,8 @@ class Progress:
                 self._draw()
                 self._last_draw = now
 
-    def _draw(self, final: bool = False) -> None:
+    def _draw(self) -> None:
+        self._last_drawn = self.done
         elapsed = time.perf_counter() - self._start
         frac = self.done / self.total if self.total else 1.0
         width = 30
