@@ -208,55 +208,6 @@ def naive_sum(path: Path):
     return total
 
 
-class PackedMib:
-    """What the proposed ``MibReader.as_packed()`` returns, built from outside the reader.
-
-    scanstack's kernels fold raw 1-bit words in place when the reader offers this view; the mib
-    reader does not have the method yet, so this benchmark shows the speed it would give.
-    """
-
-    def __init__(self, stack):
-        from scanstack.formats.mib import raw as rawmod
-
-        r = stack.reader
-        geo = r.geometry
-        self.reader, self.geo, self.rawmod = r, geo, rawmod
-        lanes = {1: "bits", 6: "u1", 12: ">u2"}[geo.depth]
-        data = r._files[0].records(geo)["px"][r.first_frame : r.first_frame + r.nframes]
-        self.info = {"data": data, "lanes": lanes, "decode": self.decode}
-
-    def decode(self, block):
-        g = self.geo
-        frames = self.rawmod.decode(block, g.depth, *g.stream_shape, g.quad, g.gap)
-        return self.reader._orient(frames, None)
-
-
-def reader_has_as_packed(path: Path) -> bool:
-    with scanstack.open(str(path)) as s:
-        return callable(getattr(s.reader, "as_packed", None))
-
-
-def packed_runs(path: Path):
-    native = reader_has_as_packed(path)
-
-    def opened():
-        s = scanstack.open(str(path))
-        if not native:
-            packed = PackedMib(s)
-            s.reader.as_packed = lambda: packed.info
-        return s
-
-    def total():
-        with opened() as s:
-            return stem.sum_pattern(s)
-
-    def ring():
-        with opened() as s:
-            return stem.virtual_image(s, ring_mask())
-
-    return total, ring
-
-
 # -- the run ----------------------------------------------------------------------------------
 def deviation(a, b) -> str:
     if a is None or b is None:
@@ -290,12 +241,7 @@ def run_case(name: str, path: Path, repeat: int, peers: bool) -> list[tuple]:
         rows.append((label, t_sum, v_sum, t_ring, v_ring, ""))
 
     if raw:
-        label = (
-            "scanstack (bit kernels on the memmap, 2 threads)"
-            if reader_has_as_packed(path)
-            else "scanstack (bit kernels; as_packed added by this script)"
-        )
-        add(label, packed_runs(path))
+        add("scanstack (bit kernels on the memmap, 2 threads)", scanstack_runs(path))
     else:
         add("scanstack (numba on the memmap, 2 threads)", scanstack_runs(path))
     add("scanstack block-wise (reader.read + kernels)", scanstack_runs(path, fast=False))

@@ -60,6 +60,7 @@ def test_real_processed_files_equal_rsciio(real_files, name):
 def test_real_raw_files(real_files, name):
     with scanstack.open(str(real_files / name)) as stack:
         dense = stack.to_numpy()
+        assert direct_source(stack).bits  # 1-bit words folded in place (reader.as_packed)
         check_all(stack, dense)
         # the raw and processed acquisitions of the same sample agree on most pixels
         twin = scanstack.open(str(real_files / name.replace("RAW", "")))
@@ -82,6 +83,7 @@ def test_synthetic_files(tmp_path, depth, layout, raw):
     mib.write_mib(path, frames, depth, layout=layout, raw=raw, nav_shape=(3, 4))
     with scanstack.open(str(path)) as stack:
         assert stack.nav_shape == (3, 4)
+        assert direct_source(stack) is not None  # memory map (processed) or packed lanes (raw)
         dense = frames.reshape(3, 4, *shape)
         np.testing.assert_array_equal(stack.to_numpy(), dense)
         check_all(stack, dense)
