@@ -52,6 +52,14 @@ def native_view(arr: np.ndarray) -> tuple[np.ndarray, bool] | None:
     return None
 
 
+def readonly(arr: np.ndarray) -> np.ndarray:
+    """A read-only view: memory maps are read-only, so in-memory data is passed the same way and
+    numba compiles each kernel once per dtype instead of twice."""
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
 def native_block(block: np.ndarray) -> tuple[np.ndarray, bool]:
     """Like :func:`native_view` but always succeeds (converting when no view exists)."""
     view = native_view(block)
@@ -87,6 +95,9 @@ class Direct:
     region: Region | None = None
     perm: np.ndarray | None = None
     bits: bool = False
+
+    def __post_init__(self) -> None:
+        self.data = readonly(self.data)
 
     @property
     def nlanes(self) -> int:

@@ -27,7 +27,7 @@ from ..core.config import config
 from ..core.progress import Progress, ProgressArg
 from ..core.stack import Stack
 from . import _kernels as K
-from ._access import Direct, direct_source, native_block
+from ._access import Direct, direct_source, native_block, readonly
 from .detectors import disk_mask, guess_disk, ring_mask
 
 __all__ = [
@@ -149,7 +149,7 @@ def _to_lanes(src: Direct, weights: np.ndarray) -> np.ndarray:
 def _block_rows(block: np.ndarray) -> tuple[np.ndarray, bool]:
     """A block ``(n, rows, cols)`` as native ``(n, rows*cols)`` rows for the lane kernels."""
     data, swap = native_block(block)
-    return np.ascontiguousarray(data).reshape(data.shape[0], -1), swap
+    return readonly(np.ascontiguousarray(data).reshape(data.shape[0], -1)), swap
 
 
 def _all(n: int) -> np.ndarray:
