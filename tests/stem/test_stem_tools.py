@@ -30,6 +30,25 @@ def test_in_memory_stacks_equal_numpy(nav, dtype):
     check_all(stack, dense)
 
 
+@pytest.mark.parametrize(
+    "view, dense_frames",
+    [
+        (lambda d: np.swapaxes(d, -1, -2), True),  # transposed frames
+        (lambda d: d[..., ::-1, :], True),
+        (lambda d: d[..., :, ::-1], True),
+        (lambda d: d[..., ::-1, ::-1], True),
+        (lambda d: d[..., ::2, :], False),  # not a dense block: read block-wise
+        (lambda d: d.reshape(12, 12, 10)[::-1], False),  # frames in reverse memory order
+    ],
+)
+def test_strided_in_memory_arrays(view, dense_frames):
+    base = make_frames((3, 4, 12, 10), ">u2")
+    dense = view(base)
+    stack = Stack.from_array(dense)
+    assert (direct_source(stack) is not None) == dense_frames
+    check_all(stack, dense, threads=2)
+
+
 @pytest.mark.parametrize("dtype", ["u1", ">u2", ">u4", "<u2", "<f8", ">i2", ">f4"])
 @pytest.mark.parametrize("flip", [False, True])
 def test_memmap_with_header_gaps(tmp_path, dtype, flip):
