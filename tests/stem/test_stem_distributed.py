@@ -23,7 +23,7 @@ def client():
         yield c
 
 
-def _compare(stack, client):
+def _compare(stack, client, fast=True):
     rows, cols = stack.signal_shape
     masks = [
         stem.disk_mask((rows, cols), (rows / 2, cols / 2), rows / 4),
@@ -31,18 +31,20 @@ def _compare(stack, client):
     ]
     with settings(chunk_bytes=4 * stack.frame_nbytes):  # several parts per worker
         np.testing.assert_array_equal(
-            stem.sum_pattern(stack, client=client), stem.sum_pattern(stack)
+            stem.sum_pattern(stack, client=client, fast=fast), stem.sum_pattern(stack)
         )
         np.testing.assert_array_equal(
-            stem.max_pattern(stack, client=client), stem.max_pattern(stack)
+            stem.max_pattern(stack, client=client, fast=fast), stem.max_pattern(stack)
         )
         np.testing.assert_allclose(
-            stem.virtual_images(stack, masks, client=client),
+            stem.virtual_images(stack, masks, client=client, fast=fast),
             stem.virtual_images(stack, masks),
             rtol=1e-12,
         )
         np.testing.assert_allclose(
-            stem.center_of_mass(stack, client=client), stem.center_of_mass(stack), rtol=1e-12
+            stem.center_of_mass(stack, client=client, fast=fast),
+            stem.center_of_mass(stack),
+            rtol=1e-12,
         )
 
 
@@ -56,7 +58,8 @@ def test_distributed_memmap_equals_local(tmp_path, client):
             str(path), nav_shape=(5, 7), signal_shape=(24, 20), dtype=">u2", header=768, flip=True
         )
     )
-    _compare(stack, client)
+    _compare(stack, client)  # in place on the workers
+    _compare(stack, client, fast=False)  # block-wise through reduce_frames/map_frames
     np.testing.assert_array_equal(
         stem.sum_pattern(stack, client=client), frames[:, ::-1].sum(axis=0)
     )

@@ -10,6 +10,7 @@ from stem_helpers import (
     GappedMemmapReader,
     PackedReader,
     check_all,
+    detectors,
     make_frames,
     numpy_virtual,
     write_gapped,
@@ -210,3 +211,24 @@ def test_sum_does_not_overflow_uint16_chunks():
     dense = np.full((70000, 1, 2), 65535, np.uint16)
     total = stem.sum_pattern(Stack.from_array(dense))
     assert total.dtype == np.uint64 and (total == 70000 * 65535).all()
+
+
+def test_cluster_task_falls_back_to_blocks():
+    # a worker without a zero-copy view (here: a dask-backed stack) reads its partition in blocks
+    da = pytest.importorskip("dask.array")
+    from scanstack.stem.virtual import _DirectTask
+
+    dense = make_frames((4, 5, 8, 6), ">u2")
+    stack = Stack.from_array(da.from_array(dense, chunks=(1, 5, 8, 6)))
+    flat = dense.reshape(20, 8, 6)
+    np.testing.assert_array_equal(
+        _DirectTask("sum", np.uint64)(stack, 3, 17), flat[3:17].sum(axis=0)
+    )
+    np.testing.assert_array_equal(
+        _DirectTask("max", np.uint16)(stack, 3, 17), flat[3:17].max(axis=0)
+    )
+    masks = detectors((8, 6))
+    np.testing.assert_allclose(
+        _DirectTask("virtual", weights=np.stack(masks))(stack, 3, 17),
+        numpy_virtual(flat[3:17], masks).T,
+    )

@@ -6,8 +6,10 @@ over its frames:
 - if the stack sits on a zero-copy view (``reader.as_array()``: a memory map, big-endian and with
   header gaps allowed; or ``reader.as_packed()``: raw bit-packed frames) the numba kernels of
   :mod:`._kernels` fold the mapped bytes directly, on ``threads`` threads;
-- otherwise (other readers, or ``client=`` given) frames are read block by block through
-  :func:`scanstack.core.blockwise.reduce_frames` / ``map_frames``, in threads or on a
+- with ``client=`` the same in-place folding runs on the dask.distributed workers, one partition
+  of frames per task (the stack re-opens its file on the worker);
+- otherwise (other readers, lazy processing, crops of memory maps) frames are read block by block
+  through :func:`scanstack.core.blockwise.reduce_frames` / ``map_frames``, in threads or on a
   dask.distributed cluster, with the same kernels folding each block.
 
 Memory stays bounded by ``scanstack.config.chunk_bytes`` per thread either way.
@@ -15,6 +17,8 @@ Memory stays bounded by ``scanstack.config.chunk_bytes`` per thread either way.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import operator
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.blockwise import map_frames, reduce_frames
+from ..core.blockwise import map_frames, partitions, reduce_frames
 from ..core.config import config
 from ..core.progress import Progress, ProgressArg
 from ..core.stack import Stack
@@ -190,8 +194,10 @@ def sum_pattern(
     """
     _check(stack)
     out_dtype = _sum_dtype(stack.dtype)
-    src = direct_source(stack) if fast and client is None else None
-    nthreads = threads or config.threads()
+    src = direct_source(stack) if fast else None
+    if src is not None and client is not None:
+        parts = _on_cluster(client, stack, _DirectTask("sum", out_dtype), progress, "sum pattern")
+        return sum(parts[1:], parts[0]) if parts else np.zeros(stack.signal_shape, out_dtype)
     if src is None:
         acc = reduce_frames(
             stack,
@@ -203,6 +209,10 @@ def sum_pattern(
             label="sum pattern",
         )
         return np.zeros(stack.signal_shape, out_dtype) if acc is None else acc
+    return _sum_direct(src, out_dtype, threads or config.threads(), progress)
+
+
+def _sum_direct(src: Direct, out_dtype, nthreads: int, progress: ProgressArg) -> np.ndarray:
     if src.bits:
 
         def work(a, b):
@@ -258,8 +268,10 @@ def max_pattern(
     out_dtype = _native_dtype(stack.dtype)
     if stack.nframes == 0:
         raise ValueError("the maximum of an empty stack is undefined")
-    src = direct_source(stack) if fast and client is None else None
-    nthreads = threads or config.threads()
+    src = direct_source(stack) if fast else None
+    if src is not None and client is not None:
+        parts = _on_cluster(client, stack, _DirectTask("max", out_dtype), progress, "max pattern")
+        return functools.reduce(np.maximum, parts)
     if src is None:
         acc = reduce_frames(
             stack,
@@ -271,6 +283,10 @@ def max_pattern(
             label="max pattern",
         )
         return acc.astype(out_dtype, copy=False)
+    return _max_direct(src, out_dtype, threads or config.threads(), progress)
+
+
+def _max_direct(src: Direct, out_dtype, nthreads: int, progress: ProgressArg) -> np.ndarray:
     if src.bits:
 
         def work(a, b):
@@ -386,7 +402,12 @@ def virtual_images(
     weights = _as_weights(stack, detectors)
     k = weights.shape[0]
     nav = tuple(stack.nav_shape)
-    src = direct_source(stack) if fast and client is None else None
+    src = direct_source(stack) if fast else None
+    if src is not None and client is not None:
+        task = _DirectTask("virtual", weights=weights)
+        parts = _on_cluster(client, stack, task, progress, "virtual images")
+        out = np.concatenate(parts) if parts else np.empty((0, k))
+        return np.moveaxis(out.reshape(*nav, k), -1, 0)
     if src is None:
         out = map_frames(
             stack,
@@ -399,9 +420,14 @@ def virtual_images(
             label="virtual images",
         )
         return np.moveaxis(out.reshape(*nav, k), -1, 0)
-    nthreads = threads or config.threads()
+    out = _dot_direct(src, weights, threads or config.threads(), progress)
+    return np.moveaxis(out.reshape(*nav, k), -1, 0)
+
+
+def _dot_direct(src: Direct, weights: np.ndarray, nthreads: int, progress) -> np.ndarray:
+    """Detector values ``(len(src.frames), k)`` float64."""
     n = len(src.frames)
-    out = np.empty((n, k), np.float64)
+    out = np.empty((n, weights.shape[0]), np.float64)
     w = _to_lanes(src, weights)
     if src.bits:
         masks, index, nindex, scale = _bit_detectors(w)
@@ -419,11 +445,51 @@ def virtual_images(
                 src.data, src.frames[a:b], src.off, src.n, src.swap, w, runs, nruns, scale, out[a:b]
             )
 
-    for _ in _run_chunks(
-        work, n, _frames_per_chunk(src, nthreads), nthreads, progress, "virtual images"
-    ):
+    per = _frames_per_chunk(src, nthreads)
+    for _ in _run_chunks(work, n, per, nthreads, progress, "virtual images"):
         pass
-    return np.moveaxis(out.reshape(*nav, k), -1, 0)
+    return out
+
+
+# -- on a dask.distributed cluster ------------------------------------------------------------
+class _DirectTask:
+    """One partition of frames folded in place on a worker (the stack re-opens its file there).
+
+    Returns the partial sum/max pattern, or the ``(b - a, k)`` detector values. Falls back to
+    block-wise reading if the worker has no zero-copy view.
+    """
+
+    def __init__(self, kind: str, out_dtype=None, weights: np.ndarray | None = None):
+        self.kind, self.out_dtype, self.weights = kind, out_dtype, weights
+
+    def __call__(self, stack: Stack, a: int, b: int):
+        src = direct_source(stack)
+        if src is None:
+            part = stack.frames(np.arange(a, b))
+            if self.kind == "sum":
+                return sum_pattern(part, threads=1, fast=False)
+            if self.kind == "max":
+                return max_pattern(part, threads=1, fast=False)
+            return virtual_images(part, self.weights, threads=1, fast=False).T
+        src = dataclasses.replace(src, frames=src.frames[a:b])
+        if self.kind == "sum":
+            return _sum_direct(src, self.out_dtype, 1, None)
+        if self.kind == "max":
+            return _max_direct(src, self.out_dtype, 1, None)
+        return _dot_direct(src, self.weights, 1, None)
+
+
+def _on_cluster(client, stack: Stack, task: _DirectTask, progress: ProgressArg, label: str):
+    """Run ``task`` over about 4 partitions of frames per worker; results in frame order."""
+    nworkers = max(1, len(client.scheduler_info().get("workers", {})))
+    parts = partitions(stack.nframes, 4 * nworkers, stack.frames_per_block())
+    futures = [client.submit(task, stack, a, b, pure=False) for a, b in parts]
+    results = []
+    with Progress(len(futures), progress, label, "parts") as bar:
+        for fut in futures:
+            results.append(fut.result())
+            bar.update(1)
+    return results
 
 
 def virtual_image(stack: Stack, detector: np.ndarray, **kwargs) -> np.ndarray:
