@@ -37,7 +37,7 @@ format: $(STAMP_TEST)
 
 bench: $(STAMP_TEST)
 	$(PY) -m pip install --quiet -e '.[bench]'
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) build src/*.egg-info
