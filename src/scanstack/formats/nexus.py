@@ -48,10 +48,11 @@ from ..core.axes import Axis, default_axes
 from ..core.errors import FormatError, UnsupportedError
 from ..core.progress import ProgressArg
 from ..core.reader import Reader
-from ..core.registry import FormatSpec, Probe
+from ..core.registry import FormatSpec
 from ..core.safety import atomic_path
 from ..core.stack import Stack
 from . import _interchange as ic
+from ._sniff import h5_sniffer
 
 INTERPRETATION = {1: "spectrum", 2: "image", 3: "rgba-image"}
 SIGNAL_NDIM = {"spectrum": 1, "image": 2, "rgba-image": 3, "rgb-image": 3, "scalar": 0}
@@ -579,24 +580,17 @@ class NexusReader(ic.H5NavReader, Reader):
 
 
 # =============================================================================================
-def sniff(probe: Probe) -> float:
-    if not probe.is_hdf5:
-        return 0.0
-    f = probe.h5()
-    if f is None:
-        return 0.0
-    try:
-        if _nx_class(f) == "NXroot" and "default" in f.attrs:
-            return 0.85
-        for key in f:
-            obj = _child(f, key)
-            if isinstance(obj, h5py.Group) and _nx_class(obj) == "NXentry":
-                return 0.8
-            if isinstance(obj, h5py.Group) and key.lower().startswith("mca") and "data" in obj:
-                return 0.6
-        return 0.4 if _find_spectrum_dataset(f, depth=2) is not None else 0.0
-    except (OSError, KeyError, ValueError):
-        return 0.0
+@h5_sniffer
+def sniff(f: h5py.File) -> float:
+    if _nx_class(f) == "NXroot" and "default" in f.attrs:
+        return 0.85
+    for key in f:
+        obj = _child(f, key)
+        if isinstance(obj, h5py.Group) and _nx_class(obj) == "NXentry":
+            return 0.8
+        if isinstance(obj, h5py.Group) and key.lower().startswith("mca") and "data" in obj:
+            return 0.6
+    return 0.4 if _find_spectrum_dataset(f, depth=2) is not None else 0.0
 
 
 FORMAT = FormatSpec(

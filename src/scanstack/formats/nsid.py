@@ -37,10 +37,11 @@ from ..core.errors import FormatError
 from ..core.metadata import to_jsonable
 from ..core.progress import ProgressArg
 from ..core.reader import Reader
-from ..core.registry import FormatSpec, Probe
+from ..core.registry import FormatSpec
 from ..core.safety import atomic_path
 from ..core.stack import Stack
 from . import _interchange as ic
+from ._sniff import h5_sniffer
 from .usid import bookkeeping
 
 NSID_LAYOUT_VERSION = "0.0.7"
@@ -365,27 +366,20 @@ class NSIDReader(ic.H5NavReader, Reader):
         return [os.fspath(self.source)]
 
 
-def sniff(probe: Probe) -> float:
-    if not probe.is_hdf5:
-        return 0.0
-    f = probe.h5()
-    if f is None:
-        return 0.0
-    try:
-        hits: list[bool] = []
+@h5_sniffer
+def sniff(f: h5py.File) -> float:
+    hits: list[bool] = []
 
-        def visit(name, obj):
-            if name.count("/") > 4:
-                return None
-            if isinstance(obj, h5py.Dataset) and "pyNSID_version" in obj.attrs and is_main(obj):
-                hits.append(True)
-                return True
+    def visit(name, obj):
+        if name.count("/") > 4:
             return None
+        if isinstance(obj, h5py.Dataset) and "pyNSID_version" in obj.attrs and is_main(obj):
+            hits.append(True)
+            return True
+        return None
 
-        f.visititems(visit)
-        return 0.95 if hits else 0.0
-    except (OSError, KeyError, ValueError, TypeError):
-        return 0.0
+    f.visititems(visit)
+    return 0.95 if hits else 0.0
 
 
 FORMAT = FormatSpec(

@@ -45,10 +45,11 @@ import numpy as np
 from ..core.errors import FormatError
 from ..core.progress import ProgressArg
 from ..core.reader import Reader, Region, crop
-from ..core.registry import FormatSpec, Probe
+from ..core.registry import FormatSpec
 from ..core.safety import atomic_path
 from ..core.stack import Stack
 from . import _interchange as ic
+from ._sniff import h5_sniffer
 
 ANCILLARY = ("Position_Indices", "Position_Values", "Spectroscopic_Indices", "Spectroscopic_Values")
 STR = h5py.string_dtype("utf-8")
@@ -408,25 +409,18 @@ class USIDReader(Reader):
         return [os.fspath(self.source)]
 
 
-def sniff(probe: Probe) -> float:
-    if not probe.is_hdf5:
-        return 0.0
-    f = probe.h5()
-    if f is None:
-        return 0.0
-    try:
-        for name in sorted(f):  # Measurement_xxx/Channel_xxx/<main>: look two levels down
-            g = f.get(name)
-            if not isinstance(g, h5py.Group):
-                if is_main(g):
-                    return 0.95
-                continue
-            for sub in g.values():
-                items = sub.values() if isinstance(sub, h5py.Group) else [sub]
-                if any(is_main(d) for d in items):
-                    return 0.95
-    except (OSError, KeyError, ValueError, TypeError):
-        return 0.0
+@h5_sniffer
+def sniff(f: h5py.File) -> float:
+    for name in sorted(f):  # Measurement_xxx/Channel_xxx/<main>: look two levels down
+        g = f.get(name)
+        if not isinstance(g, h5py.Group):
+            if is_main(g):
+                return 0.95
+            continue
+        for sub in g.values():
+            items = sub.values() if isinstance(sub, h5py.Group) else [sub]
+            if any(is_main(d) for d in items):
+                return 0.95
     return 0.0
 
 

@@ -15,6 +15,7 @@ import numpy as np
 from ...core.axes import Axis
 from ...core.errors import FormatError
 from ...core.reader import Reader, Region
+from .._sniff import h5_sniffer
 from .geometry import grid_shape
 from .reader import energy_axis, read_common, scan_geometry
 
@@ -39,19 +40,12 @@ def _matrices(f: h5py.File, search: bool = True) -> dict[str, str]:
     return found
 
 
-def sniff(probe) -> float:
+@h5_sniffer(errors=Exception)
+def sniff(f: h5py.File) -> float:
     """0.95 when a ``Spectra Regular Matrix`` dataset is present."""
-    if not probe.is_hdf5:
-        return 0.0
-    f = probe.h5()
-    if f is None:
-        return 0.0
-    try:
-        if "XRF/Spectra" in f and f["XRF/Spectra"].shape[:1] != (0,):
-            return 0.0  # a native file with its spectra
-        return 0.95 if "Spectra" in _matrices(f, search="XRF" not in f) else 0.0
-    except Exception:
-        return 0.0
+    if "XRF/Spectra" in f and f["XRF/Spectra"].shape[:1] != (0,):
+        return 0.0  # a native file with its spectra
+    return 0.95 if "Spectra" in _matrices(f, search="XRF" not in f) else 0.0
 
 
 class CronoExportedReader(Reader):

@@ -31,6 +31,7 @@ import numpy as np
 from ...core.axes import Axis
 from ...core.errors import FormatError
 from ...core.reader import Reader, Region
+from .._sniff import h5_sniffer
 from .geometry import DEFAULT_BINNING, ScanGeometry, grid_shape, linear_energy
 from .nrbf import NrbfError, decode
 
@@ -40,20 +41,13 @@ ANODES = {45: "Rh", 42: "Mo", 74: "W", 47: "Ag", 29: "Cu", 24: "Cr", 26: "Fe", 2
 
 
 # -- sniffing ------------------------------------------------------------------------------------
-def sniff(probe) -> float:
+@h5_sniffer(errors=Exception)
+def sniff(f: h5py.File) -> float:
     """0.95 for a native CRONO file (spectra + selection index), 0.6 for one missing them."""
-    if not probe.is_hdf5:
-        return 0.0
-    f = probe.h5()
-    if f is None:
-        return 0.0
-    try:
-        if SPECTRA in f and SELECTED in f:
-            return 0.95 if f[SPECTRA].shape[0] > 0 else 0.0
-        if "XRF" in f and "Configuration" in f and not _has_regular_matrix(f):
-            return 0.6  # CRONO-shaped but incomplete: let the reader explain what is missing
-    except Exception:
-        return 0.0
+    if SPECTRA in f and SELECTED in f:
+        return 0.95 if f[SPECTRA].shape[0] > 0 else 0.0
+    if "XRF" in f and "Configuration" in f and not _has_regular_matrix(f):
+        return 0.6  # CRONO-shaped but incomplete: let the reader explain what is missing
     return 0.0
 
 
