@@ -431,19 +431,27 @@ def resolve_link(group, name: str) -> str:
     return path
 
 
-class H5NavReader:
-    """Mixin for readers over one HDF5 dataset shaped ``nav_shape + signal_shape``.
+class H5FileReader:
+    """Mixin for readers over one HDF5 file, kept open read-only in ``self._file``.
 
-    Subclasses set ``self._file`` and ``self._dset`` and the reader attributes; reading goes
-    through :func:`read_flat_range` (rectangular hyperslabs, no per-frame loop).
+    :meth:`_open_and_setup` opens the file (a :class:`FormatError` naming it when it is not
+    HDF5) and runs the subclass's ``_setup(source, *args)``, closing the file again when that
+    fails, so a reader that raises never leaks an open handle.
     """
 
+    format_name: str
     _file = None
-    _dset = None
 
-    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
-        data = read_flat_range(self._dset, self.nav_shape, start, stop, region, self.signal_shape)
-        return data.astype(self.dtype, copy=False)
+    def _open_and_setup(self, source, *args) -> None:
+        self._file = open_h5(source, self.format_name)
+        try:
+            self._setup(source, *args)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, source, *args) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
 
     def close(self) -> None:
         if self._file is not None:
@@ -451,7 +459,26 @@ class H5NavReader:
                 self._file.close()
             finally:
                 self._file = None
-                self._dset = None
+
+
+class H5NavReader(H5FileReader):
+    """Mixin for readers over one HDF5 dataset shaped ``nav_shape + signal_shape``.
+
+    Subclasses set ``self._dset`` and the reader attributes in ``_setup``; reading goes
+    through :func:`read_flat_range` (rectangular hyperslabs, no per-frame loop).
+    """
+
+    _dset = None
+
+    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        data = read_flat_range(self._dset, self.nav_shape, start, stop, region, self.signal_shape)
+        return data.astype(self.dtype, copy=False)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._dset = None
 
 
 def open_h5(path, fmt: str):

@@ -419,12 +419,7 @@ class NexusReader(ic.H5NavReader, Reader):
 
     def __init__(self, source, *, path: str | None = None, signal_ndim: int | None = None):
         super().__init__(source, path=path, signal_ndim=signal_ndim)
-        self._file = ic.open_h5(source, "nexus")
-        try:
-            self._setup(source, path, signal_ndim)
-        except BaseException:
-            self.close()
-            raise
+        self._open_and_setup(source, path, signal_ndim)
 
     def _setup(self, source, where, signal_ndim) -> None:
         f = self._file
@@ -574,9 +569,6 @@ class NexusReader(ic.H5NavReader, Reader):
                 ch = np.arange(n, dtype=float)
                 axes[-1] = Axis("energy", n, "keV", values=a + b * ch + c * ch**2, navigate=False)
         return axes
-
-    def source_paths(self) -> list[str]:
-        return [os.fspath(self.source)]
 
 
 # =============================================================================================

@@ -250,12 +250,7 @@ class NSIDReader(ic.H5NavReader, Reader):
 
     def __init__(self, source, *, path: str | None = None, signal_ndim: int | None = None):
         super().__init__(source, path=path, signal_ndim=signal_ndim)
-        self._file = ic.open_h5(source, "nsid")
-        try:
-            self._setup(source, path, signal_ndim)
-        except BaseException:
-            self.close()
-            raise
+        self._open_and_setup(source, path, signal_ndim)
 
     def _setup(self, source, where, signal_ndim) -> None:
         f = self._file
@@ -361,9 +356,6 @@ class NSIDReader(ic.H5NavReader, Reader):
                 if k not in ("DIMENSION_LIST", "DIMENSION_LABELS")
             },
         )
-
-    def source_paths(self) -> list[str]:
-        return [os.fspath(self.source)]
 
 
 @h5_sniffer

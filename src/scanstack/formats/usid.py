@@ -262,19 +262,14 @@ def _factorise(inds: np.ndarray, where: str, path) -> tuple[list[int], list[int]
     return order, sizes, perm
 
 
-class USIDReader(Reader):
+class USIDReader(ic.H5FileReader, Reader):
     """The N-D stack of one USID Main dataset (navigation = positions, signal = spectroscopic)."""
 
     format_name = "usid"
 
     def __init__(self, source, *, path: str | None = None):
         super().__init__(source, path=path)
-        self._file = ic.open_h5(source, "usid")
-        try:
-            self._setup(source, path)
-        except BaseException:
-            self.close()
-            raise
+        self._open_and_setup(source, path)
 
     def _setup(self, source, where) -> None:
         f = self._file
@@ -399,14 +394,6 @@ class USIDReader(Reader):
             block = block[:, self._col_of_item]
         block = block.reshape((len(block), *self.signal_shape))
         return np.ascontiguousarray(crop(block, region)).astype(self.dtype, copy=False)
-
-    def close(self) -> None:
-        if getattr(self, "_file", None) is not None:
-            self._file.close()
-            self._file = None
-
-    def source_paths(self) -> list[str]:
-        return [os.fspath(self.source)]
 
 
 @h5_sniffer

@@ -303,9 +303,6 @@ class ZarrReader(Reader):
     def as_array(self):
         return self._arr if len(self.nav_shape) == 1 else None
 
-    def source_paths(self) -> list[str]:
-        return [os.fspath(self.source)]
-
 
 def sniff(probe: Probe) -> float:
     path = probe.path
