@@ -178,3 +178,17 @@ def test_demo_sized_file_has_ten_thousand_frames(tmp_path):
     with h5py.File(tmp_path / "demo.HDF5", "r") as f:
         assert f["Images/Static"].shape == (truth.n_frames + 1,)
         assert f["XRF/SpectraSelectedIndex"].shape == (85, 37, 1)
+
+
+def test_few_channels_write_finite_spectra(tmp_path):
+    """Element lines above the last channel emit nothing instead of NaN probabilities."""
+    import warnings
+
+    import scanstack
+    from scanstack.formats.crono import write_crono
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        write_crono(tmp_path / "c.HDF5", rows=3, columns=4, channels=256, images=False)
+    cube = scanstack.open(tmp_path / "c.HDF5").to_numpy()
+    assert cube.shape == (3, 4, 256) and cube.sum() > 0

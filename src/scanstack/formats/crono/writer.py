@@ -477,6 +477,10 @@ def _simulate_spectra(rng, conc, bg, scatter, peaks, counts) -> np.ndarray:
     shapes = np.concatenate([bg[None], scatter[None], peaks])
     weights = np.concatenate([np.full((n, 1), 0.45), np.full((n, 1), 0.15), 0.4 * conc], 1)
     cdfs = np.cumsum(shapes, 1)
+    # a line above the last channel (few channels) has an all-zero shape: it emits no events
+    empty = cdfs[:, -1] <= 0
+    weights[:, empty] = 0.0
+    cdfs[empty] = np.linspace(0, 1, channels)
     cdfs /= cdfs[:, -1:]
     # inverse-CDF lookup tables: one random integer per event instead of a binary search
     table_size = 1 << 16
