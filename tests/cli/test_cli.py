@@ -31,10 +31,11 @@ def test_help_lists_commands(capsys):
 
 
 def test_formats(capsys):
-    assert main(["formats"]) == 0
+    assert main(["formats", "--verbose"]) == 0
     out = capsys.readouterr().out
     for name in ("hdf5", "frame-cache", "mib", "crono", "nexus", "usid", "zarr"):
         assert name in out
+    assert "lazy: True" in out
 
 
 def test_info_text_and_json(series, capsys):

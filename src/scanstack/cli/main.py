@@ -47,8 +47,12 @@ def cmd_formats(args) -> int:
     width = max(len(r[0]) for r in rows)
     ext_w = max(len(r[2]) for r in rows)
     print(f"{'format':<{width}}  r/w  {'extensions':<{ext_w}}  description")
+    specs = scanstack.formats()
     for name, mode, ext, desc in rows:
         print(f"{name:<{width}}  {mode:<3}  {ext:<{ext_w}}  {desc}")
+        if args.verbose:
+            for key, value in specs[name].capabilities.items():
+                print(f"{'':<{width}}       {key}: {value}")
     return 0
 
 
@@ -214,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
 
     p = sub.add_parser("formats", help="list the formats and what each can do")
+    p.add_argument("--verbose", "-v", action="store_true", help="show each format's capabilities")
     p.set_defaults(func=cmd_formats)
 
     p = sub.add_parser("info", help="format, shapes, dtype, axes and key metadata of a file")
