@@ -12,12 +12,11 @@ from __future__ import annotations
 import h5py
 import numpy as np
 
-from ...core.axes import Axis
 from ...core.errors import FormatError
 from ...core.reader import Reader, Region
+from .. import _interchange as ic
 from .._sniff import h5_sniffer
-from .geometry import grid_shape
-from .reader import energy_axis, read_common, scan_geometry
+from .reader import PER_SPECTRUM, energy_axis, map_axes, read_common, scan_geometry
 
 SUFFIX = " Regular Matrix"
 
@@ -48,25 +47,16 @@ def sniff(f: h5py.File) -> float:
     return 0.95 if "Spectra" in _matrices(f, search="XRF" not in f) else 0.0
 
 
-class CronoExportedReader(Reader):
+class CronoExportedReader(ic.H5FileReader, Reader):
     """The regular (rows, columns, channels) matrix of an Exported CRONO file."""
 
     format_name = "crono-exported"
 
     def __init__(self, source, *, blobs: str = "warn"):
         super().__init__(source, blobs=blobs)
-        path = self.path
-        try:
-            self._file = h5py.File(source, "r")
-        except OSError as exc:
-            raise FormatError(f"not a readable HDF5 file ({exc})", path) from None
-        try:
-            self._open(blobs)
-        except BaseException:
-            self._file.close()
-            raise
+        self._open_and_setup(source, blobs)
 
-    def _open(self, blobs: str) -> None:
+    def _setup(self, source, blobs: str) -> None:
         f, path = self._file, self.path
         mats = _matrices(f)
         if "Spectra" not in mats:
@@ -91,34 +81,8 @@ class CronoExportedReader(Reader):
         energy, calibration = energy_axis(f, channels, path)
         if calibration is not None:
             meta["energy_calibration"] = calibration
-        geometry = scan_geometry(attrs, map_setup, rows, columns)
-        nav = [Axis("y", rows), Axis("x", columns)]
-        if geometry is not None:
-            meta["geometry"] = geometry.as_metadata()
-            meta["geometry"]["grid_from_settings"] = list(
-                grid_shape(
-                    geometry.x_size,
-                    geometry.y_size,
-                    geometry.x_speed,
-                    geometry.dwell_time,
-                    geometry.y_pitch,
-                    geometry.binning,
-                )
-            )
-            nav = [
-                Axis("y", rows, "µm", geometry.y_pitch, geometry.y_origin),
-                Axis(
-                    "x", columns, "µm", geometry.x_pitch, geometry.x_origin + geometry.x_pitch / 2
-                ),
-            ]
-        table = (
-            ("LiveTimes", "live_time", 1e-6),
-            ("RealTimes", "real_time", 1e-6),
-            ("OutputCountRates", "output_count_rate", None),
-            ("Detected", "detected", None),
-            ("MotorsPositions", "motor_positions", None),
-        )
-        for name, key, scale in table:
+        nav = map_axes(meta, scan_geometry(attrs, map_setup, rows, columns), rows, columns)
+        for name, key, scale in PER_SPECTRUM:
             if name in mats and f[mats[name]].shape[:2] == (rows, columns):
                 arr = f[mats[name]][()].reshape(rows * columns, -1)
                 arr = arr[:, 0] if arr.shape[1] == 1 else arr
@@ -137,8 +101,3 @@ class CronoExportedReader(Reader):
         block = self._data[r0:r1, :, csl]
         block = block.reshape(-1, block.shape[-1])
         return block[start - r0 * columns : stop - r0 * columns]
-
-    def close(self) -> None:
-        f = getattr(self, "_file", None)
-        if f is not None and f.id.valid:
-            f.close()

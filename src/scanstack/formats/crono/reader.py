@@ -31,6 +31,7 @@ import numpy as np
 from ...core.axes import Axis
 from ...core.errors import FormatError
 from ...core.reader import Reader, Region
+from .. import _interchange as ic
 from .._sniff import h5_sniffer
 from .geometry import DEFAULT_BINNING, ScanGeometry, grid_shape, linear_energy
 from .nrbf import NrbfError, decode
@@ -38,6 +39,15 @@ from .nrbf import NrbfError, decode
 SPECTRA = "XRF/Spectra"
 SELECTED = "XRF/SpectraSelectedIndex"
 ANODES = {45: "Rh", 42: "Mo", 74: "W", 47: "Ag", 29: "Cu", 24: "Cr", 26: "Fe", 28: "Ni"}
+#: per-spectrum datasets of /XRF (per-pixel ``<name> Regular Matrix`` in an Exported file) ->
+#: metadata key, and the scale to physical units (the times are stored in µs)
+PER_SPECTRUM = (
+    ("LiveTimes", "live_time", 1e-6),
+    ("RealTimes", "real_time", 1e-6),
+    ("OutputCountRates", "output_count_rate", None),
+    ("Detected", "detected", None),
+    ("MotorsPositions", "motor_positions", None),
+)
 
 
 # -- sniffing ------------------------------------------------------------------------------------
@@ -305,6 +315,29 @@ def energy_axis(f: h5py.File, channels: int, path) -> tuple[Axis, dict | None]:
     return Axis("channel", channels, navigate=False), None
 
 
+def map_axes(meta: dict[str, Any], geometry: ScanGeometry | None, rows: int, columns: int):
+    """The ``[y, x]`` map axes, in µm (x at pixel centres) when the scan ``geometry`` is known,
+    pixel indices otherwise; a known geometry is also recorded in ``meta['geometry']`` with the
+    grid its settings imply."""
+    if geometry is None:
+        return [Axis("y", rows), Axis("x", columns)]
+    meta["geometry"] = geometry.as_metadata()
+    meta["geometry"]["grid_from_settings"] = list(
+        grid_shape(
+            geometry.x_size,
+            geometry.y_size,
+            geometry.x_speed,
+            geometry.dwell_time,
+            geometry.y_pitch,
+            geometry.binning,
+        )
+    )
+    return [
+        Axis("y", rows, "µm", geometry.y_pitch, geometry.y_origin),
+        Axis("x", columns, "µm", geometry.x_pitch, geometry.x_origin + geometry.x_pitch / 2),
+    ]
+
+
 def _check_index(index: np.ndarray, n_spectra: int, path) -> None:
     if index.size and (index.min() < 0 or index.max() >= n_spectra):
         bad = int(index.max() if index.max() >= n_spectra else index.min())
@@ -325,7 +358,7 @@ def read_computed_maps(path: str | os.PathLike) -> np.ndarray | None:
     return None if np.isnan(maps).all() else maps
 
 
-class CronoReader(Reader):
+class CronoReader(ic.H5FileReader, Reader):
     """Spectra of a native CRONO file, as a map (default) or in acquisition order."""
 
     format_name = "crono"
@@ -334,18 +367,9 @@ class CronoReader(Reader):
         super().__init__(source, spectra=spectra, blobs=blobs)
         if spectra not in ("map", "acquisition"):
             raise ValueError(f"spectra must be 'map' or 'acquisition', not {spectra!r}")
-        path = self.path
-        try:
-            self._file = h5py.File(source, "r")
-        except OSError as exc:
-            raise FormatError(f"not a readable HDF5 file ({exc})", path) from None
-        try:
-            self._open(spectra, blobs)
-        except BaseException:
-            self._file.close()
-            raise
+        self._open_and_setup(source, spectra, blobs)
 
-    def _open(self, mode: str, blobs: str) -> None:
+    def _setup(self, source, mode: str, blobs: str) -> None:
         f, path = self._file, self.path
         ds = _dataset(f, SPECTRA, path, ndim=2)
         n, channels = ds.shape
@@ -374,19 +398,7 @@ class CronoReader(Reader):
         meta, orig, attrs = read_common(f, path, blobs)
         map_setup = meta.pop("_map_setup")
         energy, calibration = energy_axis(f, channels, path)
-        geometry = scan_geometry(attrs, map_setup, rows, columns)
-        if geometry is not None:
-            meta["geometry"] = geometry.as_metadata()
-            meta["geometry"]["grid_from_settings"] = list(
-                grid_shape(
-                    geometry.x_size,
-                    geometry.y_size,
-                    geometry.x_speed,
-                    geometry.dwell_time,
-                    geometry.y_pitch,
-                    geometry.binning,
-                )
-            )
+        nav = map_axes(meta, scan_geometry(attrs, map_setup, rows, columns), rows, columns)
         if calibration is not None:
             meta["energy_calibration"] = calibration
         maps = f["XRF/Maps/ComputedMaps"] if "XRF/Maps/ComputedMaps" in f else None
@@ -399,19 +411,6 @@ class CronoReader(Reader):
             self.nav_shape = (rows, columns)
             flat = index.reshape(-1)
             per = {k: v[flat] for k, v in per.items()}
-            if geometry is not None:
-                nav = [
-                    Axis("y", rows, "µm", geometry.y_pitch, geometry.y_origin),
-                    Axis(
-                        "x",
-                        columns,
-                        "µm",
-                        geometry.x_pitch,
-                        geometry.x_origin + geometry.x_pitch / 2,
-                    ),
-                ]
-            else:
-                nav = [Axis("y", rows), Axis("x", columns)]
         else:
             self.nav_shape = (n,)
             nav = [Axis("spectrum", n)]
@@ -426,16 +425,12 @@ class CronoReader(Reader):
     def _per_spectrum(f: h5py.File, n: int) -> dict[str, np.ndarray]:
         """Per-spectrum arrays in physical units (flat, acquisition order)."""
         out = {}
-        table = (
-            ("XRF/LiveTimes", "live_time", 1e-6),
-            ("XRF/RealTimes", "real_time", 1e-6),
-            ("XRF/OutputCountRates", "output_count_rate", None),
-            ("XRF/Detected", "detected", None),
-            ("XRF/MotorsPositions", "motor_positions", None),
-            ("XRF/Timestamps", "timestamp", None),
-            ("XRF/SpectraIDs", "spectrum_id", None),
+        table = PER_SPECTRUM + (
+            ("Timestamps", "timestamp", None),
+            ("SpectraIDs", "spectrum_id", None),
         )
         for name, key, scale in table:
+            name = f"XRF/{name}"
             if name in f and f[name].shape[:1] == (n,):
                 arr = f[name][()]
                 out[key] = arr * scale if scale else arr
@@ -484,11 +479,6 @@ class CronoReader(Reader):
 
     def as_array(self):
         return self._spectra if self.mode == "acquisition" else None
-
-    def close(self) -> None:
-        f = getattr(self, "_file", None)
-        if f is not None and f.id.valid:
-            f.close()
 
 
 def _all_nan(ds: h5py.Dataset) -> bool:
