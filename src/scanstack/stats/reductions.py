@@ -145,19 +145,47 @@ def _combine_sum(x, y):
     return np.add(x, y, out=x)
 
 
+def _empty_max(shape: tuple[int, ...]):
+    raise ValueError("max of zero frames")
+
+
+def _empty_min(shape: tuple[int, ...]):
+    raise ValueError("min of zero frames")
+
+
+#: label -> (fold, combine, accumulator bytes per pixel (None: the stack's itemsize),
+#: the result for zero frames, the finish of a non-empty accumulator given the frame count)
+_REDUCTIONS = {
+    "max": (_fold_max, _combine_max, None, _empty_max, lambda acc, n: acc),
+    "min": (_fold_min, _combine_min, None, _empty_min, lambda acc, n: acc),
+    "sum": (
+        _fold_sum,
+        _combine_sum,
+        12,
+        lambda shape: np.zeros(shape, np.float64),
+        lambda acc, n: _float_sum(acc),
+    ),
+    "average": (
+        _fold_sum,
+        _combine_sum,
+        12,
+        lambda shape: np.full(shape, np.nan, np.float32),
+        lambda acc, n: _float_sum(acc, n).astype(np.float32),
+    ),
+}
+
+
 def _reduce(
+    label: str,
     obj: Any,
     nframes: int,
-    fold,
-    combine,
-    acc_itemsize: int | None,
-    *,
     client,
-    progress,
-    memory_budget,
-    threads,
-    label: str,
-):
+    progress: ProgressArg,
+    memory_budget: int | None,
+    threads: int | None,
+) -> np.ndarray:
+    """Run the reduction ``label`` of :data:`_REDUCTIONS` over the first ``nframes`` frames."""
+    fold, combine, acc_itemsize, empty, finish = _REDUCTIONS[label]
     stack = as_stack(obj)
     n = frame_count(stack, nframes)
     budget, nthreads = budget_and_threads(memory_budget, threads)
@@ -181,7 +209,7 @@ def _reduce(
         progress=progress,
         label=label,
     )
-    return stack, n, result
+    return empty(stack.signal_shape) if result is None else finish(result, n)
 
 
 def max(
@@ -200,21 +228,7 @@ def max(
     ``client`` (dask.distributed) runs the blocks on a cluster; ``progress`` is ``True`` for a bar
     or a callable ``f(done, total)``.
     """
-    s, n, result = _reduce(
-        stack,
-        nframes,
-        _fold_max,
-        _combine_max,
-        None,
-        client=client,
-        progress=progress,
-        memory_budget=memory_budget,
-        threads=threads,
-        label="max",
-    )
-    if result is None:
-        raise ValueError("max of zero frames")
-    return result
+    return _reduce("max", stack, nframes, client, progress, memory_budget, threads)
 
 
 def min(
@@ -230,21 +244,7 @@ def min(
 
     Arguments as in :func:`max`.
     """
-    s, n, result = _reduce(
-        stack,
-        nframes,
-        _fold_min,
-        _combine_min,
-        None,
-        client=client,
-        progress=progress,
-        memory_budget=memory_budget,
-        threads=threads,
-        label="min",
-    )
-    if result is None:
-        raise ValueError("min of zero frames")
-    return result
+    return _reduce("min", stack, nframes, client, progress, memory_budget, threads)
 
 
 def sum(
@@ -260,21 +260,7 @@ def sum(
 
     Arguments as in :func:`max`. Zero frames give zeros.
     """
-    s, n, result = _reduce(
-        stack,
-        nframes,
-        _fold_sum,
-        _combine_sum,
-        12,
-        client=client,
-        progress=progress,
-        memory_budget=memory_budget,
-        threads=threads,
-        label="sum",
-    )
-    if result is None:
-        return np.zeros(s.signal_shape, np.float64)
-    return _float_sum(result)
+    return _reduce("sum", stack, nframes, client, progress, memory_budget, threads)
 
 
 def average(
@@ -291,21 +277,7 @@ def average(
     Accumulates in float64 (hexrd accumulates in float32), then divides. Arguments as in
     :func:`max`. Zero frames give NaN.
     """
-    s, n, result = _reduce(
-        stack,
-        nframes,
-        _fold_sum,
-        _combine_sum,
-        12,
-        client=client,
-        progress=progress,
-        memory_budget=memory_budget,
-        threads=threads,
-        label="average",
-    )
-    if result is None:
-        return np.full(s.signal_shape, np.nan, np.float32)
-    return _float_sum(result, n).astype(np.float32)
+    return _reduce("average", stack, nframes, client, progress, memory_budget, threads)
 
 
 #: numpy's name for :func:`average`
