@@ -208,7 +208,42 @@ def omega_index(series: Any, tol: float = 1e-6) -> OmegaIndex:
     return OmegaIndex(metadata["omega"], len(series), tol)
 
 
-class OmegaStack(Stack):
+class OmegaLookups:
+    """Angle look-ups of a series whose :class:`OmegaIndex` is ``self._index``.
+
+    Shared by :class:`OmegaStack` and the hexrd-style ``OmegaImageSeries``, so the two expose
+    the same methods from one place.
+    """
+
+    _index: OmegaIndex
+
+    @property
+    def omega(self) -> np.ndarray:
+        """``(nframes, 2)`` start/end angle of each frame, degrees."""
+        return self._index.omega
+
+    @property
+    def omegawedges(self) -> OmegaWedges:
+        return self._index.omegawedges
+
+    @property
+    def nwedges(self) -> int:
+        return self._index.nwedges
+
+    def wedge(self, i: int) -> dict[str, Any]:
+        """Wedge ``i``: ``{'ostart', 'ostop', 'nsteps', 'delta'}``."""
+        return self._index.wedge(i)
+
+    def omega_to_frame(self, om: float) -> tuple[int, int]:
+        """``(frame, wedge)`` holding angle ``om`` (modulo 360°), or ``(-1, -1)``."""
+        return self._index.omega_to_frame(om)
+
+    def omegarange_to_frames(self, omin: float, omax: float) -> list[int] | tuple[()]:
+        """Frames from ``omin`` to ``omax``; ``()`` when they are not in joined wedges."""
+        return self._index.omegarange_to_frames(omin, omax)
+
+
+class OmegaStack(OmegaLookups, Stack):
     """Any stack whose ``metadata['omega']`` gives each frame's angles, with look-ups by angle.
 
     Frames, metadata (the same dict) and axes are the parent's; reading costs nothing extra.
@@ -248,26 +283,3 @@ class OmegaStack(Stack):
 
     def close(self) -> None:
         self.parent.close()
-
-    # -- omega ----------------------------------------------------------------------------
-    @property
-    def omega(self) -> np.ndarray:
-        """``(nframes, 2)`` start/end angle of each frame, degrees."""
-        return self._index.omega
-
-    @property
-    def omegawedges(self) -> OmegaWedges:
-        return self._index.omegawedges
-
-    @property
-    def nwedges(self) -> int:
-        return self._index.nwedges
-
-    def wedge(self, i: int) -> dict[str, Any]:
-        return self._index.wedge(i)
-
-    def omega_to_frame(self, om: float) -> tuple[int, int]:
-        return self._index.omega_to_frame(om)
-
-    def omegarange_to_frames(self, omin: float, omax: float) -> list[int] | tuple[()]:
-        return self._index.omegarange_to_frames(omin, omax)
