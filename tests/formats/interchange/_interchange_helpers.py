@@ -11,3 +11,12 @@ def assert_same_axes(got, want) -> None:
     assert [a.navigate for a in got] == [a.navigate for a in want]
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g.coordinates, w.coordinates, rtol=1e-12, atol=1e-12)
+
+
+def assert_same_metadata(got: dict, want: dict) -> None:
+    """Every key of ``want`` is in ``got`` with the same value (arrays to float precision)."""
+    for key, value in want.items():
+        if isinstance(value, np.ndarray):
+            np.testing.assert_allclose(got[key], value)
+        else:
+            assert got[key] == value, key

@@ -7,7 +7,7 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from _interchange_helpers import assert_same_axes
+from _interchange_helpers import assert_same_axes, assert_same_metadata
 
 import scanstack
 from scanstack.core.errors import FormatError
@@ -68,11 +68,7 @@ def test_round_trip(tmp_path, xrf_stack, stem_stack, which):
         np.testing.assert_array_equal(s.to_numpy(), stack.to_numpy())
         np.testing.assert_array_equal(s.inav[1:, 1::2].to_numpy(), stack.to_numpy()[1:, 1::2])
         assert_same_axes(s.axes, stack.axes)
-        for key, value in stack.metadata.items():
-            if isinstance(value, np.ndarray):
-                np.testing.assert_allclose(s.metadata[key], value)
-            else:
-                assert s.metadata[key] == value, key
+        assert_same_metadata(s.metadata, stack.metadata)
         original = {k: v for k, v in s.original_metadata.items() if k != "@main_attrs"}
         assert original == stack.original_metadata
 

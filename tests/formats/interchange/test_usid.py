@@ -7,7 +7,7 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from _interchange_helpers import assert_same_axes
+from _interchange_helpers import assert_same_axes, assert_same_metadata
 
 import scanstack
 from scanstack.core.errors import FormatError
@@ -85,11 +85,7 @@ def test_round_trip(tmp_path, xrf_stack, stem_stack):
                 s.isig[2:5].to_numpy(), stack.to_numpy()[first_signal_dim]
             )
             assert_same_axes(s.axes, stack.axes)
-            for key, value in stack.metadata.items():
-                if isinstance(value, np.ndarray):
-                    np.testing.assert_allclose(s.metadata[key], value)
-                else:
-                    assert s.metadata[key] == value, key
+            assert_same_metadata(s.metadata, stack.metadata)
             assert s.original_metadata == stack.original_metadata
 
 

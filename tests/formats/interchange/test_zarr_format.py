@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import zarr
-from _interchange_helpers import assert_same_axes
+from _interchange_helpers import assert_same_axes, assert_same_metadata
 
 import scanstack
 from scanstack.core.errors import FormatError, UnsupportedError
@@ -28,11 +28,7 @@ def test_round_trip_and_compression(tmp_path, xrf_stack, compression):
         assert s.format == "zarr"
         np.testing.assert_array_equal(s.to_numpy(), xrf_stack.to_numpy())
         assert_same_axes(s.axes, xrf_stack.axes)
-        for key, value in xrf_stack.metadata.items():
-            if isinstance(value, np.ndarray):
-                np.testing.assert_allclose(s.metadata[key], value)
-            else:
-                assert s.metadata[key] == value, key
+        assert_same_metadata(s.metadata, xrf_stack.metadata)
         assert s.original_metadata == xrf_stack.original_metadata
 
 
