@@ -6,7 +6,9 @@
   with the file resolved against the YAML file's folder and loaded without pickle;
 - HDF5 sources given as a file name or an already-open ``h5py.File``/``Group``;
 - :class:`OptionError`, a bad writer/reader option: a :class:`WriteError` that is also a
-  ``ValueError`` (hexrd raises ``ValueError`` for ``gzip=10``).
+  ``ValueError`` (hexrd raises ``ValueError`` for ``gzip=10``); :class:`StyleError` and
+  :class:`DatasetShapeError`, :class:`FormatError` s that are also the ``TypeError`` /
+  ``RuntimeError`` hexrd raises for an unknown frame-cache style / a dataset not 2-D or 3-D.
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ LOAD_NUMPY_TRIGGER = "! load-numpy-array"
 
 class OptionError(WriteError, ValueError):
     """An invalid option (value out of range, missing required option)."""
+
+
+class StyleError(FormatError, TypeError):
+    """An unknown frame-cache ``style`` when reading (hexrd raises ``TypeError``)."""
+
+
+class DatasetShapeError(FormatError, RuntimeError):
+    """An image dataset that is neither 2-D nor 3-D (hexrd raises ``RuntimeError``)."""
 
 
 # -- YAML ---------------------------------------------------------------------------------------

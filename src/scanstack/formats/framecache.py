@@ -45,6 +45,7 @@ from ..core.safety import atomic_path, resolve_inside
 from ._hexrd import (
     H5Source,
     OptionError,
+    StyleError,
     is_yaml_text,
     load_yaml,
     probe_h5,
@@ -63,6 +64,22 @@ MAX_INDEX = 1 << 16  # uint16 indices address at most 65536 rows/cols
 ZIP_MAGIC = b"PK\x03\x04"
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 STYLES = {"npz": "npz", "fch5": "fch5", "yml": "yml", "yaml": "yml", "test": "yml"}
+
+
+def check_style(style: str | None, source: Any = None) -> str | None:
+    """The canonical reading style (``'npz'``, ``'fch5'``, ``'yml'``) of ``style``, or None.
+
+    Raises :class:`StyleError` (also a ``TypeError``, as hexrd) for an unknown style, before any
+    file is touched.
+    """
+    if not style:
+        return None
+    if style not in STYLES:
+        name = source if isinstance(source, (str, os.PathLike)) else None
+        raise StyleError(
+            f"unknown frame-cache style {style!r}; expected one of npz, fch5, yml", name, "style"
+        )
+    return STYLES[style]
 
 
 def _text(value) -> str:
@@ -219,13 +236,7 @@ class FrameCacheReader(Reader):
         self._pool_lock = threading.Lock()
         self.max_workers = max_workers
         given = style
-        if style is not None and style not in STYLES:
-            raise FormatError(
-                f"unknown frame-cache style {style!r}; expected one of npz, fch5, yml",
-                self._name(source),
-                "style",
-            )
-        style = STYLES.get(style) if style else None
+        style = check_style(style, self._name(source))
         if isinstance(source, h5py.Group):
             detected = "fch5"
         elif is_yaml_text(source):

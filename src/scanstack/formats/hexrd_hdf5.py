@@ -35,7 +35,7 @@ from ..core.reader import Reader
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ..core.writing import copy_to
-from ._hexrd import H5Source, OptionError, probe_h5
+from ._hexrd import DatasetShapeError, H5Source, OptionError, probe_h5
 
 JSON_KEYS_ATTR = "__scanstack_json__"
 DEFAULT_DATANAME = "images"
@@ -184,7 +184,7 @@ class HDF5Reader(Reader):
                 where,
             )
         if ds.ndim not in (2, 3):
-            raise FormatError(
+            raise DatasetShapeError(
                 f"expected a 2-D (one frame) or 3-D (frames, rows, cols) dataset, "
                 f"found shape {ds.shape}",
                 fname,

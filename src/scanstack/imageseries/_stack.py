@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import FormatError
 from ..core.stack import ReaderStack, Stack
 from ..stats import as_stack
 from ..stats._common import SequenceReader
@@ -33,7 +34,15 @@ class SeriesReader(SequenceReader):
         shape = tuple(s.stop - s.start for s in region)
         out = np.empty((stop - start, *shape), self.dtype)
         for k, i in enumerate(range(start, stop)):  # all such a series offers: one frame at a time
-            out[k] = getreg(i, rr)
+            part = np.asarray(getreg(i, rr))
+            if part.shape != shape:  # a clear error, not numpy's "could not broadcast"
+                raise FormatError(
+                    f"{type(self.source).__name__}.get_region returned shape {part.shape}, "
+                    f"expected {shape}",
+                    None,
+                    f"get_region({i}, {rr})",
+                )
+            out[k] = part
         return out
 
 

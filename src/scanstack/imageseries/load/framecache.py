@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from ...formats.framecache import check_style
 from . import FormatAdapter
 
 
 class FrameCacheImageSeriesAdapter(FormatAdapter):
-    """Reads with scanstack's ``frame-cache`` reader; keyword arguments as in hexrd."""
+    """Reads with scanstack's ``frame-cache`` reader; keyword arguments as in hexrd.
+
+    An unknown ``style`` raises :class:`~scanstack.formats._hexrd.StyleError` (a ``TypeError``,
+    as in hexrd) before the file is looked at.
+    """
 
     format = "frame-cache"
+
+    def __init__(self, fname: Any, **kwargs: Any):
+        check_style(kwargs.get("style"), fname)
+        super().__init__(fname, **kwargs)
