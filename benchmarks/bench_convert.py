@@ -23,50 +23,20 @@ import argparse
 import os
 import shutil
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import dask.array  # noqa: F401 - imported up front: import time and memory are not conversion cost
 import h5py
 import numpy as np
-import psutil
 import zarr  # noqa: F401
 
 import scanstack
+from _memory import PeakRSS
 from scanstack.core.config import settings
 from scanstack.formats import _interchange as ic
 
 CHANNELS = 2048
-
-
-class PeakRSS:
-    """Peak resident memory (bytes) added while the block runs, sampled every 10 ms."""
-
-    def __init__(self):
-        self.proc = psutil.Process()
-        self.peak = 0
-
-    def __enter__(self):
-        self.base = self.proc.memory_info().rss
-        self.peak = self.base
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def _watch(self):
-        while not self._stop.wait(0.01):
-            self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self.proc.memory_info().rss)
-
-    @property
-    def added(self) -> int:
-        return self.peak - self.base
 
 
 def make_source(path: Path, rows: int, cols: int) -> None:

@@ -23,19 +23,17 @@ Usage: ``python benchmarks/bench_stats.py [--quick] [--repeat N] [--dir PATH]``
 from __future__ import annotations
 
 import argparse
-import gc
 import shutil
 import tempfile
-import threading
 import time
 import tracemalloc
 from pathlib import Path
 
 import h5py
 import numpy as np
-import psutil
 
 import scanstack
+from _memory import PeakRSS
 from scanstack import stats
 from scanstack.core.config import config, settings
 from scanstack.core.stack import Stack
@@ -43,42 +41,12 @@ from scanstack.core.stack import Stack
 MB = 1 << 20
 
 
-class RSSPeak:
-    """Peak resident memory added while the ``with`` block runs (psutil, 5 ms sampling)."""
-
-    def __init__(self):
-        self._proc = psutil.Process()
-
-    def __enter__(self):
-        gc.collect()
-        self.start = self._proc.memory_info().rss
-        self.high = self.start
-        self._done = threading.Event()
-        self._watcher = threading.Thread(target=self._sample, daemon=True)
-        self._watcher.start()
-        return self
-
-    def _sample(self):
-        while not self._done.is_set():
-            self.high = max(self.high, self._proc.memory_info().rss)
-            time.sleep(0.005)
-
-    def __exit__(self, *exc):
-        self._done.set()
-        self._watcher.join()
-        self.high = max(self.high, self._proc.memory_info().rss)
-
-    @property
-    def added(self) -> int:
-        return self.high - self.start
-
-
 def measure(func, repeat: int):
     """(result, best seconds, largest peak RSS added) over ``repeat`` runs."""
     best, peak, result = float("inf"), 0, None
     for _ in range(repeat):
         result = None
-        with RSSPeak() as mem:
+        with PeakRSS() as mem:
             t0 = time.perf_counter()
             result = func()
             best = min(best, time.perf_counter() - t0)
