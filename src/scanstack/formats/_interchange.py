@@ -135,6 +135,22 @@ def frame_chunks(
     return tuple(reversed(chunks)) + tuple(max(1, s) for s in signal_shape)
 
 
+def h5_data_kwargs(
+    nav_shape: tuple[int, ...],
+    signal_shape: tuple[int, ...],
+    dtype: Any,
+    chunk_bytes: int,
+    compression_kwargs: dict[str, Any],
+) -> dict[str, Any]:
+    """``create_dataset`` keywords for the main data: chunks of whole frames of about
+    ``chunk_bytes`` (:func:`frame_chunks`) and the filter of :func:`h5_compression`; none for an
+    empty dataset (HDF5 cannot chunk a dimension of length 0)."""
+    if not (math.prod(nav_shape) and all(signal_shape)):
+        return {}
+    chunks = frame_chunks(nav_shape, signal_shape, np.dtype(dtype).itemsize, chunk_bytes)
+    return {"chunks": chunks, **compression_kwargs}
+
+
 def flat_range_boxes(
     nav_shape: tuple[int, ...], start: int, stop: int
 ) -> Iterator[tuple[slice, ...]]:

@@ -114,12 +114,7 @@ def write_nexus(
 
 def _create_data(group: h5py.Group, stack: Stack, comp: dict, chunk_bytes: int) -> h5py.Dataset:
     shape = stack.shape
-    kwargs: dict[str, Any] = {}
-    if stack.nframes > 0 and all(shape):
-        kwargs["chunks"] = ic.frame_chunks(
-            stack.nav_shape, stack.signal_shape, np.dtype(stack.dtype).itemsize, chunk_bytes
-        )
-        kwargs.update(comp)
+    kwargs = ic.h5_data_kwargs(stack.nav_shape, stack.signal_shape, stack.dtype, chunk_bytes, comp)
     data = group.create_dataset("data", shape=shape, dtype=stack.dtype, **kwargs)
     nsig = len(stack.signal_shape)
     if nsig in INTERPRETATION:

@@ -148,17 +148,9 @@ def write_nsid(
             group.attrs.update(bookkeeping())
             group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
             group.attrs["scanstack_metadata"] = ic.json_attr(meta)
-            kwargs: dict[str, Any] = {}
-            if stack.nframes and all(stack.shape):
-                kwargs = {
-                    "chunks": ic.frame_chunks(
-                        stack.nav_shape,
-                        stack.signal_shape,
-                        np.dtype(stack.dtype).itemsize,
-                        chunk_bytes,
-                    ),
-                    **comp,
-                }
+            kwargs = ic.h5_data_kwargs(
+                stack.nav_shape, stack.signal_shape, stack.dtype, chunk_bytes, comp
+            )
             main = group.create_dataset(name, shape=stack.shape, dtype=stack.dtype, **kwargs)
             integer = np.dtype(stack.dtype).kind in "iu"
             main.attrs.update(

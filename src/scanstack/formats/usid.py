@@ -164,12 +164,7 @@ def write_usid(
             )
             chan = meas.create_group("Channel_000")
             chan.attrs.update(bookkeeping())
-            kwargs: dict[str, Any] = {}
-            if npos and nspec:
-                rows = ic.frame_chunks(
-                    (npos,), (nspec,), np.dtype(stack.dtype).itemsize, chunk_bytes
-                )
-                kwargs = {"chunks": rows, **comp}
+            kwargs = ic.h5_data_kwargs((npos,), (nspec,), stack.dtype, chunk_bytes, comp)
             main = chan.create_dataset(main_name, shape=(npos, nspec), dtype=stack.dtype, **kwargs)
             quantity, units = _quantity_units(stack)
             main.attrs.update({"quantity": quantity, "units": units, **bookkeeping()})
