@@ -480,11 +480,17 @@ class H5FileReader:
 class H5NavReader(H5FileReader):
     """Mixin for readers over one HDF5 dataset shaped ``nav_shape + signal_shape``.
 
-    Subclasses set ``self._dset`` and the reader attributes in ``_setup``; reading goes
-    through :func:`read_flat_range` (rectangular hyperslabs, no per-frame loop).
+    Options: ``path`` (the dataset to read, else the subclass finds it) and ``signal_ndim``
+    (how many trailing dimensions are the signal). Subclasses set ``self._dset`` and the reader
+    attributes in ``_setup(source, path, signal_ndim)``; reading goes through
+    :func:`read_flat_range` (rectangular hyperslabs, no per-frame loop).
     """
 
     _dset = None
+
+    def __init__(self, source, *, path: str | None = None, signal_ndim: int | None = None):
+        super().__init__(source, path=path, signal_ndim=signal_ndim)
+        self._open_and_setup(source, path, signal_ndim)
 
     def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
         data = read_flat_range(self._dset, self.nav_shape, start, stop, region, self.signal_shape)

@@ -240,10 +240,6 @@ class NSIDReader(ic.H5NavReader, Reader):
 
     format_name = "nsid"
 
-    def __init__(self, source, *, path: str | None = None, signal_ndim: int | None = None):
-        super().__init__(source, path=path, signal_ndim=signal_ndim)
-        self._open_and_setup(source, path, signal_ndim)
-
     def _setup(self, source, where, signal_ndim) -> None:
         f = self._file
         if where is None:
