@@ -20,3 +20,15 @@ def assert_same_metadata(got: dict, want: dict) -> None:
             np.testing.assert_allclose(got[key], value)
         else:
             assert got[key] == value, key
+
+
+def assert_same_stack(got, want) -> None:
+    """Same shapes, dtype, frames, axes and metadata (every key of ``want``) after a round trip."""
+    assert (got.nav_shape, got.signal_shape, got.dtype) == (
+        want.nav_shape,
+        want.signal_shape,
+        want.dtype,
+    )
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+    assert_same_axes(got.axes, want.axes)
+    assert_same_metadata(got.metadata, want.metadata)

@@ -7,7 +7,7 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from _interchange_helpers import assert_same_axes, assert_same_metadata
+from _interchange_helpers import assert_same_stack
 
 import scanstack
 from scanstack.core.errors import FormatError
@@ -60,15 +60,8 @@ def test_round_trip(tmp_path, xrf_stack, stem_stack, which):
     out = write_nsid(stack, tmp_path / "rt.h5")
     assert scanstack.detect_format(out) == "nsid"
     with scanstack.open(out) as s:
-        assert (s.nav_shape, s.signal_shape, s.dtype) == (
-            stack.nav_shape,
-            stack.signal_shape,
-            stack.dtype,
-        )
-        np.testing.assert_array_equal(s.to_numpy(), stack.to_numpy())
+        assert_same_stack(s, stack)
         np.testing.assert_array_equal(s.inav[1:, 1::2].to_numpy(), stack.to_numpy()[1:, 1::2])
-        assert_same_axes(s.axes, stack.axes)
-        assert_same_metadata(s.metadata, stack.metadata)
         original = {k: v for k, v in s.original_metadata.items() if k != "@main_attrs"}
         assert original == stack.original_metadata
 

@@ -7,7 +7,7 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from _interchange_helpers import assert_same_axes, assert_same_metadata
+from _interchange_helpers import assert_same_stack
 
 import scanstack
 from scanstack.core.errors import FormatError
@@ -74,18 +74,11 @@ def test_round_trip(tmp_path, xrf_stack, stem_stack):
         out = write_usid(stack, tmp_path / "rt.h5", compression="blosc-zstd")
         with scanstack.open(out) as s:
             assert s.format == "usid"
-            assert (s.nav_shape, s.signal_shape, s.dtype) == (
-                stack.nav_shape,
-                stack.signal_shape,
-                stack.dtype,
-            )
-            np.testing.assert_array_equal(s.to_numpy(), stack.to_numpy())
+            assert_same_stack(s, stack)
             first_signal_dim = (slice(None),) * len(stack.nav_shape) + (slice(2, 5),)
             np.testing.assert_array_equal(
                 s.isig[2:5].to_numpy(), stack.to_numpy()[first_signal_dim]
             )
-            assert_same_axes(s.axes, stack.axes)
-            assert_same_metadata(s.metadata, stack.metadata)
             assert s.original_metadata == stack.original_metadata
 
 

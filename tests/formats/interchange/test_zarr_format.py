@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import zarr
-from _interchange_helpers import assert_same_axes, assert_same_metadata
+from _interchange_helpers import assert_same_axes, assert_same_stack
 
 import scanstack
 from scanstack.core.errors import FormatError, UnsupportedError
@@ -26,9 +26,7 @@ def test_round_trip_and_compression(tmp_path, xrf_stack, compression):
     assert arr.chunks[-1] == 256  # whole spectra per chunk
     with scanstack.open(out) as s:
         assert s.format == "zarr"
-        np.testing.assert_array_equal(s.to_numpy(), xrf_stack.to_numpy())
-        assert_same_axes(s.axes, xrf_stack.axes)
-        assert_same_metadata(s.metadata, xrf_stack.metadata)
+        assert_same_stack(s, xrf_stack)
         assert s.original_metadata == xrf_stack.original_metadata
 
 
