@@ -100,35 +100,37 @@ def _frame_chunks(
         yield fn(stack.frames(np.arange(a, b)), **kwargs), b
 
 
+def _running(
+    ims: Any, nchunk: int, nframes: int, func: str, combine, kwargs: dict
+) -> Iterator[tuple[np.ndarray, int]]:
+    """``(running combine of the chunks' results, frames seen)`` after each chunk."""
+    acc = None
+    for part, seen in _frame_chunks(ims, nchunk, nframes, func, kwargs):
+        acc = part if acc is None else combine(acc, part)
+        yield acc, seen
+
+
 def max_iter(ims: Any, nchunk: int, nframes: int = 0, **kwargs: Any) -> Iterator[np.ndarray]:
     """Running maximum after each of ``nchunk`` groups of frames."""
-    acc = None
-    for part, _ in _frame_chunks(ims, nchunk, nframes, "max", kwargs):
-        acc = part if acc is None else np.maximum(acc, part)
+    for acc, _ in _running(ims, nchunk, nframes, "max", np.maximum, kwargs):
         yield acc.copy()
 
 
 def min_iter(ims: Any, nchunk: int, nframes: int = 0, **kwargs: Any) -> Iterator[np.ndarray]:
     """Running minimum after each of ``nchunk`` groups of frames."""
-    acc = None
-    for part, _ in _frame_chunks(ims, nchunk, nframes, "min", kwargs):
-        acc = part if acc is None else np.minimum(acc, part)
+    for acc, _ in _running(ims, nchunk, nframes, "min", np.minimum, kwargs):
         yield acc.copy()
 
 
 def sum_iter(ims: Any, nchunk: int, nframes: int = 0, **kwargs: Any) -> Iterator[np.ndarray]:
     """Running float64 sum after each of ``nchunk`` groups of frames."""
-    acc = None
-    for part, _ in _frame_chunks(ims, nchunk, nframes, "sum", kwargs):
-        acc = part if acc is None else acc + part
+    for acc, _ in _running(ims, nchunk, nframes, "sum", np.add, kwargs):
         yield acc.copy()
 
 
 def average_iter(ims: Any, nchunk: int, nframes: int = 0, **kwargs: Any) -> Iterator[np.ndarray]:
     """Mean (float32) of the frames seen so far, after each of ``nchunk`` groups of frames."""
-    acc = None
-    for part, seen in _frame_chunks(ims, nchunk, nframes, "sum", kwargs):
-        acc = part if acc is None else acc + part
+    for acc, seen in _running(ims, nchunk, nframes, "sum", np.add, kwargs):
         yield (acc / seen).astype(np.float32)
 
 
