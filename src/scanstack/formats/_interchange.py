@@ -527,13 +527,23 @@ def check_numeric(dset, path) -> np.dtype:
     return np.dtype(dt)
 
 
+def extra_positions(stack: Stack) -> dict[str, np.ndarray]:
+    """Per-position arrays other than live/real time (flat), keyed by a name that is safe as an
+    HDF5 or zarr node (``/`` -> ``_``); what writers store under ``positions/``."""
+    return {
+        key.replace("/", "_"): arr
+        for key, arr in position_arrays(stack, extra=True).items()
+        if key not in POSITION_KEYS
+    }
+
+
 def write_h5_positions(group, stack: Stack) -> None:
-    """Per-position arrays other than live/real time into ``group/positions/<key>`` (flat)."""
-    extra = {k: v for k, v in position_arrays(stack, extra=True).items() if k not in POSITION_KEYS}
+    """:func:`extra_positions` into ``group/positions/<key>``."""
+    extra = extra_positions(stack)
     if extra:
         sub = group.create_group("positions")
         for key, arr in extra.items():
-            sub.create_dataset(key.replace("/", "_"), data=arr)
+            sub.create_dataset(key, data=arr)
 
 
 def read_h5_positions(group, nframes: int) -> dict[str, np.ndarray]:

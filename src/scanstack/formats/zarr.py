@@ -126,15 +126,11 @@ def write_zarr(
             )
             pa[...] = values.reshape(shape)
             pa.attrs["units"] = "s"
-        extra = {
-            k: v
-            for k, v in ic.position_arrays(stack, extra=True).items()
-            if k not in ic.POSITION_KEYS
-        }
+        extra = ic.extra_positions(stack)
         if extra:
             sub = group.create_group("positions")
             for key, values in extra.items():
-                sub.create_array(key.replace("/", "_"), data=values)
+                sub.create_array(key, data=values)
         if stack.nframes and all(stack.shape):
             _store(stack, arr, client, progress, threads, f"zarr {path.name}")
     return path
