@@ -8,10 +8,8 @@
 >>> scanstack.save(s, "scan.zarr", "zarr")
 """
 
-# Import the ``scanstack.formats`` sub-package before binding the name ``formats`` to the
-# registry function below: importing a sub-package later (entry points load format modules)
-# would otherwise replace the function with the module.
-from . import formats as _formats_package  # noqa: F401
+# ``scanstack.formats`` is the formats package, callable to list the formats (see its docstring)
+from . import formats
 from .core import (
     Axis,
     FormatError,
@@ -24,7 +22,6 @@ from .core import (
     WriteError,
     config,
     detect_format,
-    formats,
     open,
     register,
     save,
@@ -34,7 +31,21 @@ from .core import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "Axis", "FormatError", "FormatSpec", "Reader", "ScanstackError", "Stack", "UnknownFormatError",
-    "UnsupportedError", "WriteError", "config", "detect_format", "formats", "open", "register",
-    "save", "settings", "__version__",
+    "Axis",
+    "FormatError",
+    "FormatSpec",
+    "Reader",
+    "ScanstackError",
+    "Stack",
+    "UnknownFormatError",
+    "UnsupportedError",
+    "WriteError",
+    "config",
+    "detect_format",
+    "formats",
+    "open",
+    "register",
+    "save",
+    "settings",
+    "__version__",
 ]

@@ -109,3 +109,11 @@ def test_detect_from_buffers(magic_format):
     raw = b"MAGIC" + bytes(range(8))
     assert scanstack.detect_format(raw) == "test-magic"
     assert scanstack.detect_format(np.frombuffer(raw, np.uint8)) == "test-magic"
+
+
+def test_formats_is_both_the_package_and_the_listing():
+    import importlib
+
+    nexus = importlib.import_module("scanstack.formats.nexus")
+    assert scanstack.formats.nexus is nexus
+    assert "nexus" in scanstack.formats() and callable(scanstack.formats)
