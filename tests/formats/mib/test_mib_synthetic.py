@@ -202,6 +202,8 @@ def test_interrupted_acquisition_keeps_complete_lines(tmp_path):
         s = scanstack.open(p)
     assert s.nav_shape == (3, 5)
     assert s.metadata["interrupted"] is True and "interrupted" in s.metadata["notes"][0]
+    # one note, not a second one claiming the .hdr describes the truncated 3x5 scan
+    assert len(s.metadata["notes"]) == 1
     assert rsciio_read(p)["data"].shape[:2] == (3, 5)
     np.testing.assert_array_equal(
         s.to_numpy().reshape(15, 16, 64), SyntheticFrames(17, (16, 64), 6)[:15]

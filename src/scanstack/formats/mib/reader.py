@@ -534,7 +534,14 @@ class MibReader(Reader):
         if msg:
             self._note(msg)
         unread = n_files - first - math.prod(shape)
-        if unread > 0 and source.startswith("hdr") and first_frame is None and last_frame is None:
+        # after an interrupted fit the dropped partial line is already reported above
+        if (
+            unread > 0
+            and not interrupted
+            and source.startswith("hdr")
+            and first_frame is None
+            and last_frame is None
+        ):
             self._note(
                 f"the .hdr describes a {'x'.join(map(str, shape))} scan but the file(s) "
                 f"hold {unread} more frames, which are not read (pass nav_shape= to "
