@@ -251,6 +251,19 @@ def test_cache_file_is_relative_to_fname(tmp_path):
     np.testing.assert_array_equal(scanstack.open(out)[:], expected(sparse_frames(), 10))
 
 
+def test_style_follows_the_fch5_suffix_when_not_given(tmp_path):
+    # 'out.fch5' without style= used to be written as an npz named 'out.fch5.npz'
+    src = scanstack.Stack.from_array(sparse_frames())
+    out = scanstack.save(src, tmp_path / "out.fch5", "frame-cache", threshold=10)
+    assert out == str(tmp_path / "out.fch5")
+    assert h5py.is_hdf5(out)
+    assert not (tmp_path / "out.fch5.npz").exists()
+    np.testing.assert_array_equal(scanstack.open(out)[:], expected(sparse_frames(), 10))
+    other = scanstack.save(src, tmp_path / "plain", "frame-cache", threshold=10)
+    assert other == str(tmp_path / "plain.npz")  # hexrd's default stays npz
+    assert zipfile.is_zipfile(other)
+
+
 def test_sparsity_warning_as_hexrd(tmp_path):
     data = np.full((2, 10, 10), 5, np.uint16)
     data[0, :8] = 0  # frame 0: 20 % kept, frame 1: all kept

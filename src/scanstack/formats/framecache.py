@@ -673,7 +673,7 @@ def write_framecache(
     fname,
     *,
     threshold=None,
-    style: str = "npz",
+    style: str | None = None,
     cache_file=None,
     max_workers: int | None = None,
     path: str | None = None,
@@ -684,13 +684,20 @@ def write_framecache(
     """Write ``stack`` as a hexrd frame-cache, keeping pixels with ``value > threshold``.
 
     ``style`` is ``'npz'`` (a ``.npz`` suffix is appended when missing, as numpy does) or
-    ``'fch5'``. ``cache_file`` (relative to the folder of ``fname``) overrides ``fname``.
+    ``'fch5'``; by default ``'fch5'`` for an open h5py group or a name ending in ``.fch5``,
+    else ``'npz'``. ``cache_file`` (relative to the folder of ``fname``) overrides ``fname``.
     ``fname`` may be an open ``h5py.File``/``Group`` for fch5, with the group ``path`` inside it.
     Frames must be 2-D with at most 65536 rows and columns (indices are uint16). Returns the path
     written (or the group).
     """
     import h5py
 
+    if style is None:  # 'out.fch5' must not silently become an npz named 'out.fch5.npz'
+        name = cache_file if cache_file is not None else fname
+        fch5 = isinstance(name, h5py.Group) or (
+            name is not None and Path(os.fspath(name)).suffix.lower() == ".fch5"
+        )
+        style = "fch5" if fch5 else "npz"
     if threshold is None:
         raise OptionError("frame-cache: write needs threshold= (pixels > threshold are kept)")
     if style not in ("npz", "fch5"):
