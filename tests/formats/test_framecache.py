@@ -3,6 +3,8 @@
 import copy
 import json
 import pickle
+import subprocess
+import sys
 import warnings
 import zipfile
 
@@ -262,6 +264,19 @@ def test_style_follows_the_fch5_suffix_when_not_given(tmp_path):
     other = scanstack.save(src, tmp_path / "plain", "frame-cache", threshold=10)
     assert other == str(tmp_path / "plain.npz")  # hexrd's default stays npz
     assert zipfile.is_zipfile(other)
+
+
+def test_fch5_reads_in_a_fresh_process_without_importing_hdf5plugin(tmp_path):
+    # hexrd's fch5 data is Blosc-zstd: reading failed with an HDF5 'can't open directory
+    # (.../plugin)' error unless the caller (like this test module) had imported hdf5plugin.
+    data = sparse_frames()
+    out = scanstack.save(
+        scanstack.Stack.from_array(data), tmp_path / "c.fch5", "frame-cache", threshold=10
+    )
+    code = "import sys, scanstack; print(int(scanstack.open(sys.argv[1])[:].sum()))"
+    run = subprocess.run([sys.executable, "-c", code, out], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) == int(expected(data, 10).sum())
 
 
 def test_sparsity_warning_as_hexrd(tmp_path):

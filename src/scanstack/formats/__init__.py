@@ -10,6 +10,10 @@ This package is also callable: ``scanstack.formats()`` lists every known format 
 import sys
 import types
 
+# Registers the HDF5 compression filters (Blosc, Zstd, LZ4, ...) with h5py: hexrd's fch5 files
+# are Blosc-zstd and writers offer these filters, so every reader needs them, not only writers.
+import hdf5plugin  # noqa: F401
+
 from ..core.registry import FormatSpec
 from ..core.registry import formats as _list_formats
 
