@@ -145,6 +145,20 @@ def test_missing_datasets_are_named(tmp_path):
         scanstack.open(bad)  # still detected as crono, so the message says what is missing
 
 
+def test_per_spectrum_array_of_wrong_length_is_left_out_with_a_warning(tmp_path):
+    path = tmp_path / "short.HDF5"
+    write_crono(path, rows=2, columns=3, images=False)
+    with h5py.File(path, "a") as f:
+        live = f["XRF/LiveTimes"][()]
+        del f["XRF/LiveTimes"]
+        f["XRF/LiveTimes"] = live[:-2]
+    with pytest.warns(UserWarning, match="LiveTimes.*does not match") as record:
+        stack = scanstack.open(path)
+    assert str(path) in str(record[0].message)
+    assert "live_time" not in stack.metadata and "real_time" in stack.metadata
+    stack.close()
+
+
 def test_selection_index_out_of_range(tmp_path):
     path = tmp_path / "idx.HDF5"
     write_crono(path, rows=2, columns=3, images=False)

@@ -406,7 +406,7 @@ class CronoReader(ic.H5FileReader, Reader):
         meta["spectra"] = mode
         meta["n_spectra_acquired"] = int(n)
 
-        per = self._per_spectrum(f, n)
+        per = self._per_spectrum(f, n, path)
         if mode == "map":
             self.nav_shape = (rows, columns)
             flat = index.reshape(-1)
@@ -422,8 +422,12 @@ class CronoReader(ic.H5FileReader, Reader):
         self.original_metadata = orig
 
     @staticmethod
-    def _per_spectrum(f: h5py.File, n: int) -> dict[str, np.ndarray]:
-        """Per-spectrum arrays in physical units (flat, acquisition order)."""
+    def _per_spectrum(f: h5py.File, n: int, path=None) -> dict[str, np.ndarray]:
+        """Per-spectrum arrays in physical units (flat, acquisition order).
+
+        An array whose length is not the number of spectra is left out with a warning (the
+        spectra stay readable; pass ``live_time=`` etc. to the xrf tools).
+        """
         out = {}
         table = PER_SPECTRUM + (
             ("Timestamps", "timestamp", None),
@@ -431,9 +435,17 @@ class CronoReader(ic.H5FileReader, Reader):
         )
         for name, key, scale in table:
             name = f"XRF/{name}"
-            if name in f and f[name].shape[:1] == (n,):
-                arr = f[name][()]
-                out[key] = arr * scale if scale else arr
+            if name not in f:
+                continue
+            if f[name].shape[:1] != (n,):
+                warnings.warn(
+                    f"{path} (/{name}): shape {f[name].shape} does not match the {n} spectra "
+                    f"of /XRF/Spectra; metadata['{key}'] is left out",
+                    stacklevel=4,
+                )
+                continue
+            arr = f[name][()]
+            out[key] = arr * scale if scale else arr
         return out
 
     # -- reading ---------------------------------------------------------------------------
