@@ -58,7 +58,7 @@ class NpzWriter:
     def __init__(self, fh: BinaryIO):
         self.fh = fh
         self.offset = 0
-        self.entries: list[tuple[Member, int]] = []
+        self.entries: list[tuple[bytes, int, int, int, int]] = []  # name, crc, size, csize, offset
         self.dos_time, self.dos_date = _dos_time(time.time())
 
     def add(self, member: Member) -> None:
@@ -78,15 +78,18 @@ class NpzWriter:
             len(member.name),
             len(extra),
         )
-        self.entries.append((member, self.offset))
+        # keep only what the central directory needs: holding the payloads would grow memory
+        # with the output file
+        self.entries.append(
+            (member.name, member.crc, member.size, len(member.payload), self.offset)
+        )
         for part in (header, member.name, extra, member.payload):
             self.fh.write(part)
         self.offset += len(header) + len(member.name) + len(extra) + len(member.payload)
 
     def close(self) -> None:
         start = self.offset
-        for member, offset in self.entries:
-            csize, usize = len(member.payload), member.size
+        for name, crc, usize, csize, offset in self.entries:
             big_u, big_c, big_o = (v >= ZIP64_THRESHOLD for v in (usize, csize, offset))
             fields = [v for v, big in ((usize, big_u), (csize, big_c), (offset, big_o)) if big]
             extra = (
@@ -101,10 +104,10 @@ class NpzWriter:
                 DEFLATED,
                 self.dos_time,
                 self.dos_date,
-                member.crc,
+                crc,
                 MAX32 if big_c else csize,
                 MAX32 if big_u else usize,
-                len(member.name),
+                len(name),
                 len(extra),
                 0,
                 0,
@@ -112,8 +115,8 @@ class NpzWriter:
                 0o100644 << 16,  # regular file, rw-r--r--
                 MAX32 if big_o else offset,
             )
-            self.fh.write(header + member.name + extra)
-            self.offset += len(header) + len(member.name) + len(extra)
+            self.fh.write(header + name + extra)
+            self.offset += len(header) + len(name) + len(extra)
         size = self.offset - start
         count = len(self.entries)
         zip64 = count > COUNT_THRESHOLD or start >= ZIP64_THRESHOLD or size >= ZIP64_THRESHOLD
