@@ -20,6 +20,17 @@ def _axis_label(axis) -> str:
     return f"{axis.name} ({axis.units})" if axis.units else axis.name
 
 
+def _map_aspect(stack: Stack) -> float:
+    """Height / width of one scan pixel when both scan axes share units (else square pixels)."""
+    if len(stack.nav_shape) != 2:
+        return 1.0
+    rows, cols = stack.nav_axes
+    if rows.values is not None or cols.values is not None or rows.units != cols.units:
+        return 1.0
+    ratio = abs(float(rows.scale)) / abs(float(cols.scale)) if cols.scale else 0.0
+    return ratio if 0.01 < ratio < 100 else 1.0
+
+
 def preview(stack: Stack, progress=None) -> Image.Image:
     """A picture summarising ``stack`` (reads every frame once, out of core)."""
     import os
@@ -34,7 +45,12 @@ def preview(stack: Stack, progress=None) -> Image.Image:
         from ..stem import preview_images
 
         panels = [
-            render.image(img, log=(name == "sum pattern"), title=name)
+            render.image(
+                img,
+                log=(name == "sum pattern"),
+                title=name,
+                aspect=1.0 if name == "sum pattern" else _map_aspect(stack),
+            )
             for name, img in preview_images(stack).items()
         ]
         return render.stack_vertically([_caption(stack, title), render.grid(panels, 3)])
@@ -70,7 +86,8 @@ def _spectrum_preview(stack: Stack, title: str, progress) -> Image.Image:
         bands=[(r["start"], r["end"], r["name"]) for r in data.get("rois", ())],
         log=True,
     )
-    maps = [render.image(m, title=name) for name, m in data.get("maps", {}).items()]
+    aspect = _map_aspect(stack)
+    maps = [render.image(m, title=name, aspect=aspect) for name, m in data.get("maps", {}).items()]
     parts = [plot]
     if maps:
         parts.append(render.grid(maps, 4))

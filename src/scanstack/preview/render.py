@@ -68,16 +68,22 @@ def image(
     log: bool = False,
     size: int | None = 320,
     title: str = "",
+    aspect: float = 1.0,
 ) -> Image.Image:
-    """A 2-D array (or an RGB ``(h, w, 3)`` uint8 array) as a picture, longest side ``size`` px."""
+    """A 2-D array (or an RGB ``(h, w, 3)`` uint8 array) as a picture, longest side ``size`` px.
+
+    ``aspect``: height / width of one data pixel (e.g. 0.5 for a map with 1000 µm columns and
+    500 µm rows), so that maps keep the proportions of the scanned area.
+    """
     data = np.asarray(data)
     if data.ndim == 3 and data.shape[2] in (3, 4) and data.dtype == np.uint8:
         img = Image.fromarray(data[..., :3])
     else:
         img = Image.fromarray(_lut(cmap)[scale_to_uint8(data, log)])
     if size:
-        factor = size / max(img.size)
-        new = (max(1, round(img.size[0] * factor)), max(1, round(img.size[1] * factor)))
+        w, h = img.size[0], img.size[1] * aspect
+        factor = size / max(w, h)
+        new = (max(1, round(w * factor)), max(1, round(h * factor)))
         img = img.resize(new, Image.NEAREST if factor >= 1 else Image.BILINEAR)
     return titled(img, title) if title else img
 
