@@ -175,6 +175,11 @@ def test_guess_disk_and_preview_images():
     np.testing.assert_allclose(images["virtual bright field"], numpy_virtual(frames, [guessed])[0])
     bf = stem.virtual_bright_field(Stack.from_array(frames))  # guesses the same disk
     np.testing.assert_allclose(bf, images["virtual bright field"])
+    # the preview says which disk its virtual image integrates
+    from scanstack.preview import _stem_titles
+
+    title = _stem_titles(images["sum pattern"])["virtual bright field"]
+    assert "(y 30, x 41) r 9 px" in title
 
 
 def test_guess_disk_falls_back_on_flat_patterns():

@@ -44,14 +44,16 @@ def preview(stack: Stack, progress=None) -> Image.Image:
     if len(stack.signal_shape) == 2 and len(stack.nav_shape) == 2:
         from ..stem import preview_images
 
+        images = preview_images(stack)
+        titles = _stem_titles(images["sum pattern"])
         panels = [
             render.image(
                 img,
                 log=(name == "sum pattern"),
-                title=name,
+                title=titles.get(name, name),
                 aspect=1.0 if name == "sum pattern" else _map_aspect(stack),
             )
-            for name, img in preview_images(stack).items()
+            for name, img in images.items()
         ]
         return render.stack_vertically([_caption(stack, title), render.grid(panels, 3)])
     from .. import stats
@@ -63,6 +65,18 @@ def preview(stack: Stack, progress=None) -> Image.Image:
         render.image(peak, title="max frame"),
     ]
     return render.stack_vertically([_caption(stack, title), render.grid(panels, 2)])
+
+
+def _stem_titles(sum_pattern: np.ndarray) -> dict[str, str]:
+    """Panel titles that say which disk the virtual image integrates (found as preview_images does)."""
+    from ..stem import guess_disk
+
+    (cy, cx), radius = guess_disk(sum_pattern)
+    return {
+        "sum pattern": "sum pattern (log scale)",
+        "virtual bright field": f"virtual bright field: disk (y {cy:.0f}, x {cx:.0f}) "
+        f"r {radius:.0f} px",
+    }
 
 
 def _caption(stack: Stack, title: str) -> Image.Image:
