@@ -188,8 +188,17 @@ def _pick_array(group, where: str | None, source):
             raise FormatError("not an array", source, where)
         return node
     own = group.attrs.get("scanstack")
-    if isinstance(own, dict) and own.get("array") in group:
-        return group[own["array"]]
+    if isinstance(own, dict) and own.get("array"):
+        name = own["array"]
+        if name in group and isinstance(group[name], zarr.Array):
+            return group[name]
+        # falling through would silently read another array (live_time...) as the data
+        raise FormatError(
+            f"the group's scanstack attributes name the data array {name!r}, which is missing "
+            "or not an array (damaged or partly copied store?)",
+            source,
+            name,
+        )
     arrays = [a for _, a in group.arrays()]
     if not arrays:
         raise FormatError("the zarr group holds no array", source, "/")

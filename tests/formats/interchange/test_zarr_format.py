@@ -162,3 +162,7 @@ def test_errors(tmp_path, xrf_stack):
         scanstack.open(out, "zarr", path="nope")
     meta = json.loads((out / "zarr.json").read_text())
     assert meta["attributes"]["scanstack"]["nav_ndim"] == 2
+    damaged = write_zarr(xrf_stack, tmp_path / "damaged.zarr")
+    (damaged / "data" / "zarr.json").unlink()  # live_time (y, x) was read as the data instead
+    with pytest.raises(FormatError, match="'data', which is missing"):
+        scanstack.open(damaged, "zarr")
