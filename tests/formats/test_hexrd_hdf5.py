@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import scanstack
-from scanstack.core.errors import FormatError, ScanstackError, WriteError
+from scanstack.core.errors import FormatError, ScanstackError, UnsupportedError, WriteError
 from scanstack.core.registry import Probe
 from scanstack.formats import hexrd_hdf5
 
@@ -106,6 +106,15 @@ def test_written_file_has_hexrd_layout(tmp_path):
         ds = f["g/images"]
         assert ds.id.get_create_plist().get_filter(0)[0] == BLOSC_FILTER_ID
         np.testing.assert_array_equal(ds[()], data)
+    # the CLI's --compression passes a name: it crashed in dict('blosc-zstd')
+    scanstack.save(src, tmp_path / "d.h5", "hdf5", path="g", compression="blosc-zstd")
+    scanstack.save(src, tmp_path / "e.h5", "hdf5", path="g", compression="gzip-6")
+    with h5py.File(tmp_path / "d.h5") as f, h5py.File(tmp_path / "e.h5") as g:
+        assert f["g/images"].id.get_create_plist().get_filter(0)[0] == BLOSC_FILTER_ID
+        assert g["g/images"].compression == "gzip" and g["g/images"].compression_opts == 6
+        np.testing.assert_array_equal(f["g/images"][()], data)
+    with pytest.raises(UnsupportedError, match="unknown compression 'nope'"):
+        scanstack.save(src, tmp_path / "f.h5", "hdf5", path="g", compression="nope")
 
 
 def test_gzip_out_of_range_is_a_value_error(tmp_path):

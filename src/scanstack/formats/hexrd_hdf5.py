@@ -36,6 +36,7 @@ from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ..core.writing import copy_to
 from ._hexrd import DatasetShapeError, H5Source, OptionError, probe_h5
+from ._interchange import h5_compression
 
 JSON_KEYS_ATTR = "__scanstack_json__"
 DEFAULT_DATANAME = "images"
@@ -295,7 +296,8 @@ def write_hdf5(
     ``target`` is a file name (written atomically, replacing the file) or an open ``h5py.File``/
     ``Group`` (written in place; the group ``path`` must not exist yet, as in hexrd).
     Chunks are ``(1, chunk_rows or rows, cols)``; ``compression`` (an ``hdf5plugin`` filter
-    mapping) is used as-is, otherwise ``gzip`` (0..9, 0 = none) and ``shuffle`` apply.
+    mapping, or a name as for nexus: ``'gzip-6'``, ``'lzf'``, ``'zstd'``, ``'blosc-zstd'``...)
+    replaces ``gzip`` (0..9, 0 = none) and ``shuffle``.
     Metadata become attributes of the group. Returns the path written (or the group).
     """
     import h5py
@@ -316,7 +318,9 @@ def write_hdf5(
     if chunk_rows and not 0 < int(chunk_rows):
         raise OptionError(f"hdf5: chunk_rows must be positive, got {chunk_rows!r}")
     opts: dict[str, Any] = {"chunks": (1, min(int(chunk_rows) or rows, rows) or 1, cols or 1)}
-    if compression is not None:
+    if isinstance(compression, str):  # the names of the other HDF5 writers ('gzip-6', 'blosc-zstd')
+        opts.update(h5_compression(compression))
+    elif compression is not None:
         opts.update(dict(compression))
     else:
         opts["shuffle"] = bool(shuffle)
