@@ -120,3 +120,12 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert err.startswith("scanstack: error:") and "junk.mib" in err and "Traceback" not in err
     assert main(["info", str(tmp_path / "missing.h5")]) == 2
     assert "no such file" in capsys.readouterr().err
+    # options the reader/writer does not take were bare TypeError tracebacks
+    path = tmp_path / "s.h5"
+    scanstack.save(scanstack.Stack.from_array(np.ones((2, 3, 4))), path, "hdf5", path="g")
+    argv = ["convert", str(path), str(tmp_path / "o.npz"), "-O", "threshold=0"]
+    assert main([*argv, "--compression", "gzip", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("scanstack: error: unknown option") and "'compression'" in err
+    assert main(["info", str(path), "-i", "nope=1"]) == 2
+    assert "'nope'" in capsys.readouterr().err

@@ -295,6 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     except (errors.ScanstackError, FileNotFoundError) as exc:
         print(f"scanstack: error: {exc}", file=sys.stderr)
         return 2
+    except TypeError as exc:  # an -i/-O/--compression option the reader or writer lacks
+        if "unexpected keyword argument" not in str(exc):
+            raise
+        print(f"scanstack: error: unknown option: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("scanstack: interrupted", file=sys.stderr)
         return 130
