@@ -8,7 +8,7 @@ import tifffile
 import yaml
 
 import scanstack
-from scanstack.core.errors import FormatError, WriteError
+from scanstack.core.errors import FormatError, UnsupportedError, WriteError
 
 
 def frames(n=5, rows=9, cols=7, dtype=np.uint16):
@@ -110,3 +110,14 @@ def test_corrupt_and_wrong_inputs(tmp_path):
     cut.write_bytes(raw[: len(raw) - 100])
     with pytest.raises(FormatError, match=r"cut\.tif.*truncated"):
         scanstack.open(cut, "tiff")[:]
+
+
+def test_unusable_compression_is_refused_before_writing(tmp_path):
+    # tifffile's KeyError/ValueError/ModuleNotFoundError('compression') came out bare
+    src = scanstack.Stack.from_array(np.ones((2, 4, 5), np.uint16))
+    for bad in ("gzip", "no-such-codec"):
+        with pytest.raises(UnsupportedError, match=f"compression '{bad}'"):
+            scanstack.save(src, tmp_path / "a.tif", "tiff", compression=bad)
+        with pytest.raises(UnsupportedError, match=f"compression '{bad}'"):
+            scanstack.save(src, tmp_path / "s.yml", "tiff", compression=bad)
+    assert list(tmp_path.iterdir()) == []

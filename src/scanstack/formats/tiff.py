@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.errors import FormatError, WriteError
+from ..core.errors import FormatError, UnsupportedError, WriteError
 from ..core.metadata import to_jsonable
 from ..core.progress import Progress
 from ..core.reader import Reader
@@ -186,6 +186,7 @@ def write_tiff(
     TIFF (or of the YAML).
     """
     path = Path(os.fspath(path))
+    _check_compression(compression)
     if sequence is None:
         sequence = path.suffix.lower() in YAML_SUFFIXES
     if sequence:
@@ -219,6 +220,24 @@ def write_tiff(
                 photometric="minisblack" if len(stack.signal_shape) == 2 else None,
             )
     return os.fspath(path)
+
+
+def _check_compression(compression) -> None:
+    """Refuse, before anything is written, a compression tifffile cannot apply here (unknown
+    name, or a codec such as zstd/lzw that needs the imagecodecs package)."""
+    if compression is None:
+        return
+    import io
+
+    import tifffile
+
+    try:
+        tifffile.imwrite(io.BytesIO(), np.zeros((2, 2), np.uint8), compression=compression)
+    except Exception as exc:  # tifffile raises KeyError, ValueError, ImportError ...
+        raise UnsupportedError(
+            f"tiff: cannot write with compression {compression!r} ({type(exc).__name__}: "
+            f"{exc}); 'zlib' works everywhere, most others need the imagecodecs package"
+        ) from exc
 
 
 def _write_sequence(stack, path: Path, compression, progress, overwrite: bool) -> str:
