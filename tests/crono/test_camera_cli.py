@@ -61,6 +61,30 @@ def test_mosaic_command(small_scan, tmp_path, capsys):
     assert '"frames_per_spectrum"' in capsys.readouterr().out
 
 
+def test_empty_slots_are_skipped_not_fatal(small_scan, tmp_path, capsys):
+    import shutil
+
+    import h5py
+
+    path, truth = small_scan
+    holed = tmp_path / "holed.HDF5"
+    shutil.copy(path, holed)
+    with h5py.File(holed, "a") as f:
+        f["Images/Static"][5] = np.zeros(0, np.uint8)  # frame 4 (slot 0 is always empty)
+    out = tmp_path / "frames"
+    assert main(["crono", "frames", str(holed), "-o", str(out), "-q"]) == 0
+    assert "1 empty image slot(s) skipped (frames 4)" in capsys.readouterr().err
+    assert len(list(out.glob("frame_*.jpg"))) == truth.n_frames - 1
+    assert not (out / "frame_000004.jpg").exists()
+    with open(out / "frames.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[4]["phase"] == "empty" and int(rows[5]["stamp_us"]) == truth.frame_timestamps[5]
+    mosaic = tmp_path / "m.png"
+    args = ["crono", "mosaic", str(holed), "-o", str(mosaic), "-q", "-r", str(2 * truth.pixel_size)]
+    assert main([*args, "--all-frames"]) == 0
+    assert np.asarray(Image.open(mosaic)).shape[0] > 50
+
+
 def test_cli_errors(tmp_path, write_static, real_blob, capsys):
     bad = tmp_path / "bad.HDF5"
     write_static(bad, [b"", real_blob[:-3]])

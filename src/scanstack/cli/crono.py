@@ -50,6 +50,18 @@ def _frame_range(text: str | None, n: int) -> tuple[int, int]:
     return start, stop
 
 
+def _report_empty(path, stamps) -> None:
+    import numpy as np
+
+    empty = np.flatnonzero(np.asarray(stamps) < 0)
+    if empty.size:
+        print(
+            f"scanstack: warning: {path}: {empty.size} empty image slot(s) skipped "
+            f"(frames {', '.join(map(str, empty[:5]))}{' ...' if empty.size > 5 else ''})",
+            file=sys.stderr,
+        )
+
+
 def cmd_frames(args) -> int:
     """Write every frame's JPEG (the original bytes, not re-encoded) and ``frames.csv``."""
     from ..core.progress import Progress
@@ -58,11 +70,13 @@ def cmd_frames(args) -> int:
 
     out = Path(args.output)
     progress = not args.quiet
-    with open_frames(args.input) as stack:
+    # an empty slot is skipped (phase "empty" in the CSV), not a reason to lose every other frame
+    with open_frames(args.input, on_empty="zeros") as stack:
         reader = stack.reader
         start, stop = _frame_range(args.frames, reader.nframes)
         out.mkdir(parents=True, exist_ok=True)
         stamps = reader.stamps(progress=progress)
+        _report_empty(args.input, stamps)
         with Progress(stop - start, progress, "write", "frames") as bar:
             for a, jpegs in reader.iter_jpegs(start, stop):
                 for k, data in enumerate(jpegs):
@@ -112,10 +126,11 @@ def cmd_mosaic(args) -> int:
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".tif", ".tiff", ".jpg", ".jpeg"):
         raise errors.WriteError(f"{out}: write .png, .tif or .jpg")
-    with open_frames(args.input) as stack:
+    with open_frames(args.input, on_empty="zeros") as stack:
         reader = stack.reader
         track = ScanTrack.from_file(args.input)
         placement = place_frames(reader.stamps(progress=progress), track)
+        _report_empty(args.input, placement.stamp_us)  # empty slots are never placed
         frames = None
         if args.all_frames:
             frames = np.flatnonzero(placement.stamp_us >= 0)
