@@ -129,3 +129,17 @@ def test_errors_are_one_line(tmp_path, capsys):
     assert err.startswith("scanstack: error: unknown option") and "'compression'" in err
     assert main(["info", str(path), "-i", "nope=1"]) == 2
     assert "'nope'" in capsys.readouterr().err
+
+
+def test_convert_on_a_dask_cluster(series, tmp_path):
+    distributed = pytest.importorskip("distributed")
+    path, data = series
+    out = tmp_path / "c.zarr"
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster:
+        argv = ["convert", str(path), str(out), "--scheduler", cluster.scheduler_address, "-q"]
+        assert main(argv) == 0
+        assert cluster.scheduler.task_prefixes  # the chunks ran as tasks on the cluster
+    back = scanstack.open(out)
+    np.testing.assert_array_equal(back.to_numpy(), data)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -127,7 +128,12 @@ def cmd_convert(args) -> int:
         options = parse_options(args.option)
         if args.compression is not None:
             options["compression"] = None if args.compression == "none" else args.compression
-        scanstack.save(stack, args.output, args.format, progress=not args.quiet, **options)
+        with ExitStack() as cleanup:
+            if args.scheduler:
+                from distributed import Client
+
+                options["client"] = cleanup.enter_context(Client(args.scheduler))
+            scanstack.save(stack, args.output, args.format, progress=not args.quiet, **options)
     print(f"wrote {args.output}")
     return 0
 
@@ -249,6 +255,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--frames", metavar="START:STOP", help="only these frames")
     p.add_argument("--compression", help="compression of the output (format-specific; none)")
+    p.add_argument(
+        "--scheduler",
+        help="dask.distributed scheduler address: zarr/nexus/usid/nsid chunks done on the cluster",
+    )
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser(
