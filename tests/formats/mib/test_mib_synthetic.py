@@ -161,6 +161,17 @@ def test_timestamp_flyback(tmp_path, hdr):
     assert rsciio_read(p)["data"].shape[:2] == (4, 5)
 
 
+def test_timestamp_scan_cut_short_says_so(tmp_path):
+    """No .hdr, 22 frames in lines of 5: the 2 frames of the unfinished line are reported."""
+    p = _write(tmp_path, n=22, hdr=False, frames_per_trigger=1, line_length=5, flyback_ns=300_000)
+    with pytest.warns(MibWarning, match="interrupted acquisition.*last 2 frames"):
+        s = scanstack.open(p)
+    assert s.nav_shape == (4, 5) and s.metadata["interrupted"] is True
+    assert len(s.metadata["notes"]) == 1
+    assert rsciio_read(p)["data"].shape[:2] == (4, 5)
+    assert scanstack.open(p, nav_shape=(22,)).nframes == 22
+
+
 def test_timestamp_jitter_is_not_a_scan(tmp_path):
     # as in a real quad file: two spacings 10 ns apart
     ts = 10**18 + np.concatenate([[0], np.cumsum([2_095_240] * 2 + [2_095_250] * 17)])

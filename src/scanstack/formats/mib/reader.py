@@ -535,18 +535,20 @@ class MibReader(Reader):
             self._note(msg)
         unread = n_files - first - math.prod(shape)
         # after an interrupted fit the dropped partial line is already reported above
-        if (
-            unread > 0
-            and not interrupted
-            and source.startswith("hdr")
-            and first_frame is None
-            and last_frame is None
-        ):
-            self._note(
-                f"the .hdr describes a {'x'.join(map(str, shape))} scan but the file(s) "
-                f"hold {unread} more frames, which are not read (pass nav_shape= to "
-                "read them)"
-            )
+        if unread > 0 and not interrupted and first_frame is None and last_frame is None:
+            scan = "x".join(map(str, shape))
+            if source.startswith("hdr"):
+                self._note(
+                    f"the .hdr describes a {scan} scan but the file(s) hold {unread} more "
+                    "frames, which are not read (pass nav_shape= to read them)"
+                )
+            elif source.startswith("timestamps"):  # a last line cut short: interrupted
+                interrupted = True
+                self._note(
+                    f"interrupted acquisition: the frame timestamps give lines of {shape[-1]}; "
+                    f"keeping {scan} complete lines, the last {unread} frames are not read "
+                    "(pass nav_shape= to read them)"
+                )
         self.interrupted = interrupted
         self.nav_source = source
         self.first_frame = first
