@@ -120,3 +120,21 @@ def test_sizes_are_validated_with_clear_errors(tmp_path):
         scanstack.open(tmp_path / "sub" / "esc.yml", "raw-image")
     with pytest.raises(FormatError, match=r"d\.raw \(dtype\).*needs dtype"):
         scanstack.open(path, "raw-image", shape=(8, 6))
+
+
+def test_binary_file_without_shape_is_not_read_whole(tmp_path, monkeypatch):
+    # without shape= the source is taken for a YAML description: a multi-GB .ge5 was read
+    # into memory in full only to be refused as binary
+    from pathlib import Path
+
+    ge = tmp_path / "scan.ge2"
+    ge.write_bytes(bytes(8192) + np.ones((2, 64, 64), "<u2").tobytes())
+
+    def no_whole_read(self):
+        raise AssertionError(f"read_bytes({self.name})")
+
+    monkeypatch.setattr(Path, "read_bytes", no_whole_read)
+    with pytest.raises(FormatError, match="found binary data; for headerless frames pass shape="):
+        scanstack.open(ge, "raw-image")
+    s = scanstack.open(ge, "raw-image", shape=(64, 64), dtype="<u2", offset=8192)
+    np.testing.assert_array_equal(s[1], np.ones((64, 64)))

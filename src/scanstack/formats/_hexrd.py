@@ -59,11 +59,14 @@ def load_yaml(source: Any, fmt: str) -> tuple[dict, Path | None]:
     else:
         path = Path(os.fspath(source))
         try:
-            raw = path.read_bytes()
+            with open(path, "rb") as fh:  # look before reading: this may be a GB detector file
+                binary = b"\x00" in fh.read(4096)
+            raw = b"" if binary else path.read_bytes()
         except IsADirectoryError as exc:
             raise FormatError(f"expected a {fmt} YAML file, found a folder", path) from exc
-        if b"\x00" in raw[:4096]:
-            raise FormatError(f"expected a {fmt} YAML text file, found binary data", path)
+        if binary:
+            hint = "; for headerless frames pass shape= and dtype=" if fmt == "raw-image" else ""
+            raise FormatError(f"expected a {fmt} YAML text file, found binary data{hint}", path)
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
