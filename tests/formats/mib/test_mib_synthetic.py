@@ -365,6 +365,31 @@ def test_corrupt_headers_raise_clear_errors(good, tmp_path, patch, message):
     assert str(bad) in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("at", "patch", "message"),
+    [
+        (4, b"0a0x03", "'sequence number' should be an integer"),
+        (0, b"ZZZ", "starting with b'MQ1,'"),
+        (44, b"garbage!!!", "unreadable time stamp .garbage!!!"),
+    ],
+)
+def test_corrupt_middle_header_in_frame_headers_names_the_offset(
+    good, tmp_path, at, patch, message
+):
+    """Reading every header (frame_headers(), or the timestamp rule at open when there is no
+    .hdr) must say which one is broken instead of raising numpy's ValueError."""
+    _, data, stride = good
+    bad = tmp_path / "bad.mib"
+    b = bytearray(data)
+    b[2 * stride + at : 2 * stride + at + len(patch)] = patch
+    bad.write_bytes(bytes(b))
+    with pytest.raises(FormatError, match=message) as info:
+        scanstack.open(bad, nav_shape=(5,)).frame_headers()
+    assert str(bad) in str(info.value) and f"byte offset {2 * stride}" in str(info.value)
+    with pytest.raises(FormatError, match=message):
+        scanstack.open(bad)  # no .hdr: the timestamp rule reads every header
+
+
 def test_frame_size_change_is_an_error(good, tmp_path):
     _, data, stride = good
     other = frame_header(5, 1, 64, 15, "U16", "1x1", 12, 0, 1000)

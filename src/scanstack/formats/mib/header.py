@@ -276,13 +276,25 @@ def parse_header_table(
         cols = [headers[:, a:b] for a, b in zip(starts, pos, strict=True)]
         row0 = bytes(headers[0]).decode("latin-1").rstrip("\x00 ")[:-1].split(",")
         if len(row0) == len(cols):
-            return _table_from_columns(cols, row0)
+            try:
+                return _table_from_columns(cols, row0)
+            except ValueError:
+                pass  # a malformed field: the header-by-header parse below says where
     rows = []
     for i in range(n):
         try:
             rows.append(parse_frame_header(bytes(headers[i]), path, first_offset + i * stride))
         except FormatError as exc:
             raise FormatError(f"frame {i}: {exc.reason}", path, exc.where) from None
+        for text in (rows[-1].timestamp_local, (rows[-1].timestamp_utc or "NaT").rstrip("Z")):
+            try:
+                np.datetime64(text)
+            except ValueError:
+                raise FormatError(
+                    f"frame {i}: unreadable time stamp {text!r} in the frame header",
+                    path,
+                    first_offset + i * stride,
+                ) from None
     return _table_from_rows(rows)
 
 
@@ -294,6 +306,8 @@ def _col(col: np.ndarray) -> np.ndarray:
 
 def _table_from_columns(cols: list[np.ndarray], row0: list[str]) -> dict[str, np.ndarray]:
     n = cols[0].shape[0]
+    if not np.all(_col(cols[0]) == b"MQ1"):
+        raise ValueError("not every header starts with MQ1")  # the slow path names the frame
 
     def num(i, dtype):
         return np.char.strip(_col(cols[i])).astype(dtype)

@@ -805,7 +805,10 @@ class MibReader(Reader):
         # in blocks, so that a million-frame file never needs its headers in memory at once
         for a in range(start, max(start, stop), HEADER_BLOCK):
             rows = self.header_bytes(a, min(a + HEADER_BLOCK, stop), all_frames)
-            parts.append(parse_header_table(rows, self.path, 0, self.geometry.stride))
+            # byte offsets in errors are exact for one file (split sets: offset 0 of the set)
+            first = (a + (0 if all_frames else self.first_frame)) * self.geometry.stride
+            first = first if len(self._files) == 1 else 0
+            parts.append(parse_header_table(rows, self.path, first, self.geometry.stride))
         if len(parts) == 1:
             return parts[0]
         if not parts:
