@@ -185,3 +185,13 @@ def test_preview_maps_keep_the_proportions_of_the_scanned_area(crono):
     height_um, width_um = 12 * truth.geometry.y_pitch, 10 * truth.geometry.x_pitch
     assert panel.size[1] / panel.size[0] == pytest.approx(height_um / width_um, rel=0.02)
     assert _map_aspect(Stack.from_array(np.zeros((3, 4, 8)), signal_ndim=1)) == 1.0
+
+
+def test_preview_of_a_spectrum_series_draws_no_one_pixel_maps(crono):
+    """spectra='acquisition' is a 1-D series: element 'maps' would be 1-pixel-wide strips."""
+    from scanstack.preview import preview
+
+    path, _ = crono
+    with scanstack.open(path, spectra="acquisition") as series, scanstack.open(path) as grid:
+        lone, with_maps = preview(series), preview(grid)
+    assert lone.size[1] < with_maps.size[1] - 100  # the plot alone, no row of map panels

@@ -101,7 +101,11 @@ def _spectrum_preview(stack: Stack, title: str, progress) -> Image.Image:
         log=True,
     )
     aspect = _map_aspect(stack)
-    maps = [render.image(m, title=name, aspect=aspect) for name, m in data.get("maps", {}).items()]
+    maps = [
+        render.image(m, title=name, aspect=aspect)
+        for name, m in data.get("maps", {}).items()
+        if np.ndim(m) == 2  # a series of spectra (e.g. spectra='acquisition') has no map
+    ]
     parts = [plot]
     if maps:
         parts.append(render.grid(maps, 4))
