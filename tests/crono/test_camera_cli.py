@@ -48,6 +48,10 @@ def test_mosaic_command(small_scan, tmp_path, capsys):
         main(["crono", "mosaic", str(path), "-o", str(up), "-q", "-r", str(res), "--north-up"]) == 0
     )
     np.testing.assert_array_equal(np.asarray(Image.open(up)), img[::-1])
+    # the scale is stored in the picture: pixel size and the motor position of pixel (0, 0)
+    desc = Image.open(out).text["Description"]
+    assert f"{res:g} um per pixel" in desc and "y increases downwards" in desc
+    assert "y decreases downwards" in Image.open(up).text["Description"]
     assert "registered pairs" in capsys.readouterr().out
     flipped = tmp_path / "flipped.png"
     args = ["crono", "mosaic", str(path), "-o", str(flipped), "-q", "-r", str(res)]

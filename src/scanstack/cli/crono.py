@@ -156,16 +156,29 @@ def cmd_mosaic(args) -> int:
         )
     image = mosaic.image[::-1] if args.north_up else mosaic.image
     fmt = Image.registered_extensions()[out.suffix.lower()]
-    with atomic_path(out, inputs=[args.input]) as tmp:
-        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format=fmt)
     rows, cols = mosaic.weight.shape
     top = "highest" if args.north_up else "lowest"
+    # the scale travels with the picture (PNG text chunk / TIFF ImageDescription)
+    top_y = mosaic.y0_um + (rows - 1) * mosaic.resolution_um if args.north_up else mosaic.y0_um
+    scale = (
+        f"CRONO camera mosaic of {Path(args.input).name}: {mosaic.resolution_um:g} um per pixel; "
+        f"pixel centre (0, 0) at motor x={mosaic.x0_um:.1f} um, y={top_y:.1f} um; "
+        f"y {'decreases' if args.north_up else 'increases'} downwards"
+    )
+    extra: dict = {}
+    if fmt == "PNG":
+        from PIL.PngImagePlugin import PngInfo
+
+        extra["pnginfo"] = PngInfo()
+        extra["pnginfo"].add_text("Description", scale)
+    elif fmt == "TIFF":
+        extra["description"] = scale
+    with atomic_path(out, inputs=[args.input]) as tmp:
+        Image.fromarray(np.ascontiguousarray(image)).save(tmp, format=fmt, **extra)
     print(
         f"{out}: {cols} x {rows} px at {mosaic.resolution_um:g} µm/px from {mosaic.frames.size} "
         f"frames ({mosaic.pairs} registered pairs); first column at motor x="
-        f"{mosaic.x0_um:.0f} µm, top row at the {top} y ("
-        f"{mosaic.y0_um + (rows - 1) * mosaic.resolution_um if args.north_up else mosaic.y0_um:.0f}"
-        " µm)"
+        f"{mosaic.x0_um:.0f} µm, top row at the {top} y ({top_y:.0f} µm)"
     )
     return 0
 
