@@ -195,3 +195,14 @@ def test_preview_of_a_spectrum_series_draws_no_one_pixel_maps(crono):
     with scanstack.open(path, spectra="acquisition") as series, scanstack.open(path) as grid:
         lone, with_maps = preview(series), preview(grid)
     assert lone.size[1] < with_maps.size[1] - 100  # the plot alone, no row of map panels
+
+
+def test_band_outside_the_energy_axis_warns(crono):
+    path, _ = crono
+    with scanstack.open(path) as stack:
+        cropped = stack.isig[2000:3000]  # ~22.7-34.7 keV: no Fe Kα channel left
+        with pytest.warns(UserWarning, match="'FeKa'.*no channel on the energy axis"):
+            maps = xrf.element_maps(cropped, ["FeKa"])
+        assert not maps["FeKa"].any()
+        full = xrf.element_maps(stack, ["FeKa"])  # inside the axis: no warning, real counts
+        assert full["FeKa"].sum() > 0

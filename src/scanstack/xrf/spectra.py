@@ -8,6 +8,7 @@ the file size, and ``client=`` runs it on a dask.distributed cluster.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -77,6 +78,13 @@ def resolve_bands(stack: Stack, bands=None, width: float | None = None) -> list[
 def band_weights(energy: np.ndarray, bands: Sequence[Band]) -> tuple[np.ndarray, slice]:
     """(channels-in-span, bands) float32 0/1 matrix and the channel span the bands need."""
     masks = np.stack([(energy >= lo) & (energy <= hi) for _, lo, hi in bands], 1)
+    for k in np.flatnonzero(~masks.any(0)):  # a map of zeros would read as "element absent"
+        name, lo, hi = bands[k]
+        warnings.warn(
+            f"band {name!r} ({lo:g}-{hi:g} keV) has no channel on the energy axis "
+            f"({energy.min():.4g}-{energy.max():.4g} keV); its map is all zeros",
+            stacklevel=4,
+        )
     used = np.flatnonzero(masks.any(1))
     if used.size == 0:
         return np.zeros((0, len(bands)), np.float32), slice(0, 0)
