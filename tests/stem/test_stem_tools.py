@@ -237,3 +237,17 @@ def test_cluster_task_falls_back_to_blocks():
         _DirectTask("virtual", weights=np.stack(masks))(stack, 3, 17),
         numpy_virtual(flat[3:17], masks).T,
     )
+
+
+def test_detector_mistakes_are_errors_not_silent_images():
+    stack = Stack.from_array(make_frames((2, 3, 12, 10), np.uint16))
+    with pytest.raises(ValueError, match="radius must be"):
+        stem.virtual_bright_field(stack, (6, 5), -3)  # squared, it would act as radius 3
+    with pytest.raises(ValueError, match="radius must be"):
+        stem.virtual_annular_dark_field(stack, (6, 5), float("nan"), 4)
+    with pytest.raises(ValueError, match="center must be"):
+        stem.virtual_bright_field(stack, (1, 2, 3), 2)
+    with pytest.raises(ValueError, match="no non-zero weight"):
+        stem.virtual_bright_field(stack, (500, 500), 3)  # disk off the detector
+    with pytest.raises(ValueError, match="NaN"):
+        stem.virtual_images(stack, [np.full((12, 10), np.nan)])

@@ -13,14 +13,23 @@ import numpy as np
 
 def _dist2(shape: Sequence[int], center: Sequence[float]) -> np.ndarray:
     rows, cols = (int(n) for n in shape)
+    if len(center) != 2:
+        raise ValueError(f"center must be (y, x) in pixels, got {tuple(center)}")
     cy, cx = (float(c) for c in center)
     y = (np.arange(rows) - cy)[:, None]
     x = (np.arange(cols) - cx)[None, :]
     return y * y + x * x
 
 
+def _check_radii(*radii: float) -> None:
+    for r in radii:  # squared below, so -5 would silently act as 5
+        if not float(r) >= 0 or not np.isfinite(float(r)):
+            raise ValueError(f"radius must be a finite number of pixels >= 0, got {r}")
+
+
 def disk_mask(shape: Sequence[int], center: Sequence[float], radius: float) -> np.ndarray:
     """1 where the distance to ``center`` (y, x) is at most ``radius`` pixels; ``shape`` (rows, cols)."""
+    _check_radii(radius)
     return (_dist2(shape, center) <= float(radius) ** 2).astype(np.float64)
 
 
@@ -32,6 +41,7 @@ def ring_mask(
     The inner edge is open so that a bright-field disk of radius ``r`` and a ring with
     ``inner_radius=r`` never count the same pixel.
     """
+    _check_radii(inner_radius, outer_radius)
     if outer_radius < inner_radius:
         raise ValueError(f"outer radius {outer_radius} is smaller than inner radius {inner_radius}")
     d2 = _dist2(shape, center)

@@ -378,6 +378,10 @@ def _as_weights(stack: Stack, detectors) -> np.ndarray:
     for i, a in enumerate(arrs):
         if a.shape != shape:
             raise ValueError(f"detector {i} has shape {a.shape}, frames have shape {shape}")
+        if not np.isfinite(a).all():
+            raise ValueError(f"detector {i} has NaN or infinite weights")
+        if not a.any():  # e.g. a disk centred off the detector: an image of zeros misleads
+            raise ValueError(f"detector {i} has no non-zero weight inside the {shape} frame")
     if not arrs:
         raise ValueError("no detectors given")
     return np.ascontiguousarray(np.stack(arrs))
