@@ -213,6 +213,11 @@ def test_unknown_op_is_a_clear_keyerror():
         ([("rectangle", (1, 2))], r"\(\(r0, r1\), \(c0, c1\)\)"),
         ([("bin", 0)], "factor >= 1"),
         ([("flip",)], "expected \\(name, data\\)"),
+        # these were bare TypeErrors from numpy (e.g. '<' not supported ... NoneType)
+        ([("add-row", None)], "op 'add-row' cannot use None"),
+        ([("threshold", None)], "op 'threshold' cannot use None"),
+        ([("add", "x")], "op 'add' cannot use 'x'"),
+        ([("gauss_laplace", "x")], "op 'gauss_laplace' cannot use 'x'"),
     ],
 )
 def test_bad_op_data_is_a_clear_error(oplist, match):

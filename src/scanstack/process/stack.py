@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
 from ..core.axes import Axis, default_axes
 from ..core.config import config
+from ..core.errors import ScanstackError
 from ..core.reader import Region, region_shape
 from ..core.stack import Stack, select_per_frame_metadata
 from .ops import GaussLaplace, Op, PointwiseOp, ProcessError, UnknownOpError, UserOp, builtin_ops
@@ -130,7 +132,8 @@ class ProcessedStack(Stack):
         stages = [(tuple(self.parent.signal_shape), np.dtype(self.parent.dtype))]
         for k, (op, data) in enumerate(steps):
             shape, dtype = stages[-1]
-            found = op.infer(shape, dtype, data)
+            with _naming(op, data):
+                found = op.infer(shape, dtype, data)
             if found is None:
                 stages += self._probe(steps, stages, k)
                 break
@@ -144,10 +147,12 @@ class ProcessedStack(Stack):
             return [stages[-1]] * (len(steps) - k)
         block = self._parent_read(np.array([self._parent_frame(0)]), None)
         for op, data in steps[:k]:
-            block = op.apply(block, data, block.shape[1:], None, None)
+            with _naming(op, data):
+                block = op.apply(block, data, block.shape[1:], None, None)
         out = []
         for op, data in steps[k:]:
-            block = op.apply(block, data, block.shape[1:], None, None)
+            with _naming(op, data):
+                block = op.apply(block, data, block.shape[1:], None, None)
             out.append((tuple(block.shape[1:]), block.dtype))
         return out
 
@@ -219,7 +224,8 @@ class ProcessedStack(Stack):
     def _run(self, plan, parent_frames: np.ndarray, first: Region | None) -> np.ndarray:
         block = self._parent_read(parent_frames, first)
         for op, data, shape, need, want in plan:
-            block = op.apply(block, data, shape, need, want)
+            with _naming(op, data):
+                block = op.apply(block, data, shape, need, want)
         return block
 
     def source_paths(self) -> list[str]:
@@ -233,6 +239,17 @@ class ProcessedStack(Stack):
         state = self.__dict__.copy()
         state["_cache"] = None
         return state
+
+
+@contextmanager
+def _naming(op: Op, data: Any):
+    """Bad op data (None, a string...) as a ProcessError naming the op, not a bare numpy error."""
+    try:
+        yield
+    except ScanstackError:
+        raise
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ProcessError(f"op {op.name!r} cannot use {data!r}: {exc}") from exc
 
 
 def _same_items(a: list, b: list) -> bool:
