@@ -314,7 +314,13 @@ def test_save_from_array_and_resave_real_layout(tmp_path):
         scanstack.save(scanstack.Stack.from_array(data), tmp_path / "c.mib", "mib", depth=6)
     with pytest.raises(WriteError, match="Nx1"):
         write_mib(tmp_path / "d.mib", frames_for(6, "Nx1"), 6, "Nx1", raw=True)
+    for bad in (1.5, np.nan):  # counts: not truncated to 1 / cast to garbage
+        with pytest.raises(WriteError, match="non-integer or NaN"):
+            write_mib(tmp_path / "e.mib", np.full((2, 8, 8), bad), 12)
+    write_mib(tmp_path / "f.mib", np.full((2, 8, 8), 7.0), 12)  # whole numbers in floats are fine
+    assert (scanstack.open(tmp_path / "f.mib").to_numpy() == 7).all()
     assert not (tmp_path / "c.mib").exists() and not (tmp_path / "d.mib").exists()
+    assert not (tmp_path / "e.mib").exists()
 
 
 def test_synthetic_frames_are_reproducible_by_block():

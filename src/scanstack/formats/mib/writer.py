@@ -278,6 +278,11 @@ def write_mib(
                             f"{name}: frames {a}..{b - 1} hold values outside 0..{maxval}, "
                             f"the range of counter depth {depth}"
                         )
+                    if block.dtype.kind not in "iub" and not np.all(block == np.round(block)):
+                        raise WriteError(  # counts: 1.5 or NaN would be truncated silently
+                            f"{name}: frames {a}..{b - 1} hold non-integer or NaN values; "
+                            "Merlin frames store counts (round or cast them first)"
+                        )
                     if flip:
                         block = block[:, ::-1]
                     if raw:
