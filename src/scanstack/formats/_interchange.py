@@ -476,6 +476,11 @@ class H5FileReader:
             finally:
                 self._file = None
 
+    def _check_open(self) -> None:
+        """A clear error for a read after close (h5py's is 'NoneType' / 'identifier' noise)."""
+        if self._file is None:
+            raise ValueError(f"{self.source}: this {self.format_name} stack is closed")
+
 
 class H5NavReader(H5FileReader):
     """Mixin for readers over one HDF5 dataset shaped ``nav_shape + signal_shape``.
@@ -493,6 +498,7 @@ class H5NavReader(H5FileReader):
         self._open_and_setup(source, path, signal_ndim)
 
     def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        self._check_open()
         data = read_flat_range(self._dset, self.nav_shape, start, stop, region, self.signal_shape)
         return data.astype(self.dtype, copy=False)
 

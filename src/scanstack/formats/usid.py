@@ -375,6 +375,7 @@ class USIDReader(ic.H5FileReader, Reader):
         return meta, own_axes
 
     def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        self._check_open()
         main = self._main
         if self._row_of_frame is None:
             if region is not None and self._col_of_item is None and len(self.signal_shape) == 1:

@@ -133,6 +133,16 @@ def test_silx_image_stack_interpretation(tmp_path, stem_stack):
         np.testing.assert_allclose(nxd.axes[0], [0.0, 1.5, 4.0])
 
 
+@pytest.mark.parametrize("fmt", ["nexus", "usid", "nsid"])
+def test_read_after_close_is_a_clear_error(tmp_path, xrf_stack, fmt):
+    # was TypeError "'NoneType' object is not subscriptable" (nexus, nsid) or an h5py OSError
+    out = scanstack.save(xrf_stack, tmp_path / "c.h5", fmt)
+    with scanstack.open(out, fmt) as s:
+        np.testing.assert_array_equal(s[1], xrf_stack[1])
+    with pytest.raises(ValueError, match=f"this {fmt} stack is closed"):
+        s[1]
+
+
 # -- round trips ---------------------------------------------------------------------------------
 @pytest.mark.parametrize("layout", ["nexus", "mca_0"])
 def test_round_trip_xrf(tmp_path, xrf_stack, layout):
