@@ -181,7 +181,7 @@ def test_preview_maps_keep_the_proportions_of_the_scanned_area(crono):
     with scanstack.open(path) as stack:
         aspect = _map_aspect(stack)
     assert aspect == pytest.approx(truth.geometry.y_pitch / truth.geometry.x_pitch)
-    panel = render.image(np.zeros((12, 10)), size=300, aspect=aspect)
+    panel = render.image(np.zeros((12, 10)), size=300, aspect=aspect, scale=False)
     height_um, width_um = 12 * truth.geometry.y_pitch, 10 * truth.geometry.x_pitch
     assert panel.size[1] / panel.size[0] == pytest.approx(height_um / width_um, rel=0.02)
     assert _map_aspect(Stack.from_array(np.zeros((3, 4, 8)), signal_ndim=1)) == 1.0

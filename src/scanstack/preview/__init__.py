@@ -52,6 +52,7 @@ def preview(stack: Stack, progress=None) -> Image.Image:
                 log=(name == "sum pattern"),
                 title=titles.get(name, name),
                 aspect=1.0 if name == "sum pattern" else _map_aspect(stack),
+                units="counts",
             )
             for name, img in images.items()
         ]
@@ -61,8 +62,8 @@ def preview(stack: Stack, progress=None) -> Image.Image:
     total = stats.sum(stack, progress=progress)
     peak = stats.max(stack, progress=progress)
     panels = [
-        render.image(total, title=f"sum of {stack.nframes} frames"),
-        render.image(peak, title="max frame"),
+        render.image(total, title=f"sum of {stack.nframes} frames", units="counts"),
+        render.image(peak, title="max frame", units="counts"),
     ]
     return render.stack_vertically([_caption(stack, title), render.grid(panels, 2)])
 
@@ -102,7 +103,7 @@ def _spectrum_preview(stack: Stack, title: str, progress) -> Image.Image:
     )
     aspect = _map_aspect(stack)
     maps = [
-        render.image(m, title=name, aspect=aspect)
+        render.image(m, title=f"{name} (counts in ROI)", aspect=aspect, units="counts")
         for name, m in data.get("maps", {}).items()
         if np.ndim(m) == 2  # a series of spectra (e.g. spectra='acquisition') has no map
     ]

@@ -44,22 +44,52 @@ def _font(size: int = 12):
         return ImageFont.load_default()
 
 
+def display_limits(
+    data: np.ndarray, log: bool = False, low: float = 0.5, high: float = 99.5
+) -> tuple[float, float]:
+    """The ``low`` and ``high`` percentiles of the finite values (after ``log1p`` if ``log``)."""
+    data = np.asarray(data, dtype=float)
+    if log:
+        data = np.log1p(np.clip(data, 0, None))
+    finite = data[np.isfinite(data)]
+    if not finite.size:
+        return 0.0, 1.0
+    lo, hi = (float(v) for v in np.percentile(finite, [low, high]))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
 def scale_to_uint8(
     data: np.ndarray, log: bool = False, low: float = 0.5, high: float = 99.5
 ) -> np.ndarray:
     """Map finite values between the ``low`` and ``high`` percentiles onto 0..255 (NaN -> 0)."""
+    lo, hi = display_limits(data, log, low, high)
     data = np.asarray(data, dtype=float)
     if log:
         data = np.log1p(np.clip(data, 0, None))
     finite = np.isfinite(data)
-    if not finite.any():
-        return np.zeros(data.shape, np.uint8)
-    lo, hi = np.percentile(data[finite], [low, high])
-    if hi <= lo:
-        hi = lo + 1
-    out = np.clip((data - lo) / (hi - lo), 0, 1) * 255
+    out = np.clip((np.where(finite, data, lo) - lo) / (hi - lo), 0, 1) * 255
     out[~finite] = 0
     return out.astype(np.uint8)
+
+
+def colorbar(
+    height: int, lo: float, hi: float, cmap: str = "viridis", log: bool = False, label: str = ""
+) -> Image.Image:
+    """A vertical colour scale ``height`` px tall with its end values (data units) and a label."""
+    font = _font(11)
+    if log:  # limits were computed on log1p(values): label with the values themselves
+        lo, hi = float(np.expm1(lo)), float(np.expm1(hi))
+    ramp = _lut(cmap)[np.linspace(255, 0, max(height, 2)).astype(np.uint8)]
+    strip = Image.fromarray(np.repeat(ramp[:, None, :], 12, axis=1))
+    out = Image.new("RGB", (100, height), "white")
+    out.paste(strip, (2, 0))
+    draw = ImageDraw.Draw(out)
+    draw.text((17, 0), f"{hi:.3g}", fill="black", font=font)
+    draw.text((17, max(0, height - 12)), f"{lo:.3g}", fill="black", font=font)
+    note = (label + (" (log)" if log else "")).strip()
+    if note and height > 40:
+        draw.text((17, height // 2 - 6), note[:16], fill="black", font=font)
+    return out
 
 
 def image(
@@ -69,11 +99,14 @@ def image(
     size: int | None = 320,
     title: str = "",
     aspect: float = 1.0,
+    scale: bool = True,
+    units: str = "",
 ) -> Image.Image:
     """A 2-D array (or an RGB ``(h, w, 3)`` uint8 array) as a picture, longest side ``size`` px.
 
     ``aspect``: height / width of one data pixel (e.g. 0.5 for a map with 1000 µm columns and
-    500 µm rows), so that maps keep the proportions of the scanned area.
+    500 µm rows), so that maps keep the proportions of the scanned area. ``scale`` adds a colour
+    bar with the displayed range in data units (labelled ``units``).
     """
     data = np.asarray(data)
     if data.ndim == 3 and data.shape[2] in (3, 4) and data.dtype == np.uint8:
@@ -85,6 +118,12 @@ def image(
         factor = size / max(w, h)
         new = (max(1, round(w * factor)), max(1, round(h * factor)))
         img = img.resize(new, Image.NEAREST if factor >= 1 else Image.BILINEAR)
+    if scale and not (data.ndim == 3 and data.dtype == np.uint8):
+        bar = colorbar(img.size[1], *display_limits(data, log), cmap=cmap, log=log, label=units)
+        both = Image.new("RGB", (img.size[0] + 4 + bar.size[0], img.size[1]), "white")
+        both.paste(img.convert("RGB"), (0, 0))
+        both.paste(bar, (img.size[0] + 4, 0))
+        img = both
     return titled(img, title) if title else img
 
 
@@ -139,17 +178,23 @@ def line_plot(
         return u, v
 
     palette = [(255, 200, 200), (200, 220, 255), (200, 255, 200), (255, 235, 180), (230, 200, 255)]
-    for i, (lo, hi, label) in enumerate(bands):
+    labels = []
+    for i, (lo, hi, label) in enumerate(sorted(bands, key=lambda b: b[0])):
         u0, _ = px(lo, ylo)
         u1, _ = px(hi, ylo)
         draw.rectangle(
             [float(u0), top, float(max(u1, u0 + 1)), height - bottom],
             fill=palette[i % len(palette)],
         )
-        draw.text((float(u0), top - 2 + 11 * (i % 2)), label, fill=(90, 0, 0), font=font)
+        # neighbouring bands get labels on different lines, drawn over the curve
+        labels.append(((float(u0), top + 1 + 11 * (i % 3)), label))
     u, v = px(x[finite], yplot[finite])
     if u.size > 1:
         draw.line(list(zip(u.tolist(), v.tolist(), strict=True)), fill=(20, 40, 160), width=1)
+    for xy, label in labels:
+        box = draw.textbbox(xy, label, font=font)
+        draw.rectangle(box, fill="white")
+        draw.text(xy, label, fill=(90, 0, 0), font=font)
     draw.rectangle([left, top, width - right, height - bottom], outline="black")
     for t in _nice_ticks(xlo, xhi):
         uu, _ = px(t, ylo)
