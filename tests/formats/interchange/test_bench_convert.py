@@ -11,7 +11,8 @@ BENCH = Path(__file__).resolve().parents[3] / "benchmarks" / "bench_convert.py"
 
 
 @pytest.mark.slow
-def test_bench_convert_quick(tmp_path, capsys):
+def test_bench_convert_quick(tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(BENCH.parent))  # the script imports its sibling _memory
     spec = importlib.util.spec_from_file_location("bench_convert", BENCH)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
