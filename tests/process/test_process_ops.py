@@ -254,3 +254,18 @@ def test_every_pair_of_geometric_ops_commutes_with_regions():
         np.testing.assert_array_equal(
             p[1, 1:r, c // 2 : c], full[1, 1:r, c // 2 : c], err_msg=str(oplist)
         )
+
+
+def test_unknown_flip_code_is_an_error_but_a_no_op_in_the_hexrd_drop_in():
+    """A typo ('cw' for 'cw90') must not give unflipped frames silently; hexrd users keep hexrd."""
+    import scanstack
+    from scanstack.imageseries.process import ProcessedImageSeries
+    from scanstack.process import ProcessError, process
+
+    data = np.arange(2 * 3 * 4, dtype=np.uint16).reshape(2, 3, 4)
+    stack = scanstack.open(None, "array", data=data)
+    with pytest.raises(ProcessError, match="unknown code 'cw'"):
+        process(stack, [("flip", "cw")])[0]
+    np.testing.assert_array_equal(process(stack, [("flip", "none")])[1], data[1])
+    hexrd_style = ProcessedImageSeries(stack, [("flip", "cw")])
+    np.testing.assert_array_equal(hexrd_style[1], data[1])

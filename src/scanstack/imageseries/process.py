@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..process import ProcessedStack
+from ..process.ops import Flip
 from ._stack import to_stack
 from .baseclass import ImageSeries
 
@@ -35,7 +36,9 @@ class ProcessedImageSeries(ImageSeries):
         frame_list: Sequence[int] | np.ndarray | None = None,
     ):
         self._imser = imser
-        super().__init__(ProcessedStack(to_stack(imser), oplist, frame_list))
+        stack = ProcessedStack(to_stack(imser), oplist, frame_list)
+        stack._opdict["flip"] = Flip(strict=False)  # hexrd: an unknown flip code is a no-op
+        super().__init__(stack)
 
     @property
     def oplist(self) -> list:

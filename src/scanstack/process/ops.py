@@ -275,19 +275,40 @@ def _flip_shape(prims: str, shape: Shape) -> list[Shape]:
     return shapes
 
 
+#: flip values that mean "leave the frames as they are"
+NO_FLIP = ("none", "", None)
+
+
 class Flip(Op):
-    """hexrd's flip codes; any other value (``'none'``) leaves frames unchanged."""
+    """hexrd's flip codes (``FLIPS``); ``'none'`` leaves frames unchanged.
+
+    Any other value raises :class:`ProcessError` (a typo such as ``'cw'`` must not give unflipped
+    frames silently). ``strict=False`` is hexrd's behaviour, where every unknown code is a no-op;
+    the ``scanstack.imageseries`` drop-in uses it.
+    """
 
     name = "flip"
 
+    def __init__(self, strict: bool = True):
+        self.strict = strict
+
+    def _prims(self, data) -> str:
+        if isinstance(data, str) and data in FLIPS:
+            return FLIPS[data]
+        if self.strict and data not in NO_FLIP:
+            raise ProcessError(
+                f"flip: unknown code {data!r}; use one of {', '.join(FLIPS)} or 'none'"
+            )
+        return ""
+
     def infer(self, shape, dtype, data):
-        prims = FLIPS.get(data, "") if isinstance(data, str) else ""
+        prims = self._prims(data)
         if prims:
             _need_2d(self.name, shape)
         return _flip_shape(prims, shape)[-1], np.dtype(dtype)
 
     def input_region(self, data, in_shape, out_region):
-        prims = FLIPS.get(data, "") if isinstance(data, str) else ""
+        prims = self._prims(data)
         if out_region is None or not prims:
             return out_region
         shapes = _flip_shape(prims, in_shape)
@@ -303,7 +324,7 @@ class Flip(Op):
         return region
 
     def apply(self, block, data, in_shape, in_region, out_region):
-        prims = FLIPS.get(data, "") if isinstance(data, str) else ""
+        prims = self._prims(data)
         for p in prims:
             if p == "T":
                 block = block.transpose(0, 2, 1)
