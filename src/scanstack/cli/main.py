@@ -15,6 +15,7 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from contextlib import ExitStack
@@ -161,12 +162,13 @@ def _write_image(array: np.ndarray, path: str, sources) -> None:
 def cmd_stats(args) -> int:
     from .. import stats
 
-    client = None
-    if args.scheduler:
-        from distributed import Client
+    with contextlib.ExitStack() as cleanup:
+        client = None
+        if args.scheduler:
+            from distributed import Client
 
-        client = Client(args.scheduler)
-    with _open(args) as stack:
+            client = cleanup.enter_context(Client(args.scheduler))
+        stack = cleanup.enter_context(_open(args))
         func = getattr(stats, "average" if args.stat == "mean" else args.stat)
         kwargs = {"nframes": args.nframes, "progress": not args.quiet, "client": client}
         if args.stat == "percentile":
