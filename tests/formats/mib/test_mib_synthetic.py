@@ -468,3 +468,18 @@ def test_compiled_decoder_matches_numpy_reference(depth, layout):
     for flip in (False, True):
         fast = raw.decode_into(payload, depth, rows, width, quad, gap, flip)
         np.testing.assert_array_equal(fast, ref[:, ::-1] if flip else ref)
+
+
+def test_chunks_of_the_wrong_length_are_a_clear_error(tmp_path):
+    import numpy as np
+    import pytest
+
+    import scanstack
+    from scanstack.core.errors import FormatError
+    from scanstack.formats.mib.writer import write_mib
+
+    path = tmp_path / "c.mib"
+    write_mib(path, np.ones((6, 8, 8), np.uint16), depth=12, nav_shape=(2, 3))
+    assert scanstack.open(path, chunks=(1, 3, 8, 8)).to_dask().chunks[0] == (1, 1)
+    with pytest.raises(FormatError, match=r"chunks=\(1, 3\) has 2 entries .* 4 dimensions"):
+        scanstack.open(path, chunks=(1, 3)).to_dask()

@@ -841,6 +841,13 @@ class MibStack(ReaderStack):
     def to_dask(self, chunks: Any = None):
         if chunks is None and self.reader.chunks not in (None, "auto"):
             chunks = self.reader.chunks
+        if isinstance(chunks, (tuple, list)) and len(chunks) != self.ndim:
+            raise FormatError(
+                f"chunks={tuple(chunks)} has {len(chunks)} entries but the stack has "
+                f"{self.ndim} dimensions {self.shape} (navigation then frame)",
+                self.reader.path,
+                "chunks option",
+            )
         return super().to_dask(chunks)
 
     def frame_headers(
