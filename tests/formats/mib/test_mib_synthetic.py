@@ -483,3 +483,24 @@ def test_chunks_of_the_wrong_length_are_a_clear_error(tmp_path):
     assert scanstack.open(path, chunks=(1, 3, 8, 8)).to_dask().chunks[0] == (1, 1)
     with pytest.raises(FormatError, match=r"chunks=\(1, 3\) has 2 entries .* 4 dimensions"):
         scanstack.open(path, chunks=(1, 3)).to_dask()
+
+
+def test_raw_2x2g_writer_warns_when_gap_values_are_dropped(tmp_path):
+    import numpy as np
+    import pytest
+
+    import scanstack
+    from scanstack.formats.mib.writer import write_mib
+
+    frames = np.ones((2, 514, 514), np.uint8)
+    with pytest.warns(UserWarning, match="cannot store the gap"):
+        write_mib(tmp_path / "g.mib", frames, depth=1, layout="2x2G", raw=True)
+    back = scanstack.open(tmp_path / "g.mib")[0]
+    assert back[256:258].max() == 0 and back[:256, :256].min() == 1
+    frames[:, 256:258] = 0
+    frames[:, :, 256:258] = 0
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        write_mib(tmp_path / "h.mib", frames, depth=1, layout="2x2G", raw=True)

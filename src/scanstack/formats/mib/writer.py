@@ -15,6 +15,7 @@ import datetime as _dt
 import math
 import os
 import time
+import warnings
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -265,6 +266,7 @@ def write_mib(
     in_bytes = rows * cols * np.dtype(getattr(frames, "dtype", np.uint32)).itemsize
     fpb = frames_per_block or max(1, config.chunk_bytes // max(stride, in_bytes))
     written: list[Path] = []
+    gap_warned = False
     with ExitStack() as stack, Progress(n, progress, "write", "frames") as bar:
         tmp_paths = [stack.enter_context(atomic_path(p, overwrite, inputs)) for p in names]
         for k, (name, tmp) in enumerate(zip(names, tmp_paths, strict=True)):
@@ -286,6 +288,13 @@ def write_mib(
                     if flip:
                         block = block[:, ::-1]
                     if raw:
+                        if gap and quad and not gap_warned and _gap_values(block):
+                            gap_warned = True  # raw streams have no gap pixels to store them in
+                            warnings.warn(
+                                f"{name}: raw 2x2G frames cannot store the gap rows/columns; "
+                                "their non-zero values are dropped (they read back as 0)",
+                                stacklevel=2,
+                            )
                         payload = rawmod.encode(block, depth, quad, gap)
                     else:
                         payload = (
@@ -344,6 +353,13 @@ def write_mib(
                 )
             written.append(hdr_name)
     return written
+
+
+def _gap_values(block: np.ndarray) -> bool:
+    """True when a ``2x2G`` block holds non-zero values in its central gap rows/columns."""
+    h, w = block.shape[1:]
+    r0, c0 = (h - rawmod.GAP) // 2, (w - rawmod.GAP) // 2
+    return bool(block[:, r0 : r0 + rawmod.GAP].any() or block[:, :, c0 : c0 + rawmod.GAP].any())
 
 
 def _gap_pixels(rows: int, cols: int, gap: bool, raw: bool) -> int:
