@@ -25,6 +25,7 @@ demo: $(STAMP_BASE)
 
 test: $(STAMP_TEST)
 	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(PY) -m pytest -q
 
 lint: $(STAMP_TEST)
