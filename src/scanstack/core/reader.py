@@ -50,6 +50,21 @@ def region_shape(region: Region | None, signal_shape: tuple[int, ...]) -> tuple[
     return tuple(s.stop - s.start for s in region)
 
 
+def compose_regions(outer: Region | None, inner: Region | None) -> Region | None:
+    """The region of the full frame that ``inner`` (a region *of* ``outer``) covers.
+
+    Both are unit-step slice tuples as :func:`normalize_region` returns; ``None`` is the whole
+    frame.
+    """
+    if outer is None:
+        return inner
+    if inner is None:
+        return outer
+    return tuple(
+        slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner, strict=True)
+    )
+
+
 class Reader:
     """Base class of format readers.
 

@@ -29,7 +29,7 @@ import numpy as np
 
 from .axes import Axis
 from .config import config
-from .reader import Reader, Region, normalize_region, region_shape
+from .reader import Reader, Region, compose_regions, normalize_region, region_shape
 
 #: metadata arrays with one row per frame (flat, C order over nav_shape); views cut them like frames
 PER_FRAME_METADATA_KEYS = (
@@ -506,9 +506,7 @@ class ViewStack(Stack):
     def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
         parent_frames = self.frame_map.reshape(-1)[frames]
         if not self.post:
-            return self.parent._read_frames(
-                parent_frames, _compose(self.region, region, self.parent.signal_shape)
-            )
+            return self.parent._read_frames(parent_frames, compose_regions(self.region, region))
         data = self.parent._read_frames(parent_frames, self.region)[(slice(None), *self.post)]
         return data if region is None else data[(slice(None), *region)]
 
@@ -517,16 +515,6 @@ class ViewStack(Stack):
 
     def close(self) -> None:
         self.parent.close()
-
-
-def _compose(outer: Region | None, inner: Region | None, shape) -> Region | None:
-    if outer is None:
-        return inner
-    if inner is None:
-        return outer
-    return tuple(
-        slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner, strict=True)
-    )
 
 
 class _NavIndexer:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import ScanstackError
-from ..core.reader import Region, crop, normalize_region, region_shape
+from ..core.reader import Region, compose_regions, crop, normalize_region, region_shape
 
 
 class ProcessError(ScanstackError, ValueError):
@@ -355,10 +355,7 @@ class Rectangle(Op):
         rect = self._region(data, in_shape)
         if out_region is None:
             return normalize_region(rect, in_shape)
-        return tuple(
-            slice(o.start + i.start, o.start + i.stop)
-            for o, i in zip(rect, out_region, strict=True)
-        )
+        return compose_regions(rect, out_region)
 
     def apply(self, block, data, in_shape, in_region, out_region):
         return block  # the parent was asked for exactly this region
