@@ -13,6 +13,7 @@ float when constant. Writers also accept an array of shape ``nav_shape`` and
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
@@ -375,7 +376,33 @@ def writer_inputs(stack: Stack) -> list[str]:
         return []
 
 
+def quantity_units(stack: Stack) -> tuple[str, str]:
+    """``(quantity, units)`` of the data values: metadata ``quantity``/``units``, else
+    ``Counts``/``counts`` for integer data and ``Intensity``/``a.u.`` otherwise."""
+    meta = stack.metadata if isinstance(stack.metadata, dict) else {}
+    integer = np.dtype(stack.dtype).kind in "iu"
+    quantity = meta.get("quantity") or ("Counts" if integer else "Intensity")
+    units = meta.get("units") or ("counts" if integer else "a.u.")
+    return str(quantity), str(units)
+
+
 # -- HDF5 --------------------------------------------------------------------------------------
+@contextlib.contextmanager
+def new_h5(stack: Stack, path, overwrite: bool = True) -> Iterator[Any]:
+    """A new ``h5py.File`` open for writing at a temporary path beside ``path``, renamed onto
+    ``path`` when the block succeeds (:func:`~scanstack.core.safety.atomic_path`: never over an
+    input of ``stack``, nothing left behind on failure)."""
+    import h5py
+
+    from ..core.safety import atomic_path
+
+    with (
+        atomic_path(path, overwrite=overwrite, inputs=writer_inputs(stack)) as tmp,
+        h5py.File(tmp, "w") as f,
+    ):
+        yield f
+
+
 def small_tree(group, max_elements: int = 256, depth: int = 4) -> dict[str, Any]:
     """Attributes and small datasets of an HDF5 group as a plain dict (big arrays are skipped)."""
     import h5py

@@ -49,7 +49,6 @@ from ..core.errors import FormatError, UnsupportedError
 from ..core.progress import ProgressArg
 from ..core.reader import Reader
 from ..core.registry import FormatSpec
-from ..core.safety import atomic_path
 from ..core.stack import Stack
 from . import _interchange as ic
 from ._sniff import h5_sniffer
@@ -99,16 +98,15 @@ def write_nexus(
             f"frames of shape {stack.signal_shape}; use layout='nexus'"
         )
     path = Path(path)
-    with atomic_path(path, overwrite=overwrite, inputs=ic.writer_inputs(stack)) as tmp:
-        with h5py.File(tmp, "w") as f:
-            if layout == "mca_0":
-                group = f.create_group("mca_0")
-                data = _create_data(group, stack, comp, chunk_bytes)
-                _write_detector_info(group, stack, mca0=True)
-                _write_scanstack_group(group, stack)
-            else:
-                data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
-            ic.write_blocks(stack, data, compression, progress, f"nexus {path.name}", client=client)
+    with ic.new_h5(stack, path, overwrite) as f:
+        if layout == "mca_0":
+            group = f.create_group("mca_0")
+            data = _create_data(group, stack, comp, chunk_bytes)
+            _write_detector_info(group, stack, mca0=True)
+            _write_scanstack_group(group, stack)
+        else:
+            data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
+        ic.write_blocks(stack, data, compression, progress, f"nexus {path.name}", client=client)
     return path
 
 

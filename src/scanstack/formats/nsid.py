@@ -38,7 +38,6 @@ from ..core.metadata import to_jsonable
 from ..core.progress import ProgressArg
 from ..core.reader import Reader
 from ..core.registry import FormatSpec
-from ..core.safety import atomic_path
 from ..core.stack import Stack
 from . import _interchange as ic
 from ._sniff import h5_sniffer
@@ -141,55 +140,52 @@ def write_nsid(
     comp = ic.h5_compression(compression)
     path = Path(path)
     meta = ic.common_metadata(stack)
-    with atomic_path(path, overwrite=overwrite, inputs=ic.writer_inputs(stack)) as tmp:
-        with h5py.File(tmp, "w") as f:
-            chan = f.create_group("Measurement_000/Channel_000")
-            group = chan.create_group(name)
-            group.attrs.update(bookkeeping())
-            group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
-            group.attrs["scanstack_metadata"] = ic.json_attr(meta)
-            kwargs = ic.h5_data_kwargs(
-                stack.nav_shape, stack.signal_shape, stack.dtype, chunk_bytes, comp
-            )
-            main = group.create_dataset(name, shape=stack.shape, dtype=stack.dtype, **kwargs)
-            integer = np.dtype(stack.dtype).kind in "iu"
-            main.attrs.update(
+    with ic.new_h5(stack, path, overwrite) as f:
+        chan = f.create_group("Measurement_000/Channel_000")
+        group = chan.create_group(name)
+        group.attrs.update(bookkeeping())
+        group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
+        group.attrs["scanstack_metadata"] = ic.json_attr(meta)
+        kwargs = ic.h5_data_kwargs(
+            stack.nav_shape, stack.signal_shape, stack.dtype, chunk_bytes, comp
+        )
+        main = group.create_dataset(name, shape=stack.shape, dtype=stack.dtype, **kwargs)
+        quantity, units = ic.quantity_units(stack)
+        main.attrs.update(
+            {
+                "quantity": quantity,
+                "units": units,
+                "main_data_name": str(meta.get("title") or name),
+                "title": str(meta.get("title") or name),
+                "data_type": data_type(len(stack.nav_shape), len(stack.signal_shape)),
+                "modality": str(meta.get("signal_type") or "generic"),
+                "source": str(meta.get("original_file") or meta.get("format") or "scanstack"),
+                "pyNSID_version": f"{NSID_LAYOUT_VERSION} (scanstack {__version__})",
+                **bookkeeping(),
+            }
+        )
+        reserved = [name, "metadata", "original_metadata", *ic.POSITION_KEYS]
+        dim_names = ic.unique_names(reserved + [a.name for a in stack.axes])[len(reserved) :]
+        for i, (dim, axis) in enumerate(zip(dim_names, stack.axes, strict=True)):
+            scale = group.create_dataset(dim, data=np.asarray(axis.coordinates, dtype=np.float64))
+            scale.attrs.update(
                 {
-                    "quantity": str(meta.get("quantity") or ("Counts" if integer else "Intensity")),
-                    "units": str(meta.get("units") or ("counts" if integer else "a.u.")),
-                    "main_data_name": str(meta.get("title") or name),
-                    "title": str(meta.get("title") or name),
-                    "data_type": data_type(len(stack.nav_shape), len(stack.signal_shape)),
-                    "modality": str(meta.get("signal_type") or "generic"),
-                    "source": str(meta.get("original_file") or meta.get("format") or "scanstack"),
-                    "pyNSID_version": f"{NSID_LAYOUT_VERSION} (scanstack {__version__})",
-                    **bookkeeping(),
+                    "name": dim,
+                    "units": axis.units or "",
+                    "quantity": axis.name,
+                    "dimension_type": _dimension_type(stack, axis, axis.navigate),
                 }
             )
-            reserved = [name, "metadata", "original_metadata", *ic.POSITION_KEYS]
-            dim_names = ic.unique_names(reserved + [a.name for a in stack.axes])[len(reserved) :]
-            for i, (dim, axis) in enumerate(zip(dim_names, stack.axes, strict=True)):
-                scale = group.create_dataset(
-                    dim, data=np.asarray(axis.coordinates, dtype=np.float64)
-                )
-                scale.attrs.update(
-                    {
-                        "name": dim,
-                        "units": axis.units or "",
-                        "quantity": axis.name,
-                        "dimension_type": _dimension_type(stack, axis, axis.navigate),
-                    }
-                )
-                scale.make_scale(dim)
-                main.dims[i].attach_scale(scale)
-                main.dims[i].label = dim
-            attrs_tree(group.create_group("metadata"), meta)
-            attrs_tree(group.create_group("original_metadata"), stack.original_metadata or {})
-            for key, arr in ic.position_arrays(stack).items():
-                ds = group.create_dataset(key, data=arr.reshape(stack.nav_shape or (1,)))
-                ds.attrs["units"] = "s"
-            ic.write_h5_positions(group, stack)
-            ic.write_blocks(stack, main, compression, progress, f"nsid {path.name}", client=client)
+            scale.make_scale(dim)
+            main.dims[i].attach_scale(scale)
+            main.dims[i].label = dim
+        attrs_tree(group.create_group("metadata"), meta)
+        attrs_tree(group.create_group("original_metadata"), stack.original_metadata or {})
+        for key, arr in ic.position_arrays(stack).items():
+            ds = group.create_dataset(key, data=arr.reshape(stack.nav_shape or (1,)))
+            ds.attrs["units"] = "s"
+        ic.write_h5_positions(group, stack)
+        ic.write_blocks(stack, main, compression, progress, f"nsid {path.name}", client=client)
     return path
 
 

@@ -46,7 +46,6 @@ from ..core.errors import FormatError
 from ..core.progress import ProgressArg
 from ..core.reader import Reader, Region, crop
 from ..core.registry import FormatSpec
-from ..core.safety import atomic_path
 from ..core.stack import Stack
 from . import _interchange as ic
 from ._sniff import h5_sniffer
@@ -109,14 +108,6 @@ def _write_ancillary(group: h5py.Group, prefix: str, dims, nav: bool) -> tuple[h
     return inds, vals
 
 
-def _quantity_units(stack: Stack) -> tuple[str, str]:
-    meta = stack.metadata if isinstance(stack.metadata, dict) else {}
-    integer = np.dtype(stack.dtype).kind in "iu"
-    quantity = meta.get("quantity") or ("Counts" if integer else "Intensity")
-    units = meta.get("units") or ("counts" if integer else "a.u.")
-    return str(quantity), str(units)
-
-
 def measurement_attrs(stack: Stack) -> dict[str, Any]:
     """Common metadata as plain attributes (USID keeps measurement parameters on the group)."""
     meta = ic.common_metadata(stack)
@@ -154,30 +145,29 @@ def write_usid(
     comp = ic.h5_compression(compression)
     path = Path(path)
     npos, nspec = stack.nframes, int(np.prod(stack.signal_shape))
-    with atomic_path(path, overwrite=overwrite, inputs=ic.writer_inputs(stack)) as tmp:
-        with h5py.File(tmp, "w") as f:
-            meas = f.create_group("Measurement_000")
-            meas.attrs.update(bookkeeping())
-            meas.attrs.update(measurement_attrs(stack))
-            meas.create_dataset(
-                "scanstack_original_metadata", data=ic.json_attr(stack.original_metadata or {})
-            )
-            chan = meas.create_group("Channel_000")
-            chan.attrs.update(bookkeeping())
-            kwargs = ic.h5_data_kwargs((npos,), (nspec,), stack.dtype, chunk_bytes, comp)
-            main = chan.create_dataset(main_name, shape=(npos, nspec), dtype=stack.dtype, **kwargs)
-            quantity, units = _quantity_units(stack)
-            main.attrs.update({"quantity": quantity, "units": units, **bookkeeping()})
-            refs = _write_ancillary(chan, "Position", _dims(stack, True), nav=True)
-            refs += _write_ancillary(chan, "Spectroscopic", _dims(stack, False), nav=False)
-            for name, ds in zip(ANCILLARY, refs, strict=True):
-                main.attrs[name] = ds.ref
-            for key, arr in ic.position_arrays(stack).items():
-                chan.create_dataset(key, data=arr).attrs["units"] = "s"
-            ic.write_h5_positions(chan, stack)
-            ic.write_blocks(
-                stack, main, compression, progress, f"usid {path.name}", flat=True, client=client
-            )
+    with ic.new_h5(stack, path, overwrite) as f:
+        meas = f.create_group("Measurement_000")
+        meas.attrs.update(bookkeeping())
+        meas.attrs.update(measurement_attrs(stack))
+        meas.create_dataset(
+            "scanstack_original_metadata", data=ic.json_attr(stack.original_metadata or {})
+        )
+        chan = meas.create_group("Channel_000")
+        chan.attrs.update(bookkeeping())
+        kwargs = ic.h5_data_kwargs((npos,), (nspec,), stack.dtype, chunk_bytes, comp)
+        main = chan.create_dataset(main_name, shape=(npos, nspec), dtype=stack.dtype, **kwargs)
+        quantity, units = ic.quantity_units(stack)
+        main.attrs.update({"quantity": quantity, "units": units, **bookkeeping()})
+        refs = _write_ancillary(chan, "Position", _dims(stack, True), nav=True)
+        refs += _write_ancillary(chan, "Spectroscopic", _dims(stack, False), nav=False)
+        for name, ds in zip(ANCILLARY, refs, strict=True):
+            main.attrs[name] = ds.ref
+        for key, arr in ic.position_arrays(stack).items():
+            chan.create_dataset(key, data=arr).attrs["units"] = "s"
+        ic.write_h5_positions(chan, stack)
+        ic.write_blocks(
+            stack, main, compression, progress, f"usid {path.name}", flat=True, client=client
+        )
     return path
 
 
