@@ -14,7 +14,6 @@ float when constant. Writers also accept an array of shape ``nav_shape`` and
 from __future__ import annotations
 
 import contextlib
-import itertools
 import json
 import math
 import warnings
@@ -593,15 +592,6 @@ def read_h5_positions(group, nframes: int) -> dict[str, np.ndarray]:
 
 
 # -- parallel chunk compression for HDF5 ---------------------------------------------------------
-def _deflate(chunk: np.ndarray, level: int) -> bytes:
-    """HDF5's gzip pipeline as written by scanstack: byte shuffle, then zlib (deflate)."""
-    import zlib
-
-    itemsize = chunk.dtype.itemsize
-    raw = np.ascontiguousarray(chunk).view(np.uint8).reshape(-1, itemsize)
-    return zlib.compress(np.ascontiguousarray(raw.T).tobytes(), level)
-
-
 def _codec_encode(chunk: np.ndarray, codec) -> bytes:
     return bytes(codec.encode(np.ascontiguousarray(chunk)))
 
@@ -610,18 +600,20 @@ def h5_encoder(compression: str | None, dtype: np.dtype):
     """A picklable function chunk -> bytes giving exactly what HDF5's filters store, or None.
 
     Compression is what limits HDF5 writers; h5py compresses in the one writing thread. With an
-    encoder, chunks are compressed in a thread pool (zlib and blosc release the GIL) or on a
-    dask.distributed cluster and stored with ``write_direct_chunk``. ``lzf`` (no Python encoder)
-    and ``None`` return None.
+    encoder, :func:`write_blocks` compresses chunks in threads or on a dask.distributed cluster
+    (:func:`scanstack.formats._h5chunks.write_encoded`). ``lzf`` (no Python encoder) and ``None``
+    return None.
     """
     import functools
+
+    from ._h5chunks import filter_chunk
 
     parsed = parse_compression(compression, "hdf5")
     if parsed is None or parsed[0] == "lzf":
         return None
     name, level = parsed
     if name == "gzip":
-        return functools.partial(_deflate, level=level)
+        return functools.partial(filter_chunk, level=level, shuffle=True)
     try:
         import numcodecs
     except ImportError:  # pragma: no cover - numcodecs comes with zarr
@@ -633,35 +625,6 @@ def h5_encoder(compression: str | None, dtype: np.dtype):
             cname=name.split("-", 1)[1], clevel=level, shuffle=numcodecs.Blosc.SHUFFLE
         )
     return functools.partial(_codec_encode, codec=codec)
-
-
-def _encode_chunk(
-    stack: Stack,
-    origin: tuple[int, ...],
-    chunks: tuple[int, ...],
-    shape: tuple[int, ...],
-    nav_ndim: int,
-    flat: bool,
-    dtype,
-    encoder,
-):
-    """Read the frames of one HDF5 chunk, pad edge chunks, compress: ``(offset, bytes, nframes)``."""
-    from ..core.writing import read_nav_block
-
-    key = tuple(
-        slice(o, min(o + c, n)) for o, c, n in zip(origin, chunks[:nav_ndim], shape, strict=False)
-    )
-    if flat:
-        block = stack.read(key[0].start, key[0].stop).reshape(key[0].stop - key[0].start, -1)
-    else:
-        block = read_nav_block(stack, key)
-    block = np.asarray(block, dtype=dtype)
-    if block.shape != tuple(chunks):  # HDF5 stores edge chunks whole
-        full = np.zeros(chunks, dtype)
-        full[tuple(slice(0, s) for s in block.shape)] = block
-        block = full
-    nframes = math.prod(k.stop - k.start for k in key)
-    return origin + (0,) * (len(shape) - nav_ndim), encoder(block), nframes
 
 
 def write_blocks(
@@ -678,17 +641,13 @@ def write_blocks(
 
     Chunks of whole frames with a Python encoder for the filter are read and compressed in
     ``threads`` threads (or as tasks on ``client``'s dask.distributed cluster, whose workers
-    re-open the source) and written raw, at most ``2 × workers`` chunks in flight; otherwise
-    :func:`scanstack.core.writing.copy_to` does a block-wise copy through h5py.
+    re-open the source) and written raw (:func:`scanstack.formats._h5chunks.write_encoded`);
+    otherwise :func:`scanstack.core.writing.copy_to` does a block-wise copy through h5py.
     """
-    import functools
-    from concurrent.futures import ThreadPoolExecutor
-
     from ..core.config import config
-    from ..core.progress import Progress
     from ..core.writing import copy_to
+    from ._h5chunks import write_encoded
 
-    reshape = (lambda b: b.reshape(len(b), -1)) if flat else None
     nav_ndim = 1 if flat else len(stack.nav_shape)
     encoder = h5_encoder(compression, dset.dtype)
     chunks, shape = dset.chunks, dset.shape
@@ -703,43 +662,7 @@ def write_blocks(
         or stack.nframes == 0
         or (workers < 2 and client is None)
     ):
+        reshape = (lambda b: b.reshape(len(b), -1)) if flat else None
         copy_to(stack, dset, progress=progress, label=label, flat=flat, transform=reshape)
         return
-    origins = list(
-        itertools.product(
-            *(range(0, n, c) for n, c in zip(shape[:nav_ndim], chunks[:nav_ndim], strict=True))
-        )
-    )
-    task = functools.partial(
-        _encode_chunk,
-        chunks=tuple(chunks),
-        shape=tuple(shape),
-        nav_ndim=nav_ndim,
-        flat=flat,
-        dtype=np.dtype(dset.dtype),
-        encoder=encoder,
-    )
-    window = 2 * max(workers, 1)
-    with (
-        Progress(stack.nframes, progress, label, "frames") as bar,
-        ThreadPoolExecutor(workers if client is None else 1) as pool,
-    ):
-        if client is not None:
-            remote = client.scatter(stack, broadcast=True)
-
-            def submit(origin):
-                return client.submit(task, remote, origin, pure=False)
-        else:
-
-            def submit(origin):
-                return pool.submit(task, stack, origin)
-
-        pending = [submit(o) for o in origins[:window]]
-        nxt = len(pending)
-        while pending:
-            offset, data, nframes = pending.pop(0).result()
-            if nxt < len(origins):
-                pending.append(submit(origins[nxt]))
-                nxt += 1
-            dset.id.write_direct_chunk(offset, data)
-            bar.update(nframes)
+    write_encoded(stack, dset, encoder, progress, label, flat, workers, client)

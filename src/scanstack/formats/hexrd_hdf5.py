@@ -20,9 +20,9 @@ them on read, hexrd sees the JSON text. Plain ``str``/``int``/``float`` are acce
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import sys
 import threading
 import zlib
 from typing import Any
@@ -35,6 +35,7 @@ from ..core.reader import Reader
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ..core.writing import copy_to
+from ._h5chunks import FILTER_DEFLATE, FILTER_SHUFFLE, decode_chunk, filter_chunk, write_encoded
 from ._hexrd import DatasetShapeError, H5Source, OptionError, probe_h5
 from ._interchange import h5_compression
 
@@ -346,7 +347,12 @@ def write_hdf5(
         )
         write_attrs(group, dict(stack.metadata or {}))
         if compression is None and ds.chunks is not None and (ds.compression or ds.shuffle):
-            write_chunks_threaded(stack, ds, int(gzip or 0), bool(ds.shuffle), progress)
+            # HDF5 would run shuffle/deflate in this one thread: compress chunks in threads
+            from ..core.config import config
+
+            level = int(gzip) if gzip else None
+            encoder = functools.partial(filter_chunk, level=level, shuffle=bool(ds.shuffle))
+            write_encoded(stack, ds, encoder, progress, "hdf5", flat=True, workers=config.threads())
         else:
             copy_to(stack, ds, progress=progress, label="hdf5", flat=True)
 
@@ -357,9 +363,6 @@ def write_hdf5(
         with h5py.File(tmp, "w") as f:
             fill(f)
     return os.fspath(target)
-
-
-FILTER_DEFLATE, FILTER_SHUFFLE = 1, 2
 
 
 def chunk_filters(ds) -> list[int] | None:
@@ -383,103 +386,6 @@ def chunk_filters(ds) -> list[int] | None:
     if ds.id.get_num_chunks() != nchunks:
         return None  # unwritten chunks hold the fill value: HDF5 knows it
     return ids
-
-
-def decode_chunk(raw: bytes, mask: int, filters: list[int], shape, dtype) -> np.ndarray:
-    """Undo HDF5's filters on one raw chunk (skipping those flagged in ``mask``)."""
-    data = raw
-    itemsize = np.dtype(dtype).itemsize
-    for k in reversed(range(len(filters))):
-        if mask & (1 << k):
-            continue
-        if filters[k] == FILTER_DEFLATE:
-            data = zlib.decompress(data)
-        elif itemsize > 1:
-            data = unshuffle(data, itemsize)
-    return np.frombuffer(data, dtype).reshape(shape)
-
-
-def unshuffle(data, itemsize: int) -> np.ndarray:
-    """Undo HDF5's byte shuffle: plane ``j`` holds byte ``j`` of every element.
-
-    On little-endian hosts the bytes are recombined with shifts on whole planes, which is
-    about 3x faster than a strided transpose.
-    """
-    planes = np.frombuffer(data, np.uint8).reshape(itemsize, -1)
-    if sys.byteorder != "little" or itemsize not in (2, 4, 8):
-        return planes.T.copy()
-    out = planes[itemsize - 1].astype(f"<u{itemsize}")
-    for j in range(itemsize - 2, -1, -1):
-        out <<= 8
-        out |= planes[j]
-    return out
-
-
-def shuffle_bytes(array: np.ndarray) -> bytes:
-    """HDF5's byte shuffle of a contiguous array: byte ``j`` of every element, plane by plane."""
-    itemsize = array.dtype.itemsize
-    if sys.byteorder != "little" or itemsize not in (2, 4, 8):
-        return array.view(np.uint8).reshape(-1, itemsize).T.tobytes()
-    words = array.reshape(-1).view(f"<u{itemsize}")
-    planes = np.empty((itemsize, words.size), np.uint8)
-    for j in range(itemsize):
-        planes[j] = words >> (8 * j) if j else words  # setitem keeps the low byte
-    return planes.tobytes()
-
-
-def _encode_frame(frame: np.ndarray, chunk_rows: int, level: int, shuffle: bool) -> list:
-    """One frame as HDF5 chunks ``(first_row, bytes)``: byte shuffle then zlib, as HDF5's filters.
-
-    The last chunk is zero-padded to the full chunk size, as HDF5 stores edge chunks.
-    """
-    rows, cols = frame.shape
-    itemsize = frame.dtype.itemsize
-    out = []
-    for r0 in range(0, rows, chunk_rows):
-        part = frame[r0 : r0 + chunk_rows]
-        if part.shape[0] < chunk_rows:
-            padded = np.zeros((chunk_rows, cols), frame.dtype)
-            padded[: part.shape[0]] = part
-            part = padded
-        raw = np.ascontiguousarray(part)
-        if shuffle and itemsize > 1:
-            data = shuffle_bytes(raw)
-        else:
-            data = raw.tobytes()
-        out.append((r0, zlib.compress(data, level) if level else data))
-    return out
-
-
-def write_chunks_threaded(stack, ds, level: int, shuffle: bool, progress=None) -> None:
-    """Fill ``ds`` (chunks ``(1, chunk_rows, cols)``, shuffle and/or gzip ``level``) block by
-    block, compressing chunks in threads and storing them with ``write_direct_chunk``.
-
-    HDF5 runs its filters in one thread under h5py's lock; zlib releases the GIL, so this scales
-    with cores. The stored chunks are what HDF5's shuffle and deflate filters produce.
-    """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..core.config import config
-    from ..core.progress import Progress
-
-    chunk_rows = ds.chunks[1]
-    with (
-        ThreadPoolExecutor(config.threads()) as pool,
-        Progress(stack.nframes, progress, "hdf5", "frames") as bar,
-    ):
-        for a, _b, block in stack.iter_blocks():
-            block = block.reshape(len(block), *stack.signal_shape)
-            encoded = pool.map(
-                _encode_frame,
-                block,
-                [chunk_rows] * len(block),
-                [level] * len(block),
-                [shuffle] * len(block),
-            )
-            for k, chunks in enumerate(encoded):
-                for r0, data in chunks:
-                    ds.id.write_direct_chunk((a + k, r0, 0), data)
-            bar.update(len(block))
 
 
 def sniff(probe: Probe) -> float:
