@@ -218,26 +218,25 @@ def foldable(dtype: np.dtype) -> bool:
     return dtype.isnative and (dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize >= 4))
 
 
-@njit(nogil=True, cache=True)
-def max_into(block, acc):
-    """``acc = maximum(acc, block[i])`` for every frame of ``block`` ``(n, npix)`` (NaN wins)."""
-    n, npix = block.shape
-    for p0 in range(0, npix, _FOLD_RUN):
-        m = min(_FOLD_RUN, npix - p0)
-        a = acc[p0 : p0 + m]
-        for f in range(n):
-            np.maximum(a, block[f, p0 : p0 + m], a)
+def _extreme_kernel(ufunc):
+    """A kernel ``kernel(block, acc)``: ``acc = ufunc(acc, block[i])`` for every frame of ``block``
+    ``(n, npix)``. ``ufunc`` is ``np.maximum`` or ``np.minimum`` (NaN wins); numba caches each
+    variant apart (the closure's contents are part of the cache key)."""
+
+    @njit(nogil=True, cache=True)
+    def kernel(block, acc):
+        n, npix = block.shape
+        for p0 in range(0, npix, _FOLD_RUN):
+            m = min(_FOLD_RUN, npix - p0)
+            a = acc[p0 : p0 + m]
+            for f in range(n):
+                ufunc(a, block[f, p0 : p0 + m], a)
+
+    return kernel
 
 
-@njit(nogil=True, cache=True)
-def min_into(block, acc):
-    """``acc = minimum(acc, block[i])`` for every frame of ``block`` ``(n, npix)`` (NaN wins)."""
-    n, npix = block.shape
-    for p0 in range(0, npix, _FOLD_RUN):
-        m = min(_FOLD_RUN, npix - p0)
-        a = acc[p0 : p0 + m]
-        for f in range(n):
-            np.minimum(a, block[f, p0 : p0 + m], a)
+max_into = _extreme_kernel(np.maximum)
+min_into = _extreme_kernel(np.minimum)
 
 
 @njit(nogil=True, cache=True)
