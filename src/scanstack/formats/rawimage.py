@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import FormatError
-from ..core.reader import Reader
+from ..core.reader import Reader, crop
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import resolve_inside
 from ._hexrd import is_yaml_text, load_yaml, sniff_yaml_key, yaml_section
@@ -256,7 +256,6 @@ class RawImageReader(Reader):
             return view
 
     def read(self, start, stop, region=None):
-        sig = region if region is not None else (slice(None), slice(None))
         parts = []
         k = int(np.searchsorted(self.starts, start, side="right") - 1)
         i = start
@@ -264,7 +263,7 @@ class RawImageReader(Reader):
             a = i - int(self.starts[k])
             b = min(stop, int(self.starts[k + 1])) - int(self.starts[k])
             if b > a:
-                parts.append(np.array(self._view(k)[(slice(a, b), *sig)], dtype=self.dtype))
+                parts.append(np.array(crop(self._view(k)[a:b], region), dtype=self.dtype))
                 i += b - a
             k += 1
         if len(parts) == 1:

@@ -29,7 +29,7 @@ import numpy as np
 from ..core.errors import FormatError, UnsupportedError, WriteError
 from ..core.metadata import to_jsonable
 from ..core.progress import Progress
-from ..core.reader import Reader
+from ..core.reader import Reader, crop
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ._hexrd import LOAD_NUMPY_TRIGGER, YAML_SUFFIXES
@@ -131,9 +131,8 @@ class TiffReader(Reader):
         return self._tif
 
     def read(self, start, stop, region=None):
-        sig = region if region is not None else (slice(None),) * len(self.signal_shape)
         if self._mmap is not None:
-            return np.array(self._mmap[(slice(start, stop), *sig)], dtype=self.dtype)
+            return np.array(crop(self._mmap[start:stop], region), dtype=self.dtype)
         with self._lock:
             try:
                 data = self._file().asarray(key=list(range(start, stop)), series=self.series)
@@ -142,7 +141,7 @@ class TiffReader(Reader):
                     f"cannot read pages {start}:{stop} (corrupt or truncated?): {exc}", self.source
                 ) from exc
         data = np.asarray(data).reshape(stop - start, *self.signal_shape)
-        return np.ascontiguousarray(data[(slice(None), *sig)], dtype=self.dtype)
+        return np.ascontiguousarray(crop(data, region), dtype=self.dtype)
 
     def as_array(self):
         if self._mmap is not None and self._mmap.dtype == self.dtype:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ...core.errors import FormatError, UnsupportedError
-from ...core.reader import Reader, Region, region_shape
+from ...core.reader import Reader, Region, crop, region_shape
 from ...core.stack import ReaderStack
 from . import navigation as nav
 from . import raw as rawmod
@@ -704,7 +704,7 @@ class MibReader(Reader):
             )
         if self._memory is not None:
             block = self._memory[start:stop]
-            out[...] = block if region is None else block[(slice(None), *region)]
+            out[...] = crop(block, region)
             return out
         geo = self.geometry
         for f, a, b, o in self._segments(start, stop):
