@@ -53,6 +53,11 @@ def _dtype_arg(value: Any) -> Any:
     return np.asarray(value)
 
 
+def _float_dtype(dtype: Any) -> np.dtype:
+    """float32 for a computed result (flat division, mean), float64 for float64 input."""
+    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+
+
 def _need_2d(name: str, shape: Shape) -> None:
     if len(shape) != 2:
         raise ProcessError(f"op {name!r} needs 2-D frames, the frames here have shape {shape}")
@@ -166,17 +171,13 @@ class Flat(PointwiseOp):
 
     name = "flat"
 
-    @staticmethod
-    def _dtype(dtype) -> np.dtype:
-        return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
-
     def infer(self, shape, dtype, data):
         self.frame_array(self.name, data, shape, None, "the flat image")
-        return shape, self._dtype(dtype)
+        return shape, _float_dtype(dtype)
 
     def compute(self, block, data, in_shape, region):
         flat = self.frame_array(self.name, data, in_shape, region, "the flat image")
-        dtype = self._dtype(block.dtype)
+        dtype = _float_dtype(block.dtype)
         out = np.zeros(np.broadcast_shapes(block.shape, flat.shape), dtype)
         np.divide(block, flat, out=out, where=flat != 0, casting="unsafe")
         return out
@@ -388,7 +389,7 @@ class Bin(Op):
     @staticmethod
     def _dtype(dtype, mode) -> np.dtype:
         if mode == "mean":
-            return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+            return _float_dtype(dtype)
         return np.zeros(0, dtype).sum().dtype
 
     def infer(self, shape, dtype, data):
