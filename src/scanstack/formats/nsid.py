@@ -140,10 +140,11 @@ def write_nsid(
     comp = ic.h5_compression(compression)
     path = Path(path)
     meta = ic.common_metadata(stack)
+    book = bookkeeping()  # once: socket.getfqdn() may ask DNS
     with ic.new_h5(stack, path, overwrite) as f:
         chan = f.create_group("Measurement_000/Channel_000")
         group = chan.create_group(name)
-        group.attrs.update(bookkeeping())
+        group.attrs.update(book)
         group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
         group.attrs["scanstack_metadata"] = ic.json_attr(meta)
         kwargs = ic.h5_data_kwargs(
@@ -161,7 +162,7 @@ def write_nsid(
                 "modality": str(meta.get("signal_type") or "generic"),
                 "source": str(meta.get("original_file") or meta.get("format") or "scanstack"),
                 "pyNSID_version": f"{NSID_LAYOUT_VERSION} (scanstack {__version__})",
-                **bookkeeping(),
+                **book,
             }
         )
         reserved = [name, "metadata", "original_metadata", *ic.POSITION_KEYS]

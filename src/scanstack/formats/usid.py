@@ -145,19 +145,20 @@ def write_usid(
     comp = ic.h5_compression(compression)
     path = Path(path)
     npos, nspec = stack.nframes, int(np.prod(stack.signal_shape))
+    book = bookkeeping()  # once: socket.getfqdn() may ask DNS
     with ic.new_h5(stack, path, overwrite) as f:
         meas = f.create_group("Measurement_000")
-        meas.attrs.update(bookkeeping())
+        meas.attrs.update(book)
         meas.attrs.update(measurement_attrs(stack))
         meas.create_dataset(
             "scanstack_original_metadata", data=ic.json_attr(stack.original_metadata or {})
         )
         chan = meas.create_group("Channel_000")
-        chan.attrs.update(bookkeeping())
+        chan.attrs.update(book)
         kwargs = ic.h5_data_kwargs((npos,), (nspec,), stack.dtype, chunk_bytes, comp)
         main = chan.create_dataset(main_name, shape=(npos, nspec), dtype=stack.dtype, **kwargs)
         quantity, units = ic.quantity_units(stack)
-        main.attrs.update({"quantity": quantity, "units": units, **bookkeeping()})
+        main.attrs.update({"quantity": quantity, "units": units, **book})
         refs = _write_ancillary(chan, "Position", _dims(stack, True), nav=True)
         refs += _write_ancillary(chan, "Spectroscopic", _dims(stack, False), nav=False)
         for name, ds in zip(ANCILLARY, refs, strict=True):
