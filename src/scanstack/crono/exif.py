@@ -14,6 +14,8 @@ import datetime as _dt
 import struct
 from typing import Any
 
+from .jpeg import segments
+
 TAG_NAMES = {
     0x010F: "Make",
     0x0110: "Model",
@@ -64,29 +66,16 @@ def find_exif(jpeg: bytes) -> int | None:
     Walks the JPEG markers from SOI up to the start of scan; raises :class:`ExifError` when
     the marker structure is broken before that.
     """
-    n = len(jpeg)
-    if n < 4 or jpeg[0] != 0xFF or jpeg[1] != 0xD8:
-        raise ExifError(
-            f"no JPEG start-of-image marker FFD8 (found {bytes(jpeg[:2]).hex() or 'nothing'})"
-        )
-    pos = 2
-    while pos + 4 <= n:
-        if jpeg[pos] != 0xFF:
-            raise ExifError(f"expected a JPEG marker at byte {pos}, found {jpeg[pos]:#04x}")
-        marker = jpeg[pos + 1]
-        if marker == 0xFF:
-            pos += 1
-            continue
+    for pos, marker, length in segments(jpeg, ExifError):
         if marker == 0xDA or marker == 0xD9:
             return None
-        (length,) = struct.unpack_from(">H", jpeg, pos + 2)
         if marker == 0xE1 and jpeg[pos + 4 : pos + 10] == b"Exif\x00\x00":
-            if pos + 2 + length > n:
+            if pos + 2 + length > len(jpeg):
                 raise ExifError(
-                    f"APP1 segment at byte {pos} claims {length} bytes, only {n - pos - 2} remain"
+                    f"APP1 segment at byte {pos} claims {length} bytes, "
+                    f"only {len(jpeg) - pos - 2} remain"
                 )
             return pos + 10
-        pos += 2 + length
     return None
 
 

@@ -16,7 +16,7 @@ import io
 import math
 import struct
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -42,33 +42,44 @@ def available_backend() -> str:
     return "simplejpeg" if simplejpeg is not None else "pillow"
 
 
-def jpeg_shape(jpeg: bytes) -> tuple[int, int]:
-    """``(height, width)`` in pixels from the SOF segment, without decoding.
+def segments(jpeg: bytes, error: type[ValueError] = JpegError) -> Iterator[tuple[int, int, int]]:
+    """``(byte offset, marker, length field)`` of each marker segment after SOI, in order.
 
-    Raises :class:`JpegError` when there is no SOI marker or no frame header before the scan.
+    The caller stops at the markers it cares about (SOS ``0xDA`` starts the entropy-coded data,
+    which is not walked). Raises ``error`` when there is no SOI marker or a byte where a marker
+    should be is not ``0xFF``.
     """
     n = len(jpeg)
     if n < 4 or jpeg[0] != 0xFF or jpeg[1] != 0xD8:
-        raise JpegError(
+        raise error(
             f"no JPEG start-of-image marker FFD8 (found {bytes(jpeg[:2]).hex() or 'nothing'})"
         )
     pos = 2
     while pos + 4 <= n:
         if jpeg[pos] != 0xFF:
-            raise JpegError(f"expected a JPEG marker at byte {pos}, found {jpeg[pos]:#04x}")
+            raise error(f"expected a JPEG marker at byte {pos}, found {jpeg[pos]:#04x}")
         marker = jpeg[pos + 1]
         if marker == 0xFF:  # fill byte
             pos += 1
             continue
         (length,) = struct.unpack_from(">H", jpeg, pos + 2)
+        yield pos, marker, length
+        pos += 2 + length
+
+
+def jpeg_shape(jpeg: bytes) -> tuple[int, int]:
+    """``(height, width)`` in pixels from the SOF segment, without decoding.
+
+    Raises :class:`JpegError` when there is no SOI marker or no frame header before the scan.
+    """
+    for pos, marker, _length in segments(jpeg):
         if marker in _SOF_MARKERS:
-            if pos + 9 > n:
+            if pos + 9 > len(jpeg):
                 break
             h, w = struct.unpack_from(">HH", jpeg, pos + 5)
             return h, w
         if marker == 0xDA:
             break
-        pos += 2 + length
     raise JpegError("no JPEG frame header (SOF) before the image data")
 
 
