@@ -145,16 +145,14 @@ class ProcessedStack(Stack):
         """Shapes and dtypes after ops ``k...`` found by processing frame 0."""
         if self.nframes == 0:
             return [stages[-1]] * (len(steps) - k)
-        block = self._parent_read(np.array([self._parent_frame(0)]), None)
-        for op, data in steps[:k]:
+        first = 0 if self.frame_list is None else int(self.frame_list[0])
+        block = self.parent._read_frames(np.array([first]), None)
+        found = []
+        for op, data in steps:
             with _naming(op, data):
                 block = op.apply(block, data, block.shape[1:], None, None)
-        out = []
-        for op, data in steps[k:]:
-            with _naming(op, data):
-                block = op.apply(block, data, block.shape[1:], None, None)
-            out.append((tuple(block.shape[1:]), block.dtype))
-        return out
+            found.append((tuple(block.shape[1:]), block.dtype))
+        return found[k:]
 
     # -- Stack interface ------------------------------------------------------------------
     @property
@@ -182,12 +180,6 @@ class ProcessedStack(Stack):
     @property
     def path(self):
         return getattr(self.parent, "path", None)
-
-    def _parent_frame(self, i: int) -> int:
-        return int(i) if self.frame_list is None else int(self.frame_list[i])
-
-    def _parent_read(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
-        return self.parent._read_frames(frames, region)
 
     def _plan(self, region: Region | None):
         """Per op: (op, data, input shape, input region, output region); and the parent region."""
@@ -222,7 +214,7 @@ class ProcessedStack(Stack):
         return out
 
     def _run(self, plan, parent_frames: np.ndarray, first: Region | None) -> np.ndarray:
-        block = self._parent_read(parent_frames, first)
+        block = self.parent._read_frames(parent_frames, first)
         for op, data, shape, need, want in plan:
             with _naming(op, data):
                 block = op.apply(block, data, shape, need, want)
