@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.reader import Region
+from ..core.reader import Region, compose_regions
 from ..core.stack import ReaderStack, Stack, ViewStack
 
 #: dtypes the kernels read natively (anything else is converted block by block)
@@ -45,8 +45,8 @@ def native_view(arr: np.ndarray) -> tuple[np.ndarray, bool] | None:
         return arr.view(np.uint8), False
     if dt.kind not in _NATIVE_KINDS or dt == np.float16:
         return None
-    if dt.isnative or dt.itemsize == 1:
-        return arr.view(dt.newbyteorder("=")) if not dt.isnative else arr, False
+    if dt.isnative:  # single-byte dtypes are native whatever their byte-order mark
+        return arr, False
     if dt.kind == "u":
         return arr.view(dt.newbyteorder("=")), True
     return None
@@ -105,16 +105,6 @@ class Direct:
         return self.n * 64 if self.bits else self.n
 
 
-def _compose(outer: Region | None, inner: Region | None) -> Region | None:
-    if outer is None:
-        return inner
-    if inner is None:
-        return outer
-    return tuple(
-        slice(o.start + i.start, o.start + i.stop) for o, i in zip(outer, inner, strict=True)
-    )
-
-
 def _is_identity(key) -> bool:
     return (
         isinstance(key, slice) and key.start is None and key.stop is None and key.step in (None, 1)
@@ -130,7 +120,7 @@ def direct_source(stack: Stack) -> Direct | None:
         if not all(_is_identity(p) for p in s.post):
             return None
         frames = s.frame_map.reshape(-1)[frames]
-        region = _compose(s.region, region)
+        region = compose_regions(s.region, region)
         s = s.parent
     if not isinstance(s, ReaderStack) or len(s.signal_shape) != 2:
         return None
