@@ -145,19 +145,12 @@ def _combine_sum(x, y):
     return np.add(x, y, out=x)
 
 
-def _empty_max(shape: tuple[int, ...]):
-    raise ValueError("max of zero frames")
-
-
-def _empty_min(shape: tuple[int, ...]):
-    raise ValueError("min of zero frames")
-
-
 #: label -> (fold, combine, accumulator bytes per pixel (None: the stack's itemsize),
-#: the result for zero frames, the finish of a non-empty accumulator given the frame count)
+#: the result for zero frames given the frame shape (None: an error), the finish of a non-empty
+#: accumulator given the frame count)
 _REDUCTIONS = {
-    "max": (_fold_max, _combine_max, None, _empty_max, lambda acc, n: acc),
-    "min": (_fold_min, _combine_min, None, _empty_min, lambda acc, n: acc),
+    "max": (_fold_max, _combine_max, None, None, lambda acc, n: acc),
+    "min": (_fold_min, _combine_min, None, None, lambda acc, n: acc),
     "sum": (
         _fold_sum,
         _combine_sum,
@@ -209,7 +202,11 @@ def _reduce(
         progress=progress,
         label=label,
     )
-    return empty(stack.signal_shape) if result is None else finish(result, n)
+    if result is not None:
+        return finish(result, n)
+    if empty is None:
+        raise ValueError(f"{label} of zero frames")
+    return empty(stack.signal_shape)
 
 
 def max(
