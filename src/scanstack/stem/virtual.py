@@ -236,11 +236,6 @@ def _sum_direct(src: Direct, out_dtype, nthreads: int, progress: ProgressArg) ->
 
 
 # -- max -------------------------------------------------------------------------------------
-def _native_dtype(dtype) -> np.dtype:
-    dtype = np.dtype(dtype)
-    return dtype if dtype.isnative else dtype.newbyteorder("=")
-
-
 def _max_rows(data: np.ndarray, frames: np.ndarray, off: int, n: int, swap: bool) -> np.ndarray:
     acc = np.array(data[frames[0], off : off + n])
     if swap:
@@ -265,7 +260,7 @@ def max_pattern(
 ) -> np.ndarray:
     """Pixel-wise maximum over all frames, shape ``signal_shape``, the stack's dtype (native order)."""
     _check(stack)
-    out_dtype = _native_dtype(stack.dtype)
+    out_dtype = np.dtype(stack.dtype).newbyteorder("=")
     if stack.nframes == 0:
         raise ValueError("the maximum of an empty stack is undefined")
     src = direct_source(stack) if fast else None
