@@ -18,7 +18,6 @@ import argparse
 import contextlib
 import json
 import sys
-from contextlib import ExitStack
 from pathlib import Path
 
 import numpy as np
@@ -38,18 +37,27 @@ def _open(args):
     return scanstack.open(args.input, getattr(args, "in_format", None), **options)
 
 
+def _client(args, cleanup: contextlib.ExitStack):
+    """The dask.distributed client of ``--scheduler`` (closed by ``cleanup``), or None."""
+    if not args.scheduler:
+        return None
+    from distributed import Client
+
+    return cleanup.enter_context(Client(args.scheduler))
+
+
 # -- commands --------------------------------------------------------------------------------
 def cmd_formats(args) -> int:
     import scanstack
 
+    specs = scanstack.formats()
     rows = []
-    for name, spec in scanstack.formats().items():
+    for name, spec in specs.items():
         mode = ("r" if spec.can_read else "-") + ("w" if spec.can_write else "-")
         rows.append((name, mode, " ".join(spec.extensions), spec.description))
     width = max(len(r[0]) for r in rows)
     ext_w = max(len(r[2]) for r in rows)
     print(f"{'format':<{width}}  r/w  {'extensions':<{ext_w}}  description")
-    specs = scanstack.formats()
     for name, mode, ext, desc in rows:
         print(f"{name:<{width}}  {mode:<3}  {ext:<{ext_w}}  {desc}")
         if args.verbose:
@@ -129,11 +137,10 @@ def cmd_convert(args) -> int:
         options = parse_options(args.option)
         if args.compression is not None:
             options["compression"] = None if args.compression == "none" else args.compression
-        with ExitStack() as cleanup:
-            if args.scheduler:
-                from distributed import Client
-
-                options["client"] = cleanup.enter_context(Client(args.scheduler))
+        with contextlib.ExitStack() as cleanup:
+            client = _client(args, cleanup)
+            if client is not None:  # writers without cluster support take no client=
+                options["client"] = client
             scanstack.save(stack, args.output, args.format, progress=not args.quiet, **options)
     print(f"wrote {args.output}")
     return 0
@@ -163,11 +170,7 @@ def cmd_stats(args) -> int:
     from .. import stats
 
     with contextlib.ExitStack() as cleanup:
-        client = None
-        if args.scheduler:
-            from distributed import Client
-
-            client = cleanup.enter_context(Client(args.scheduler))
+        client = _client(args, cleanup)
         stack = cleanup.enter_context(_open(args))
         func = getattr(stats, "average" if args.stat == "mean" else args.stat)
         kwargs = {"nframes": args.nframes, "progress": not args.quiet, "client": client}
