@@ -5,6 +5,7 @@
 - hexrd's YAML ``meta`` triggers (``"! load-numpy-array file.npy"``, the obsolete ``"++np.array"``),
   with the file resolved against the YAML file's folder and loaded without pickle;
 - HDF5 sources given as a file name or an already-open ``h5py.File``/``Group``;
+- :class:`LazyPool`, the thread pool a reader decodes frames in, started on first read;
 - :class:`OptionError`, a bad writer/reader option: a :class:`WriteError` that is also a
   ``ValueError`` (hexrd raises ``ValueError`` for ``gzip=10``); :class:`StyleError` and
   :class:`DatasetShapeError`, :class:`FormatError` s that are also the ``TypeError`` /
@@ -16,7 +17,9 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -234,3 +237,31 @@ class H5Source:
                 )
         if self.owns or force:
             self._file = None
+
+
+# -- reader thread pools -------------------------------------------------------------------------
+class LazyPool:
+    """A reader's thread pool, started on the first :meth:`get` (a reader that is only opened,
+    or pickled to a worker, starts no threads) and stopped by :meth:`shutdown` (from ``close``).
+
+    ``workers`` threads, default ``config.threads()``. Thread-safe.
+    """
+
+    def __init__(self, workers: int | None = None):
+        self.workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                from ..core.config import config
+
+                self._pool = ThreadPoolExecutor(self.workers or config.threads())
+            return self._pool
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)

@@ -44,6 +44,7 @@ from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path, resolve_inside
 from ._hexrd import (
     H5Source,
+    LazyPool,
     OptionError,
     StyleError,
     is_yaml_text,
@@ -232,8 +233,7 @@ class FrameCacheReader(Reader):
         )
         self._members: NpzMembers | None = None
         self._h5: H5Source | None = None
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._pool = LazyPool(max_workers)
         self.max_workers = max_workers
         given = style
         style = check_style(style, self._name(source))
@@ -450,18 +450,12 @@ class FrameCacheReader(Reader):
             ) from exc
         return [self._checked(start + f, *parts[f], where) for f in range(len(ids))]
 
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.max_workers or config.threads())
-            return self._pool
-
     def read(self, start, stop, region=None):
         n = stop - start
         out = np.zeros((n, *region_shape(region, self.signal_shape)), self.dtype)
         if self._members is not None:
             if n > 2:
-                frames = list(self._executor().map(self.sparse_frame, range(start, stop)))
+                frames = list(self._pool.get().map(self.sparse_frame, range(start, stop)))
             else:
                 frames = [self.sparse_frame(i) for i in range(start, stop)]
         else:
@@ -481,9 +475,7 @@ class FrameCacheReader(Reader):
             self._members.close()
         if self._h5 is not None:
             self._h5.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
+        self._pool.shutdown()
 
     def __reduce__(self):
         from ..core.reader import _reopen

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-import threading
 import zlib
 from typing import Any
 
@@ -36,7 +35,7 @@ from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ..core.writing import copy_to
 from ._h5chunks import FILTER_DEFLATE, FILTER_SHUFFLE, decode_chunk, filter_chunk, write_encoded
-from ._hexrd import DatasetShapeError, H5Source, OptionError, probe_h5
+from ._hexrd import DatasetShapeError, H5Source, LazyPool, OptionError, probe_h5
 from ._interchange import h5_compression
 
 JSON_KEYS_ATTR = "__scanstack_json__"
@@ -197,8 +196,7 @@ class HDF5Reader(Reader):
         self._ndim = ds.ndim
         self._where = where
         self._filters = chunk_filters(ds)
-        self._pool = None
-        self._pool_lock = threading.Lock()
+        self._pool = LazyPool()
         self.nav_shape = (ds.shape[0],) if ds.ndim == 3 else (1,)
         self.signal_shape = tuple(ds.shape[-2:])
         self.dtype = ds.dtype
@@ -235,10 +233,6 @@ class HDF5Reader(Reader):
 
     def _read_chunks(self, ds, start: int, stop: int, sig) -> np.ndarray:
         """Frames ``start:stop`` decoded from their raw chunks in threads (see chunk_filters)."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from ..core.config import config
-
         rows, cols = self.signal_shape
         rs, cs = (s if isinstance(s, slice) else slice(None) for s in sig)
         r0, r1, _ = rs.indices(rows)
@@ -251,10 +245,7 @@ class HDF5Reader(Reader):
         for i in range(start, stop):
             for a in starts:
                 jobs.append((i, a, *ds.id.read_direct_chunk((i, a, 0))))
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(config.threads())
-        decoded = self._pool.map(
+        decoded = self._pool.get().map(
             lambda job: decode_chunk(job[3], job[2], self._filters, (cr, cols), self.dtype),
             jobs,
         )
@@ -267,9 +258,7 @@ class HDF5Reader(Reader):
         return self._dataset() if self._ndim == 3 else None
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
+        self._pool.shutdown()
         self._h5.close(force=self.close_when_finished)
 
     def __reduce__(self):
