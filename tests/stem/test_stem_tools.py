@@ -251,3 +251,14 @@ def test_detector_mistakes_are_errors_not_silent_images():
         stem.virtual_bright_field(stack, (500, 500), 3)  # disk off the detector
     with pytest.raises(ValueError, match="NaN"):
         stem.virtual_images(stack, [np.full((12, 10), np.nan)])
+
+
+@pytest.mark.parametrize("fast", [True, False])
+@pytest.mark.parametrize("nan_frame", [0, 1, 2])
+def test_max_pattern_propagates_nan_like_numpy(fast, nan_frame):
+    frames = np.arange(3 * 4 * 4, dtype=np.float32).reshape(3, 1, 4, 4)
+    frames[nan_frame, 0, 1, 2] = np.nan
+    stack = Stack.from_array(frames)
+    result = stem.max_pattern(stack, fast=fast)
+    np.testing.assert_array_equal(result, np.max(frames, axis=(0, 1)))
+    assert np.isnan(result[1, 2])

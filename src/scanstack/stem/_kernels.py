@@ -110,18 +110,20 @@ def sum_lanes(data, frames, off, n, swap, acc):
 
 @njit(**_JIT)
 def max_lanes(data, frames, off, n, swap, acc):
-    """``acc (n,) = max(acc, data[f, off:off+n])`` over ``frames``; acc starts at a data row."""
+    """``acc (n,) = max(acc, data[f, off:off+n])`` over ``frames``; acc starts at a data row.
+
+    NaN propagates (like ``np.max``): a NaN in any frame gives NaN."""
     for i in range(frames.shape[0]):
         row = data[frames[i], off : off + n]
         if swap:
             for c in range(n):
                 v = bswap(row[c])
-                if v > acc[c]:
+                if v > acc[c] or v != v:  # v != v: NaN propagates, as in np.max
                     acc[c] = v
         else:
             for c in range(n):
                 v = row[c]
-                if v > acc[c]:
+                if v > acc[c] or v != v:
                     acc[c] = v
     return acc
 
