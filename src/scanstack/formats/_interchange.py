@@ -358,6 +358,13 @@ def energy_calibration(stack: Stack) -> tuple[float, float, float] | None:
     return None
 
 
+def calibrated_energies(cal: tuple[float, float, float], n: int) -> np.ndarray:
+    """Energies (keV) of channels ``0..n-1`` under ``cal = (a, b, c)``: E = a + b·ch + c·ch²,
+    shape ``(n,)`` float64."""
+    ch = np.arange(n, dtype=np.float64)
+    return cal[0] + cal[1] * ch + cal[2] * ch**2
+
+
 def common_metadata(stack: Stack) -> dict[str, Any]:
     """``stack.metadata`` as plain JSON types, without the per-position arrays."""
     meta = dict(stack.metadata) if isinstance(stack.metadata, dict) else {}

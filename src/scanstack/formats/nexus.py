@@ -146,8 +146,7 @@ def _signal_energy_axis(stack: Stack) -> tuple[str, np.ndarray, str] | None:
     cal = ic.energy_calibration(stack)
     if cal is None or len(stack.signal_shape) != 1:
         return None
-    ch = np.arange(stack.signal_shape[0], dtype=np.float64)
-    return "energy", cal[0] + cal[1] * ch + cal[2] * ch**2, "keV"
+    return "energy", ic.calibrated_energies(cal, stack.signal_shape[0]), "keV"
 
 
 def _write_nexus_tree(
@@ -555,8 +554,8 @@ class NexusReader(ic.H5NavReader, Reader):
             if c == 0:
                 axes[-1] = Axis("energy", n, "keV", b, a, navigate=False)
             else:
-                ch = np.arange(n, dtype=float)
-                axes[-1] = Axis("energy", n, "keV", values=a + b * ch + c * ch**2, navigate=False)
+                energies = ic.calibrated_energies(cal, n)
+                axes[-1] = Axis("energy", n, "keV", values=energies, navigate=False)
         return axes
 
 

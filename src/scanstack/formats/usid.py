@@ -80,8 +80,7 @@ def _dims(stack: Stack, nav: bool) -> list[tuple[str, str, np.ndarray]]:
     if not nav and len(axes) == 1:
         cal = ic.energy_calibration(stack)
         if cal is not None and axes[0].units not in ("keV", "eV"):
-            ch = np.arange(axes[0].size, dtype=np.float64)
-            dims = [("Energy", "keV", cal[0] + cal[1] * ch + cal[2] * ch**2)]
+            dims = [("Energy", "keV", ic.calibrated_energies(cal, axes[0].size))]
     labels = ic.unique_names([d[0] for d in dims])
     return [(lab, u, c) for lab, (_, u, c) in zip(labels, dims, strict=True)]
 
