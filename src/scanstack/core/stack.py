@@ -22,13 +22,13 @@ import numbers
 import operator
 import uuid
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from .axes import Axis
 from .config import config
+from .readahead import read_ahead
 from .reader import Reader, Region, compose_regions, normalize_region, region_shape
 
 #: metadata arrays with one row per frame (flat, C order over nav_shape); views cut them like frames
@@ -184,15 +184,8 @@ class Stack:
         step = frames_per_block or self.frames_per_block(region=region)
         stop = self.nframes if stop is None else min(stop, self.nframes)
         bounds = [(a, min(a + step, stop)) for a in range(start, stop, step)]
-        if not bounds:
-            return
-        with ThreadPoolExecutor(1) as pool:
-            future = pool.submit(self._read_range, *bounds[0], region)
-            for i, (a, b) in enumerate(bounds):
-                block = future.result()
-                if i + 1 < len(bounds):
-                    future = pool.submit(self._read_range, *bounds[i + 1], region)
-                yield a, b, block
+        for (a, b), block in read_ahead(lambda ab: self._read_range(*ab, region), bounds):
+            yield a, b, block
 
     def _read_range(self, start: int, stop: int, region: Region | None) -> np.ndarray:
         return self._read_frames(np.arange(start, stop, dtype=np.int64), region)

@@ -6,14 +6,15 @@ size, and so that progress is reported the same way everywhere.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
 from .progress import Progress, ProgressArg
+from .readahead import read_ahead
 from .stack import Stack
 
 
@@ -72,12 +73,11 @@ def copy_to(
             return stack.read(key[0].start, key[0].stop)
         return read_nav_block(stack, key)
 
-    with Progress(stack.nframes, progress, label, "frames") as bar, ThreadPoolExecutor(1) as pool:
-        future = pool.submit(load, keys[0]) if keys else None
-        for i, key in enumerate(keys):
-            block = future.result()
-            if i + 1 < len(keys):
-                future = pool.submit(load, keys[i + 1])
+    with (
+        Progress(stack.nframes, progress, label, "frames") as bar,
+        contextlib.closing(read_ahead(load, keys)) as blocks,  # a failed write waits for the read
+    ):
+        for key, block in blocks:
             if transform is not None:
                 block = transform(block)
             target[key] = block
