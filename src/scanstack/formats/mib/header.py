@@ -184,13 +184,6 @@ def _float(text: str) -> float:
         return float("nan")
 
 
-def utc_from_local(h: FrameHeader) -> str | None:
-    """The acquisition time as ISO 8601 UTC (ns precision when the header has the extension)."""
-    if h.timestamp_utc:
-        return h.timestamp_utc if h.timestamp_utc.endswith("Z") else h.timestamp_utc + "Z"
-    return None
-
-
 # -- the .hdr sidecar ---------------------------------------------------------------------------
 def parse_hdr_text(data: bytes) -> dict[str, str]:
     """``Key:\\tValue`` lines of a ``.hdr`` file as a dict of raw strings.

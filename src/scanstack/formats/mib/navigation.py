@@ -17,7 +17,6 @@ The result is then fitted to the frames present exactly as RosettaSciIO's ``load
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -62,17 +61,6 @@ def line_length_rsciio(ts: np.ndarray) -> int:
         if len(idx):
             return int(idx[0][0]) + 1
     return 1
-
-
-@dataclass
-class NavResult:
-    """Navigation shape (numpy order), the frames it covers and how it was found."""
-
-    nav_shape: tuple[int, ...]
-    first_frame: int
-    source: str
-    interrupted: bool = False
-    notes: list[str] = field(default_factory=list)
 
 
 def fit_to_frames(
