@@ -44,32 +44,40 @@ def _font(size: int = 12):
         return ImageFont.load_default()
 
 
-def display_limits(
-    data: np.ndarray, log: bool = False, low: float = 0.5, high: float = 99.5
-) -> tuple[float, float]:
-    """The ``low`` and ``high`` percentiles of the finite values (after ``log1p`` if ``log``)."""
+def _display_values(data: np.ndarray, log: bool) -> np.ndarray:
+    """The values a picture shows: float, ``log1p`` of the non-negative part if ``log``."""
     data = np.asarray(data, dtype=float)
-    if log:
-        data = np.log1p(np.clip(data, 0, None))
-    finite = data[np.isfinite(data)]
+    return np.log1p(np.clip(data, 0, None)) if log else data
+
+
+def _limits(values: np.ndarray, low: float, high: float) -> tuple[float, float]:
+    finite = values[np.isfinite(values)]
     if not finite.size:
         return 0.0, 1.0
     lo, hi = (float(v) for v in np.percentile(finite, [low, high]))
     return (lo, hi) if hi > lo else (lo, lo + 1.0)
 
 
+def _to_uint8(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    finite = np.isfinite(values)
+    out = np.clip((np.where(finite, values, lo) - lo) / (hi - lo), 0, 1) * 255
+    out[~finite] = 0
+    return out.astype(np.uint8)
+
+
+def display_limits(
+    data: np.ndarray, log: bool = False, low: float = 0.5, high: float = 99.5
+) -> tuple[float, float]:
+    """The ``low`` and ``high`` percentiles of the finite values (after ``log1p`` if ``log``)."""
+    return _limits(_display_values(data, log), low, high)
+
+
 def scale_to_uint8(
     data: np.ndarray, log: bool = False, low: float = 0.5, high: float = 99.5
 ) -> np.ndarray:
     """Map finite values between the ``low`` and ``high`` percentiles onto 0..255 (NaN -> 0)."""
-    lo, hi = display_limits(data, log, low, high)
-    data = np.asarray(data, dtype=float)
-    if log:
-        data = np.log1p(np.clip(data, 0, None))
-    finite = np.isfinite(data)
-    out = np.clip((np.where(finite, data, lo) - lo) / (hi - lo), 0, 1) * 255
-    out[~finite] = 0
-    return out.astype(np.uint8)
+    values = _display_values(data, log)
+    return _to_uint8(values, *_limits(values, low, high))
 
 
 def colorbar(
@@ -109,17 +117,20 @@ def image(
     bar with the displayed range in data units (labelled ``units``).
     """
     data = np.asarray(data)
+    limits = None  # the displayed range, computed once for the picture and its colour bar
     if data.ndim == 3 and data.shape[2] in (3, 4) and data.dtype == np.uint8:
         img = Image.fromarray(data[..., :3])
     else:
-        img = Image.fromarray(_lut(cmap)[scale_to_uint8(data, log)])
+        values = _display_values(data, log)
+        limits = _limits(values, 0.5, 99.5)
+        img = Image.fromarray(_lut(cmap)[_to_uint8(values, *limits)])
     if size:
         w, h = img.size[0], img.size[1] * aspect
         factor = size / max(w, h)
         new = (max(1, round(w * factor)), max(1, round(h * factor)))
         img = img.resize(new, Image.NEAREST if factor >= 1 else Image.BILINEAR)
-    if scale and not (data.ndim == 3 and data.dtype == np.uint8):
-        bar = colorbar(img.size[1], *display_limits(data, log), cmap=cmap, log=log, label=units)
+    if scale and limits is not None:
+        bar = colorbar(img.size[1], *limits, cmap=cmap, log=log, label=units)
         both = Image.new("RGB", (img.size[0] + 4 + bar.size[0], img.size[1]), "white")
         both.paste(img.convert("RGB"), (0, 0))
         both.paste(bar, (img.size[0] + 4, 0))
