@@ -33,6 +33,7 @@ from ..core.errors import FormatError, UnsupportedError
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import resolve_inside
+from ._files import file_runs
 from ._hexrd import load_yaml, sniff_yaml_key, yaml_section, yamlmeta
 
 TIFF_SUFFIXES = (".tif", ".tiff")
@@ -299,12 +300,8 @@ class ImageFilesReader(Reader):
     def read(self, start, stop, region=None):
         sig = region if region is not None else (slice(None),) * len(self.signal_shape)
         out = np.empty((stop - start, *region_shape(region, self.signal_shape)), self.dtype)
-        seg = int(np.searchsorted(self.starts, start, side="right") - 1)
-        i = start
-        while i < stop:
-            k, skip, count = self.segments[seg]
-            a = i - int(self.starts[seg])
-            b = min(stop - int(self.starts[seg]), count)
+        for seg, a, b, o in file_runs(self.starts, start, stop):
+            k, skip, _count = self.segments[seg]
             frames = read_image_frames(
                 self.files[k], self.kinds[k], list(range(skip + a, skip + b))
             )
@@ -315,9 +312,7 @@ class ImageFilesReader(Reader):
                         f"{self.signal_shape}",
                         self.files[k],
                     )
-                out[i - start + j] = self._convert(frame, self.files[k])[sig]
-            i += b - a
-            seg += 1
+                out[o + j] = self._convert(frame, self.files[k])[sig]
         return out
 
     def source_paths(self) -> list[str]:

@@ -29,6 +29,7 @@ from ..core.errors import FormatError
 from ..core.reader import Reader, crop
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import resolve_inside
+from ._files import file_runs
 from ._hexrd import is_yaml_text, load_yaml, sniff_yaml_key, yaml_section
 
 
@@ -256,16 +257,10 @@ class RawImageReader(Reader):
             return view
 
     def read(self, start, stop, region=None):
-        parts = []
-        k = int(np.searchsorted(self.starts, start, side="right") - 1)
-        i = start
-        while i < stop:
-            a = i - int(self.starts[k])
-            b = min(stop, int(self.starts[k + 1])) - int(self.starts[k])
-            if b > a:
-                parts.append(np.array(crop(self._view(k)[a:b], region), dtype=self.dtype))
-                i += b - a
-            k += 1
+        parts = [
+            np.array(crop(self._view(k)[a:b], region), dtype=self.dtype)
+            for k, a, b, _ in file_runs(self.starts, start, stop)
+        ]
         if len(parts) == 1:
             return parts[0]
         return np.concatenate(parts) if parts else np.empty((0, *self.signal_shape), self.dtype)

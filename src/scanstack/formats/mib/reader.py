@@ -24,6 +24,7 @@ import numpy as np
 from ...core.errors import FormatError, UnsupportedError
 from ...core.reader import Reader, Region, crop, region_shape
 from ...core.stack import ReaderStack
+from .._files import file_runs
 from . import navigation as nav
 from . import raw as rawmod
 from .header import (
@@ -673,13 +674,13 @@ class MibReader(Reader):
     def path(self) -> str | None:
         return self._files[0].path
 
-    def _segments(self, start: int, stop: int):
-        """``(file, local_start, local_stop, out_offset)`` covering stack frames start:stop."""
-        g0, g1 = start + self.first_frame, stop + self.first_frame
-        for k, f in enumerate(self._files):
-            a, b = max(g0, int(self._starts[k])), min(g1, int(self._starts[k + 1]))
-            if a < b:
-                yield f, a - int(self._starts[k]), b - int(self._starts[k]), a - g0
+    def _segments(self, start: int, stop: int, offset: int | None = None):
+        """``(file, local_start, local_stop, out_offset)`` covering stack frames start:stop
+        (frames ``offset + start:offset + stop`` of the files; ``offset`` defaults to the
+        stack's first frame)."""
+        offset = self.first_frame if offset is None else offset
+        for k, a, b, o in file_runs(self._starts, start + offset, stop + offset):
+            yield self._files[k], a, b, o
 
     def _view(self, f: _File, a: int, b: int) -> np.ndarray:
         return f.records(self.geometry)[a:b]["px"]
@@ -780,14 +781,10 @@ class MibReader(Reader):
         frame in the file(s) with ``all_frames=True``)."""
         total = self.n_in_files if all_frames else self.nframes
         start, stop, _ = slice(start, stop).indices(total)
-        offset = 0 if all_frames else self.first_frame
-        parts = []
-        for k, f in enumerate(self._files):
-            a = max(start + offset, int(self._starts[k]))
-            b = min(max(stop, start) + offset, int(self._starts[k + 1]))
-            if a < b:
-                base = int(self._starts[k])
-                parts.append(f.header_bytes(self.geometry, a - base, b - base))
+        parts = [
+            f.header_bytes(self.geometry, a, b)
+            for f, a, b, _ in self._segments(start, stop, 0 if all_frames else None)
+        ]
         if not parts:
             return np.zeros((0, self.geometry.header_size), np.uint8)
         return np.concatenate(parts) if len(parts) > 1 else parts[0]
