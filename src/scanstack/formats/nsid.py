@@ -44,15 +44,6 @@ from ._sniff import h5_sniffer
 from .usid import bookkeeping
 
 NSID_LAYOUT_VERSION = "0.0.7"
-MAIN_ATTRS = (
-    "quantity",
-    "units",
-    "main_data_name",
-    "pyNSID_version",
-    "data_type",
-    "modality",
-    "source",
-)
 #: signal dims implied by sidpy's data_type
 DATA_TYPE_SIGNAL_NDIM = {
     "SPECTRUM": 1,
