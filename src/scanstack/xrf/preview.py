@@ -9,7 +9,7 @@ import numpy as np
 from ..core.progress import ProgressArg
 from ..core.stack import Stack
 from .lines import ELEMENT_LINES, detector_fwhm
-from .spectra import Band, resolve_bands, summarize
+from .spectra import Band, element_maps, resolve_bands, summarize
 
 #: ROI names that are scattering, not elements: never chosen as "element maps"
 SCATTER = ("compton", "rayleigh", "coherent", "incoherent", "scatter")
@@ -100,14 +100,7 @@ def preview_data(
                 exclude=(anode,) if isinstance(anode, str) else (),
             )
             if bands:
-                maps = summarize(
-                    stack,
-                    bands,
-                    sum_spectrum=False,
-                    max_spectrum=False,
-                    client=client,
-                    progress=progress,
-                ).maps
+                maps = element_maps(stack, bands, client=client, progress=progress)
                 source = "detected lines"
     return {
         "energy": summary.energy,
