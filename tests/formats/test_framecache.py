@@ -12,6 +12,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 import pytest
+from _hexrd_helpers import omega
 
 import scanstack
 from scanstack.core.errors import FormatError, ScanstackError, WriteError
@@ -30,11 +31,6 @@ def sparse_frames(n=6, rows=20, cols=17, dtype=np.uint16, seed=0):
         values = values + 0.25
     data[hot] = values.astype(dtype)
     return data
-
-
-def omega(n):
-    start = np.arange(n) * 0.25
-    return np.stack([start, start + 0.25], axis=1)
 
 
 def hexrd_npz(path, data, threshold, meta):

@@ -7,6 +7,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 import pytest
+from _hexrd_helpers import omega
 
 import scanstack
 from scanstack.core.errors import FormatError, ScanstackError, UnsupportedError, WriteError
@@ -21,11 +22,6 @@ def frames(n=5, rows=12, cols=9, dtype=np.uint16, seed=0):
     return (
         rng.integers(0, 1000, (n, rows, cols)) - (500 if np.dtype(dtype).kind != "u" else 0)
     ).astype(dtype)
-
-
-def omega(n):
-    start = np.arange(n) * 0.25
-    return np.stack([start, start + 0.25], axis=1)
 
 
 def hexrd_style_file(path, data, attrs, group="imageseries"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import tifffile
 import yaml
+from _hexrd_helpers import omega
 
 import scanstack
 from scanstack.core.errors import FormatError, UnsupportedError, WriteError
@@ -13,11 +14,6 @@ from scanstack.core.errors import FormatError, UnsupportedError, WriteError
 
 def frames(n=5, rows=9, cols=7, dtype=np.uint16):
     return (np.arange(n * rows * cols).reshape(n, rows, cols) * 3).astype(dtype)
-
-
-def omega(n):
-    start = np.arange(n) * 0.25
-    return np.stack([start, start + 0.25], axis=1)
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.int32, np.float32])
