@@ -18,13 +18,12 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import h5py
 import numpy as np
 
 from ...core.errors import UnsupportedError, WriteError
 from ...core.progress import Progress, ProgressArg
-from ...core.safety import atomic_path
 from ...core.stack import Stack
+from .. import _interchange as ic
 from .geometry import DEFAULT_BINNING, ScanGeometry
 from .writer import (
     DPP_START,
@@ -173,10 +172,7 @@ def write_stack(
         if isinstance(r, dict) and {"name", "start", "end"} <= set(r)
     ]
 
-    with (
-        atomic_path(path, overwrite=overwrite, inputs=stack.source_paths()) as tmp,
-        h5py.File(tmp, "w") as f,
-    ):
+    with ic.new_h5(stack, path, overwrite) as f:
         _write_root_and_configuration(
             f, g, cal, channels, rois, None, motors[:, 0], motors[:, 1], g.z
         )
