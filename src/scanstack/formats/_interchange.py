@@ -585,6 +585,29 @@ def write_h5_positions(group, stack: Stack) -> None:
             sub.create_dataset(key, data=arr)
 
 
+def write_h5_per_position(group, stack: Stack, shape: tuple[int, ...] | None = None) -> None:
+    """``live_time``/``real_time`` (s) as datasets of ``group``, flat or reshaped to ``shape``,
+    and the other per-position arrays under ``group/positions`` (:func:`write_h5_positions`)."""
+    for key, arr in position_arrays(stack).items():
+        ds = group.create_dataset(key, data=arr if shape is None else arr.reshape(shape))
+        ds.attrs["units"] = "s"
+    write_h5_positions(group, stack)
+
+
+def read_h5_per_position(group, nframes: int) -> dict[str, np.ndarray]:
+    """What :func:`write_h5_per_position` wrote: ``live_time``/``real_time`` as flat float64
+    ``(nframes,)`` (any stored shape with ``nframes`` values), then :func:`read_h5_positions`."""
+    import h5py
+
+    out: dict[str, np.ndarray] = {}
+    for key in POSITION_KEYS:
+        ds = group.get(key)
+        if isinstance(ds, h5py.Dataset) and ds.size == nframes:
+            out[key] = np.asarray(ds[()], dtype=np.float64).reshape(-1)
+    out.update(read_h5_positions(group, nframes))
+    return out
+
+
 def read_h5_positions(group, nframes: int) -> dict[str, np.ndarray]:
     """Arrays written by :func:`write_h5_positions` (those with ``nframes`` entries)."""
     import h5py

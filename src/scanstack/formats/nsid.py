@@ -173,10 +173,7 @@ def write_nsid(
             main.dims[i].label = dim
         attrs_tree(group.create_group("metadata"), meta)
         attrs_tree(group.create_group("original_metadata"), stack.original_metadata or {})
-        for key, arr in ic.position_arrays(stack).items():
-            ds = group.create_dataset(key, data=arr.reshape(stack.nav_shape or (1,)))
-            ds.attrs["units"] = "s"
-        ic.write_h5_positions(group, stack)
+        ic.write_h5_per_position(group, stack, stack.nav_shape or (1,))
         ic.write_blocks(stack, main, compression, progress, f"nsid {path.name}", client=client)
     return path
 
@@ -314,11 +311,7 @@ class NSIDReader(ic.H5NavReader, Reader):
         if "title" not in meta and "main_data_name" in dset.attrs:
             meta["title"] = ic.as_str(dset.attrs["main_data_name"])
         nframes = int(np.prod(self.nav_shape)) if self.nav_shape else 1
-        for key in ic.POSITION_KEYS:
-            ds = group.get(key)
-            if isinstance(ds, h5py.Dataset) and ds.size == nframes:
-                meta[key] = np.asarray(ds[()], dtype=np.float64).reshape(-1)
-        meta.update(ic.read_h5_positions(group, nframes))
+        meta.update(ic.read_h5_per_position(group, nframes))
         meta["format"] = "nsid"
         meta["original_file"] = os.fspath(source)
         self.metadata = meta

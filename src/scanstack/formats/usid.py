@@ -162,9 +162,7 @@ def write_usid(
         refs += _write_ancillary(chan, "Spectroscopic", _dims(stack, False), nav=False)
         for name, ds in zip(ANCILLARY, refs, strict=True):
             main.attrs[name] = ds.ref
-        for key, arr in ic.position_arrays(stack).items():
-            chan.create_dataset(key, data=arr).attrs["units"] = "s"
-        ic.write_h5_positions(chan, stack)
+        ic.write_h5_per_position(chan, stack)
         ic.write_blocks(
             stack, main, compression, progress, f"usid {path.name}", flat=True, client=client
         )
@@ -322,12 +320,7 @@ class USIDReader(ic.H5FileReader, Reader):
             if fitted is not None and sum(a.navigate for a in fitted) == len(self.nav_shape):
                 axes = fitted
         self.axes = axes
-        for key in ic.POSITION_KEYS:
-            ds = main.parent.get(key)
-            if isinstance(ds, h5py.Dataset) and ds.size == npos:
-                arr = np.asarray(ds[()], dtype=np.float64).reshape(-1)
-                meta[key] = arr if self._row_of_frame is None else arr[self._row_of_frame]
-        for key, arr in ic.read_h5_positions(main.parent, npos).items():
+        for key, arr in ic.read_h5_per_position(main.parent, npos).items():
             meta[key] = arr if self._row_of_frame is None else arr[self._row_of_frame]
         self.metadata = meta
 
