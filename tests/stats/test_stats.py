@@ -350,3 +350,35 @@ def test_integer_sums_do_not_overflow_the_small_accumulator():
         np.testing.assert_array_equal(stats.sum(s), expected)
         np.testing.assert_array_equal(stats.sum(s, threads=1, memory_budget=100_000), expected)
         np.testing.assert_allclose(stats.average(s), expected / len(data), rtol=1e-7)
+
+
+def test_reduce_together_equals_each_statistic_in_one_read():
+    from scanstack import stats
+    from scanstack.core.memory import ArrayReader
+    from scanstack.core.stack import ReaderStack
+
+    class Counting(ArrayReader):
+        frames_read = 0
+
+        def read(self, start, stop, region=None):
+            Counting.frames_read += stop - start
+            return super().read(start, stop, region)
+
+        def as_array(self):  # like a file: no in-memory view to fold in place
+            return None
+
+    data = np.random.default_rng(5).integers(0, 4000, (23, 9, 11)).astype(np.uint16)
+    stack = ReaderStack(Counting(None, data=data))
+    together = stats.reduce_together(stack, ("sum", "max", "min", "average"), threads=2)
+    assert Counting.frames_read == 23
+    for name, func in [
+        ("sum", stats.sum),
+        ("max", stats.max),
+        ("min", stats.min),
+        ("average", stats.average),
+    ]:
+        expected = func(data)
+        assert together[name].dtype == expected.dtype
+        np.testing.assert_array_equal(together[name], expected)
+    with pytest.raises(ValueError, match="unknown statistics"):
+        stats.reduce_together(stack, ("median",))

@@ -59,8 +59,8 @@ def preview(stack: Stack, progress=None) -> Image.Image:
         return render.stack_vertically([_caption(stack, title), render.grid(panels, 3)])
     from .. import stats
 
-    total = stats.sum(stack, progress=progress)
-    peak = stats.max(stack, progress=progress)
+    both = stats.reduce_together(stack, ("sum", "max"), progress=progress)  # one read of the file
+    total, peak = both["sum"], both["max"]
     panels = [
         render.image(total, title=f"sum of {stack.nframes} frames", units="counts"),
         render.image(peak, title="max frame", units="counts"),

@@ -14,6 +14,16 @@ shape), and keeps its memory within ``memory_budget`` (default ``scanstack.confi
 
 from ._common import as_stack
 from .quantiles import median, percentile
-from .reductions import average, max, mean, min, sum
+from .reductions import average, max, mean, min, reduce_together, sum
 
-__all__ = ["as_stack", "average", "max", "mean", "median", "min", "percentile", "sum"]
+__all__ = [
+    "as_stack",
+    "average",
+    "max",
+    "mean",
+    "median",
+    "min",
+    "percentile",
+    "reduce_together",
+    "sum",
+]

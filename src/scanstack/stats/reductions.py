@@ -168,45 +168,93 @@ _REDUCTIONS = {
 }
 
 
-def _reduce(
-    label: str,
+class _Together:
+    """Several reductions folded in one pass: accumulators are tuples, one entry per label."""
+
+    def __init__(self, labels: tuple[str, ...]):
+        self.folds = [_REDUCTIONS[label][0] for label in labels]
+        self.combines = [_REDUCTIONS[label][1] for label in labels]
+
+    def fold(self, acc, block, a, b):
+        acc = (None,) * len(self.folds) if acc is None else acc
+        return tuple(f(x, block, a, b) for f, x in zip(self.folds, acc, strict=True))
+
+    def combine(self, x, y):
+        return tuple(c(p, q) for c, p, q in zip(self.combines, x, y, strict=True))
+
+
+def _reduce_many(
+    labels: tuple[str, ...],
     obj: Any,
     nframes: int,
     client,
     progress: ProgressArg,
     memory_budget: int | None,
     threads: int | None,
-) -> np.ndarray:
-    """Run the reduction ``label`` of :data:`_REDUCTIONS` over the first ``nframes`` frames."""
-    fold, combine, acc_itemsize, empty, finish = _REDUCTIONS[label]
+) -> dict[str, np.ndarray]:
+    """Run the reductions ``labels`` of :data:`_REDUCTIONS` in one pass over the first frames."""
     stack = as_stack(obj)
     n = frame_count(stack, nframes)
     budget, nthreads = budget_and_threads(memory_budget, threads)
-    acc_itemsize = stack.dtype.itemsize if acc_itemsize is None else acc_itemsize
+    acc_bytes = builtins.sum(
+        stack.dtype.itemsize if _REDUCTIONS[label][2] is None else _REDUCTIONS[label][2]
+        for label in labels
+    )
     frame_bytes = builtins.max(stack.frame_nbytes, 1)
     npix = builtins.max(1, stack.frame_nbytes // builtins.max(stack.dtype.itemsize, 1))
-    # per thread: its accumulator and a block's partial result, plus up to three blocks (the one
+    # per thread: its accumulators and a block's partial results, plus up to three blocks (the one
     # being folded, the one read ahead, and the previous one until the loop lets go of it)
-    per_thread = budget // nthreads - 2 * npix * acc_itemsize
+    per_thread = budget // nthreads - 2 * npix * acc_bytes
     block_bytes = builtins.min(config.chunk_bytes, builtins.max(per_thread // 3, frame_bytes))
     fpb = builtins.max(1, block_bytes // frame_bytes)
+    together = _Together(labels)
     result = reduce_frames(
         fold_source(stack, client),
-        fold,
-        combine,
+        together.fold,
+        together.combine,
         frames_per_block=fpb,
         start=0,
         stop=n,
         client=client,
         threads=nthreads,
         progress=progress,
-        label=label,
+        label="+".join(labels),
     )
-    if result is not None:
-        return finish(result, n)
-    if empty is None:
-        raise ValueError(f"{label} of zero frames")
-    return empty(stack.signal_shape)
+    out = {}
+    for i, label in enumerate(labels):
+        empty, finish = _REDUCTIONS[label][3], _REDUCTIONS[label][4]
+        if result is not None:
+            out[label] = finish(result[i], n)
+        elif empty is None:
+            raise ValueError(f"{label} of zero frames")
+        else:
+            out[label] = empty(stack.signal_shape)
+    return out
+
+
+def _reduce(label: str, *args) -> np.ndarray:
+    return _reduce_many((label,), *args)[label]
+
+
+def reduce_together(
+    stack: Any,
+    stats: tuple[str, ...] = ("sum", "max"),
+    nframes: int = 0,
+    *,
+    client=None,
+    progress: ProgressArg = None,
+    memory_budget: int | None = None,
+    threads: int | None = None,
+) -> dict[str, np.ndarray]:
+    """Several of ``max``, ``min``, ``sum``, ``average`` in ONE pass over the frames.
+
+    Returns ``{name: signal_shape array}``, each equal to the function of that name (same dtype);
+    arguments as in :func:`max`. Reads the file once instead of once per statistic.
+    """
+    unknown = [s for s in stats if s not in _REDUCTIONS]
+    if unknown:
+        raise ValueError(f"unknown statistics {unknown}; choose from {sorted(_REDUCTIONS)}")
+    return _reduce_many(tuple(stats), stack, nframes, client, progress, memory_budget, threads)
 
 
 def max(
