@@ -138,3 +138,14 @@ def test_binary_file_without_shape_is_not_read_whole(tmp_path, monkeypatch):
         scanstack.open(ge, "raw-image")
     s = scanstack.open(ge, "raw-image", shape=(64, 64), dtype="<u2", offset=8192)
     np.testing.assert_array_equal(s[1], np.ones((64, 64)))
+
+
+def test_empty_read_has_the_region_shape(tmp_path):
+    import numpy as np
+
+    import scanstack
+
+    path = tmp_path / "d.bin"
+    np.arange(3 * 4 * 5, dtype="<u2").tofile(path)
+    stack = scanstack.open(path, "raw-image", shape=(4, 5), dtype="<u2")
+    assert stack.reader.read(2, 2, (slice(1, 3), slice(0, 2))).shape == (0, 2, 2)

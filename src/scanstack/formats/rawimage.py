@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import FormatError
-from ..core.reader import Reader, crop
+from ..core.reader import Reader, crop, region_shape
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import resolve_inside
 from ._files import file_runs
@@ -263,7 +263,9 @@ class RawImageReader(Reader):
         ]
         if len(parts) == 1:
             return parts[0]
-        return np.concatenate(parts) if parts else np.empty((0, *self.signal_shape), self.dtype)
+        if parts:
+            return np.concatenate(parts)
+        return np.empty((0, *region_shape(region, self.signal_shape)), self.dtype)
 
     def as_array(self):
         if len(self.files) == 1 and self.file_dtype == self.dtype:
