@@ -16,6 +16,7 @@ on raises :class:`~scanstack.core.errors.FormatError` when read, unless the read
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Iterator
 
@@ -24,6 +25,7 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.errors import FormatError
+from ..core.readahead import read_ahead
 from ..core.reader import Reader, Region
 from ..core.stack import ReaderStack, Stack
 from ..formats.crono.nrbf import unwrap_byte_array
@@ -317,8 +319,6 @@ def iter_decoded(
     into a reused buffer (so the yielded array is only valid until the next iteration: copy what
     you keep). Reading and stamp parsing of block ``k + 1`` overlap the decoding of block ``k``.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     stop = reader.nframes if stop is None else min(stop, reader.nframes)
     bounds = [(a, min(a + frames_per_block, stop)) for a in range(start, stop, frames_per_block)]
     if not bounds:
@@ -329,11 +329,7 @@ def iter_decoded(
         jpegs = reader.jpegs(a, b)
         return jpegs, (reader.stamps_of(jpegs, a) if with_stamps else None)
 
-    with ThreadPoolExecutor(1) as pool:
-        future = pool.submit(fetch, *bounds[0])
-        for i, (a, b) in enumerate(bounds):
-            jpegs, stamps = future.result()
-            if i + 1 < len(bounds):
-                future = pool.submit(fetch, *bounds[i + 1])
+    with contextlib.closing(read_ahead(lambda ab: fetch(*ab), bounds)) as fetched:
+        for i, ((a, b), (jpegs, stamps)) in enumerate(fetched):
             out = buffers[i % 2][: b - a]
             yield a, reader.decode_jpegs(jpegs, a, None, out), stamps

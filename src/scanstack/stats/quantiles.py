@@ -12,6 +12,7 @@ read once.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..core.progress import Progress, ProgressArg
+from ..core.readahead import read_ahead
 from ..core.stack import Stack
 from . import _kernels
 from ._common import as_stack, budget_and_threads, frame_count, in_memory_array
@@ -200,14 +202,10 @@ def _on_threads(
     total = sum(len(parts_of(a, b)) for a, b, _ in tiles)
     with (
         Progress(total, progress, label, "parts") as bar,
-        ThreadPoolExecutor(1) as reader,
         ThreadPoolExecutor(nthreads) as pool,
+        contextlib.closing(read_ahead(lambda tile: load(*tile), tiles)) as blocks,
     ):
-        ahead = reader.submit(load, *tiles[0])
-        for i, (a, b, _) in enumerate(tiles):
-            block = ahead.result()
-            if i + 1 < len(tiles):
-                ahead = reader.submit(load, *tiles[i + 1])
+        for (a, b, _), block in blocks:
             futures = [
                 pool.submit(_run_kernel, block[:, x - a : y - a], plan, out[:, x:y])
                 for x, y in parts_of(a, b)
