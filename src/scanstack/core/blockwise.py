@@ -13,6 +13,7 @@ Functions given to them must be picklable (module-level functions or ``functools
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -57,6 +58,36 @@ def _fold_partition(
     return acc
 
 
+def _fold_frames(stack: Stack, start: int, stop: int, *, fold: Fold, fpb: int, region) -> Any:
+    return _fold_partition(stack, fold, start, stop, fpb, region)
+
+
+def run_on_cluster(
+    client,
+    stack: Stack,
+    task: Callable[[Stack, int, int], Any],
+    start: int,
+    stop: int,
+    frames_per_block: int,
+    progress: ProgressArg = None,
+    label: str = "",
+) -> list[Any]:
+    """``task(stack, a, b)`` as dask.distributed tasks over frames ``start:stop``; results in order.
+
+    About four partitions per worker, cut on block boundaries; the stack travels by pickling (it
+    re-opens its file on the worker). ``task`` must be picklable.
+    """
+    nworkers = max(1, len(client.scheduler_info().get("workers", {})))
+    parts = partitions(max(0, stop - start), 4 * nworkers, frames_per_block)
+    futures = [client.submit(task, stack, start + a, start + b, pure=False) for a, b in parts]
+    results = []
+    with Progress(len(futures), progress, label, "parts") as bar:
+        for fut in futures:
+            results.append(fut.result())
+            bar.update(1)
+    return results
+
+
 def _combine_all(results: list[Any], combine: Combine) -> Any:
     results = [r for r in results if r is not None]
     if not results:
@@ -94,19 +125,8 @@ def reduce_frames(
     nthreads = threads or config.threads()
     n = max(0, stop - start)
     if client is not None:
-        nworkers = max(1, len(client.scheduler_info().get("workers", {})) or 1)
-        parts = partitions(n, 4 * nworkers, fpb)
-        futures = [
-            client.submit(
-                _fold_partition, stack, fold, start + a, start + b, fpb, region, pure=False
-            )
-            for a, b in parts
-        ]
-        with Progress(len(futures), progress, label, "parts") as bar:
-            results = []
-            for fut in futures:
-                results.append(fut.result())
-                bar.update(1)
+        task = functools.partial(_fold_frames, fold=fold, fpb=fpb, region=region)
+        results = run_on_cluster(client, stack, task, start, stop, fpb, progress, label)
         return _combine_all(results, combine)
     parts = partitions(n, nthreads, fpb)
     with Progress(n, progress, label, "frames") as bar:

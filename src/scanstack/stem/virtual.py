@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..core.blockwise import map_frames, partitions, reduce_frames
+from ..core.blockwise import map_frames, reduce_frames, run_on_cluster
 from ..core.config import config
 from ..core.progress import Progress, ProgressArg
 from ..core.stack import Stack
@@ -480,15 +480,9 @@ class _DirectTask:
 
 def _on_cluster(client, stack: Stack, task: _DirectTask, progress: ProgressArg, label: str):
     """Run ``task`` over about 4 partitions of frames per worker; results in frame order."""
-    nworkers = max(1, len(client.scheduler_info().get("workers", {})))
-    parts = partitions(stack.nframes, 4 * nworkers, stack.frames_per_block())
-    futures = [client.submit(task, stack, a, b, pure=False) for a, b in parts]
-    results = []
-    with Progress(len(futures), progress, label, "parts") as bar:
-        for fut in futures:
-            results.append(fut.result())
-            bar.update(1)
-    return results
+    return run_on_cluster(
+        client, stack, task, 0, stack.nframes, stack.frames_per_block(), progress, label
+    )
 
 
 def virtual_image(stack: Stack, detector: np.ndarray, **kwargs) -> np.ndarray:
