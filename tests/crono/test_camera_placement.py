@@ -129,3 +129,15 @@ def test_empty_slots_are_not_placed(placed):
     assert out.spectrum[50] == -1 and out.row[50] == -1
     np.testing.assert_array_equal(np.delete(out.x_um, [3, 50]), np.delete(pl.x_um, [3, 50]))
     assert out.summary()["n_frames"] == truth.n_frames - 2
+
+
+def test_map_positions_of_a_file_that_is_not_hdf5_is_a_clear_error(tmp_path):
+    import pytest
+
+    from scanstack.core.errors import FormatError
+    from scanstack.crono import map_positions
+
+    bad = tmp_path / "not-crono.HDF5"
+    bad.write_bytes(b"plain text, not HDF5")
+    with pytest.raises(FormatError, match="not-crono.HDF5.*cannot open as HDF5"):
+        map_positions(bad)

@@ -30,6 +30,7 @@ from ..core.reader import Reader, Region
 from ..core.stack import ReaderStack, Stack
 from ..formats.crono.nrbf import unwrap_byte_array
 from . import jpeg as _jpeg
+from ._files import open_h5
 from .exif import ExifError, exif_stamp
 
 STATIC = "/Images/Static"
@@ -77,10 +78,7 @@ class CronoFramesReader(Reader):
         self.dataset_name = dataset
         self._stamps: np.ndarray | None = None
         path = os.fspath(source)
-        try:
-            self._file = h5py.File(path, "r")
-        except OSError as exc:
-            raise FormatError(f"cannot open as HDF5: {exc}", path) from exc
+        self._file = open_h5(path)
         try:
             self._init_layout()
         except BaseException:

@@ -30,6 +30,7 @@ import h5py
 import numpy as np
 
 from ..core.errors import FormatError
+from ._files import open_h5
 
 BEFORE, IN_ROW, ROW_CHANGE, AFTER, EMPTY = 0, 1, 2, 3, 4
 PHASE_NAMES = ("before", "row", "row_change", "after", "empty")
@@ -103,11 +104,7 @@ class ScanTrack:
     def from_file(cls, path: str | os.PathLike) -> ScanTrack:
         """Read ``/XRF/Timestamps``, ``MotorsPositions``, ``DPPStartTimestamp`` and settings."""
         path = os.fspath(path)
-        try:
-            f = h5py.File(path, "r")
-        except OSError as exc:
-            raise FormatError(f"cannot open as HDF5: {exc}", path) from exc
-        with f:
+        with open_h5(path) as f:
             arrays = {}
             for name in ("Timestamps", "MotorsPositions", "DPPStartTimestamp"):
                 ds = f.get(f"/XRF/{name}")
@@ -288,7 +285,7 @@ def map_positions(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Where every map pixel was measured: ``MotorsPositions[SpectraSelectedIndex]`` as two
     ``(rows, cols)`` float arrays (x, y) in µm (grid order, row 0 = first row scanned)."""
     path = os.fspath(path)
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:
         sel = f.get("/XRF/SpectraSelectedIndex")
         pos = f.get("/XRF/MotorsPositions")
         if not isinstance(sel, h5py.Dataset) or not isinstance(pos, h5py.Dataset):
