@@ -19,14 +19,22 @@ from typing import Any
 from .errors import FormatError, ScanstackError, UnknownFormatError, UnsupportedError
 from .stack import ReaderStack, Stack
 
+#: the option every reader that follows paths named inside files takes (see core.safety)
+ALLOW_OUTSIDE = "allow_outside"
+
 
 class Probe:
-    """What sniffers look at: the path, its suffix, the first bytes, and (cached) an h5py handle."""
+    """What sniffers look at: the path, its suffix, the first bytes, and (cached) an h5py handle.
+
+    The h5py handle is only given out after :func:`~scanstack.core.h5safety.check_h5_inside`
+    (unless ``allow_outside``), so no sniffer follows a link out of the file's folder.
+    """
 
     HEAD_BYTES = 4096
 
-    def __init__(self, source: Any):
+    def __init__(self, source: Any, allow_outside: bool = False):
         self.source = source
+        self.allow_outside = allow_outside
         self.path: Path | None = None
         if isinstance(source, (str, os.PathLike)) and "\n" not in os.fspath(source):
             self.path = Path(source)
@@ -51,12 +59,16 @@ class Probe:
         return self.head.startswith(b"\x89HDF\r\n\x1a\n")
 
     def h5(self):
-        """An open ``h5py.File`` (read-only) or None; closed by :meth:`close`."""
+        """An open ``h5py.File`` (read-only) or None; closed by :meth:`close`.
+
+        Raises :class:`FormatError` when the file names a file outside its folder (external
+        storage, external link, virtual dataset source) and ``allow_outside`` is not set.
+        """
         if self._h5 is None and self.is_hdf5:
-            import h5py
+            from .h5safety import open_h5_inside
 
             try:
-                self._h5 = h5py.File(self.path, "r")
+                self._h5 = open_h5_inside(self.path, self.allow_outside)
             except OSError:
                 return None
         return self._h5
@@ -137,13 +149,18 @@ def get_format(name: str) -> FormatSpec:
     return known[name]
 
 
-def detect_format(source: Any) -> str:
-    """The name of the format that reads ``source`` best, by content sniffing and extension."""
-    probe = Probe(source)
+def detect_format(source: Any, allow_outside: bool = False) -> str:
+    """The name of the format that reads ``source`` best, by content sniffing and extension.
+
+    An HDF5 file naming files outside its folder is refused before any sniffer looks at it
+    (:class:`FormatError`), unless ``allow_outside``.
+    """
+    probe = Probe(source, allow_outside)
     if probe.path is not None and not probe.path.exists():
         raise FileNotFoundError(f"{probe.path}: no such file or folder")
     scores: list[tuple[float, str]] = []
     try:
+        probe.h5()  # the outside check, before any sniffer follows a link
         for spec in formats().values():
             if not spec.can_read:
                 continue
@@ -184,13 +201,18 @@ def open(source: Any = None, format: str | None = None, /, **options: Any) -> St
     """Open ``source`` (a path, bytes, or nothing for in-memory formats) as a lazy :class:`Stack`.
 
     ``format`` is auto-detected when omitted. Options are passed to the format's reader; see
-    ``scanstack formats`` for what each format accepts.
+    ``scanstack formats`` for what each format accepts. ``allow_outside=True`` (every format)
+    lets paths named inside the file leave its folder; readers that never follow such paths
+    do not receive it.
     """
+    allow_outside = bool(options.get(ALLOW_OUTSIDE, False))
     if format is None:
         if source is None:
             raise UnknownFormatError("open(None) needs a format (e.g. 'array' with data=...)")
-        format = detect_format(source)
+        format = detect_format(source, allow_outside)
     spec = get_format(format)
+    if ALLOW_OUTSIDE in options and not _accepts(spec.reader, ALLOW_OUTSIDE):
+        del options[ALLOW_OUTSIDE]
     if spec.reader is None:
         raise UnsupportedError(f"format {format!r} cannot be read, only written")
     if isinstance(source, (str, os.PathLike)) and "\n" not in os.fspath(source):
@@ -206,6 +228,17 @@ def open(source: Any = None, format: str | None = None, /, **options: Any) -> St
     if isinstance(reader, Stack):
         return reader
     return ReaderStack(reader)
+
+
+def _accepts(func: Callable[..., Any] | None, option: str) -> bool:
+    """True when ``func`` (a reader class or function) takes keyword ``option`` explicitly."""
+    import inspect
+
+    try:
+        params = inspect.signature(func).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True
+    return option in params
 
 
 def save(stack: Stack, path: Any, format: str | None = None, /, **options: Any) -> Any:

@@ -50,6 +50,7 @@ class CronoFramesReader(Reader):
     threads: decoding threads (default ``scanstack.config.threads()``).
     backend: ``"simplejpeg"`` or ``"pillow"`` (default: simplejpeg when installed).
     dataset: the blob dataset (default ``/Images/Static``).
+    allow_outside: read datasets whose bytes or links lead outside the file's folder.
     """
 
     format_name = "crono-frames"
@@ -62,6 +63,7 @@ class CronoFramesReader(Reader):
         threads: int | None = None,
         backend: str | None = None,
         dataset: str = STATIC,
+        allow_outside: bool = False,
     ):
         super().__init__(
             source,
@@ -70,6 +72,7 @@ class CronoFramesReader(Reader):
             threads=threads,
             backend=backend,
             dataset=dataset,
+            allow_outside=allow_outside,
         )
         if on_empty not in ("error", "zeros"):
             raise ValueError(f"on_empty must be 'error' or 'zeros', got {on_empty!r}")
@@ -78,7 +81,7 @@ class CronoFramesReader(Reader):
         self.dataset_name = dataset
         self._stamps: np.ndarray | None = None
         path = os.fspath(source)
-        self._file = open_h5(path)
+        self._file = open_h5(path, allow_outside)
         try:
             self._init_layout()
         except BaseException:

@@ -1,7 +1,7 @@
 """Shared by the hexrd-family formats (hdf5, frame-cache, image-files, raw-image, tiff sequences).
 
 - YAML sources: a path to a ``.yml``/``.yaml`` file or a multi-line YAML string, read with
-  ``yaml.safe_load`` only;
+  :func:`scanstack.core.safeyaml.load_yaml_text` only (safe tags, bounded size and aliases);
 - hexrd's YAML ``meta`` triggers (``"! load-numpy-array file.npy"``, the obsolete ``"++np.array"``),
   with the file resolved against the YAML file's folder and loaded without pickle;
 - HDF5 sources given as a file name or an already-open ``h5py.File``/``Group``;
@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import FormatError, WriteError
+from ..core.h5safety import check_h5_inside, open_h5_inside
 from ..core.safety import resolve_inside
+from ..core.safeyaml import MAX_YAML_BYTES, load_yaml_text
 
 YAML_SUFFIXES = (".yml", ".yaml")
 LOAD_NUMPY_TRIGGER = "! load-numpy-array"
@@ -53,10 +55,9 @@ def is_yaml_text(source: Any) -> bool:
 def load_yaml(source: Any, fmt: str) -> tuple[dict, Path | None]:
     """Parse a YAML path or string; returns ``(tree, yaml_path or None)``.
 
-    Raises :class:`FormatError` naming the file when it is not YAML or not a mapping.
+    Raises :class:`FormatError` naming the file when it is not YAML or not a mapping, or
+    larger than :data:`~scanstack.core.safeyaml.MAX_YAML_BYTES`.
     """
-    import yaml
-
     if is_yaml_text(source):
         text, path = source, None
     else:
@@ -64,6 +65,13 @@ def load_yaml(source: Any, fmt: str) -> tuple[dict, Path | None]:
         try:
             with open(path, "rb") as fh:  # look before reading: this may be a GB detector file
                 binary = b"\x00" in fh.read(4096)
+                size = fh.seek(0, os.SEEK_END)
+            if not binary and size > MAX_YAML_BYTES:
+                raise FormatError(
+                    f"expected a {fmt} YAML file of at most {MAX_YAML_BYTES} bytes, "
+                    f"found {size} bytes",
+                    path,
+                )
             raw = b"" if binary else path.read_bytes()
         except IsADirectoryError as exc:
             raise FormatError(f"expected a {fmt} YAML file, found a folder", path) from exc
@@ -74,10 +82,7 @@ def load_yaml(source: Any, fmt: str) -> tuple[dict, Path | None]:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise FormatError(f"expected a {fmt} YAML text file (UTF-8): {exc}", path) from exc
-    try:
-        tree = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise FormatError(f"expected {fmt} YAML, the YAML parser says: {exc}", path) from exc
+    tree = load_yaml_text(text, path, f"{fmt} YAML")
     if not isinstance(tree, dict):
         raise FormatError(f"expected a {fmt} YAML mapping, found {type(tree).__name__}", path)
     return tree, path
@@ -174,14 +179,18 @@ class H5Source:
     """A file name or an open ``h5py.File``/``Group``, plus a group path inside it.
 
     ``filename`` and ``group_path`` (absolute) are enough to re-open after pickling; ``group()``
-    returns the live group, opening the file read-only when needed.
+    returns the live group, opening the file read-only when needed. The file (given open or
+    opened here) is refused when it names files outside its folder, unless ``allow_outside``
+    (:mod:`scanstack.core.h5safety`).
     """
 
-    def __init__(self, source: Any, path: str | None = None):
+    def __init__(self, source: Any, path: str | None = None, allow_outside: bool = False):
         import h5py
 
         self.given = source
+        self.allow_outside = allow_outside
         if isinstance(source, h5py.Group):
+            check_h5_inside(source, allow_outside)
             self.filename = source.file.filename
             base = source.name
             self._file = source.file
@@ -196,14 +205,12 @@ class H5Source:
             self.group_path = self.group_path[1:]
 
     def file(self):
-        import h5py
-
         if self._file is None or not self._file.id.valid:
             if not self.owns and self._file is not None:
                 # the caller closed its handle: re-open by name, read-only
                 self.owns = True
             try:
-                self._file = h5py.File(self.filename, "r")
+                self._file = open_h5_inside(self.filename, self.allow_outside)
             except OSError as exc:
                 raise FormatError(f"expected an HDF5 file: {exc}", self.filename) from exc
         return self._file

@@ -484,15 +484,17 @@ class H5FileReader:
     """Mixin for readers over one HDF5 file, kept open read-only in ``self._file``.
 
     :meth:`_open_and_setup` opens the file (a :class:`FormatError` naming it when it is not
-    HDF5) and runs the subclass's ``_setup(source, *args)``, closing the file again when that
-    fails, so a reader that raises never leaks an open handle.
+    HDF5, or when it names a file outside its folder and the reader's ``allow_outside`` option
+    is not set) and runs the subclass's ``_setup(source, *args)``, closing the file again when
+    that fails, so a reader that raises never leaks an open handle.
     """
 
     format_name: str
     _file = None
 
     def _open_and_setup(self, source, *args) -> None:
-        self._file = open_h5(source, self.format_name)
+        allow = bool(getattr(self, "options", {}).get("allow_outside", False))
+        self._file = open_h5(source, self.format_name, allow)
         try:
             self._setup(source, *args)
         except BaseException:
@@ -518,16 +520,24 @@ class H5FileReader:
 class H5NavReader(H5FileReader):
     """Mixin for readers over one HDF5 dataset shaped ``nav_shape + signal_shape``.
 
-    Options: ``path`` (the dataset to read, else the subclass finds it) and ``signal_ndim``
-    (how many trailing dimensions are the signal). Subclasses set ``self._dset`` and the reader
+    Options: ``path`` (the dataset to read, else the subclass finds it), ``signal_ndim``
+    (how many trailing dimensions are the signal) and ``allow_outside`` (see
+    :mod:`scanstack.core.h5safety`). Subclasses set ``self._dset`` and the reader
     attributes in ``_setup(source, path, signal_ndim)``; reading goes through
     :func:`read_flat_range` (rectangular hyperslabs, no per-frame loop).
     """
 
     _dset = None
 
-    def __init__(self, source, *, path: str | None = None, signal_ndim: int | None = None):
-        super().__init__(source, path=path, signal_ndim=signal_ndim)
+    def __init__(
+        self,
+        source,
+        *,
+        path: str | None = None,
+        signal_ndim: int | None = None,
+        allow_outside: bool = False,
+    ):
+        super().__init__(source, path=path, signal_ndim=signal_ndim, allow_outside=allow_outside)
         self._open_and_setup(source, path, signal_ndim)
 
     def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
@@ -542,16 +552,14 @@ class H5NavReader(H5FileReader):
             self._dset = None
 
 
-def open_h5(path, fmt: str):
-    """``h5py.File(path, 'r')`` with a :class:`FormatError` naming the file when it is not HDF5."""
-    import os
-
-    import h5py
-
+def open_h5(path, fmt: str, allow_outside: bool = False):
+    """``h5py.File(path, 'r')`` with a :class:`FormatError` naming the file when it is not HDF5
+    or when it names files outside its folder (unless ``allow_outside``)."""
     from ..core.errors import FormatError
+    from ..core.h5safety import open_h5_inside
 
     try:
-        return h5py.File(os.fspath(path), "r")
+        return open_h5_inside(path, allow_outside)
     except OSError as exc:
         raise FormatError(f"not an HDF5 file, cannot be read as {fmt} ({exc})", path) from exc
 

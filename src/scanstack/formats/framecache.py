@@ -211,7 +211,8 @@ class FrameCacheReader(Reader):
 
     Options: ``style`` (``'npz'``, ``'fch5'``, ``'yml'``; auto-detected from the content when
     omitted), ``path`` (fch5 group inside the file), ``allow_outside`` (yml: let the npz and
-    ``load-numpy-array`` files live outside the YAML's folder), ``max_workers`` (threads used to
+    ``load-numpy-array`` files live outside the YAML's folder; fch5: links, virtual sources and
+    external storage outside the file's folder), ``max_workers`` (threads used to
     decompress the frames of a block).
     """
 
@@ -263,7 +264,7 @@ class FrameCacheReader(Reader):
         if detected == "npz":
             self._open_npz(os.fspath(source), skipped)
         elif detected == "fch5":
-            self._open_fch5(source, path)
+            self._open_fch5(source, path, allow_outside)
         else:
             self._open_yml(source, allow_outside, skipped)
         self.nav_shape = (self._nframes,)
@@ -296,10 +297,10 @@ class FrameCacheReader(Reader):
         self.signal_shape, self._nframes, self.dtype = _check_header(fname, *header)
         self._file = fname
 
-    def _open_fch5(self, source, path) -> None:
+    def _open_fch5(self, source, path, allow_outside: bool) -> None:
         import h5py
 
-        self._h5 = H5Source(source, path)
+        self._h5 = H5Source(source, path, allow_outside)
         group = self._h5.group("frame-cache fch5")
         fname = self._h5.filename
         self._file = fname

@@ -134,7 +134,8 @@ class HDF5Reader(Reader):
 
     Options: ``path`` (group holding the dataset; auto-detected when only one group holds one),
     ``dataname`` (default ``'images'``), ``close_when_finished`` (close a passed-in ``h5py.File``
-    on :meth:`close`, as hexrd does; files opened here are always closed).
+    on :meth:`close`, as hexrd does; files opened here are always closed), ``allow_outside``
+    (read a file whose links, virtual sources or external storage leave its folder).
     Frames ``(rows, cols)`` in the dataset's dtype; a 2-D dataset is one frame.
     """
 
@@ -147,8 +148,9 @@ class HDF5Reader(Reader):
         path: str | None = None,
         dataname: str = DEFAULT_DATANAME,
         close_when_finished: bool = True,
+        allow_outside: bool = False,
     ):
-        self._h5 = H5Source(source, None)
+        self._h5 = H5Source(source, None, allow_outside)
         fname = self._h5.filename
         if path is None:
             candidates = image_groups(self._h5.group("hdf5"), dataname)
@@ -162,12 +164,13 @@ class HDF5Reader(Reader):
                     dataname,
                 )
             path = candidates[0]
-        self._h5 = H5Source(source, str(path))
+        self._h5 = H5Source(source, str(path), allow_outside)
         super().__init__(
             fname,
             path=self._h5.group_path,
             dataname=dataname,
             close_when_finished=close_when_finished,
+            allow_outside=allow_outside,
         )
         import h5py
 

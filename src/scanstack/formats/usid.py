@@ -250,8 +250,8 @@ class USIDReader(ic.H5FileReader, Reader):
 
     format_name = "usid"
 
-    def __init__(self, source, *, path: str | None = None):
-        super().__init__(source, path=path)
+    def __init__(self, source, *, path: str | None = None, allow_outside: bool = False):
+        super().__init__(source, path=path, allow_outside=allow_outside)
         self._open_and_setup(source, path)
 
     def _setup(self, source, where) -> None:

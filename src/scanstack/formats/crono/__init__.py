@@ -61,10 +61,10 @@ __all__ = [
 ]
 
 
-def _reader(source, **options):
+def _reader(source, *, allow_outside: bool = False, **options):
     from .reader import CronoReader
 
-    return CronoReader(source, **options)
+    return CronoReader(source, allow_outside=allow_outside, **options)
 
 
 def _writer(stack, path, **options):
@@ -79,10 +79,10 @@ def _sniff(probe) -> float:
     return sniff(probe)
 
 
-def _exported_reader(source, **options):
+def _exported_reader(source, *, allow_outside: bool = False, **options):
     from .exported import CronoExportedReader
 
-    return CronoExportedReader(source, **options)
+    return CronoExportedReader(source, allow_outside=allow_outside, **options)
 
 
 def _exported_sniff(probe) -> float:

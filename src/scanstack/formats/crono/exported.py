@@ -52,8 +52,8 @@ class CronoExportedReader(ic.H5FileReader, Reader):
 
     format_name = "crono-exported"
 
-    def __init__(self, source, *, blobs: str = "warn"):
-        super().__init__(source, blobs=blobs)
+    def __init__(self, source, *, blobs: str = "warn", allow_outside: bool = False):
+        super().__init__(source, blobs=blobs, allow_outside=allow_outside)
         self._open_and_setup(source, blobs)
 
     def _setup(self, source, blobs: str) -> None:

@@ -348,10 +348,10 @@ def _check_index(index: np.ndarray, n_spectra: int, path) -> None:
         )
 
 
-def read_computed_maps(path: str | os.PathLike) -> np.ndarray | None:
+def read_computed_maps(path: str | os.PathLike, allow_outside: bool = False) -> np.ndarray | None:
     """``/XRF/Maps/ComputedMaps`` (rows, columns, ROIs) float64, or None when absent or all NaN
     (the instrument writes NaN unless the operator computed the maps)."""
-    with h5py.File(path, "r") as f:
+    with ic.open_h5(path, "crono", allow_outside) as f:
         if "XRF/Maps/ComputedMaps" not in f:
             return None
         maps = f["XRF/Maps/ComputedMaps"][()]
@@ -363,8 +363,10 @@ class CronoReader(ic.H5FileReader, Reader):
 
     format_name = "crono"
 
-    def __init__(self, source, *, spectra: str = "map", blobs: str = "warn"):
-        super().__init__(source, spectra=spectra, blobs=blobs)
+    def __init__(
+        self, source, *, spectra: str = "map", blobs: str = "warn", allow_outside: bool = False
+    ):
+        super().__init__(source, spectra=spectra, blobs=blobs, allow_outside=allow_outside)
         if spectra not in ("map", "acquisition"):
             raise ValueError(f"spectra must be 'map' or 'acquisition', not {spectra!r}")
         self._open_and_setup(source, spectra, blobs)

@@ -1,0 +1,184 @@
+"""HDF5 files that name other files: refuse every target outside the file's folder.
+
+An HDF5 file can make the library read other files without the reader asking for them:
+
+- **external raw storage** (``dataset.external``): the dataset's bytes live in named files,
+  which HDF5 looks up relative to the *current working directory* (or ``HDF5_EXTFILE_PREFIX``);
+- **external links**: a link names a file and an object in it; HDF5 tries the absolute name,
+  ``HDF5_EXT_PREFIX``, the folder of the file holding the link, then the current folder;
+- **virtual datasets** (VDS): each source names a file (``.`` = this file), looked up like an
+  external link but with ``HDF5_VDS_PREFIX``.
+
+:func:`check_h5_inside` walks a whole file (without following soft or external links, and
+without reading any data), works out for every such name the file HDF5 would actually open,
+and raises :class:`FormatError` naming the file and the dataset or link when that file is
+outside the folder of the file that was opened (symlinks resolved). Target files inside the
+folder are walked too, since they may name further files. Every HDF5 reader, and format
+sniffing, goes through :func:`open_h5_inside` or :func:`check_h5_inside`.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+from typing import Any
+
+from .errors import FormatError
+
+#: environment variables HDF5 reads for each kind of name (None: no folder-relative search)
+_PREFIX_ENV = {"external link": "HDF5_EXT_PREFIX", "virtual dataset source": "HDF5_VDS_PREFIX"}
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    resolved = path.resolve()
+    return resolved == folder or folder in resolved.parents
+
+
+def _prefixes(env: str, parent: Path) -> list[Path]:
+    value = os.environ.get(env, "")
+    return [Path(p.replace("${ORIGIN}", str(parent))) for p in value.split(os.pathsep) if p]
+
+
+def _lookup(name: str, parent: Path, kind: str) -> list[Path]:
+    """The files HDF5 tries, in its order, for ``name`` written in a file of folder ``parent``."""
+    given = Path(name)
+    if kind == "external storage":
+        # H5Pset_efile_prefix / HDF5_EXTFILE_PREFIX, else relative to the current folder
+        prefix = os.environ.get("HDF5_EXTFILE_PREFIX", "")
+        if prefix and not given.is_absolute():
+            return [Path(prefix.replace("${ORIGIN}", str(parent))) / given]
+        return [Path.cwd() / given]
+    tries = [given] if given.is_absolute() else []
+    rel = Path(given.name) if given.is_absolute() else given  # HDF5 then drops the folders
+    tries += [p / rel for p in _prefixes(_PREFIX_ENV[kind], parent)]
+    tries += [parent / rel, Path.cwd() / rel]
+    return tries
+
+
+def _opened(name: str, parent: Path, kind: str) -> list[Path]:
+    """The file(s) HDF5 would open for ``name``: the first that exists, or none.
+
+    A VDS source name may hold ``%b`` (block number): every existing match counts.
+    """
+    if kind == "virtual dataset source" and "%b" in name:
+        for candidate in _lookup(name, parent, kind):
+            pattern = glob.escape(str(candidate)).replace("%b", "*")
+            matches = [Path(m) for m in glob.glob(pattern)]
+            if matches:
+                return matches
+        return []
+    for candidate in _lookup(name, parent, kind):
+        if os.path.lexists(candidate):
+            return [candidate]
+    return []
+
+
+class _Walker:
+    """One check: the folder everything must stay in, and the files already walked."""
+
+    def __init__(self, top: str):
+        self.top = top
+        self.folder = Path(top).resolve().parent
+        self.walked: set[Path] = set()
+
+    def refuse(self, where: str, kind: str, name: str, target: Path, holder: str) -> None:
+        via = f" (in {holder})" if Path(holder).resolve() != Path(self.top).resolve() else ""
+        raise FormatError(
+            f"{kind} {name!r}{via} makes HDF5 read {target.resolve()}, outside the folder {self.folder}; "
+            "pass allow_outside=True to allow it",
+            self.top,
+            where,
+        )
+
+    def follow(self, where: str, kind: str, name: str, holder: str) -> None:
+        """Check one name found in file ``holder``; walk the target file when it is inside."""
+        if kind == "virtual dataset source" and name == ".":
+            return  # the same file: walked already
+        parent = Path(os.path.abspath(holder)).parent  # HDF5 uses the path as opened
+        for target in _opened(name, parent, kind):
+            if not _inside(target, self.folder):
+                self.refuse(where, kind, name, target, holder)
+            if kind != "external storage":
+                self.walk_path(target)
+
+    def walk_path(self, path: Path) -> None:
+        import h5py
+
+        resolved = path.resolve()
+        if resolved in self.walked:
+            return
+        try:
+            f = h5py.File(os.path.abspath(path), "r")  # as HDF5 opens it (relative names)
+        except OSError:
+            self.walked.add(resolved)
+            return  # not HDF5 (or unreadable): HDF5 will fail there too, reading nothing
+        with f:
+            self.walk(f)
+
+    def walk(self, f) -> None:
+        import h5py
+
+        self.walked.add(Path(f.filename).resolve())
+        holder = f.filename
+
+        failed: list[BaseException] = []
+
+        def visit(name: str, link) -> bool | None:
+            # an exception must not cross h5py's C callback: keep it, stop the walk (True)
+            where = "/" + name
+            try:
+                if isinstance(link, h5py.ExternalLink):
+                    self.follow(where, "external link", link.filename, holder)
+                elif isinstance(link, h5py.HardLink):
+                    obj = f.get(name)
+                    if isinstance(obj, h5py.Dataset):
+                        self.check_dataset(obj, where, holder)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the callback
+                failed.append(exc)
+                return True
+            return None
+
+        f.visititems_links(visit)  # hard links only are descended; each group once
+        if failed:
+            raise failed[0]
+
+    def check_dataset(self, ds, where: str, holder: str) -> None:
+        for name, _offset, _size in ds.external or ():
+            name = os.fsdecode(name)
+            self.follow(where, "external storage", name, holder)
+        if ds.is_virtual:
+            for source in ds.virtual_sources():
+                self.follow(where, "virtual dataset source", source.file_name, holder)
+
+
+def check_h5_inside(h5: Any, allow_outside: bool = False) -> None:
+    """Refuse an open HDF5 file (or any object in it) that makes HDF5 read outside its folder.
+
+    Walks the whole file ``h5.file`` and every HDF5 file it names inside the folder; raises
+    :class:`FormatError` naming the file and the dataset or link otherwise. Reads no data.
+    ``allow_outside=True`` skips the check.
+    """
+    if allow_outside:
+        return
+    f = h5.file
+    _Walker(f.filename).walk(f)
+
+
+def open_h5_inside(path: str | os.PathLike, allow_outside: bool = False):
+    """``h5py.File(path, 'r')`` after :func:`check_h5_inside` (closed again when refused).
+
+    h5py's ``OSError`` for a file that is not HDF5 is left to the caller to word.
+    """
+    import h5py
+
+    f = h5py.File(os.fspath(path), "r")
+    try:
+        check_h5_inside(f, allow_outside)
+    except BaseException:
+        f.close()
+        raise
+    return f
+
+
+__all__ = ["check_h5_inside", "open_h5_inside"]
