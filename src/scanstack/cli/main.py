@@ -34,6 +34,8 @@ def _open(args):
     import scanstack
 
     options = parse_options(getattr(args, "in_option", None))
+    if getattr(args, "allow_outside", False):
+        options["allow_outside"] = True
     return scanstack.open(args.input, getattr(args, "in_format", None), **options)
 
 
@@ -227,6 +229,12 @@ def build_parser() -> argparse.ArgumentParser:
             help="reader option, repeatable (e.g. path=/imageseries)",
         )
         p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+        p.add_argument(
+            "--allow-outside",
+            action="store_true",
+            help="follow paths named inside the file that leave its folder (HDF5 links, "
+            "virtual and external datasets, OME-TIFF planes, zarr symlinks, YAML file lists)",
+        )
 
     p = sub.add_parser("formats", help="list the formats and what each can do")
     p.add_argument("--verbose", "-v", action="store_true", help="show each format's capabilities")

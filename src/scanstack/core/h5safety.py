@@ -25,14 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from .errors import FormatError
+from .safety import OUTSIDE_HINT, is_inside
 
 #: environment variables HDF5 reads for each kind of name (None: no folder-relative search)
 _PREFIX_ENV = {"external link": "HDF5_EXT_PREFIX", "virtual dataset source": "HDF5_VDS_PREFIX"}
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    resolved = path.resolve()
-    return resolved == folder or folder in resolved.parents
 
 
 def _prefixes(env: str, parent: Path) -> list[Path]:
@@ -85,8 +81,8 @@ class _Walker:
     def refuse(self, where: str, kind: str, name: str, target: Path, holder: str) -> None:
         via = f" (in {holder})" if Path(holder).resolve() != Path(self.top).resolve() else ""
         raise FormatError(
-            f"{kind} {name!r}{via} makes HDF5 read {target.resolve()}, outside the folder {self.folder}; "
-            "pass allow_outside=True to allow it",
+            f"{kind} {name!r}{via} makes HDF5 read {target.resolve()}, outside the folder "
+            f"{self.folder}; {OUTSIDE_HINT}",
             self.top,
             where,
         )
@@ -97,7 +93,7 @@ class _Walker:
             return  # the same file: walked already
         parent = Path(os.path.abspath(holder)).parent  # HDF5 uses the path as opened
         for target in _opened(name, parent, kind):
-            if not _inside(target, self.folder):
+            if not is_inside(target, self.folder):
                 self.refuse(where, kind, name, target, holder)
             if kind != "external storage":
                 self.walk_path(target)

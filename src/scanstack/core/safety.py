@@ -10,6 +10,9 @@ from pathlib import Path
 
 from .errors import FormatError, WriteError
 
+#: how every refusal of a path leaving the file's folder ends
+OUTSIDE_HINT = "pass allow_outside=True (command line: --allow-outside) to allow it"
+
 
 def check_not_input(output: str | os.PathLike, inputs: Iterable[str]) -> None:
     """Refuse to write ``output`` if it is one of the files being read."""
@@ -68,10 +71,15 @@ def resolve_inside(
     """
     base = Path(base_file).resolve().parent if base_file is not None else Path.cwd().resolve()
     candidate = (base / Path(relative)).resolve()
-    if not allow_outside and base not in candidate.parents and candidate != base:
+    if not allow_outside and not is_inside(candidate, base):
         raise FormatError(
-            f"path {os.fspath(relative)!r} points outside the folder {base}; "
-            "pass allow_outside=True to allow it",
+            f"path {os.fspath(relative)!r} points outside the folder {base}; {OUTSIDE_HINT}",
             base_file,
         )
     return candidate
+
+
+def is_inside(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """True when ``path``, symlinks resolved, is ``folder`` (resolved) or lies below it."""
+    resolved, root = Path(path).resolve(), Path(folder).resolve()
+    return resolved == root or root in resolved.parents

@@ -143,7 +143,12 @@ def read_image_frames(path: Path, kind: str, frames: list[int]) -> list[np.ndarr
 
 
 def expand_files(spec, directory: Path, yaml_path, allow_outside: bool) -> list[Path]:
-    """The files named by ``spec`` (whitespace-separated globs, or a YAML list), in order."""
+    """The files named by ``spec`` (whitespace-separated globs, or a YAML list), in order.
+
+    Each name or pattern is checked against the YAML's folder *before* looking at the disk, so
+    a refused name never tells whether something exists outside; matches are checked again
+    (a symlink inside the folder may lead out).
+    """
     if isinstance(spec, str):
         tokens = spec.split()
     elif isinstance(spec, (list, tuple)):
@@ -157,6 +162,7 @@ def expand_files(spec, directory: Path, yaml_path, allow_outside: bool) -> list[
         )
     out: list[Path] = []
     for token in tokens:
+        resolve_inside(yaml_path, directory / token, allow_outside)  # before any disk access
         if glob.has_magic(token):
             matches = sorted(glob.glob(os.path.join(glob.escape(os.fspath(directory)), token)))
             if not matches:

@@ -15,6 +15,11 @@ Write:
   ``meta`` block. ``scanstack.open('dir/frames.yml')`` reads it back.
 
 Option ``compression`` (e.g. ``'zlib'``) is passed to tifffile.
+
+Files named inside a TIFF: the planes of a multi-file OME-TIFF series are read from the files
+its OME-XML names only when every one of them is inside the TIFF's folder (else a
+:class:`FormatError`); Micro-Manager multi-file stacks and NDTiff datasets are read as the one
+file given. ``allow_outside=True`` restores tifffile's own behaviour for all three.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from ..core.metadata import to_jsonable
 from ..core.progress import Progress
 from ..core.reader import Reader, crop
 from ..core.registry import FormatSpec, Probe
-from ..core.safety import atomic_path
+from ..core.safety import atomic_path, resolve_inside
 from ._hexrd import LOAD_NUMPY_TRIGGER, YAML_SUFFIXES
 
 META_KEY = "scanstack"
@@ -39,14 +44,66 @@ TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 PER_FRAME_ARRAYS = ("omega",)
 
 
+def ome_files(tif) -> list[str]:
+    """The other files an OME-TIFF's XML names for its planes (``UUID/@FileName``), in order."""
+    if not tif.is_ome:
+        return []
+    import xml.etree.ElementTree as ET
+
+    try:
+        root = ET.fromstring(tif.ome_metadata or "")
+    except ET.ParseError:
+        return []  # tifffile falls back to the pages of this file, reading nothing else
+    own = os.path.basename(tif.filename).lower()
+    names: list[str] = []
+    for element in root.iter():
+        name = element.attrib.get("FileName") if element.tag.endswith("UUID") else None
+        if name and name.lower() != own and name not in names:
+            names.append(name)
+    return names
+
+
+def open_tiff(path: str | os.PathLike, allow_outside: bool = False):
+    """A ``tifffile.TiffFile`` over ``path`` that reads no file outside its folder.
+
+    Unless ``allow_outside``: OME-TIFF plane files are checked with
+    :func:`~scanstack.core.safety.resolve_inside` before tifffile opens them (a
+    :class:`FormatError` names the first outside one), and the Micro-Manager / NDTiff
+    multi-file readers, which take their file names from the folder and an index file, are
+    switched off. Raises what ``tifffile.TiffFile`` raises for a file that is not TIFF.
+    """
+    import tifffile
+
+    path = os.fspath(path)
+    if allow_outside:
+        return tifffile.TiffFile(path)
+    single = {"is_mmstack": False, "is_ndtiff": False}
+    tif = tifffile.TiffFile(path, _multifile=False, **single)
+    others = ome_files(tif)
+    if not others:
+        return tif
+    try:
+        for name in others:
+            try:
+                resolve_inside(path, name)
+            except FormatError as exc:
+                raise FormatError(
+                    f"OME-XML plane file {name!r}: {exc.reason}", path, "OME UUID/@FileName"
+                ) from exc
+    finally:
+        tif.close()
+    return tifffile.TiffFile(path, **single)
+
+
 class TiffReader(Reader):
-    """Frames of one TIFF image series; option ``series`` (default 0)."""
+    """Frames of one TIFF image series; options ``series`` (default 0) and ``allow_outside``
+    (let a multi-file OME-TIFF read plane files outside the TIFF's folder)."""
 
     format_name = "tiff"
 
-    def __init__(self, source=None, *, series: int = 0):
-
-        super().__init__(source, series=series)
+    def __init__(self, source=None, *, series: int = 0, allow_outside: bool = False):
+        super().__init__(source, series=series, allow_outside=allow_outside)
+        self.allow_outside = allow_outside
         self._lock = threading.Lock()
         self._tif = None
         self._mmap = None
@@ -125,7 +182,9 @@ class TiffReader(Reader):
 
         if self._tif is None:
             try:
-                self._tif = tifffile.TiffFile(os.fspath(self.source))
+                self._tif = open_tiff(self.source, self.allow_outside)
+            except FormatError:
+                raise
             except (tifffile.TiffFileError, ValueError, OSError) as exc:
                 raise FormatError(f"expected a TIFF file: {exc}", self.source) from exc
         return self._tif

@@ -38,7 +38,7 @@ from ..core.metadata import to_jsonable
 from ..core.progress import Progress, ProgressArg
 from ..core.reader import Reader, Region
 from ..core.registry import FormatSpec, Probe
-from ..core.safety import atomic_path
+from ..core.safety import OUTSIDE_HINT, atomic_path, is_inside
 from ..core.stack import Stack
 from . import _interchange as ic
 
@@ -206,16 +206,68 @@ def _pick_array(group, where: str | None, source):
     return arrays[0]
 
 
+_INSIDE_STORE = None
+
+
+def inside_store(root: str | os.PathLike):
+    """A read-only zarr ``LocalStore`` over ``root`` whose every read (metadata and chunks)
+    is refused with a :class:`FormatError` when its file, symlinks resolved, leaves the store.
+
+    Checked at each read rather than by listing the store at open: a store may hold millions
+    of chunk files, and a symlink is followed only when its key is read.
+    """
+    global _INSIDE_STORE
+    if _INSIDE_STORE is None:
+        from zarr.storage import LocalStore
+
+        class InsideStore(LocalStore):
+            def _check(self, key: str) -> None:
+                if not is_inside(self.root / key, self.root):
+                    raise FormatError(
+                        f"{key} leads (through a symbolic link) to "
+                        f"{(self.root / key).resolve()}, outside the zarr store; {OUTSIDE_HINT}",
+                        self.root,
+                        key,
+                    )
+
+            async def get(self, key, prototype=None, byte_range=None):
+                self._check(key)
+                return await super().get(key, prototype, byte_range)
+
+            async def get_partial_values(self, prototype, key_ranges):
+                key_ranges = list(key_ranges)
+                for key, _ in key_ranges:
+                    self._check(key)
+                return await super().get_partial_values(prototype, key_ranges)
+
+        _INSIDE_STORE = InsideStore
+    return _INSIDE_STORE(os.fspath(root), read_only=True)
+
+
 class ZarrReader(Reader):
-    """A stack over a zarr array (chunks are read only when frames are asked for)."""
+    """A stack over a zarr array (chunks are read only when frames are asked for).
+
+    Options ``path`` (the array), ``signal_ndim`` and ``allow_outside`` (follow metadata and
+    chunk files that are symlinks leaving the store).
+    """
 
     format_name = "zarr"
 
-    def __init__(self, source, *, path: str | None = None, signal_ndim: int | None = None):
-        super().__init__(source, path=path, signal_ndim=signal_ndim)
+    def __init__(
+        self,
+        source,
+        *,
+        path: str | None = None,
+        signal_ndim: int | None = None,
+        allow_outside: bool = False,
+    ):
+        super().__init__(source, path=path, signal_ndim=signal_ndim, allow_outside=allow_outside)
         zarr = _zarr()
+        store = os.fspath(source) if allow_outside else inside_store(source)
         try:
-            node = zarr.open(store=os.fspath(source), mode="r")
+            node = zarr.open(store=store, mode="r")
+        except FormatError:
+            raise
         except Exception as exc:  # zarr raises several types for a non-store
             raise FormatError(f"not a zarr store ({type(exc).__name__}: {exc})", source) from exc
         group = None
@@ -297,6 +349,8 @@ class ZarrReader(Reader):
             data = ic.read_flat_range(
                 self._arr, self.nav_shape, start, stop, region, self.signal_shape
             )
+        except FormatError:
+            raise
         except Exception as exc:  # a damaged chunk: say which file, array and frames
             raise FormatError(
                 f"cannot read frames {start}:{stop} ({type(exc).__name__}: {exc})",
@@ -314,6 +368,8 @@ def sniff(probe: Probe) -> float:
     if path is None or not path.is_dir():
         return 0.0
     if (path / "zarr.json").is_file():
+        if not is_inside(path / "zarr.json", path):
+            return 0.8  # a link out of the store: not read here, the reader refuses it
         try:
             text = (path / "zarr.json").read_text(errors="replace")
         except OSError:
