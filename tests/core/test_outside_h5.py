@@ -89,6 +89,8 @@ def test_an_open_h5py_file_given_to_the_reader_is_checked_too(place, kind):
     with h5py.File(path, "r") as f:
         with pytest.raises(FormatError, match="outside the folder"):
             scanstack.open(f, "hdf5", path="imageseries")
+        with pytest.raises(FormatError, match="outside the folder"):
+            detect_format(f["imageseries"])  # sniffers never see it
         s = scanstack.open(f, "hdf5", path="imageseries", allow_outside=True)
         np.testing.assert_array_equal(s[0], SECRET[0])
 

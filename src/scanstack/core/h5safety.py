@@ -113,39 +113,82 @@ class _Walker:
             self.walk(f)
 
     def walk(self, f) -> None:
-        import h5py
+        """Check every external link, then every dataset, of the open file ``f``.
+
+        h5py's low-level visitors: each walks hard links only (never into soft or external
+        links), and the object walk reaches each object once; the high-level ones build a
+        Python object per link and cost several times more on files of many datasets.
+        """
+        from h5py import h5l, h5o
 
         self.walked.add(Path(f.filename).resolve())
         holder = f.filename
-
         failed: list[BaseException] = []
 
-        def visit(name: str, link) -> bool | None:
-            # an exception must not cross h5py's C callback: keep it, stop the walk (True)
-            where = "/" + name
+        def on_link(name: bytes, info) -> int | None:
+            # an exception must not cross h5py's C callback: keep it, stop the walk (1)
+            if info.type != h5l.TYPE_EXTERNAL:
+                return None
             try:
-                if isinstance(link, h5py.ExternalLink):
-                    self.follow(where, "external link", link.filename, holder)
-                elif isinstance(link, h5py.HardLink):
-                    obj = f.get(name)
-                    if isinstance(obj, h5py.Dataset):
-                        self.check_dataset(obj, where, holder)
+                target, _ = f.id.links.get_val(name)
+                self.follow("/" + os.fsdecode(name), "external link", os.fsdecode(target), holder)
             except Exception as exc:  # noqa: BLE001 - re-raised below, outside the callback
                 failed.append(exc)
-                return True
+                return 1
             return None
 
-        f.visititems_links(visit)  # hard links only are descended; each group once
-        if failed:
-            raise failed[0]
+        def on_object(name: bytes, info) -> int | None:
+            if info.type != h5o.TYPE_DATASET:
+                return None
+            try:
+                self.check_dataset(f.id, name, holder)
+            except Exception as exc:  # noqa: BLE001 - re-raised below, outside the callback
+                failed.append(exc)
+                return 1
+            return None
 
-    def check_dataset(self, ds, where: str, holder: str) -> None:
-        for name, _offset, _size in ds.external or ():
-            name = os.fsdecode(name)
-            self.follow(where, "external storage", name, holder)
-        if ds.is_virtual:
-            for source in ds.virtual_sources():
-                self.follow(where, "virtual dataset source", source.file_name, holder)
+        for visit in (
+            lambda: f.id.links.visit(on_link, info=True),
+            lambda: h5o.visit(f.id, on_object, info=True),
+        ):
+            try:
+                visit()
+            except Exception as exc:  # noqa: BLE001 - a damaged group: say so, in our words
+                failed.append(self.damaged(holder, None, exc))
+            if failed:
+                raise failed[0]
+
+    def damaged(self, holder: str, where: str | None, exc: BaseException) -> FormatError:
+        via = f" {holder}:" if Path(holder).resolve() != Path(self.top).resolve() else ""
+        return FormatError(
+            f"cannot check which files{via} this file names (damaged HDF5? "
+            f"{type(exc).__name__}: {exc})",
+            self.top,
+            where,
+        )
+
+    def check_dataset(self, fid, name: bytes, holder: str) -> None:
+        """The external-storage files and VDS source files of dataset ``name``, checked."""
+        from h5py import h5d
+
+        where = "/" + os.fsdecode(name)
+        try:
+            dcpl = h5d.open(fid, name).get_create_plist()
+        except Exception:  # noqa: BLE001 - cannot be opened: HDF5 cannot read through it either
+            return
+        try:
+            external = [
+                os.fsdecode(dcpl.get_external(i)[0]) for i in range(dcpl.get_external_count())
+            ]
+            sources = []
+            if dcpl.get_layout() == h5d.VIRTUAL:
+                sources = [dcpl.get_virtual_filename(i) for i in range(dcpl.get_virtual_count())]
+        except Exception as exc:  # noqa: BLE001 - unknown targets: refuse rather than guess
+            raise self.damaged(holder, where, exc) from exc
+        for target in external:
+            self.follow(where, "external storage", target, holder)
+        for target in sources:
+            self.follow(where, "virtual dataset source", os.fsdecode(target), holder)
 
 
 def check_h5_inside(h5: Any, allow_outside: bool = False) -> None:

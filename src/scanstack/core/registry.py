@@ -73,6 +73,16 @@ class Probe:
                 return None
         return self._h5
 
+    def check_outside(self) -> None:
+        """Refuse (:class:`FormatError`) an HDF5 file or open ``h5py`` object naming files
+        outside its folder, unless ``allow_outside``."""
+        if self.is_hdf5:
+            self.h5()
+        elif getattr(type(self.source), "__module__", "").startswith("h5py"):
+            from .h5safety import check_h5_inside
+
+            check_h5_inside(self.source, self.allow_outside)
+
     def close(self) -> None:
         if self._h5 is not None:
             self._h5.close()
@@ -160,7 +170,7 @@ def detect_format(source: Any, allow_outside: bool = False) -> str:
         raise FileNotFoundError(f"{probe.path}: no such file or folder")
     scores: list[tuple[float, str]] = []
     try:
-        probe.h5()  # the outside check, before any sniffer follows a link
+        probe.check_outside()  # before any sniffer follows a link
         for spec in formats().values():
             if not spec.can_read:
                 continue

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import posixpath
 import re
@@ -200,9 +201,20 @@ class H5Source:
             base = "/"
             self._file = None
             self.owns = True
-        self.group_path = posixpath.normpath(posixpath.join(base, path or "")) if path else base
-        if self.group_path.startswith("//"):
-            self.group_path = self.group_path[1:]
+        self.base = base
+        self.group_path = self._join(base, path)
+
+    @staticmethod
+    def _join(base: str, path: str | None) -> str:
+        joined = posixpath.normpath(posixpath.join(base, path or "")) if path else base
+        return joined[1:] if joined.startswith("//") else joined
+
+    def descend(self, path: str | None) -> H5Source:
+        """This source at group ``path`` (relative to the given group), sharing the file
+        already opened and checked (no second open, no second outside check)."""
+        other = copy.copy(self)
+        other.group_path = self._join(self.base, path)
+        return other
 
     def file(self):
         if self._file is None or not self._file.id.valid:

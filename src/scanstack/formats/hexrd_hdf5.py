@@ -164,7 +164,7 @@ class HDF5Reader(Reader):
                     dataname,
                 )
             path = candidates[0]
-        self._h5 = H5Source(source, str(path), allow_outside)
+        self._h5 = self._h5.descend(str(path))
         super().__init__(
             fname,
             path=self._h5.group_path,
