@@ -67,13 +67,17 @@ def expanded_size(root) -> tuple[int, int]:
 def _loader_class():
     import yaml
 
-    class BoundedLoader(yaml.SafeLoader):
-        """SafeLoader that measures each composed document before constructing it."""
+    # libyaml's parser when present: fast, and it refuses nesting beyond 1000 levels itself
+    # (PyYAML's pure-Python scanner costs O(depth) per token on nested flow collections)
+    base = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+
+    class BoundedLoader(base):
+        """Safe loader that measures the composed document before constructing it."""
 
         source_name: Any = None
 
-        def compose_document(self):
-            node = super().compose_document()
+        def get_single_node(self):
+            node = super().get_single_node()
             try:
                 distinct, expanded = expanded_size(node)
             except _Cycle as exc:
@@ -118,7 +122,8 @@ def load_yaml_text(text: str, path: str | os.PathLike | None = None, what: str =
     except RecursionError as exc:
         raise FormatError(f"expected {what}, found YAML nested too deeply to parse", path) from exc
     except yaml.YAMLError as exc:
-        raise FormatError(f"expected {what}, the YAML parser says: {exc}", path) from exc
+        said = " ".join(str(exc).split())  # one line: the parser's message spans several
+        raise FormatError(f"expected {what}, the YAML parser says: {said}", path) from exc
     finally:
         loader.dispose()
 
