@@ -11,6 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
+from scanstack.core.errors import FormatError
+
 SECRET = np.full((2, 4, 4), 999, dtype=np.uint16)
 
 
@@ -78,3 +80,14 @@ def test_cli_info_on_a_yaml_alias_bomb_is_one_line(tmp_path, alias_bomb):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "bomb.yml: YAML aliases expand" in lines[0], done.stderr
+
+
+def test_cli_op_files_are_tiffs_whose_planes_stay_in_their_folder(tmp_path, ome_pair):
+    from scanstack.cli.options import load_array
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "outside").mkdir()
+    dark = tmp_path / "data" / "dark.ome.tif"
+    ome_pair(dark, "../outside/x.ome.tif", tmp_path / "outside" / "x.ome.tif", 999)
+    with pytest.raises(FormatError, match=r"dark\.ome\.tif .*outside the folder"):
+        load_array(str(dark))

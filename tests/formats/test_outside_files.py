@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 import warnings
 
 import numpy as np
@@ -21,44 +20,13 @@ FRAME = np.arange(16, dtype=np.uint16).reshape(4, 4)
 
 
 # -- OME-TIFF ------------------------------------------------------------------------------------
-def _ome(planes: list[tuple[str, str]]) -> str:
-    """OME-XML of a 4x4 uint16 series of one plane per (file name, UUID)."""
-    data = "".join(
-        f'<TiffData FirstT="{t}" IFD="0" PlaneCount="1">'
-        f'<UUID FileName="{name}">urn:uuid:{uid}</UUID></TiffData>'
-        for t, (name, uid) in enumerate(planes)
-    )
-    return (
-        '<?xml version="1.0" encoding="UTF-8"?>'
-        '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06" '
-        f'UUID="urn:uuid:{planes[0][1]}"><Image ID="Image:0"><Pixels ID="Pixels:0" '
-        'DimensionOrder="XYZCT" Type="uint16" SizeX="4" SizeY="4" SizeZ="1" SizeC="1" '
-        f'SizeT="{len(planes)}">{data}</Pixels></Image></OME>'
-    )
-
-
-def _ome_pair(path, other_name: str, other_path, other_value: int):
-    """``path``: plane 0 = FRAME; plane 1 named by its OME-XML as ``other_name`` (written at
-    ``other_path`` as a one-plane OME-TIFF full of ``other_value``)."""
-    own, other = str(uuid.uuid4()), str(uuid.uuid4())
-    tifffile.imwrite(
-        other_path,
-        np.full((4, 4), other_value, np.uint16),
-        description=_ome([(os.path.basename(other_path), other)]),
-        metadata=None,
-    )
-    tifffile.imwrite(
-        path, FRAME, description=_ome([(path.name, own), (other_name, other)]), metadata=None
-    )
-
-
 # tifffile re-opens the other file of a multi-file series for each read, and says so
 @pytest.mark.filterwarnings("ignore:.*reading array from closed file")
-def test_ome_tiff_plane_outside_the_folder_is_refused(tmp_path):
+def test_ome_tiff_plane_outside_the_folder_is_refused(tmp_path, ome_pair):
     (tmp_path / "data").mkdir()
     (tmp_path / "outside").mkdir()
     evil = tmp_path / "data" / "evil.ome.tif"
-    _ome_pair(evil, "../outside/x.ome.tif", tmp_path / "outside" / "x.ome.tif", 999)
+    ome_pair(evil, "../outside/x.ome.tif", tmp_path / "outside" / "x.ome.tif", 999)
     with tifffile.TiffFile(evil) as tif:  # what tifffile alone would do
         assert tif.series[0].asarray()[1].max() == 999
     pattern = r"evil\.ome\.tif \(OME UUID/@FileName\): OME-XML plane file '\.\./outside/x\.ome\."
@@ -71,9 +39,9 @@ def test_ome_tiff_plane_outside_the_folder_is_refused(tmp_path):
 
 
 @pytest.mark.filterwarnings("ignore:.*reading array from closed file")
-def test_ome_tiff_planes_inside_the_folder_are_read(tmp_path):
+def test_ome_tiff_planes_inside_the_folder_are_read(tmp_path, ome_pair):
     good = tmp_path / "good.ome.tif"
-    _ome_pair(good, "in.ome.tif", tmp_path / "in.ome.tif", 7)
+    ome_pair(good, "in.ome.tif", tmp_path / "in.ome.tif", 7)
     with scanstack.open(good) as s:
         assert s.nav_shape == (2,)
         np.testing.assert_array_equal(s[0], FRAME)

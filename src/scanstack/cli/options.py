@@ -37,9 +37,10 @@ def load_array(path: str) -> np.ndarray:
     if suffix == ".npy":
         return np.load(path, allow_pickle=False)
     if suffix in (".tif", ".tiff"):
-        import tifffile
+        from ..formats.tiff import open_tiff
 
-        return tifffile.imread(path)
+        with open_tiff(path) as tif:  # an OME-TIFF's plane files stay in its folder
+            return tif.asarray()
     from PIL import Image
 
     return np.asarray(Image.open(path))
