@@ -27,7 +27,7 @@ from typing import Any
 from .errors import FormatError
 from .safety import OUTSIDE_HINT, is_inside
 
-#: environment variables HDF5 reads for each kind of name (None: no folder-relative search)
+#: the environment variable of extra search folders HDF5 reads for each kind of name
 _PREFIX_ENV = {"external link": "HDF5_EXT_PREFIX", "virtual dataset source": "HDF5_VDS_PREFIX"}
 
 
@@ -52,22 +52,21 @@ def _lookup(name: str, parent: Path, kind: str) -> list[Path]:
     return tries
 
 
-def _opened(name: str, parent: Path, kind: str) -> list[Path]:
-    """The file(s) HDF5 would open for ``name``: the first that exists, or none.
+def _existing(name: str, parent: Path, kind: str) -> list[list[Path]]:
+    """The places HDF5 tries for ``name``, in order, each as the existing file(s) it finds there.
 
-    A VDS source name may hold ``%b`` (block number): every existing match counts.
+    A VDS source name may hold ``%b`` (block number): all matches of a place count.
     """
-    if kind == "virtual dataset source" and "%b" in name:
-        for candidate in _lookup(name, parent, kind):
-            pattern = glob.escape(str(candidate)).replace("%b", "*")
-            matches = [Path(m) for m in glob.glob(pattern)]
-            if matches:
-                return matches
-        return []
+    places = []
     for candidate in _lookup(name, parent, kind):
-        if os.path.lexists(candidate):
-            return [candidate]
-    return []
+        if kind == "virtual dataset source" and "%b" in name:
+            pattern = glob.escape(str(candidate)).replace("%b", "*")
+            found = [Path(m) for m in sorted(glob.glob(pattern))]
+        else:
+            found = [candidate] if os.path.lexists(candidate) else []
+        if found:
+            places.append(found)
+    return places
 
 
 class _Walker:
@@ -92,25 +91,30 @@ class _Walker:
         if kind == "virtual dataset source" and name == ".":
             return  # the same file: walked already
         parent = Path(os.path.abspath(holder)).parent  # HDF5 uses the path as opened
-        for target in _opened(name, parent, kind):
-            if not is_inside(target, self.folder):
-                self.refuse(where, kind, name, target, holder)
-            if kind != "external storage":
-                self.walk_path(target)
+        for found in _existing(name, parent, kind):
+            for target in found:
+                if not is_inside(target, self.folder):
+                    self.refuse(where, kind, name, target, holder)
+            if kind == "external storage":
+                return  # one place only
+            opened = [self.walk_path(target) for target in found]
+            if any(opened):
+                return  # HDF5 reads this one; if it does not open, check the next place too
 
-    def walk_path(self, path: Path) -> None:
+    def walk_path(self, path: Path) -> bool:
+        """Walk the HDF5 file at ``path`` (once); False when it is not one HDF5 can open."""
         import h5py
 
         resolved = path.resolve()
         if resolved in self.walked:
-            return
+            return True
         try:
             f = h5py.File(os.path.abspath(path), "r")  # as HDF5 opens it (relative names)
         except OSError:
-            self.walked.add(resolved)
-            return  # not HDF5 (or unreadable): HDF5 will fail there too, reading nothing
+            return False
         with f:
             self.walk(f)
+        return True
 
     def walk(self, f) -> None:
         """Check every external link, then every dataset, of the open file ``f``.
