@@ -208,3 +208,16 @@ def test_symlink_in_the_folder_and_links_inside_linked_files_are_followed(place)
         add_reference(f, "images", "external link", "sub/b.h5", "")
     with pytest.raises(FormatError, match=r"a\.h5 \(/images\): virtual dataset source .*\(in "):
         scanstack.open(data / "a.h5", "hdf5", path="/")
+
+
+def test_the_hexrd_drop_in_refuses_and_allows_the_same_way(place):
+    from scanstack import imageseries
+
+    data, outside = place
+    path = evil_hexrd(data, outside, "external link")
+    with pytest.raises(FormatError, match="outside the folder"):
+        imageseries.open(path, None)
+    with pytest.raises(FormatError, match="outside the folder"):
+        imageseries.open(path, "hdf5", path="imageseries")
+    ims = imageseries.open(path, "hdf5", path="imageseries", allow_outside=True)
+    np.testing.assert_array_equal(ims[1], SECRET[1])

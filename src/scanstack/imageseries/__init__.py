@@ -47,7 +47,7 @@ def open(filename: Any, format: str | None = None, **kwargs: Any) -> ImageSeries
             raise RuntimeError("zero length imageseries")
         from ..core.registry import detect_format
 
-        format = detect_format(filename)
+        format = detect_format(filename, bool(kwargs.get("allow_outside", False)))
     adapter = load.adapter_for(format)(filename, **kwargs)
     ims = ImageSeries(adapter)
     if len(ims) == 0:
