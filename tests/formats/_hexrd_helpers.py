@@ -7,3 +7,116 @@ def omega(n: int) -> np.ndarray:
     """hexrd's per-frame ``omega`` metadata: ``(n, 2)`` start/stop angles (degrees), 0.25 apart."""
     start = np.arange(n) * 0.25
     return np.stack([start, start + 0.25], axis=1)
+
+
+# -- hexrd's metadata behaviour, rebuilt from its published source (hexrd.core.utils.hdf5,
+#    imageseries.save / load.hdf5 / load.framecache / load.metadata / load.imagefiles) so tests
+#    can judge scanstack against what hexrd itself writes and returns. --------------------------
+
+
+def hexrd_dict_to_h5(group, meta: dict) -> None:
+    """hexrd's ``unwrap_dict_to_h5`` (fch5 metadata): ``atleast_1d`` datasets; on h5py's
+    TypeError ``None`` is dropped, a unicode array stored as ``str(array)``, anything else as is."""
+    for key, item in meta.items():
+        if isinstance(item, dict):
+            hexrd_dict_to_h5(group.create_group(key), item)
+            continue
+        try:
+            group.create_dataset(key, data=np.atleast_1d(item))
+        except TypeError:
+            if item is None:
+                continue
+            if isinstance(item, np.ndarray) and item.dtype.kind == "U":
+                item = str(item)
+            group.create_dataset(key, data=item)
+
+
+def hexrd_h5_to_dict(group) -> dict:
+    """hexrd's ``unwrap_h5_to_dict``: object (string) datasets through ``h5py_read_string``,
+    ``(1,)`` datasets to their element, anything else ``np.array(dataset)``."""
+    import h5py
+
+    out: dict = {}
+    for key, item in group.items():
+        if isinstance(item, h5py.Group):
+            out[key] = hexrd_h5_to_dict(item)
+        elif np.dtype(item.dtype) == "O":
+            info = h5py.check_string_dtype(item.dtype)
+            value = (item.asstr() if info is not None and info.encoding == "utf-8" else item)[()]
+            out[key] = value.decode("utf-8") if isinstance(value, (bytes, np.bytes_)) else value
+        else:
+            tmp = np.array(item)
+            out[key] = tmp[0] if tmp.ndim == 1 and len(tmp) == 1 else tmp
+    return out
+
+
+def hexrd_hdf5_attrs(group, meta: dict) -> None:
+    """hexrd's ``WriteH5`` metadata loop: every value needs ``.dtype``; unicode becomes bytes."""
+    for key, value in meta.items():
+        if np.issubdtype(value.dtype, "U"):
+            value = value.astype("S")
+        group.attrs[key] = value
+
+
+def hexrd_npz_metadata(path) -> dict:
+    """What hexrd's npz frame-cache reader returns as metadata: every non-reserved member."""
+    with np.load(path) as arrs:
+        n = int(arrs["nframes"])
+        reserved = {"nframes", "shape", "dtype"} | {
+            f"{i}_{s}" for i in range(n) for s in ("row", "col", "data")
+        }
+        return {k: arrs[k] for k in arrs.keys() if k not in reserved}
+
+
+def hexrd_yamlmeta(meta: dict, path=None) -> dict:
+    """hexrd's ``yamlmeta``: ``"! load-numpy-array f"`` loads ``join(dirname(path) or '.', f)``,
+    ``"++np.array"`` takes the sibling ``<key>-array``; everything else as YAML gave it."""
+    import os
+
+    base = os.path.dirname(path) if path is not None else "."
+    meta, out = dict(meta), {}
+    for key, value in list(meta.items()):
+        words = value.split() if isinstance(value, str) else []
+        if value == "++np.array":
+            out[key] = np.array(meta.pop(f"{key}-array"))
+            out.pop(f"{key}-array", None)
+        elif len(words) > 1 and words[0] == "!":
+            if words[1] == "load-numpy-array":
+                out[key] = np.load(os.path.join(base, words[2]))
+        else:
+            out[key] = value
+    return out
+
+
+def hexrd_image_files(yml) -> tuple[list[str], dict]:
+    """The file list and metadata hexrd's image-files reader builds from a YAML file: each
+    whitespace-separated token of ``files`` globbed in ``directory`` (against the current
+    folder), all matches sorted; ``meta`` through :func:`hexrd_yamlmeta` without a path."""
+    import glob
+    import os
+
+    import yaml
+
+    with open(yml) as fh:
+        tree = yaml.safe_load(fh)
+    section = tree["image-files"]
+    files: list[str] = []
+    for token in section["files"].split():
+        files += glob.glob(os.path.join(section["directory"], token))
+    files.sort()
+    return files, hexrd_yamlmeta(tree["meta"])
+
+
+def assert_same_value(a, b, where: str = "") -> None:
+    """Same type, dtype, shape and value (object arrays compared element by element)."""
+    assert type(a) is type(b), f"{where}: {type(a).__name__} != {type(b).__name__} ({a!r}, {b!r})"
+    if isinstance(a, dict):
+        assert set(a) == set(b), f"{where}: keys {sorted(a)} != {sorted(b)}"
+        for k in a:
+            assert_same_value(a[k], b[k], f"{where}/{k}")
+    elif isinstance(a, (np.ndarray, np.generic)):
+        assert a.dtype == b.dtype, f"{where}: dtype {a.dtype} != {b.dtype}"
+        assert a.shape == b.shape, f"{where}: shape {a.shape} != {b.shape}"
+        assert a.tolist() == b.tolist(), f"{where}: {a!r} != {b!r}"
+    else:
+        assert a == b, f"{where}: {a!r} != {b!r}"

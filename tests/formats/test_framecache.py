@@ -12,7 +12,7 @@ import h5py
 import hdf5plugin
 import numpy as np
 import pytest
-from _hexrd_helpers import omega
+from _hexrd_helpers import hexrd_dict_to_h5, omega
 
 import scanstack
 from scanstack.core.errors import FormatError, ScanstackError, WriteError
@@ -70,19 +70,7 @@ def hexrd_fch5(target, data, threshold, meta, order=None):
     f.create_dataset("data", data=np.concatenate(vals).reshape(-1, 1), **blosc)
     f.create_dataset("indices", data=np.concatenate(idx), **blosc)
     f.create_dataset("frame_ids", data=ids, **blosc)
-    g = f.create_group("metadata")
-
-    def leaf(v):  # hexrd's unwrap_dict_to_h5: atleast_1d leaves, unicode stored as str
-        v = np.atleast_1d(v)
-        return v.astype(h5py.string_dtype()) if v.dtype.kind == "U" else v
-
-    for k, v in meta.items():
-        if isinstance(v, dict):
-            sub = g.create_group(k)
-            for k2, v2 in v.items():
-                sub.create_dataset(k2, data=leaf(v2))
-        else:
-            g.create_dataset(k, data=leaf(v))
+    hexrd_dict_to_h5(f.create_group("metadata"), meta)
     if own:
         f.close()
     return target
@@ -123,8 +111,9 @@ def test_reads_hexrd_fch5_frames_in_any_order(tmp_path):
         s.get_region(5, ((3, 10), (0, 4))), expected(data, 0.5)[5, 3:10, 0:4]
     )
     np.testing.assert_array_equal(s.metadata["omega"], omega(6))
-    assert s.metadata["panel"] == "ff1"
+    assert s.metadata["panel"] == "ff1" and type(s.metadata["panel"]) is str
     assert s.metadata["nested"] == {"a": 2.5, "name": "x"}
+    assert type(s.metadata["nested"]["a"]) is np.float64
 
 
 def test_reads_legacy_yaml_with_numpy_trigger(tmp_path):

@@ -63,7 +63,8 @@ def test_sequence_with_image_files_yaml(tmp_path):
     out = scanstack.save(src, tmp_path / "seq" / "frames.yml", "tiff")
     tree = yaml.safe_load(open(out))
     assert tree["image-files"]["directory"] == "."
-    assert tree["image-files"]["files"] == [f"frames_{i:05d}.tif" for i in range(4)]
+    # one whitespace-separated string, as hexrd writes it (hexrd calls files.split())
+    assert tree["image-files"]["files"].split() == [f"frames_{i:05d}.tif" for i in range(4)]
     assert tree["meta"]["omega"] == "! load-numpy-array frames_omega.npy"
     s = scanstack.open(out)  # read back as image-files
     assert s.format == "image-files"

@@ -10,9 +10,15 @@ Write:
   (tifffile's shaped metadata, key ``scanstack``) and read back by scanstack;
 - ``scanstack.save(stack, 'dir/frames.yml', 'tiff')`` (a ``.yml``/``.yaml`` path, or
   ``sequence=True``): one TIFF per frame (``frames_00000.tif``…) beside an hexrd ``image-files``
-  YAML listing them by relative path, in order. Array metadata (``omega``) goes to
-  ``frames_<key>.npy`` with a ``"! load-numpy-array"`` trigger, other metadata into the YAML
-  ``meta`` block. ``scanstack.open('dir/frames.yml')`` reads it back.
+  YAML that lists them as hexrd writes it: ``files`` is one whitespace-separated string of the
+  names, in frame order (hexrd calls ``files.split()`` and sorts the matches; the zero-padded
+  names sort in frame order; whitespace and glob characters of the YAML's stem become ``_`` in
+  the frame names). Array metadata (``omega``) goes to ``frames_<key>.npy`` with a
+  ``"! load-numpy-array"`` trigger, other metadata into the YAML ``meta`` block.
+  ``directory`` and the ``.npy`` names are relative (``.``), so the folder can move; hexrd
+  resolves them against its current folder, so either run hexrd from that folder or pass
+  ``absolute=True`` (absolute paths, hexrd works from anywhere). ``scanstack.open('dir/frames.yml')``
+  reads it back either way.
 
 Option ``compression`` (e.g. ``'zlib'``) is passed to tifffile.
 
@@ -25,6 +31,7 @@ file given. ``allow_outside=True`` restores tifffile's own behaviour for all thr
 from __future__ import annotations
 
 import os
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -237,10 +244,12 @@ def write_tiff(
     bigtiff: bool | None = None,
     progress=None,
     overwrite: bool = True,
+    absolute: bool = False,
 ) -> str:
     """Write ``stack`` as a multi-page TIFF, or as a TIFF sequence plus an image-files YAML.
 
-    A ``.yml``/``.yaml`` path (or ``sequence=True``) writes the sequence. Returns the path of the
+    A ``.yml``/``.yaml`` path (or ``sequence=True``) writes the sequence; ``absolute=True``
+    names its folder and ``.npy`` files by absolute path in the YAML. Returns the path of the
     TIFF (or of the YAML).
     """
     path = Path(os.fspath(path))
@@ -248,7 +257,7 @@ def write_tiff(
     if sequence is None:
         sequence = path.suffix.lower() in YAML_SUFFIXES
     if sequence:
-        return _write_sequence(stack, path, compression, progress, overwrite)
+        return _write_sequence(stack, path, compression, progress, overwrite, absolute)
     import tifffile
 
     if len(stack.signal_shape) not in (2, 3):
@@ -298,7 +307,15 @@ def _check_compression(compression) -> None:
         ) from exc
 
 
-def _write_sequence(stack, path: Path, compression, progress, overwrite: bool) -> str:
+def _frame_stem(stem: str) -> str:
+    """``stem`` usable in hexrd's ``files`` string: no whitespace (hexrd splits on it) and no
+    glob characters (hexrd globs every name)."""
+    return re.sub(r"[\s*?\[\]]", "_", stem)
+
+
+def _write_sequence(
+    stack, path: Path, compression, progress, overwrite: bool, absolute: bool = False
+) -> str:
     import tifffile
     import yaml
 
@@ -307,9 +324,19 @@ def _write_sequence(stack, path: Path, compression, progress, overwrite: bool) -
             f"{path}: a TIFF sequence is described by a .yml/.yaml file; "
             "name the output e.g. frames.yml"
         )
-    stem = path.stem
+    stem = _frame_stem(path.stem)
     folder = path.parent
     folder.mkdir(parents=True, exist_ok=True)
+    prefix = f"{folder.resolve()}{os.sep}" if absolute else ""
+    if re.search(r"\s", prefix):
+        import warnings
+
+        warnings.warn(
+            f"{path}: the absolute folder name has whitespace; hexrd splits "
+            f"'{LOAD_NUMPY_TRIGGER} <file>' on whitespace and will not find the .npy metadata",
+            UserWarning,
+            stacklevel=3,
+        )
     digits = max(5, len(str(max(stack.nframes - 1, 0))))
     names = [f"{stem}_{i:0{digits}d}.tif" for i in range(stack.nframes)]
     inputs = stack.source_paths()
@@ -321,7 +348,7 @@ def _write_sequence(stack, path: Path, compression, progress, overwrite: bool) -
             with atomic_path(folder / npy, overwrite=overwrite, inputs=inputs) as tmp:
                 with open(tmp, "wb") as fh:
                     np.save(fh, value, allow_pickle=False)
-            meta[key] = f"{LOAD_NUMPY_TRIGGER} {npy}"
+            meta[key] = f"{LOAD_NUMPY_TRIGGER} {prefix}{npy}"
         else:
             meta[key] = to_jsonable(value)
     with Progress(stack.nframes, progress, "tiff sequence", "frames") as bar:
@@ -334,7 +361,9 @@ def _write_sequence(stack, path: Path, compression, progress, overwrite: bool) -
                     photometric="minisblack" if frame.ndim == 2 else None,
                 )
             bar.update(1)
-    tree = {"image-files": {"directory": ".", "files": names}, "options": {}, "meta": meta}
+    directory = os.fspath(folder.resolve()) if absolute else "."
+    files = " ".join(names)  # hexrd: `for g in files.split(): glob(join(directory, g))`
+    tree = {"image-files": {"directory": directory, "files": files}, "options": {}, "meta": meta}
     with atomic_path(path, overwrite=overwrite, inputs=inputs) as tmp:
         with open(tmp, "w", encoding="utf-8") as fh:
             yaml.safe_dump(tree, fh, sort_keys=False, default_flow_style=False)
