@@ -120,3 +120,79 @@ def assert_same_value(a, b, where: str = "") -> None:
         assert a.tolist() == b.tolist(), f"{where}: {a!r} != {b!r}"
     else:
         assert a == b, f"{where}: {a!r} != {b!r}"
+
+
+def hexrd_eiger_frame(entry) -> np.ndarray:
+    """One Eiger-stream frame as hexrd reads it: ``unwrap_h5_to_dict(entry)`` then its
+    ``decompress_frame`` (``dectris.compression`` for lz4/bslz4, scipy ``load_npz`` for csrnpz,
+    ``np.frombuffer`` when ``compression_type`` is None, ``ValueError`` otherwise)."""
+    import io
+
+    from dectris.compression import decompress
+    from scipy.sparse import load_npz
+
+    d = hexrd_h5_to_dict(entry)
+    kind, dtype, shape, data = d["compression_type"], d["dtype"], d["shape"], d["data"]
+    if kind is None:
+        return np.frombuffer(data, dtype=dtype).reshape(shape)
+    if kind == "csrnpz":
+        return load_npz(io.BytesIO(data.tobytes()[8:])).toarray()
+    if kind in ("lz4", "bslz4"):
+        raw = decompress(data, kind, elem_size=d["elem_size"])
+        return np.frombuffer(raw, dtype=dtype).reshape(shape)
+    raise ValueError(f"Unsupported compression type: {kind}")
+
+
+def eiger_entry(group, frame: np.ndarray, kind: str, payload: bytes) -> None:
+    """A frame entry created exactly as hexrd's own Eiger tests create them."""
+    group.create_dataset("compression_type", data=kind)
+    group.create_dataset("dtype", data=frame.dtype.str)
+    group.create_dataset("shape", data=frame.shape)
+    group.create_dataset("elem_size", data=frame.dtype.itemsize)
+    group.create_dataset("data", data=np.void(payload))
+
+
+def lz4_payload(frame: np.ndarray) -> bytes:
+    """hexrd's test encoding of lz4: sizes big-endian, one block, with ``lz4.block``."""
+    import lz4.block
+
+    raw = frame.tobytes()
+    packed = lz4.block.compress(raw, store_size=False)
+    header = len(raw).to_bytes(8, "big") + len(raw).to_bytes(4, "big")
+    return header + len(packed).to_bytes(4, "big") + packed
+
+
+def bslz4_payload(frame: np.ndarray) -> bytes:
+    """bitshuffle-lz4 bytes made independently of HDF5: bits transposed with numpy within
+    blocks of 8192 bytes, each block ``lz4.block``-compressed, the <8 trailing elements raw."""
+    import lz4.block
+
+    flat = frame.reshape(-1)
+    size = flat.dtype.itemsize
+    block = max(8, 8192 // size // 8 * 8)
+    parts = [flat.nbytes.to_bytes(8, "big"), (block * size).to_bytes(4, "big")]
+    whole = flat.size // 8 * 8
+    for i in range(0, whole, block):
+        part = flat[i : min(i + block, whole)]
+        planes = np.unpackbits(
+            part.view(np.uint8).reshape(part.size, size).T, axis=1, bitorder="little"
+        )
+        planes = planes.reshape(size, part.size, 8).transpose(0, 2, 1)
+        packed = lz4.block.compress(
+            np.packbits(planes, axis=2, bitorder="little").tobytes(), store_size=False
+        )
+        parts += [len(packed).to_bytes(4, "big"), packed]
+    parts.append(flat[whole:].tobytes())
+    return b"".join(parts)
+
+
+def csrnpz_payload(frame: np.ndarray) -> bytes:
+    """hexrd's test encoding of csrnpz: 8-byte big-endian size, then ``save_npz``."""
+    import io
+
+    from scipy.sparse import csr_matrix, save_npz
+
+    buf = io.BytesIO()
+    buf.write(frame.nbytes.to_bytes(8, "big"))
+    save_npz(buf, csr_matrix(frame))
+    return buf.getvalue()

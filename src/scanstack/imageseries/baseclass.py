@@ -32,6 +32,9 @@ class ImageSeries(ImageSeriesABC):
     @property
     def stack(self) -> Stack:
         """The scanstack :class:`~scanstack.Stack` of this series."""
+        current = getattr(self._adapter, "stack", None)
+        if isinstance(current, Stack):  # the adapter's own (it changes with set_option)
+            return current
         if self._stack is None:
             self._stack = to_stack(self._adapter)
         return self._stack

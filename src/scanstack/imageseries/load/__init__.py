@@ -170,7 +170,16 @@ def adapter_for(fmt: Any):
     return make
 
 
-from . import array, framecache, function, hdf5, imagefiles, rawimage  # noqa: E402
+from . import (  # noqa: E402
+    array,
+    eiger_stream_v1,
+    eiger_stream_v2,
+    framecache,
+    function,
+    hdf5,
+    imagefiles,
+    rawimage,
+)
 
 __all__ = [
     "ImageSeriesAdapter",
@@ -180,6 +189,8 @@ __all__ = [
     "FormatAdapter",
     "adapter_for",
     "array",
+    "eiger_stream_v1",
+    "eiger_stream_v2",
     "framecache",
     "function",
     "hdf5",
