@@ -208,6 +208,7 @@ def image_files_meta():
         "f64": np.float64(1.5),
         "pyint": 3,
         "name": "GE1",
+        "name0d": np.array("GE2"),
         "labels": ["x", "y"],
     }
 
@@ -234,6 +235,7 @@ def test_image_files_written_by_scanstack_read_by_hexrd(tmp_path, monkeypatch, a
     np.testing.assert_array_equal(np.stack([fabio.open(f).data for f in files]), data)
     assert_same_value(ours.metadata, theirs, "meta")
     assert type(ours.metadata["f64"]) is float  # YAML has no numpy scalars
+    assert ours.metadata["name0d"] == "GE2"  # not ['G', 'E', '2']
 
 
 def test_image_files_yaml_as_hexrd_users_write_it(tmp_path, monkeypatch):

@@ -38,8 +38,7 @@ def to_jsonable(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_jsonable(v) for v in value]
     if isinstance(value, np.ndarray):
-        if value.dtype.kind in "SUO":
-            return [to_jsonable(v) for v in value.tolist()]
+        # tolist() of a 0-d array is its element (a str must not become a list of characters)
         return to_jsonable(value.tolist())
     if isinstance(value, np.generic):
         return to_jsonable(value.item())

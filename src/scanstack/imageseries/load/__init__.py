@@ -172,6 +172,7 @@ def adapter_for(fmt: Any):
 
 from . import (  # noqa: E402
     array,
+    eiger,
     eiger_stream_v1,
     eiger_stream_v2,
     framecache,
@@ -189,6 +190,7 @@ __all__ = [
     "FormatAdapter",
     "adapter_for",
     "array",
+    "eiger",
     "eiger_stream_v1",
     "eiger_stream_v2",
     "framecache",
