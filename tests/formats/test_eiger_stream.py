@@ -255,3 +255,21 @@ def test_corrupt_and_wrong_files_give_clear_errors(tmp_path):
     gap = edited("gap.h5", lambda f: f.move("data/2", "data/7"))
     with pytest.raises(FormatError, match="named 0..2"):
         scanstack.open(gap, "eiger-stream-v1")
+    # a header and shape that agree on 10 GB held in 40 bytes: refused before any allocation
+    bomb = tmp_path / "bomb.h5"
+    claim = 100_000 * 100_000
+    with h5py.File(bomb, "w") as f:
+        fake = np.zeros((1, 1), np.uint8)
+        eiger_entry(f.create_group("data/0"), fake, "bslz4", claim.to_bytes(8, "big") + bytes(32))
+        swap(f, "data/0/shape", np.array([100_000, 100_000]))
+        f.create_group("metadata")
+    s = scanstack.open(bomb)
+    assert s.shape == (1, 100_000, 100_000)
+    with pytest.raises(FormatError, match=r"40 bslz4 bytes cannot hold a \(100000, 100000\)"):
+        s.isig[0:2, 0:2][0]
+
+
+def test_v1_ignores_unknown_options_as_hexrd(tmp_path):
+    data = frames(n=2)
+    out = scanstack.save(scanstack.Stack.from_array(data), tmp_path / "o.h5", "eiger-stream-v1")
+    np.testing.assert_array_equal(scanstack.open(out, "eiger-stream-v1", anything=1)[1], data[1])

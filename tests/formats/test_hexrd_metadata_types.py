@@ -238,6 +238,12 @@ def test_image_files_written_by_scanstack_read_by_hexrd(tmp_path, monkeypatch, a
     assert ours.metadata["name0d"] == "GE2"  # not ['G', 'E', '2']
 
 
+def test_absolute_paths_with_whitespace_warn(tmp_path):
+    src = scanstack.Stack.from_array(frames(), metadata={"omega": omega(N)})
+    with pytest.warns(UserWarning, match="whitespace"):
+        scanstack.save(src, tmp_path / "a b" / "f.yml", "tiff", absolute=True)
+
+
 def test_image_files_yaml_as_hexrd_users_write_it(tmp_path, monkeypatch):
     data = frames()
     import tifffile
