@@ -12,15 +12,18 @@ Byte layouts (as DECTRIS' stream and ``dectris-compression`` use them):
   as a CSR matrix (a zip of ``.npy`` members; loaded without pickle);
 - none (``compression_type`` ``"none"``, empty or absent): the raw bytes of the frame.
 
-``lz4`` and ``bslz4`` are decoded and encoded by the HDF5 filters that ``hdf5plugin`` (a core
-dependency) ships: the bytes are one chunk of a dataset in an in-memory HDF5 file
-(``read_direct_chunk`` / ``write_direct_chunk``), so ``dectris-compression`` is not needed.
-Sizes are checked before decoding: a frame never allocates more than its shape says, and the
-shape never more than LZ4 can expand what is stored (255:1).
+``lz4`` and ``bslz4`` are decoded by the LZ4 and bitshuffle code that ``hdf5plugin`` (a core
+dependency) ships, called through ctypes (no GIL, no h5py lock: frames decode in parallel
+threads); where those functions cannot be loaded, and for encoding, the bytes are one chunk of a
+dataset in an in-memory HDF5 file with hdf5plugin's filter (``write_direct_chunk`` /
+``read_direct_chunk``). ``dectris-compression`` is not needed. Checked before decoding: a frame
+never allocates more than its shape says, the shape never more than LZ4 can expand what is
+stored (255:1), and every block lies inside the bytes.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import threading
 from typing import Any
@@ -89,10 +92,27 @@ def stored_size(data: bytes) -> int:
 
 
 def decode(
-    data: bytes, compression: str | None, dtype: np.dtype, shape: tuple[int, ...], elem_size: int
+    data: bytes,
+    compression: str | None,
+    dtype: np.dtype,
+    shape: tuple[int, ...],
+    elem_size: int,
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The frame ``(shape)`` of ``dtype`` held in ``data`` compressed with ``compression``."""
+    """The frame ``(shape)`` of ``dtype`` held in ``data`` compressed with ``compression``;
+    decoded straight into ``out`` (a C-contiguous array of that shape and dtype) when given."""
     dtype = np.dtype(dtype)
+    if out is not None and (out.shape != tuple(shape) or out.dtype != dtype):
+        raise ValueError(f"out is {out.shape} {out.dtype}, the frame {tuple(shape)} {dtype}")
+    frame = _decode(data, compression, dtype, tuple(shape), elem_size, out)
+    if out is None:
+        return frame
+    if frame is not out:
+        out[...] = frame
+    return out
+
+
+def _decode(data, compression, dtype, shape, elem_size, out) -> np.ndarray:
     nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
     kind = (compression or "none").lower()
     if kind == "none":
@@ -122,13 +142,142 @@ def decode(
     edtype = _element_dtype(elem_size) if kind == "bslz4" else np.dtype(np.uint8)
     if nbytes % edtype.itemsize:
         raise CodecError(f"{nbytes} bytes are not a whole number of {elem_size}-byte elements")
-    ds = _local.dataset(kind, edtype, nbytes // edtype.itemsize)
+    # every block must lie inside the bytes before a filter reads them: the C decoders trust
+    # the block lengths they find (an overrun would read past the buffer)
+    blocks = (
+        _bslz4_blocks(data, nbytes, elem_size) if kind == "bslz4" else _lz4_blocks(data, nbytes)
+    )
+    target = out if out is not None and out.flags.c_contiguous else np.empty(shape, dtype)
+    flat = target.reshape(-1).view(np.uint8)
+    native = _native()
+    if native is not None:
+        native.decode(kind, data, flat, blocks, elem_size)
+    else:
+        _decode_with_hdf5(kind, data, flat, edtype)
+    return target
+
+
+def _be(data: bytes, pos: int, size: int) -> int:
+    return int.from_bytes(data[pos : pos + size], "big")
+
+
+def _lz4_blocks(data: bytes, nbytes: int) -> list[tuple[int, int, int]]:
+    """``(offset, stored, expected)`` of every block of HDF5-LZ4 bytes, checked to lie inside
+    ``data`` and to add up to ``nbytes``; ``stored == expected`` marks a block stored raw."""
+    block = _be(data, 8, 4)
+    if block <= 0:
+        raise CodecError(f"lz4 block size is {block}")
+    pos, done, out = HEADER, 0, []
+    while done < nbytes:
+        expected = min(block, nbytes - done)
+        stored = _be(data, pos, 4) if pos + 4 <= len(data) else -1
+        if stored < 0 or pos + 4 + stored > len(data):
+            raise CodecError(
+                f"lz4 block at byte {pos} runs past the end of the {len(data)} bytes (truncated?)"
+            )
+        out.append((pos + 4, stored, expected))
+        pos, done = pos + 4 + stored, done + expected
+    if pos != len(data):
+        raise CodecError(f"lz4 bytes end at {pos} of {len(data)}: trailing data")
+    return out
+
+
+def _bslz4_blocks(data: bytes, nbytes: int, elem_size: int) -> list[tuple[int, int, int]]:
+    """The same for bitshuffle-LZ4 bytes: full blocks, one last block of a multiple of 8
+    elements, then the ``< 8`` trailing elements stored raw."""
+    block_bytes = _be(data, 8, 4)
+    if block_bytes <= 0 or block_bytes % (8 * elem_size):
+        raise CodecError(
+            f"bslz4 block size {block_bytes} bytes is not a multiple of 8 {elem_size}-byte elements"
+        )
+    nelem, block = nbytes // elem_size, block_bytes // elem_size
+    sizes = [block] * (nelem // block)
+    if (nelem % block) // 8:
+        sizes.append((nelem % block) // 8 * 8)
+    pos, out = HEADER, []
+    for n in sizes:
+        stored = _be(data, pos, 4) if pos + 4 <= len(data) else -1
+        if stored < 0 or pos + 4 + stored > len(data):
+            raise CodecError(
+                f"bslz4 block at byte {pos} runs past the end of the {len(data)} bytes (truncated?)"
+            )
+        out.append((pos + 4, stored, n * elem_size))
+        pos += 4 + stored
+    if pos + (nelem % 8) * elem_size != len(data):
+        raise CodecError(
+            f"bslz4 blocks end at byte {pos}; with {nelem % 8} raw trailing elements the bytes "
+            f"should be {pos + (nelem % 8) * elem_size} long, not {len(data)}"
+        )
+    return out
+
+
+class _NativeCodecs:
+    """hdf5plugin's own LZ4 and bitshuffle functions called through ctypes: the same code as
+    its HDF5 filters, without h5py's global lock (ctypes releases the GIL, so the reader's
+    threads decode in parallel)."""
+
+    def __init__(self, bshuf, lz4):
+        import ctypes
+
+        self.bshuf = bshuf.bshuf_decompress_lz4
+        self.bshuf.restype = ctypes.c_int64
+        self.bshuf.argtypes = [ctypes.c_void_p, ctypes.c_void_p] + [ctypes.c_size_t] * 3
+        self.lz4 = lz4.LZ4_decompress_safe
+        self.lz4.restype = ctypes.c_int
+        self.lz4.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int, ctypes.c_int]
+
+    def decode(self, kind: str, data: bytes, out: np.ndarray, blocks, elem_size: int) -> None:
+        src = np.frombuffer(data, np.uint8)
+        if kind == "bslz4":
+            block = _be(data, 8, 4) // elem_size
+            used = self.bshuf(
+                src.ctypes.data + HEADER, out.ctypes.data, out.size // elem_size, elem_size, block
+            )
+            if used != len(data) - HEADER:
+                raise CodecError(f"bslz4 bytes do not decode (corrupt?): bitshuffle said {used}")
+            return
+        done = 0
+        for offset, stored, expected in blocks:
+            if stored == expected:  # a block that did not shrink is stored as it is
+                out[done : done + expected] = src[offset : offset + stored]
+            else:
+                got = self.lz4(src.ctypes.data + offset, out.ctypes.data + done, stored, expected)
+                if got != expected:
+                    raise CodecError(
+                        f"lz4 block at byte {offset - 4} does not decode to {expected} bytes "
+                        f"(corrupt?): LZ4 said {got}"
+                    )
+            done += expected
+
+
+@functools.cache
+def _native() -> _NativeCodecs | None:
+    """hdf5plugin's codec functions, or None where they cannot be loaded (then each frame goes
+    through an in-memory HDF5 dataset)."""
+    import ctypes
+    import glob
+    import os
+
+    try:
+        import hdf5plugin
+
+        found = {}
+        for name in ("h5bshuf", "h5lz4"):
+            found[name] = ctypes.CDLL(
+                glob.glob(os.path.join(hdf5plugin.PLUGIN_PATH, f"*{name}.*"))[0]
+            )
+        return _NativeCodecs(found["h5bshuf"], found["h5lz4"])
+    except (ImportError, OSError, IndexError, AttributeError):
+        return None
+
+
+def _decode_with_hdf5(kind: str, data: bytes, out: np.ndarray, edtype: np.dtype) -> None:
+    ds = _local.dataset(kind, edtype, out.size // edtype.itemsize)
     try:
         ds.id.write_direct_chunk((0,), data)
-        flat = ds[()]
+        ds.read_direct(out.view(edtype))
     except (OSError, ValueError, RuntimeError) as exc:
         raise CodecError(f"{kind} bytes do not decode (corrupt?): {exc}") from exc
-    return flat.view(np.uint8).view(dtype).reshape(shape)
 
 
 def _decode_csrnpz(payload: bytes, dtype: np.dtype, shape: tuple[int, ...]) -> np.ndarray:

@@ -26,7 +26,7 @@ import numpy as np
 
 from ...core.errors import FormatError, UnsupportedError
 from ...core.h5tree import group_to_dict
-from ...core.reader import Reader, crop
+from ...core.reader import Reader
 from .._hexrd import H5Source, LazyPool
 from . import codec
 
@@ -129,8 +129,9 @@ class EigerStreamReader(Reader):
         elem_size = int(np.asarray(group["elem_size"][()]).reshape(-1)[0])
         return dtype, shape, compression, elem_size
 
-    def _decode(self, i: int, sub: str) -> np.ndarray:
-        """Frame ``i`` of entry ``sub``, checked against the series' dtype and shape."""
+    def _decode(self, i: int, sub: str, out: np.ndarray | None = None) -> np.ndarray:
+        """Frame ``i`` of entry ``sub`` (into ``out`` when given), checked against the series'
+        dtype and shape."""
         dtype, shape, compression, elem_size = self._entry_info(i, sub)
         where = self._where(i, sub)
         if (dtype, shape) != (self._frame_dtype, self.signal_shape):
@@ -141,24 +142,28 @@ class EigerStreamReader(Reader):
             )
         raw = np.asarray(self._h5.file()[where]["data"][()])
         try:
-            return codec.decode(raw.tobytes(), compression, dtype, shape, elem_size)
+            return codec.decode(raw.tobytes(), compression, dtype, shape, elem_size, out)
         except codec.CodecError as exc:
             raise FormatError(str(exc), self.path, f"{where}/data") from exc
 
-    def _frame(self, i: int, region) -> np.ndarray:
-        return crop(self._decode(i, self._subentries[0])[None], region)[0]
+    def _decode_into(self, i: int, sub: str, region, dest: np.ndarray) -> None:
+        if region is None:  # whole frames decode straight into the block
+            self._decode(i, sub, dest)
+        else:
+            dest[...] = self._decode(i, sub)[region]
+
+    def _frame_into(self, i: int, region, dest: np.ndarray) -> None:
+        self._decode_into(i, self._subentries[0], region, dest)
 
     # -- reading -----------------------------------------------------------------------------
     def read(self, start, stop, region=None):
         shape = self.signal_shape if region is None else tuple(s.stop - s.start for s in region)
         out = np.empty((stop - start, *shape), self.dtype)
         if stop - start == 1:
-            out[0] = self._frame(start, region)
-            return out
-        for k, frame in enumerate(
-            self._pool.get().map(lambda i: self._frame(i, region), range(start, stop))
-        ):
-            out[k] = frame
+            self._frame_into(start, region, out[0])
+        else:  # the C decoders release the GIL: frames decode in parallel
+            pool = self._pool.get()
+            list(pool.map(lambda k: self._frame_into(start + k, region, out[k]), range(len(out))))
         return out
 
     def close(self) -> None:
@@ -191,14 +196,12 @@ class EigerStreamV2Reader(EigerStreamReader):
             threshold_setting=threshold_setting, multiplier=self.multiplier
         )
 
-    def _frame(self, i: int, region) -> np.ndarray:
+    def _frame_into(self, i: int, region, dest: np.ndarray) -> None:
         if self.threshold_setting != "man_diff":
-            frame = self._decode(i, self.threshold_setting)
-        else:
-            frame = self._decode(i, "threshold_1") - self.multiplier * self._decode(
-                i, "threshold_2"
-            )
-        return crop(frame[None], region)[0]
+            self._decode_into(i, self.threshold_setting, region, dest)
+            return
+        frame = self._decode(i, "threshold_1") - self.multiplier * self._decode(i, "threshold_2")
+        dest[...] = frame if region is None else frame[region]
 
 
 def check_threshold_setting(value: str) -> str:
