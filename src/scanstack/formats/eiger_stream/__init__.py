@@ -4,7 +4,7 @@
 - ``eiger-stream-v2``: ``/data/<i>/threshold_1/...`` and ``threshold_2/...``, read with
   ``threshold_setting='threshold_1' | 'threshold_2' | 'man_diff'`` and ``multiplier``.
 
-Compression ``bslz4``, ``lz4`` (decoded with hdf5plugin's HDF5 filters, no
+Compression ``bslz4``, ``lz4`` (decoded with the LZ4/bitshuffle code hdf5plugin ships, no
 ``dectris-compression`` needed), ``csrnpz`` (scipy sparse) or none. Layout: :mod:`.reader`;
 byte formats: :mod:`.codec`; writing: :mod:`.writer`.
 """
