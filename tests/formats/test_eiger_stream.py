@@ -311,3 +311,24 @@ def test_damaged_bytes_never_crash_and_both_decoders_agree(kind, monkeypatch):
             assert results[0] is None and results[1] is None
         else:
             np.testing.assert_array_equal(results[0], results[1])
+
+
+def test_files_naming_files_outside_their_folder_are_refused(tmp_path):
+    data = frames(n=2)
+    inside, outside = tmp_path / "data", tmp_path / "outside"
+    outside.mkdir()
+    with h5py.File(outside / "o.h5", "w") as f:
+        f["secret"] = np.arange(4)
+    t2 = frames(n=2, seed=9)
+    out = scanstack.save(
+        scanstack.Stack.from_array(data), inside / "e.h5", "eiger-stream-v2", threshold_2=t2
+    )
+    with h5py.File(out, "a") as f:
+        f["metadata/evil"] = h5py.ExternalLink("../outside/o.h5", "/secret")
+    with pytest.raises(FormatError, match=r"e\.h5 \(/metadata/evil\): external link"):
+        scanstack.open(out, "eiger-stream-v2")
+    with pytest.raises(FormatError, match="external link"):
+        imageseries.open(out, "eiger-stream-v2")
+    ims = imageseries.open(out, "eiger-stream-v2", allow_outside=True)
+    ims.set_option("threshold_setting", "threshold_2")  # re-opens with allow_outside kept
+    np.testing.assert_array_equal(ims[1], t2[1])

@@ -49,16 +49,18 @@ class EigerStreamReader(Reader):
     """``eiger-stream-v1``: DECTRIS stream frames saved one HDF5 group per frame.
 
     ``source`` is a file name or an open ``h5py.File``. Frames have the dtype and shape of
-    entry ``0``; every other entry must agree (checked when it is read).
+    entry ``0``; every other entry must agree (checked when it is read). A file naming other
+    files outside its folder (external links, storage, virtual datasets) is refused unless
+    ``allow_outside``; other keyword arguments are ignored, as in hexrd.
     """
 
     format_name = "eiger-stream-v1"
     #: path of a frame's entry below /data/<i> ('' in v1)
     _subentries: tuple[str, ...] = ("",)
 
-    def __init__(self, source=None, **options: Any):
-        self._h5 = H5Source(source, "/")
-        super().__init__(self._h5.filename, **options)
+    def __init__(self, source=None, *, allow_outside: bool = False, **options: Any):
+        self._h5 = H5Source(source, "/", allow_outside)
+        super().__init__(self._h5.filename, allow_outside=allow_outside, **options)
         self._pool = LazyPool()
         f = self._h5.file()
         data = f.get("data")
@@ -185,9 +187,17 @@ class EigerStreamV2Reader(EigerStreamReader):
         *,
         threshold_setting: str = "threshold_1",
         multiplier: float = 1.0,
+        allow_outside: bool = False,
+        **options: Any,
     ):
         check_threshold_setting(threshold_setting)
-        super().__init__(source, threshold_setting=threshold_setting, multiplier=float(multiplier))
+        super().__init__(
+            source,
+            allow_outside=allow_outside,
+            threshold_setting=threshold_setting,
+            multiplier=float(multiplier),
+            **options,
+        )
         self.threshold_setting = threshold_setting
         self.multiplier = float(multiplier)
         if threshold_setting == "man_diff":

@@ -31,7 +31,8 @@ class EigerStreamV2ImageSeriesAdapter(FormatAdapter):
         check_threshold_setting(threshold_setting)
         self._fname = fname
         self._options = {"threshold_setting": threshold_setting, "multiplier": float(multiplier)}
-        super().__init__(fname, **self._options)
+        self._open_kwargs = kwargs  # e.g. allow_outside, kept when an option re-opens the file
+        super().__init__(fname, **self._options, **kwargs)
 
     @property
     def threshold_setting(self) -> str:
@@ -62,6 +63,6 @@ class EigerStreamV2ImageSeriesAdapter(FormatAdapter):
         from ...core.registry import open as ss_open
 
         options = {**self._options, key: value}
-        stack = ss_open(self._fname, self.format, **options)
+        stack = ss_open(self._fname, self.format, **options, **self._open_kwargs)
         old, self._stack, self._options = self._stack, stack, options
         old.close()  # a caller's h5py.File stays open (only files the reader opened close)
