@@ -584,22 +584,26 @@ def extra_positions(stack: Stack) -> dict[str, np.ndarray]:
     }
 
 
-def write_h5_positions(group, stack: Stack) -> None:
-    """:func:`extra_positions` into ``group/positions/<key>``."""
+def write_h5_positions(group, stack: Stack, name: str = "positions") -> None:
+    """:func:`extra_positions` into ``group/<name>/<key>`` (nothing when there are none)."""
     extra = extra_positions(stack)
     if extra:
-        sub = group.create_group("positions")
+        sub = group.create_group(name)
         for key, arr in extra.items():
             sub.create_dataset(key, data=arr)
 
 
-def write_h5_per_position(group, stack: Stack, shape: tuple[int, ...] | None = None) -> None:
+def write_h5_per_position(
+    group, stack: Stack, shape: tuple[int, ...] | None = None, extra: bool = True
+) -> None:
     """``live_time``/``real_time`` (s) as datasets of ``group``, flat or reshaped to ``shape``,
-    and the other per-position arrays under ``group/positions`` (:func:`write_h5_positions`)."""
+    and (``extra=True``) the other per-position arrays under ``group/positions``
+    (:func:`write_h5_positions`)."""
     for key, arr in position_arrays(stack).items():
         ds = group.create_dataset(key, data=arr if shape is None else arr.reshape(shape))
         ds.attrs["units"] = "s"
-    write_h5_positions(group, stack)
+    if extra:
+        write_h5_positions(group, stack)
 
 
 def read_h5_per_position(group, nframes: int) -> dict[str, np.ndarray]:
@@ -616,11 +620,11 @@ def read_h5_per_position(group, nframes: int) -> dict[str, np.ndarray]:
     return out
 
 
-def read_h5_positions(group, nframes: int) -> dict[str, np.ndarray]:
+def read_h5_positions(group, nframes: int, name: str = "positions") -> dict[str, np.ndarray]:
     """Arrays written by :func:`write_h5_positions` (those with ``nframes`` entries)."""
     import h5py
 
-    sub = group.get("positions") if group is not None else None
+    sub = group.get(name) if group is not None else None
     out: dict[str, np.ndarray] = {}
     if isinstance(sub, h5py.Group):
         for key, ds in sub.items():

@@ -2,8 +2,9 @@
 
 Unlike USID, the Main dataset keeps its N-D shape; every dimension has a 1-D HDF5 *dimension
 scale* sibling (named after the dimension) with ``name``, ``units``, ``quantity`` and
-``dimension_type`` attributes. Layout written (``pyNSID.io.hdf_utils.check_if_main`` and
-``read_h5py_dataset`` accept it)::
+``dimension_type`` attributes, all non-empty (:func:`describe_dimension`). Layout written
+(``pyNSID.io.hdf_utils.check_if_main`` and ``read_h5py_dataset`` accept it and keep every
+dimension)::
 
     /Measurement_000/Channel_000/<name>/          group (bookkeeping, scanstack_axes JSON)
         <name>        nav_shape + signal_shape, chunked by whole frames; quantity, units,
@@ -12,7 +13,11 @@ scale* sibling (named after the dimension) with ``name``, ``units``, ``quantity`
         metadata/     common metadata as nested attributes (sidpy's ``Dataset.metadata``)
         original_metadata/  the format's own tree (nested attributes, JSON for awkward values)
         live_time, real_time   nav_shape, s (per-position arrays, when present)
+    /Measurement_000/Channel_000/<name>_positions/<key>   other per-position arrays (nframes, ...)
 
+pyNSID turns every group beside Main into attribute-only metadata and fails on a group that
+holds datasets, so the other per-position arrays live in a sibling of Main's group (files
+written before kept them in ``<name>/positions/``; both are read).
 ``pyNSID_version`` is required by pyNSID's checker; scanstack writes the NSID layout version it
 follows ("0.0.7") with its own name appended. ``data_type`` follows sidpy (SPECTRAL_IMAGE,
 IMAGE_STACK, IMAGE_4D, SPECTRUM, IMAGE …), ``dimension_type`` SPATIAL / SPECTRAL / RECIPROCAL /
@@ -70,22 +75,66 @@ def data_type(nav_ndim: int, sig_ndim: int) -> str:
     return "UNKNOWN"
 
 
-def _dimension_type(stack: Stack, axis, nav: bool) -> str:
-    units = (axis.units or "").lower()
-    if nav:
-        if axis.name in ("x", "y", "z") or units.endswith("m") and units not in ("", "mm-1"):
-            return "SPATIAL"
-        if axis.name in ("frame", "time", "t") or units in ("s", "ms", "us", "µs"):
-            return "TEMPORAL"
-        return "UNKNOWN"
-    signal_type = (
-        str(stack.metadata.get("signal_type", "")) if isinstance(stack.metadata, dict) else ""
-    )
-    if len(stack.signal_shape) == 1:
-        return "SPECTRAL"
-    if "diffraction" in signal_type or units.endswith("-1") or "rad" in units:
-        return "RECIPROCAL"
-    return "SPATIAL"
+#: units -> kind of physical quantity (what sidpy calls a dimension's ``quantity``)
+UNIT_KINDS: dict[str, tuple[str, ...]] = {
+    "Length": ("m", "mm", "cm", "um", "µm", "μm", "nm", "pm", "A", "Å", "angstrom"),
+    "Time": ("s", "ms", "us", "µs", "μs", "ns", "ps", "fs", "min", "h"),
+    "Energy": ("eV", "keV", "MeV", "meV"),
+    "Angle": ("rad", "mrad", "urad", "µrad", "μrad", "deg", "degree", "degrees", "°"),
+}
+#: dimension type when nothing but the axis's place says what it is
+PIXEL_QUANTITY = {
+    "SPATIAL": "Length",
+    "RECIPROCAL": "Reciprocal length",
+    "SPECTRAL": "Channel",
+    "TEMPORAL": "Frame",
+}
+
+
+def _unit_kind(units: str) -> str | None:
+    u = units.strip()
+    if u.endswith(("-1", "^-1", "⁻¹")) or u.startswith("1/"):
+        return "Reciprocal length"
+    return next((kind for kind, names in UNIT_KINDS.items() if u in names), None)
+
+
+def describe_dimension(
+    axis, nav_ndim: int, sig_ndim: int, signal_type: str = ""
+) -> tuple[str, str, str]:
+    """``(units, quantity, dimension_type)`` of one axis for NSID / sidpy.
+
+    sidpy refuses empty units (pyNSID then drops *every* dimension), so an axis without units
+    gets ``"pixel"`` when its coordinates are pixel indices (uniform, scale 1, integer offset)
+    and ``"a.u."`` otherwise. The type follows the units (time -> TEMPORAL, energy -> SPECTRAL,
+    reciprocal length -> RECIPROCAL), then the axis's place: navigation axes are SPATIAL
+    (a scan grid, or named x/y/z) unless 1-D and not spatial (a series: TEMPORAL); 1-D signals
+    are SPECTRAL; 2-D signals RECIPROCAL for diffraction (``signal_type``) or angle units,
+    else SPATIAL. The quantity names the kind of units, else the axis name for unknown units,
+    else a word for the type (Length, Reciprocal length, Channel, Frame).
+    """
+    units = axis.units or ""
+    kind = _unit_kind(units)
+    name = (axis.name or "").lower()
+    if kind == "Time" or name in ("frame", "frames", "time", "t"):
+        dim_type = "TEMPORAL"
+    elif kind == "Energy":
+        dim_type = "SPECTRAL"
+    elif kind == "Reciprocal length":
+        dim_type = "RECIPROCAL"
+    elif axis.navigate:
+        spatial = kind == "Length" or name.rsplit("_", 1)[-1] in ("x", "y", "z")
+        dim_type = "SPATIAL" if spatial or nav_ndim > 1 else "TEMPORAL"
+    elif sig_ndim == 1:
+        dim_type = "SPECTRAL"
+    elif kind == "Angle" or "diffraction" in signal_type.lower():
+        dim_type = "RECIPROCAL"
+    else:
+        dim_type = "SPATIAL"
+    if not units:
+        pixels = axis.is_uniform and axis.scale == 1 and float(axis.offset).is_integer()
+        units = "pixel" if pixels else "a.u."
+    quantity = kind or (axis.name if axis.units else PIXEL_QUANTITY[dim_type])
+    return units, quantity or PIXEL_QUANTITY[dim_type], dim_type
 
 
 def attrs_tree(group: h5py.Group, tree: dict[str, Any]) -> None:
@@ -158,24 +207,32 @@ def write_nsid(
         )
         reserved = [name, "metadata", "original_metadata", *ic.POSITION_KEYS]
         dim_names = ic.unique_names(reserved + [a.name for a in stack.axes])[len(reserved) :]
+        signal_type = str(meta.get("signal_type") or "")
+        nav_ndim, sig_ndim = len(stack.nav_shape), len(stack.signal_shape)
         for i, (dim, axis) in enumerate(zip(dim_names, stack.axes, strict=True)):
             scale = group.create_dataset(dim, data=np.asarray(axis.coordinates, dtype=np.float64))
+            units, quantity, dim_type = describe_dimension(axis, nav_ndim, sig_ndim, signal_type)
             scale.attrs.update(
-                {
-                    "name": dim,
-                    "units": axis.units or "",
-                    "quantity": axis.name,
-                    "dimension_type": _dimension_type(stack, axis, axis.navigate),
-                }
+                {"name": dim, "units": units, "quantity": quantity, "dimension_type": dim_type}
             )
             scale.make_scale(dim)
             main.dims[i].attach_scale(scale)
             main.dims[i].label = dim
         attrs_tree(group.create_group("metadata"), meta)
         attrs_tree(group.create_group("original_metadata"), stack.original_metadata or {})
-        ic.write_h5_per_position(group, stack, stack.nav_shape or (1,))
+        # live/real time beside Main (pyNSID ignores datasets there); the other per-position
+        # arrays in a sibling group outside Main's group: pyNSID reads every group beside Main
+        # as attribute-only metadata and raises TypeError on a group holding datasets
+        ic.write_h5_per_position(group, stack, stack.nav_shape or (1,), extra=False)
+        ic.write_h5_positions(chan, stack, positions_group_name(name))
         ic.write_blocks(stack, main, compression, progress, f"nsid {path.name}", client=client)
     return path
+
+
+def positions_group_name(main_group: str) -> str:
+    """Name of the sibling group holding the per-position arrays of Main's group (a path or a
+    name): ``<group name>_positions``."""
+    return main_group.rsplit("/", 1)[-1] + "_positions"
 
 
 # =============================================================================================
@@ -311,7 +368,8 @@ class NSIDReader(ic.H5NavReader, Reader):
         if "title" not in meta and "main_data_name" in dset.attrs:
             meta["title"] = ic.as_str(dset.attrs["main_data_name"])
         nframes = int(np.prod(self.nav_shape)) if self.nav_shape else 1
-        meta.update(ic.read_h5_per_position(group, nframes))
+        meta.update(ic.read_h5_per_position(group, nframes))  # old files: positions/ inside
+        meta.update(ic.read_h5_positions(group.parent, nframes, positions_group_name(group.name)))
         meta["format"] = "nsid"
         meta["original_file"] = os.fspath(source)
         self.metadata = meta

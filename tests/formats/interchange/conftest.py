@@ -51,3 +51,24 @@ def stem_stack() -> Stack:
     ]
     meta = {"title": "stem", "signal_type": "electron_diffraction", "dwell_time": 0.001}
     return Stack.from_array(data, signal_ndim=2, axes=axes, metadata=meta)
+
+
+@pytest.fixture(scope="session")
+def crono_file(tmp_path_factory):
+    """A 4 x 5 CRONO MA-XRF map of 512-channel spectra written by our CRONO writer."""
+    crono = pytest.importorskip("scanstack.formats.crono")
+    path = tmp_path_factory.mktemp("crono") / "143000010203202-test.HDF5"
+    crono.write_crono(path, rows=4, columns=5, channels=512, images=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mib_file(tmp_path_factory):
+    """A 3 x 4 scan of 32 x 32 12-bit Merlin frames written by our .mib writer."""
+    pytest.importorskip("scanstack.formats.mib")
+    from scanstack.formats.mib.writer import write_mib
+
+    frames = np.random.default_rng(4).integers(0, 4000, (12, 32, 32)).astype(np.uint16)
+    path = tmp_path_factory.mktemp("mib") / "scan.mib"
+    write_mib(path, frames, depth=12, nav_shape=(3, 4))
+    return path

@@ -11,14 +11,6 @@ from _interchange_helpers import assert_same_axes
 import scanstack
 
 
-@pytest.fixture(scope="module")
-def crono_file(tmp_path_factory):
-    crono = pytest.importorskip("scanstack.formats.crono")
-    path = tmp_path_factory.mktemp("crono") / "143000010203202-test.HDF5"
-    crono.write_crono(path, rows=4, columns=5, channels=512, images=False)
-    return path
-
-
 @pytest.mark.parametrize("layout", ["nexus", "mca_0"])
 def test_crono_to_nexus_pymca_sees_data_live_time_calibration(tmp_path, crono_file, layout):
     from PyMca5.PyMcaIO import HDF5Stack1D
@@ -44,18 +36,6 @@ def test_crono_to_nexus_pymca_sees_data_live_time_calibration(tmp_path, crono_fi
     for key in ("title", "dwell_time", "energy_calibration", "geometry", "settings", "rois"):
         assert back.metadata[key] == scanstack.core.metadata.to_jsonable(src.metadata[key]), key
     src.close()
-
-
-@pytest.fixture(scope="module")
-def mib_file(tmp_path_factory):
-    mib = pytest.importorskip("scanstack.formats.mib")
-    from scanstack.formats.mib.writer import write_mib
-
-    frames = np.random.default_rng(4).integers(0, 4000, (12, 32, 32)).astype(np.uint16)
-    path = tmp_path_factory.mktemp("mib") / "scan.mib"
-    write_mib(path, frames, depth=12, nav_shape=(3, 4))
-    assert mib is not None
-    return path
 
 
 @pytest.mark.parametrize("fmt", ["zarr", "nexus", "nsid"])

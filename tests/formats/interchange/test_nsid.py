@@ -7,10 +7,12 @@ import warnings
 import h5py
 import numpy as np
 import pytest
-from _interchange_helpers import assert_same_stack
+from _interchange_helpers import assert_same_axes, assert_same_stack
 
 import scanstack
+from scanstack import Axis
 from scanstack.core.errors import FormatError
+from scanstack.core.metadata import to_jsonable
 from scanstack.formats.nsid import write_nsid
 
 
@@ -124,3 +126,140 @@ def test_errors_for_malformed_input(tmp_path, xrf_stack):
     assert err.value.where == "/Measurement_000/Channel_000/data/x"
     with pytest.raises(FormatError, match="cannot hold 5-D frames"):
         scanstack.open(out, "nsid", signal_ndim=5)
+
+
+def _pynsid_read(pyNSID, path, capsys):
+    """pyNSID's own reader on the Main dataset; it prints (not warns) when it drops a dimension."""
+    with h5py.File(path) as f, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        main = f["/Measurement_000/Channel_000/data/data"]
+        assert bool(pyNSID.io.hdf_utils.check_if_main(main))
+        ds = pyNSID.io.hdf_utils.read_h5py_dataset(main)
+        data = np.asarray(ds)
+        dims = [
+            (
+                ds._axes[i].name,
+                ds._axes[i].units,
+                ds._axes[i].quantity,
+                ds._axes[i].dimension_type.name,
+                np.asarray(ds._axes[i]),
+            )
+            for i in range(ds.ndim)
+        ]
+        meta = dict(ds.metadata)
+    assert "not NSID type" not in capsys.readouterr().out
+    return ds, data, dims, meta
+
+
+def test_crono_map_converted_by_the_cli_reads_in_pynsid(tmp_path, pynsid, crono_file, capsys):
+    from scanstack.cli.main import main
+
+    pyNSID, _ = pynsid
+    out = tmp_path / "crono_nsid.h5"
+    assert main(["convert", str(crono_file), str(out), "--format", "nsid", "--quiet"]) == 0
+    with scanstack.open(crono_file) as src:
+        ds, data, dims, meta = _pynsid_read(pyNSID, out, capsys)
+        np.testing.assert_array_equal(data, src.to_numpy())
+        assert ds.data_type.name == "SPECTRAL_IMAGE"
+        assert (ds.quantity, ds.units) == ("Counts", "counts")
+        assert [d[:4] for d in dims] == [
+            ("y", "µm", "Length", "SPATIAL"),
+            ("x", "µm", "Length", "SPATIAL"),
+            ("energy", "keV", "Energy", "SPECTRAL"),
+        ]
+        for (*_, values), axis in zip(dims, src.axes, strict=True):
+            np.testing.assert_allclose(values, axis.coordinates, rtol=1e-12)
+        assert meta["title"] == src.metadata["title"]
+        assert meta["dwell_time"] == src.metadata["dwell_time"]
+        assert meta["energy_calibration"] == src.metadata["energy_calibration"]
+        with h5py.File(out) as f:  # per-position arrays outside Main's group, as datasets
+            chan = f["/Measurement_000/Channel_000"]
+            assert "positions" not in chan["data"]
+            np.testing.assert_array_equal(
+                chan["data_positions/motor_positions"][()], src.metadata["motor_positions"]
+            )
+        with scanstack.open(out) as back:  # and our reader still finds everything
+            np.testing.assert_array_equal(back.to_numpy(), src.to_numpy())
+            assert_same_axes(back.axes, src.axes)
+            for key, value in src.metadata.items():
+                if key in ("format", "original_file"):
+                    continue
+                if isinstance(value, np.ndarray):
+                    np.testing.assert_array_equal(back.metadata[key], value, err_msg=key)
+                else:
+                    assert back.metadata[key] == to_jsonable(value), key
+
+
+def test_mib_converted_keeps_every_dimension_in_pynsid(tmp_path, pynsid, mib_file, capsys):
+    pyNSID, _ = pynsid
+    with scanstack.open(mib_file) as src:
+        out = scanstack.save(src, tmp_path / "mib_nsid.h5", "nsid")
+        ds, data, dims, _ = _pynsid_read(pyNSID, out, capsys)
+        np.testing.assert_array_equal(data, src.to_numpy())
+        assert ds.data_type.name == "IMAGE_4D"
+        assert [d[:4] for d in dims] == [
+            ("y", "pixel", "Length", "SPATIAL"),
+            ("x", "pixel", "Length", "SPATIAL"),
+            ("row", "pixel", "Reciprocal length", "RECIPROCAL"),
+            ("column", "pixel", "Reciprocal length", "RECIPROCAL"),
+        ]
+        for (*_, values), n in zip(dims, src.shape, strict=True):
+            np.testing.assert_array_equal(values, np.arange(n))
+        with scanstack.open(out) as back:  # our own reader gives back the unit-less axes
+            assert [a.units for a in back.axes] == ["", "", "", ""]
+            assert [a.name for a in back.axes] == ["y", "x", "row", "column"]
+
+
+@pytest.mark.parametrize(
+    "axis, nav_ndim, sig_ndim, signal_type, expected",
+    [
+        (Axis("frame", 5), 1, 2, "", ("pixel", "Frame", "TEMPORAL")),
+        (Axis("t", 5, "ms", 0.5), 1, 1, "", ("ms", "Time", "TEMPORAL")),
+        (Axis("x", 5, "nm", 0.5), 1, 2, "", ("nm", "Length", "SPATIAL")),
+        (Axis("scan_y", 5), 2, 2, "", ("pixel", "Length", "SPATIAL")),
+        (Axis("nav0", 5, scale=0.5), 3, 1, "", ("a.u.", "Length", "SPATIAL")),
+        (Axis("omega", 5, "deg", 0.25), 1, 2, "", ("deg", "Angle", "TEMPORAL")),
+        (Axis("channel", 9, navigate=False), 2, 1, "xrf", ("pixel", "Channel", "SPECTRAL")),
+        (Axis("bias", 9, "V", 0.1, navigate=False), 2, 1, "", ("V", "bias", "SPECTRAL")),
+        (Axis("E", 9, "eV", 5.0, navigate=False), 0, 1, "", ("eV", "Energy", "SPECTRAL")),
+        (Axis("kx", 9, "mrad", 0.1, navigate=False), 2, 2, "", ("mrad", "Angle", "RECIPROCAL")),
+        (
+            Axis("q", 9, "1/nm", 0.1, navigate=False),
+            2,
+            2,
+            "",
+            ("1/nm", "Reciprocal length", "RECIPROCAL"),
+        ),
+        (
+            Axis("row", 9, navigate=False),
+            2,
+            2,
+            "electron_diffraction",
+            ("pixel", "Reciprocal length", "RECIPROCAL"),
+        ),
+        (Axis("row", 9, navigate=False), 1, 2, "camera", ("pixel", "Length", "SPATIAL")),
+    ],
+)
+def test_describe_dimension(axis, nav_ndim, sig_ndim, signal_type, expected, pynsid):
+    from scanstack.formats.nsid import describe_dimension
+
+    got = describe_dimension(axis, nav_ndim, sig_ndim, signal_type)
+    assert got == expected
+    _, sidpy = pynsid
+    units, quantity, dim_type = got  # sidpy itself accepts every one
+    dim = sidpy.Dimension(axis.coordinates, axis.name, quantity, units, dim_type)
+    assert dim.dimension_type.name == dim_type
+
+
+def test_reads_files_with_positions_inside_the_main_group(tmp_path, crono_file):
+    """Files written before per-position arrays moved out of Main's group still read."""
+    with scanstack.open(crono_file) as src:
+        out = write_nsid(src, tmp_path / "old.h5")
+        with h5py.File(out, "r+") as f:
+            f.move(
+                "/Measurement_000/Channel_000/data_positions",
+                "/Measurement_000/Channel_000/data/positions",
+            )
+        with scanstack.open(out) as back:
+            for key in ("motor_positions", "output_count_rate", "live_time"):
+                np.testing.assert_array_equal(back.metadata[key], src.metadata[key])
