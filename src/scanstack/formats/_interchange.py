@@ -267,19 +267,64 @@ def axes_from_json(items: Any, shape: tuple[int, ...]) -> list[Axis] | None:
 
 
 def axis_from_values(name: str, values: np.ndarray, units: str, navigate: bool) -> Axis:
-    """An axis from coordinate values: uniform (scale/offset) when evenly spaced, else explicit."""
+    """An axis from coordinate values: uniform (scale/offset) when evenly spaced, else explicit.
+
+    Evenness is judged at the precision of the stored dtype: pyUSID keeps axis values as
+    float32, so ``0.5 + 0.02·i`` is off a straight line by up to an ulp of the largest value;
+    values within two ulps (float32: about 2.4e-7 relative) or a millionth of a step of the line
+    through the end points are uniform. Scale and offset recovered from float32 (or float16)
+    values are then the shortest decimals that give back the same stored values (0.02, not
+    0.019999999552965164), so a calibration survives a round trip through the file.
+    """
     values = np.asarray(values).reshape(-1)
     n = values.size
     if values.dtype.kind not in "iuf" or n == 0:
         return Axis(name, n, units, navigate=navigate)
     v = values.astype(float)
     if n == 1:
-        return Axis(name, 1, units, 1.0, float(v[0]), navigate=navigate)
+        return Axis(name, 1, units, 1.0, _shortest(float(v[0]), values.dtype), navigate=navigate)
     scale = (v[-1] - v[0]) / (n - 1)
     ideal = v[0] + scale * np.arange(n)
-    if scale != 0 and np.allclose(v, ideal, rtol=0, atol=abs(scale) * 1e-6):
-        return Axis(name, n, units, float(scale), float(v[0]), navigate=navigate)
+    atol = abs(scale) * 1e-6
+    stored = values.dtype if values.dtype.kind == "f" else np.dtype(np.float64)
+    if stored.itemsize < 8:
+        atol = max(atol, 2.0 * float(np.spacing(np.abs(values).max().astype(stored))))
+    if scale != 0 and np.allclose(v, ideal, rtol=0, atol=atol):
+        offset = float(v[0])
+        if stored.itemsize < 8:
+            offset, scale = _shortest_line(values, offset, scale)
+        return Axis(name, n, units, float(scale), offset, navigate=navigate)
     return Axis(name, n, units, values=v, navigate=navigate)
+
+
+def _shortest(value: float, dtype: np.dtype) -> float:
+    """The decimal with the fewest significant digits that ``dtype`` stores as ``value``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f" or dtype.itemsize >= 8:
+        return value
+    stored = np.asarray(value, dtype=dtype)
+    for digits in range(1, 18):
+        candidate = float(f"{value:.{digits}g}")
+        if np.asarray(candidate, dtype=dtype) == stored:
+            return candidate
+    return value
+
+
+def _shortest_line(values: np.ndarray, offset: float, scale: float) -> tuple[float, float]:
+    """``(offset, scale)`` as short decimals: the offset is the shortest decimal stored as the
+    first value, the scale the shortest for which ``offset + scale·i`` stored in
+    ``values.dtype`` stays within one ulp of the largest value (the axis's precision) of every
+    stored value; the unrounded scale when none does."""
+    offset = _shortest(offset, values.dtype)
+    i = np.arange(values.size, dtype=np.float64)
+    want = values.astype(np.float64)
+    ulp = float(np.spacing(np.abs(values).max()))
+    for digits in range(1, 18):
+        b = float(f"{scale:.{digits}g}")
+        line = (offset + b * i).astype(values.dtype).astype(np.float64)
+        if np.all(np.abs(line - want) <= ulp):
+            return offset, b
+    return offset, scale
 
 
 def unique_names(names: list[str]) -> list[str]:

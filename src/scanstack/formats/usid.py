@@ -306,7 +306,7 @@ class USIDReader(ic.H5FileReader, Reader):
             k = ids.shape[1] if nav else ids.shape[0]
             labels = _labels(ids, "labels", k, "dim")
             units = _labels(ids, "units", k, "")
-            values = np.asarray(vals[()], dtype=np.float64)
+            values = np.asarray(vals[()])  # as stored (float32 from pyUSID): see axis_from_values
             values = values if nav else values.T
             strides = np.cumprod([1, *sizes[::-1]])[:-1][::-1]
             for d, col in enumerate(order):

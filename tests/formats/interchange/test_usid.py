@@ -11,6 +11,7 @@ from _interchange_helpers import assert_same_stack
 
 import scanstack
 from scanstack.core.errors import FormatError
+from scanstack.formats import _interchange as ic
 from scanstack.formats.usid import write_usid
 
 
@@ -212,3 +213,78 @@ def test_errors_for_malformed_input(tmp_path):
         f["data"] = np.zeros((3, 4))
     with pytest.raises(FormatError, match="no USID Main dataset"):
         scanstack.open(plain, "usid")
+
+
+@pytest.mark.parametrize(
+    "values, uniform, scale, offset",
+    [
+        ((0.5 + 0.02 * np.arange(256)).astype(np.float32), True, 0.02, 0.5),
+        (np.linspace(-1.17, 5, 2048).astype(np.float32), True, 6.17 / 2047, -1.17),
+        ((111817 + 500 * np.arange(4)).astype(np.float32), True, 500.0, 111817.0),
+        (np.linspace(0, 1, 11).astype(np.float16), True, 0.1, 0.0),
+        ((0.5 + 0.02 * np.arange(256)), True, 0.02, 0.5),
+        (np.arange(7, dtype=np.uint32), True, 1.0, 0.0),
+        (np.array([0.0, 1.0, 2.5], dtype=np.float32), False, None, None),
+        # one step of 1e-4 of a scale in float64 data is not uniform ...
+        (np.r_[0.0, 1.0, 2.0001, 3.0], False, None, None),
+        # ... nor in float32 data, whose precision near 3 is 2.4e-7
+        (np.r_[0.0, 1.0, 2.0001, 3.0].astype(np.float32), False, None, None),
+    ],
+)
+def test_axis_from_values_judges_linearity_at_the_stored_precision(values, uniform, scale, offset):
+    axis = ic.axis_from_values("energy", values, "keV", False)
+    assert axis.is_uniform is uniform
+    if uniform:
+        assert axis.scale == pytest.approx(scale, rel=1e-6)
+        assert axis.offset == pytest.approx(offset, abs=1e-7)
+        # the coordinates give back the stored values to their own precision (an ulp of the
+        # largest value)
+        ulp = float(np.spacing(np.abs(values).max())) if values.dtype.kind == "f" else 0
+        np.testing.assert_allclose(axis.coordinates.astype(values.dtype), values, rtol=0, atol=ulp)
+    else:
+        np.testing.assert_array_equal(axis.values, values.astype(float))
+
+
+def test_pyusid_float32_calibration_survives_to_nexus_and_pymca(tmp_path, usid):
+    """usid (written by pyUSID, float32 axis values) -> scanstack -> nexus -> PyMca's McaCalib."""
+    from PyMca5.PyMcaIO import HDF5Stack1D
+
+    from scanstack.cli.main import main
+
+    cube = np.random.default_rng(0).poisson(5, (3, 4, 256)).astype(np.uint16)
+    pos = [
+        usid.Dimension("Y", "um", 10 + 2.5 * np.arange(3)),
+        usid.Dimension("X", "um", 0.1 * np.arange(4)),
+    ]
+    spec = [usid.Dimension("Energy", "keV", 0.5 + 0.02 * np.arange(256))]
+    src = tmp_path / "pyusid.h5"
+    with warnings.catch_warnings(), h5py.File(src, "w") as f:
+        warnings.simplefilter("ignore")
+        chan = f.create_group("Measurement_000/Channel_000")
+        usid.hdf_utils.write_main_dataset(
+            chan,
+            cube.reshape(12, 256),
+            "Raw_Data",
+            "Counts",
+            "counts",
+            pos,
+            spec,
+            slow_to_fast=True,
+        )
+        assert chan["Spectroscopic_Values"].dtype == np.float32  # pyUSID's choice
+    with scanstack.open(src) as s:
+        energy = s.axes[-1]
+        assert (energy.is_uniform, energy.scale, energy.offset) == (True, 0.02, 0.5)
+        assert [(a.name, a.scale, a.offset) for a in s.nav_axes] == [
+            ("Y", 2.5, 10.0),
+            ("X", 0.1, 0.0),
+        ]
+    out = tmp_path / "map.nxs"
+    assert main(["convert", str(src), str(out), "--format", "nexus", "--quiet"]) == 0
+    pm = HDF5Stack1D.HDF5Stack1D([str(out)], {"y": "/instrument/detector/data"})
+    np.testing.assert_array_equal(pm.data, cube)
+    np.testing.assert_array_equal(pm.info["McaCalib"], [0.5, 0.02, 0.0])
+    np.testing.assert_allclose(pm.info["yScale"], [10.0, 2.5])  # PyMca's y: rows, x: columns
+    np.testing.assert_allclose(pm.info["xScale"], [0.0, 0.1])
+    with h5py.File(out) as f:
+        np.testing.assert_allclose(f["/entry/data/energy"][()], 0.5 + 0.02 * np.arange(256))
