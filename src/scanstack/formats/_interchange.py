@@ -272,9 +272,9 @@ def axis_from_values(name: str, values: np.ndarray, units: str, navigate: bool) 
     Evenness is judged at the precision of the stored dtype: pyUSID keeps axis values as
     float32, so ``0.5 + 0.02·i`` is off a straight line by up to an ulp of the largest value;
     values within two ulps (float32: about 2.4e-7 relative) or a millionth of a step of the line
-    through the end points are uniform. Scale and offset recovered from float32 (or float16)
-    values are then the shortest decimals that give back the same stored values (0.02, not
-    0.019999999552965164), so a calibration survives a round trip through the file.
+    through the end points are uniform. Scale and offset are then the shortest decimals that
+    give back the stored values (0.02, not 0.019999999552965164 from float32 nor
+    0.020000000000000018 from float64 sums), so a calibration survives a round trip.
     """
     values = np.asarray(values).reshape(-1)
     n = values.size
@@ -290,9 +290,7 @@ def axis_from_values(name: str, values: np.ndarray, units: str, navigate: bool) 
     if stored.itemsize < 8:
         atol = max(atol, 2.0 * float(np.spacing(np.abs(values).max().astype(stored))))
     if scale != 0 and np.allclose(v, ideal, rtol=0, atol=atol):
-        offset = float(v[0])
-        if stored.itemsize < 8:
-            offset, scale = _shortest_line(values, offset, scale)
+        offset, scale = _shortest_line(values.astype(stored, copy=False), float(v[0]), scale)
         return Axis(name, n, units, float(scale), offset, navigate=navigate)
     return Axis(name, n, units, values=v, navigate=navigate)
 

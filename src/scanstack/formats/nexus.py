@@ -5,7 +5,8 @@ silx's NXdata validation::
 
     /                     @NX_class=NXroot  @default="entry"
     /entry                @NX_class=NXentry @default="data"; title, start_time
-      instrument          @NX_class=NXinstrument
+      instrument          @NX_class=NXinstrument; name
+        positioners       @NX_class=NXcollection: metadata["positioners"] (one value per spectrum)
         detector          @NX_class=NXdetector @default="map"
           data            nav_shape + signal_shape, chunked by whole frames, @interpretation
           channels        (nch,)   channel numbers             } only for 1-D signals
@@ -24,7 +25,11 @@ Reading follows ``@default`` (root -> NXentry -> NXdata), else the first NXentry
 PyMca-style spectrum dataset (``@interpretation="spectrum"`` or a group named ``mca*``). Options:
 ``path=`` (a dataset or NXdata group inside the file), ``signal_ndim=`` (1 spectra, 2 images).
 Detector information is looked up as PyMca does: beside the signal (after following links), in a
-sibling ``info`` group, or in the grand-parent NXdetector. Per-position ``live_time`` /
+sibling ``info`` group, or in the grand-parent NXdetector; the map's row/column scales, when the
+NXdata has no axes, from PyMca's ``dim0``/``dim1`` (beside the data or in ``map``); motor
+positions from ``<NXinstrument>/positioners`` as ``metadata["positioners"]``; axis units from
+``@units``, else from a ``@long_name`` such as ``"energy (keV)"``; the title from the NXentry,
+else the NXdata (silx's ``save_NXdata``). Per-position ``live_time`` /
 ``real_time`` come back in ``metadata`` as flat ``(nframes,)`` arrays (see
 :mod:`scanstack.formats._interchange`), the calibration as ``metadata["energy_calibration"]``.
 
@@ -176,6 +181,15 @@ def _write_nexus_tree(
         instrument.create_dataset("name", data=str(inst["name"]))
     elif isinstance(inst, str) and inst:
         instrument.create_dataset("name", data=inst)
+    positioners = meta.get("positioners")
+    if isinstance(positioners, dict) and positioners:
+        # PyMca's place for motor positions per spectrum (HDF5Stack1D -> info["positioners"])
+        group = instrument.create_group("positioners")
+        group.attrs["NX_class"] = "NXcollection"
+        for name, values in positioners.items():
+            values = np.asarray(values)
+            if values.dtype.kind in "biuf" and values.size in (1, stack.nframes):
+                group.create_dataset(str(name).replace("/", "_"), data=values.reshape(-1))
     detector = instrument.create_group("detector")
     detector.attrs["NX_class"] = "NXdetector"
     data = _create_data(detector, stack, comp, chunk_bytes)
@@ -455,9 +469,17 @@ class NexusReader(ic.H5NavReader, Reader):
                     value = ic.as_str(ds[()])
                     if value:
                         meta[key] = value
+        if "title" not in meta and nxd is not None:
+            title = _nxdata_title(nxd)  # silx's save_NXdata puts the title on the NXdata
+            if title:
+                meta["title"] = title
         if isinstance(own.get("metadata"), dict):
             meta.update(own["metadata"])
         nframes = int(np.prod(self.nav_shape)) if self.nav_shape else 1
+        if entry is not None:
+            positioners = _positioners(entry, nframes)
+            if positioners:
+                meta["positioners"] = positioners
         cal = None
         if "calibration" in info:
             values = np.asarray(info["calibration"][()], dtype=np.float64).reshape(-1)
@@ -496,7 +518,7 @@ class NexusReader(ic.H5NavReader, Reader):
         meta["format"] = "nexus"
         meta["original_file"] = os.fspath(source)
         self.metadata = meta
-        self.axes = self._read_axes(source, nxd, dset, own_axes, cal, info, shape)
+        self.axes = self._read_axes(source, nxd, dset, own_axes, cal, info, shape, target)
         if isinstance(own.get("original_metadata"), dict):
             self.original_metadata = own["original_metadata"]
         else:
@@ -504,12 +526,13 @@ class NexusReader(ic.H5NavReader, Reader):
                 entry if entry is not None else f[target.rsplit("/", 1)[0] or "/"]
             )
 
-    def _read_axes(self, source, nxd, dset, own_axes, cal, info, shape):
+    def _read_axes(self, source, nxd, dset, own_axes, cal, info, shape, target):
         own = ic.axes_from_json(own_axes, shape) if own_axes is not None else None
         if own is not None and [a.navigate for a in own].count(True) == len(self.nav_shape):
             return own
         axes = default_axes(self.nav_shape, self.signal_shape)
         nnav = len(self.nav_shape)
+        found: set[int] = set()
         names: list[str] = []
         if nxd is not None:
             if "axes" in nxd.attrs:
@@ -546,8 +569,11 @@ class NexusReader(ic.H5NavReader, Reader):
                     stacklevel=5,
                 )
                 continue
-            units = ic.as_str(ds.attrs.get("units", ""))
-            axes[dim] = ic.axis_from_values(name, ds[()], units, dim < nnav)
+            axes[dim] = _axis_from_dataset(name, ds, dim < nnav)
+            found.add(dim)
+        if nnav == 2 and len(shape) == 3 and not found & {0, 1}:
+            for dim, axis in _pymca_map_scales(self._file, target, shape).items():
+                axes[dim] = axis
         if len(self.signal_shape) == 1 and not axes[-1].units and cal is not None:
             a, b, c = cal
             n = self.signal_shape[0]
@@ -557,6 +583,79 @@ class NexusReader(ic.H5NavReader, Reader):
                 energies = ic.calibrated_energies(cal, n)
                 axes[-1] = Axis("energy", n, "keV", values=energies, navigate=False)
         return axes
+
+
+# -- what other writers put elsewhere (silx's save_NXdata, PyMca's McaStackExport) -------------
+def _axis_from_dataset(name: str, ds: h5py.Dataset, navigate: bool) -> Axis:
+    """An axis from a 1-D coordinate dataset; units from ``@units``, else from a ``@long_name``
+    of the form ``"name (units)"`` (what silx's ``save_NXdata`` and many NeXus writers give)."""
+    units = ic.as_str(ds.attrs.get("units", ""))
+    if not units:
+        units = _units_in_label(ic.as_str(ds.attrs.get("long_name", "")))
+    return ic.axis_from_values(name, ds[()], units, navigate)
+
+
+def _units_in_label(label: str) -> str:
+    """``"keV"`` from ``"energy (keV)"`` or ``"energy [keV]"``; ``""`` when there are none."""
+    label = label.strip()
+    for opening, closing in ("()", "[]"):
+        if label.endswith(closing) and opening in label:
+            head, _, units = label[:-1].rpartition(opening)
+            if head.strip() and units.strip() and opening not in units:
+                return units.strip()
+    return ""
+
+
+def _nxdata_title(nxd: h5py.Group) -> str:
+    """The title of an NXdata group (``@title``, or a ``title`` dataset)."""
+    if "title" in nxd.attrs:
+        return ic.as_str(nxd.attrs["title"])
+    ds = _child(nxd, "title")
+    if isinstance(ds, h5py.Dataset) and ds.shape in ((), (1,)):
+        return ic.as_str(ds[()])
+    return ""
+
+
+def _pymca_map_scales(f: h5py.File, target: str, shape: tuple[int, ...]) -> dict[int, Axis]:
+    """Row and column axes of a map of spectra from ``dim0``/``dim1`` beside the data or in a
+    ``map`` group beside it, where PyMca's ``McaStackExport`` writes them and ``HDF5Stack1D``
+    reads its ``yScale``/``xScale``."""
+    folder = target.rsplit("/", 1)[0] or "/"
+    for group_path in (folder, f"{folder.rstrip('/')}/map"):
+        group = _child(f, group_path)
+        if not isinstance(group, h5py.Group):
+            continue
+        found: dict[int, Axis] = {}
+        for dim, default in ((0, "y"), (1, "x")):
+            ds = _child(group, f"dim{dim}")
+            if isinstance(ds, h5py.Dataset) and ds.ndim == 1 and ds.shape[0] == shape[dim]:
+                label = ic.as_str(ds.attrs.get("long_name", ""))
+                units = _units_in_label(label)
+                name = label[: label.rfind(" (")].strip() if units and " (" in label else label
+                found[dim] = _axis_from_dataset(name or default, ds, True)
+        if len(found) == 2:
+            return found
+    return {}
+
+
+def _positioners(entry: h5py.Group, nframes: int) -> dict[str, np.ndarray]:
+    """Motor positions per spectrum from ``<entry>/<NXinstrument>/positioners`` (PyMca's place;
+    its ``HDF5Stack1D`` gives them as ``info["positioners"]``): the 1-D ones with ``nframes``
+    values, flat."""
+    out: dict[str, np.ndarray] = {}
+    for key in sorted(entry):
+        inst = _child(entry, key)
+        if not isinstance(inst, h5py.Group) or _nx_class(inst) != "NXinstrument":
+            continue
+        group = _child(inst, "positioners")
+        if not isinstance(group, h5py.Group):
+            continue
+        for name in group:
+            ds = _child(group, name)
+            if isinstance(ds, h5py.Dataset) and ds.size == nframes and ds.dtype.kind in "biuf":
+                out[name] = np.asarray(ds[()]).reshape(-1)
+        break
+    return out
 
 
 # =============================================================================================

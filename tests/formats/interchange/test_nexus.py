@@ -285,6 +285,104 @@ def test_read_nxdata_axes_written_by_others(tmp_path):
     )
 
 
+def test_read_pymca_mcastackexport_file(tmp_path):
+    """A map written by PyMca's own exporter: data, calibration, live time, map scales, motors."""
+    from PyMca5.PyMcaCore import DataObject, McaStackExport
+
+    data, calibration, live_time = _pymca_doc_data()
+    stack = DataObject.DataObject()
+    stack.data = data
+    stack.x = [np.arange(2048.0)]
+    motors = {
+        "sx": 5.0 + 0.01 * np.tile(np.arange(10), 5),
+        "sy": np.repeat(1 + 0.02 * np.arange(5), 10),
+    }
+    stack.info = {
+        "McaCalib": list(calibration),
+        "McaLiveTime": live_time,
+        "xScale": [5.0, 0.01],
+        "yScale": [1.0, 0.02],
+        "positioners": motors,
+        "McaIndex": 2,
+    }
+    path = tmp_path / "pymca_export.h5"
+    McaStackExport.exportStackList(stack, str(path))
+    s = scanstack.open(path)
+    assert s.format == "nexus" and s.nav_shape == (5, 10) and s.signal_shape == (2048,)
+    np.testing.assert_array_equal(s.to_numpy(), data)
+    assert s.metadata["energy_calibration"] == dict(zip("abc", calibration.tolist(), strict=True))
+    np.testing.assert_allclose(s.metadata["live_time"], live_time)
+    # PyMca's dim0/dim1 (float32) give the scales HDF5Stack1D calls yScale/xScale
+    y, x, energy = s.axes
+    assert (y.name, y.scale, y.offset) == ("y", 0.02, 1.0)
+    assert (x.name, x.scale, x.offset) == ("x", 0.01, 5.0)
+    assert (energy.units, energy.scale, energy.offset) == ("keV", calibration[1], calibration[0])
+    assert set(s.metadata["positioners"]) == {"sx", "sy"}
+    for key, values in motors.items():
+        np.testing.assert_array_equal(s.metadata["positioners"][key], values)
+    assert "acquisition_time" in s.metadata  # PyMca's start_time
+
+
+def test_positioners_round_trip_to_pymca(tmp_path, xrf_stack):
+    motors = {"sx": np.arange(50.0), "sy": np.arange(50.0) * 2}
+    xrf_stack.metadata["positioners"] = motors
+    out = scanstack.save(xrf_stack, tmp_path / "map.nxs", "nexus")
+    st = pymca_stack(out, "/instrument/detector/data")
+    assert set(st.info["positioners"]) == {"sx", "sy"}
+    for key, values in motors.items():
+        np.testing.assert_array_equal(np.ravel(st.info["positioners"][key]), values)
+        np.testing.assert_array_equal(scanstack.open(out).metadata["positioners"][key], values)
+
+
+def test_read_silx_save_nxdata_file(tmp_path):
+    """silx's writer keeps units only in @long_name ("x (mm)") and the title on the NXdata."""
+    from silx.io.nxdata import save_NXdata
+
+    data = np.random.default_rng(5).poisson(4.0, (5, 10, 256)).astype(np.float32)
+    coords = [1 + 0.02 * np.arange(5), 5 + 0.01 * np.arange(10), 0.5 + 0.02 * np.arange(256)]
+    path = tmp_path / "silx.h5"
+    save_NXdata(
+        str(path),
+        data,
+        axes=coords,
+        axes_names=["y", "x", "energy"],
+        axes_long_names=["y (mm)", "x (mm)", "energy (keV)"],
+        signal_long_name="counts",
+        title="silx map",
+        interpretation="spectrum",
+    )
+    s = scanstack.open(path)
+    assert s.format == "nexus" and s.nav_shape == (5, 10) and s.signal_shape == (256,)
+    np.testing.assert_array_equal(s.to_numpy(), data)
+    assert [(a.name, a.units, a.scale, a.offset) for a in s.axes] == [
+        ("y", "mm", 0.02, 1.0),
+        ("x", "mm", 0.01, 5.0),
+        ("energy", "keV", 0.02, 0.5),
+    ]
+    assert s.metadata["title"] == "silx map"
+    # and the keV axis is a calibration PyMca sees after conversion
+    out = scanstack.save(s, tmp_path / "again.nxs", "nexus")
+    np.testing.assert_array_equal(
+        pymca_stack(out, "/instrument/detector/data").info["McaCalib"], [0.5, 0.02, 0.0]
+    )
+
+
+@pytest.mark.parametrize(
+    "label, units",
+    [
+        ("energy (keV)", "keV"),
+        ("q [1/nm]", "1/nm"),
+        ("x", ""),
+        ("(mm)", ""),
+        ("f(x) (a.u.)", "a.u."),
+    ],
+)
+def test_units_in_label(label, units):
+    from scanstack.formats.nexus import _units_in_label
+
+    assert _units_in_label(label) == units
+
+
 # -- errors ------------------------------------------------------------------------------------------
 def test_errors_for_malformed_input(tmp_path):
     not_h5 = tmp_path / "text.nxs"
