@@ -6,8 +6,9 @@ pages are read on demand (memory-mapped when the pixel data is contiguous and un
 Write:
 
 - ``scanstack.save(stack, 'out.tif', 'tiff')``: one multi-page TIFF (BigTIFF when over 4 GB),
-  written frame by frame; the stack's metadata is kept as JSON in the ImageDescription
-  (tifffile's shaped metadata, key ``scanstack``) and read back by scanstack;
+  written frame by frame; the stack's metadata and axes (names, units, scales) are kept as JSON
+  in the ImageDescription (tifffile's shaped metadata, keys ``scanstack`` and
+  ``scanstack_axes``) and read back by scanstack;
 - ``scanstack.save(stack, 'dir/frames.yml', 'tiff')`` (a ``.yml``/``.yaml`` path, or
   ``sequence=True``): one TIFF per frame (``frames_00000.tif``…) beside an hexrd ``image-files``
   YAML that lists them as hexrd writes it: ``files`` is one whitespace-separated string of the
@@ -45,8 +46,10 @@ from ..core.reader import Reader, crop
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path, resolve_inside
 from ._hexrd import LOAD_NUMPY_TRIGGER, YAML_SUFFIXES
+from ._interchange import axes_from_json, axes_to_json
 
 META_KEY = "scanstack"
+AXES_KEY = "scanstack_axes"
 TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 PER_FRAME_ARRAYS = ("omega",)
 
@@ -153,6 +156,11 @@ class TiffReader(Reader):
             md = dict(shaped[0])
         stored = md.pop(META_KEY, None)
         self.metadata = _from_json_metadata(stored) if isinstance(stored, dict) else {}
+        own_axes = md.pop(AXES_KEY, None)
+        if own_axes is not None:  # written by scanstack: names, units, scales of every axis
+            axes = axes_from_json(own_axes, self.nav_shape + self.signal_shape)
+            if axes is not None and sum(a.navigate for a in axes) == len(self.nav_shape):
+                self.axes = axes
         self.original_metadata = {
             "file": os.fspath(source),
             "series_shape": tuple(s.shape),
@@ -266,7 +274,10 @@ def write_tiff(
         )
     if bigtiff is None:
         bigtiff = stack.nbytes > (1 << 32) - (1 << 25)
-    meta = {META_KEY: to_jsonable(dict(stack.metadata or {}))}
+    meta = {
+        META_KEY: to_jsonable(dict(stack.metadata or {})),
+        AXES_KEY: axes_to_json(stack.axes),
+    }
     with (
         atomic_path(path, overwrite=overwrite, inputs=stack.source_paths()) as tmp,
         Progress(stack.nframes, progress, "tiff", "frames") as bar,

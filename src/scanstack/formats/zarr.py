@@ -108,8 +108,8 @@ def write_zarr(
         meta = stack.metadata if isinstance(stack.metadata, dict) else {}
         if meta.get("title"):
             arr.attrs["long_name"] = str(meta["title"])
-        if meta.get("units"):
-            arr.attrs["units"] = str(meta["units"])
+        # units of the values, as the HDF5 writers give them (counts for integer data)
+        arr.attrs["units"] = ic.quantity_units(stack)[1]
         for name, axis in zip(names, stack.axes, strict=True):
             coord = group.create_array(
                 name, shape=(axis.size,), dtype="f8", dimension_names=[name], compressors=None

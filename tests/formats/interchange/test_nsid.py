@@ -263,3 +263,45 @@ def test_reads_files_with_positions_inside_the_main_group(tmp_path, crono_file):
         with scanstack.open(out) as back:
             for key in ("motor_positions", "output_count_rate", "live_time"):
                 np.testing.assert_array_equal(back.metadata[key], src.metadata[key])
+
+
+@pytest.mark.parametrize("kind", ["IMAGE_STACK", "IMAGE_4D"])
+def test_read_pynsid_written_images(tmp_path, pynsid, kind):
+    """sidpy's data_type decides which dimensions are the frame; every axis comes back."""
+    pyNSID, sidpy = pynsid
+    if kind == "IMAGE_STACK":
+        arr = np.arange(5 * 4 * 6, dtype=np.uint16).reshape(5, 4, 6)
+        dims = [
+            ("time", "s", "Time", "temporal", 0.5 * np.arange(5)),
+            ("y", "nm", "Length", "spatial", 0.2 * np.arange(4)),
+            ("x", "nm", "Length", "spatial", 0.2 * np.arange(6)),
+        ]
+    else:
+        arr = np.arange(2 * 3 * 4 * 5, dtype=np.float32).reshape(2, 3, 4, 5)
+        dims = [
+            ("y", "nm", "Length", "spatial", np.arange(2.0)),
+            ("x", "nm", "Length", "spatial", np.arange(3.0)),
+            ("ky", "1/nm", "Reciprocal length", "reciprocal", 0.1 * np.arange(4) - 0.2),
+            ("kx", "1/nm", "Reciprocal length", "reciprocal", 0.1 * np.arange(5) - 0.2),
+        ]
+    ds = sidpy.Dataset.from_array(arr, title="series")
+    ds.data_type = kind
+    ds.quantity, ds.units = "Intensity", "a.u."
+    for i, (name, units, quantity, dim_type, values) in enumerate(dims):
+        ds.set_dimension(
+            i,
+            sidpy.Dimension(values, name, units=units, quantity=quantity, dimension_type=dim_type),
+        )
+    path = tmp_path / "pynsid.h5"
+    with h5py.File(path, "w") as f, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pyNSID.io.hdf_io.write_nsid_dataset(ds, f.create_group("Measurement_000/Channel_000"))
+    with scanstack.open(path) as s:
+        assert s.format == "nsid"
+        assert len(s.nav_shape) == (1 if kind == "IMAGE_STACK" else 2)
+        assert len(s.signal_shape) == 2
+        np.testing.assert_array_equal(s.to_numpy(), arr)
+        assert [(a.name, a.units) for a in s.axes] == [(d[0], d[1]) for d in dims]
+        for axis, d in zip(s.axes, dims, strict=True):
+            np.testing.assert_allclose(axis.coordinates, d[4], atol=1e-12)
+        assert (s.metadata["quantity"], s.metadata["units"]) == ("Intensity", "a.u.")
