@@ -118,3 +118,40 @@ def test_unusable_compression_is_refused_before_writing(tmp_path):
         with pytest.raises(UnsupportedError, match=f"compression '{bad}'"):
             scanstack.save(src, tmp_path / "s.yml", "tiff", compression=bad)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_pixel_size_from_tiffs_written_by_tifffile(tmp_path):
+    """ImageJ's unit/spacing/finterval and TIFF resolution tags become axes."""
+    data = frames(n=3)
+    tifffile.imwrite(
+        tmp_path / "ij.tif",
+        data,
+        imagej=True,
+        resolution=(1 / 0.25, 1 / 0.5),
+        metadata={"unit": "um", "axes": "ZYX", "spacing": 2.0},
+    )
+    s = scanstack.open(tmp_path / "ij.tif")
+    assert [(a.name, a.units, a.scale) for a in s.axes] == [
+        ("z", "µm", 2.0),
+        ("y", "µm", 0.5),
+        ("x", "µm", 0.25),
+    ]
+    tifffile.imwrite(
+        tmp_path / "cm.tif",
+        data,
+        resolution=(1000, 500),
+        resolutionunit="CENTIMETER",
+        photometric="minisblack",
+    )
+    s = scanstack.open(tmp_path / "cm.tif")  # pixels per cm -> µm per pixel
+    assert [(a.name, a.units, a.scale) for a in s.axes[1:]] == [
+        ("y", "µm", 20.0),
+        ("x", "µm", 10.0),
+    ]
+    tifffile.imwrite(
+        tmp_path / "t.tif", data, imagej=True, metadata={"axes": "TYX", "finterval": 0.5}
+    )
+    s = scanstack.open(tmp_path / "t.tif")
+    assert (s.axes[0].name, s.axes[0].units, s.axes[0].scale) == ("time", "s", 0.5)
+    assert [a.units for a in s.axes[1:]] == ["", ""]  # no resolution unit: pixels
+    np.testing.assert_array_equal(s.to_numpy(), data)

@@ -157,10 +157,12 @@ class TiffReader(Reader):
         stored = md.pop(META_KEY, None)
         self.metadata = _from_json_metadata(stored) if isinstance(stored, dict) else {}
         own_axes = md.pop(AXES_KEY, None)
+        axes = None
         if own_axes is not None:  # written by scanstack: names, units, scales of every axis
             axes = axes_from_json(own_axes, self.nav_shape + self.signal_shape)
-            if axes is not None and sum(a.navigate for a in axes) == len(self.nav_shape):
-                self.axes = axes
+            if axes is not None and sum(a.navigate for a in axes) != len(self.nav_shape):
+                axes = None
+        self.axes = axes or _resolution_axes(tif, page, self.nav_shape, self.signal_shape)
         self.original_metadata = {
             "file": os.fspath(source),
             "series_shape": tuple(s.shape),
@@ -228,6 +230,41 @@ class TiffReader(Reader):
                 self._tif.close()
                 self._tif = None
             self._mmap = None
+
+
+#: TIFF ResolutionUnit -> micrometres per unit (1: none, 2: inch, 3: centimetre)
+RESOLUTION_UNIT_UM = {2: 25400.0, 3: 10000.0}
+IMAGEJ_UNITS = {"micron": "µm", "um": "µm", "\\u00B5m": "µm", "µm": "µm", "nm": "nm", "mm": "mm"}
+
+
+def _resolution_axes(tif, page, nav_shape: tuple[int, ...], signal_shape: tuple[int, ...]):
+    """Axes from what TIFF writers (tifffile, ImageJ, Fiji) store: the pixel size of 2-D frames
+    from X/YResolution with ResolutionUnit (inch, cm -> µm) or ImageJ's ``unit``, ImageJ's
+    ``spacing`` (z) or ``finterval`` (s) for a 1-D series of frames; pixel axes otherwise."""
+    from ..core.axes import Axis, default_axes
+
+    axes = default_axes(nav_shape, signal_shape)
+    ij = tif.imagej_metadata or {}
+    try:
+        xres, yres = (float(v) for v in page.resolution)
+        unit_code = int(page.resolutionunit)
+    except (AttributeError, TypeError, ValueError):
+        return axes
+    units, per_unit = "", 1.0
+    if isinstance(ij.get("unit"), str) and ij["unit"] in IMAGEJ_UNITS:
+        units = IMAGEJ_UNITS[ij["unit"]]
+    elif unit_code in RESOLUTION_UNIT_UM:
+        units, per_unit = "µm", RESOLUTION_UNIT_UM[unit_code]
+    if len(signal_shape) == 2 and units and xres > 0 and yres > 0:
+        rows, cols = signal_shape
+        axes[-2] = Axis("y", rows, units, per_unit / yres, navigate=False)
+        axes[-1] = Axis("x", cols, units, per_unit / xres, navigate=False)
+    if len(nav_shape) == 1:
+        if units and isinstance(ij.get("spacing"), (int, float)) and ij.get("slices", 1) > 1:
+            axes[0] = Axis("z", nav_shape[0], units, float(ij["spacing"]))
+        elif isinstance(ij.get("finterval"), (int, float)) and ij["finterval"] > 0:
+            axes[0] = Axis("time", nav_shape[0], "s", float(ij["finterval"]))
+    return axes
 
 
 def _from_json_metadata(tree: dict) -> dict:
