@@ -305,6 +305,9 @@ def test_mib_in_rosettasciio(mib_file):
         np.testing.assert_array_equal(np.asarray(theirs["data"]), ours.to_numpy())
         assert [a["size"] for a in theirs["axes"]] == list(ours.shape)
         assert [a["navigate"] for a in theirs["axes"]] == [a.navigate for a in ours.axes]
+        # the one difference (docs/interchange.md): RosettaSciIO leaves the axes unnamed
+        assert [a["name"] for a in theirs["axes"]] == [""] * 4
+        assert [a.name for a in ours.axes] == ["y", "x", "row", "column"]
         assert [(a["scale"], a["offset"], a["units"]) for a in theirs["axes"]] == [
             (a.scale, a.offset, a.units) for a in ours.axes
         ]
