@@ -40,7 +40,6 @@ hdf5plugin to read), or ``None``.
 
 from __future__ import annotations
 
-import json
 import os
 import warnings
 from pathlib import Path
@@ -55,21 +54,25 @@ from ..core.progress import ProgressArg
 from ..core.reader import Reader
 from ..core.registry import FormatSpec
 from ..core.stack import Stack
+from . import _h5io as h5io
 from . import _interchange as ic
+from ._nexus_layout import (
+    INFO_NAMES,
+    axis_from_dataset,
+    child,
+    find_spectrum_dataset,
+    info_groups,
+    locate_signal,
+    nx_class,
+    nxdata_title,
+    positioners,
+    pymca_map_scales,
+    scanstack_block,
+)
 from ._sniff import h5_sniffer
 
 INTERPRETATION = {1: "spectrum", 2: "image", 3: "rgba-image"}
 SIGNAL_NDIM = {"spectrum": 1, "image": 2, "rgba-image": 3, "rgb-image": 3, "scalar": 0}
-#: datasets PyMca associates with a spectrum dataset (NexusTools.getMcaObjectPaths)
-INFO_NAMES = (
-    "channels",
-    "calibration",
-    "live_time",
-    "real_time",
-    "elapsed_time",
-    "preset_time",
-    "count_time",
-)
 
 
 # =============================================================================================
@@ -103,7 +106,7 @@ def write_nexus(
             f"frames of shape {stack.signal_shape}; use layout='nexus'"
         )
     path = Path(path)
-    with ic.new_h5(stack, path, overwrite) as f:
+    with h5io.new_h5(stack, path, overwrite) as f:
         if layout == "mca_0":
             group = f.create_group("mca_0")
             data = _create_data(group, stack, comp, chunk_bytes)
@@ -111,7 +114,7 @@ def write_nexus(
             _write_scanstack_group(group, stack)
         else:
             data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
-        ic.write_blocks(stack, data, compression, progress, f"nexus {path.name}", client=client)
+        h5io.write_blocks(stack, data, compression, progress, f"nexus {path.name}", client=client)
     return path
 
 
@@ -247,178 +250,13 @@ def _write_scanstack_group(parent: h5py.Group, stack: Stack) -> None:
     extra.create_dataset("metadata", data=ic.json_attr(ic.common_metadata(stack)))
     extra.create_dataset("axes", data=ic.json_attr(ic.axes_to_json(stack.axes)))
     extra.create_dataset("original_metadata", data=ic.json_attr(stack.original_metadata or {}))
-    ic.write_h5_positions(extra, stack)
+    h5io.write_h5_positions(extra, stack)
 
 
 # =============================================================================================
-# reading
+# reading (where things are: ._nexus_layout)
 # =============================================================================================
-def _nx_class(obj) -> str:
-    return ic.as_str(obj.attrs.get("NX_class", "")) if obj is not None else ""
-
-
-def _child(group: h5py.Group, name: str):
-    try:
-        return group.get(name)
-    except (KeyError, OSError, ValueError):
-        return None
-
-
-def _nxdata_signal(group: h5py.Group, path) -> tuple[h5py.Dataset, str] | None:
-    """The signal dataset of an NXdata group and its name, or None when none is declared."""
-    if "signal" in group.attrs:
-        name = ic.as_str(group.attrs["signal"])
-        ds = _child(group, name)
-        if not isinstance(ds, h5py.Dataset):
-            raise FormatError(
-                f"NXdata @signal names {name!r}, which is not a dataset here",
-                path,
-                f"{group.name}@signal",
-            )
-        return ds, name
-    for name in group:  # legacy NeXus: @signal=1 on the dataset
-        ds = _child(group, name)
-        if isinstance(ds, h5py.Dataset) and str(ds.attrs.get("signal", "")) in ("1", "b'1'"):
-            return ds, name
-    return None
-
-
-def _follow_default(obj, depth: int = 0) -> h5py.Group | None:
-    if not isinstance(obj, h5py.Group) or depth > 8:
-        return None
-    if _nx_class(obj) == "NXdata":
-        return obj
-    if "default" in obj.attrs:
-        return _follow_default(_child(obj, ic.as_str(obj.attrs["default"])), depth + 1)
-    return None
-
-
-def _find_spectrum_dataset(group: h5py.Group, depth: int = 4) -> h5py.Dataset | None:
-    """PyMca's rule: @interpretation == 'spectrum', or (risky) a dataset in a group named mca*."""
-    found: list[h5py.Dataset] = []
-
-    def visit(g: h5py.Group, level: int) -> None:
-        for name in sorted(g):
-            if found:
-                return
-            link = g.get(name, getlink=True)
-            if not isinstance(link, h5py.HardLink):
-                continue
-            item = _child(g, name)
-            if isinstance(item, h5py.Group) and level < depth:
-                visit(item, level + 1)
-            elif isinstance(item, h5py.Dataset) and item.ndim >= 1 and item.shape[-1] > 1:
-                interp = ic.as_str(item.attrs.get("interpretation", ""))
-                parent = g.name.rsplit("/", 1)[-1].lower()
-                if interp == "spectrum" or (
-                    not interp
-                    and name not in INFO_NAMES
-                    and (name.lower().startswith("mca") or parent.startswith("mca"))
-                ):
-                    found.append(item)
-
-    visit(group, 0)
-    return found[0] if found else None
-
-
-def locate_signal(f: h5py.File, path=None, where: str | None = None):
-    """``(dataset, nxdata_group_or_None, target_path)`` of the data to read from a NeXus file."""
-    if where is not None:
-        obj = _child(f, where)
-        if obj is None:
-            raise FormatError(f"no dataset or group {where!r} in the file", path, where)
-        if isinstance(obj, h5py.Group):
-            nxd = _follow_default(obj) or (obj if _nx_class(obj) == "NXdata" else None)
-            found = _nxdata_signal(nxd, path) if nxd is not None else None
-            if found is None:
-                ds = _find_spectrum_dataset(obj)
-                if ds is None:
-                    raise FormatError(
-                        "group has no NXdata signal nor spectrum dataset", path, where
-                    )
-                return ds, None, ds.name
-            return found[0], nxd, ic.resolve_link(nxd, found[1])
-        return (
-            obj,
-            None,
-            ic.resolve_link(f[where.rsplit("/", 1)[0] or "/"], where.rsplit("/", 1)[-1]),
-        )
-    nxd = _follow_default(f)
-    if nxd is None:
-        entries = [
-            f[k]
-            for k in sorted(f)
-            if isinstance(_child(f, k), h5py.Group) and _nx_class(f[k]) == "NXentry"
-        ]
-        for entry in entries:
-            nxd = _follow_default(entry)
-            if nxd is None:
-                nxd = next(
-                    (
-                        entry[k]
-                        for k in sorted(entry)
-                        if isinstance(_child(entry, k), h5py.Group)
-                        and _nx_class(entry[k]) == "NXdata"
-                    ),
-                    None,
-                )
-            if nxd is not None:
-                break
-    if nxd is not None:
-        found = _nxdata_signal(nxd, path)
-        if found is not None:
-            return found[0], nxd, ic.resolve_link(nxd, found[1])
-    ds = _find_spectrum_dataset(f)
-    if ds is None:
-        raise FormatError(
-            "no NeXus default NXdata (root @default -> NXentry -> NXdata) and no "
-            "PyMca spectrum dataset (@interpretation='spectrum' or a group mca*)",
-            path,
-            "/",
-        )
-    return ds, None, ds.name
-
-
-def _info_groups(f: h5py.File, target_path: str) -> list[h5py.Group]:
-    """Where PyMca looks for channels/calibration/live_time of the dataset at ``target_path``."""
-    parent_path = target_path.rsplit("/", 1)[0] or "/"
-    parent = f[parent_path]
-    groups = [parent]
-    info = _child(parent, "info")
-    if isinstance(info, h5py.Group):
-        groups.append(info)
-    if parent_path != "/":
-        grand = f[parent_path.rsplit("/", 1)[0] or "/"]
-        if _nx_class(grand) == "NXdetector":
-            groups.append(grand)
-    return groups
-
-
-def _scanstack_block(f: h5py.File, nxd, target_path: str) -> dict[str, Any]:
-    """Our own JSON (metadata, axes, original_metadata) if the file was written by scanstack."""
-    out: dict[str, Any] = {}
-    holders = []
-    if nxd is not None:
-        entry = f[nxd.name.rsplit("/", 1)[0] or "/"]
-        holders.append(_child(entry, "scanstack"))
-    parent = f[target_path.rsplit("/", 1)[0] or "/"]
-    holders.append(_child(parent, "scanstack"))  # the mca_0 layout
-    for holder in holders:
-        if "group" in out:
-            break
-        if isinstance(holder, h5py.Group):
-            out["group"] = holder
-            for key in ("metadata", "axes", "original_metadata"):
-                ds = _child(holder, key)
-                if isinstance(ds, h5py.Dataset):
-                    try:
-                        out[key] = json.loads(ic.as_str(ds[()]))
-                    except (ValueError, TypeError):
-                        pass
-    return out
-
-
-class NexusReader(ic.H5NavReader, Reader):
+class NexusReader(h5io.H5NavReader, Reader):
     """A map of spectra (or stack of frames) from a NeXus or PyMca-style HDF5 file."""
 
     format_name = "nexus"
@@ -427,17 +265,17 @@ class NexusReader(ic.H5NavReader, Reader):
         f = self._file
         dset, nxd, target = locate_signal(f, source, where)
         self._dset = dset
-        self.dtype = ic.check_numeric(dset, source)
+        self.dtype = h5io.check_numeric(dset, source)
         shape = tuple(dset.shape or ())
-        own = _scanstack_block(f, nxd, target)
+        own = scanstack_block(f, nxd, target)
         interp = ic.as_str(
             dset.attrs.get("interpretation", "")
             or (nxd.attrs.get("interpretation", "") if nxd is not None else "")
         )
         info = {}
-        for g in _info_groups(f, target):
+        for g in info_groups(f, target):
             for name in INFO_NAMES:
-                if name not in info and isinstance(_child(g, name), h5py.Dataset):
+                if name not in info and isinstance(child(g, name), h5py.Dataset):
                     info[name] = g[name]
         own_axes = own.get("axes")
         if signal_ndim is None:
@@ -460,26 +298,26 @@ class NexusReader(ic.H5NavReader, Reader):
         entry = None
         if nxd is not None:
             entry = f[nxd.name.rsplit("/", 1)[0] or "/"]
-            if _nx_class(entry) != "NXentry":
+            if nx_class(entry) != "NXentry":
                 entry = None
         if entry is not None:
             for key, name in (("title", "title"), ("acquisition_time", "start_time")):
-                ds = _child(entry, name)
+                ds = child(entry, name)
                 if isinstance(ds, h5py.Dataset) and ds.shape in ((), (1,)):
                     value = ic.as_str(ds[()])
                     if value:
                         meta[key] = value
         if "title" not in meta and nxd is not None:
-            title = _nxdata_title(nxd)  # silx's save_NXdata puts the title on the NXdata
+            title = nxdata_title(nxd)  # silx's save_NXdata puts the title on the NXdata
             if title:
                 meta["title"] = title
         if isinstance(own.get("metadata"), dict):
             meta.update(own["metadata"])
         nframes = int(np.prod(self.nav_shape)) if self.nav_shape else 1
         if entry is not None:
-            positioners = _positioners(entry, nframes)
-            if positioners:
-                meta["positioners"] = positioners
+            motors = positioners(entry, nframes)
+            if motors:
+                meta["positioners"] = motors
         cal = None
         if "calibration" in info:
             values = np.asarray(info["calibration"][()], dtype=np.float64).reshape(-1)
@@ -512,7 +350,7 @@ class NexusReader(ic.H5NavReader, Reader):
         for name in ("preset_time", "count_time"):
             if name in info and "dwell_time" not in meta and info[name].size == 1:
                 meta["dwell_time"] = float(np.asarray(info[name][()]).reshape(-1)[0])
-        meta.update(ic.read_h5_positions(own.get("group"), nframes))
+        meta.update(h5io.read_h5_positions(own.get("group"), nframes))
         if signal_ndim == 1 and "signal_type" not in meta and cal is not None:
             meta["signal_type"] = "xrf"
         meta["format"] = "nexus"
@@ -522,7 +360,7 @@ class NexusReader(ic.H5NavReader, Reader):
         if isinstance(own.get("original_metadata"), dict):
             self.original_metadata = own["original_metadata"]
         else:
-            self.original_metadata = ic.small_tree(
+            self.original_metadata = h5io.small_tree(
                 entry if entry is not None else f[target.rsplit("/", 1)[0] or "/"]
             )
 
@@ -554,7 +392,7 @@ class NexusReader(ic.H5NavReader, Reader):
                 idx = np.asarray(nxd.attrs[f"{name}_indices"]).reshape(-1)
                 if idx.size == 1 and 0 <= int(idx[0]) < len(shape):
                     dim = int(idx[0])
-            ds = _child(nxd, name)
+            ds = child(nxd, name)
             if not isinstance(ds, h5py.Dataset) or ds.ndim != 1:
                 warnings.warn(
                     f"{os.fspath(source)} ({nxd.name}): axis {name!r} is not a 1-D "
@@ -569,10 +407,10 @@ class NexusReader(ic.H5NavReader, Reader):
                     stacklevel=5,
                 )
                 continue
-            axes[dim] = _axis_from_dataset(name, ds, dim < nnav)
+            axes[dim] = axis_from_dataset(name, ds, dim < nnav)
             found.add(dim)
         if nnav == 2 and len(shape) == 3 and not found & {0, 1}:
-            for dim, axis in _pymca_map_scales(self._file, target, shape).items():
+            for dim, axis in pymca_map_scales(self._file, target, shape).items():
                 axes[dim] = axis
         if len(self.signal_shape) == 1 and not axes[-1].units and cal is not None:
             a, b, c = cal
@@ -585,91 +423,18 @@ class NexusReader(ic.H5NavReader, Reader):
         return axes
 
 
-# -- what other writers put elsewhere (silx's save_NXdata, PyMca's McaStackExport) -------------
-def _axis_from_dataset(name: str, ds: h5py.Dataset, navigate: bool) -> Axis:
-    """An axis from a 1-D coordinate dataset; units from ``@units``, else from a ``@long_name``
-    of the form ``"name (units)"`` (what silx's ``save_NXdata`` and many NeXus writers give)."""
-    units = ic.as_str(ds.attrs.get("units", ""))
-    if not units:
-        units = _units_in_label(ic.as_str(ds.attrs.get("long_name", "")))
-    return ic.axis_from_values(name, ds[()], units, navigate)
-
-
-def _units_in_label(label: str) -> str:
-    """``"keV"`` from ``"energy (keV)"`` or ``"energy [keV]"``; ``""`` when there are none."""
-    label = label.strip()
-    for opening, closing in ("()", "[]"):
-        if label.endswith(closing) and opening in label:
-            head, _, units = label[:-1].rpartition(opening)
-            if head.strip() and units.strip() and opening not in units:
-                return units.strip()
-    return ""
-
-
-def _nxdata_title(nxd: h5py.Group) -> str:
-    """The title of an NXdata group (``@title``, or a ``title`` dataset)."""
-    if "title" in nxd.attrs:
-        return ic.as_str(nxd.attrs["title"])
-    ds = _child(nxd, "title")
-    if isinstance(ds, h5py.Dataset) and ds.shape in ((), (1,)):
-        return ic.as_str(ds[()])
-    return ""
-
-
-def _pymca_map_scales(f: h5py.File, target: str, shape: tuple[int, ...]) -> dict[int, Axis]:
-    """Row and column axes of a map of spectra from ``dim0``/``dim1`` beside the data or in a
-    ``map`` group beside it, where PyMca's ``McaStackExport`` writes them and ``HDF5Stack1D``
-    reads its ``yScale``/``xScale``."""
-    folder = target.rsplit("/", 1)[0] or "/"
-    for group_path in (folder, f"{folder.rstrip('/')}/map"):
-        group = _child(f, group_path)
-        if not isinstance(group, h5py.Group):
-            continue
-        found: dict[int, Axis] = {}
-        for dim, default in ((0, "y"), (1, "x")):
-            ds = _child(group, f"dim{dim}")
-            if isinstance(ds, h5py.Dataset) and ds.ndim == 1 and ds.shape[0] == shape[dim]:
-                label = ic.as_str(ds.attrs.get("long_name", ""))
-                units = _units_in_label(label)
-                name = label[: label.rfind(" (")].strip() if units and " (" in label else label
-                found[dim] = _axis_from_dataset(name or default, ds, True)
-        if len(found) == 2:
-            return found
-    return {}
-
-
-def _positioners(entry: h5py.Group, nframes: int) -> dict[str, np.ndarray]:
-    """Motor positions per spectrum from ``<entry>/<NXinstrument>/positioners`` (PyMca's place;
-    its ``HDF5Stack1D`` gives them as ``info["positioners"]``): the 1-D ones with ``nframes``
-    values, flat."""
-    out: dict[str, np.ndarray] = {}
-    for key in sorted(entry):
-        inst = _child(entry, key)
-        if not isinstance(inst, h5py.Group) or _nx_class(inst) != "NXinstrument":
-            continue
-        group = _child(inst, "positioners")
-        if not isinstance(group, h5py.Group):
-            continue
-        for name in group:
-            ds = _child(group, name)
-            if isinstance(ds, h5py.Dataset) and ds.size == nframes and ds.dtype.kind in "biuf":
-                out[name] = np.asarray(ds[()]).reshape(-1)
-        break
-    return out
-
-
 # =============================================================================================
 @h5_sniffer
 def sniff(f: h5py.File) -> float:
-    if _nx_class(f) == "NXroot" and "default" in f.attrs:
+    if nx_class(f) == "NXroot" and "default" in f.attrs:
         return 0.85
     for key in f:
-        obj = _child(f, key)
-        if isinstance(obj, h5py.Group) and _nx_class(obj) == "NXentry":
+        obj = child(f, key)
+        if isinstance(obj, h5py.Group) and nx_class(obj) == "NXentry":
             return 0.8
         if isinstance(obj, h5py.Group) and key.lower().startswith("mca") and "data" in obj:
             return 0.6
-    return 0.4 if _find_spectrum_dataset(f, depth=2) is not None else 0.0
+    return 0.4 if find_spectrum_dataset(f, depth=2) is not None else 0.0
 
 
 FORMAT = FormatSpec(

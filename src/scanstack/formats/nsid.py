@@ -44,6 +44,7 @@ from ..core.progress import ProgressArg
 from ..core.reader import Reader
 from ..core.registry import FormatSpec
 from ..core.stack import Stack
+from . import _h5io as h5io
 from . import _interchange as ic
 from ._sniff import h5_sniffer
 from .usid import bookkeeping
@@ -181,7 +182,7 @@ def write_nsid(
     path = Path(path)
     meta = ic.common_metadata(stack)
     book = bookkeeping()  # once: socket.getfqdn() may ask DNS
-    with ic.new_h5(stack, path, overwrite) as f:
+    with h5io.new_h5(stack, path, overwrite) as f:
         chan = f.create_group("Measurement_000/Channel_000")
         group = chan.create_group(name)
         group.attrs.update(book)
@@ -223,9 +224,9 @@ def write_nsid(
         # live/real time beside Main (pyNSID ignores datasets there); the other per-position
         # arrays in a sibling group outside Main's group: pyNSID reads every group beside Main
         # as attribute-only metadata and raises TypeError on a group holding datasets
-        ic.write_h5_per_position(group, stack, stack.nav_shape or (1,), extra=False)
-        ic.write_h5_positions(chan, stack, positions_group_name(name))
-        ic.write_blocks(stack, main, compression, progress, f"nsid {path.name}", client=client)
+        h5io.write_h5_per_position(group, stack, stack.nav_shape or (1,), extra=False)
+        h5io.write_h5_positions(chan, stack, positions_group_name(name))
+        h5io.write_blocks(stack, main, compression, progress, f"nsid {path.name}", client=client)
     return path
 
 
@@ -264,7 +265,7 @@ def find_mains(f: h5py.File) -> list[str]:
 def _group_attrs(group: h5py.Group) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in group.attrs.items():
-        value = ic._plain(value)
+        value = h5io._plain(value)
         if isinstance(value, str) and value[:1] in "[{":
             try:
                 value = json.loads(value)
@@ -277,7 +278,7 @@ def _group_attrs(group: h5py.Group) -> dict[str, Any]:
     return out
 
 
-class NSIDReader(ic.H5NavReader, Reader):
+class NSIDReader(h5io.H5NavReader, Reader):
     """The stack of one NSID Main dataset."""
 
     format_name = "nsid"
@@ -302,7 +303,7 @@ class NSIDReader(ic.H5NavReader, Reader):
                 where,
             )
         self._dset = dset
-        self.dtype = ic.check_numeric(dset, source)
+        self.dtype = h5io.check_numeric(dset, source)
         shape = tuple(dset.shape)
         group = dset.parent
         axes_json = None
@@ -368,8 +369,8 @@ class NSIDReader(ic.H5NavReader, Reader):
         if "title" not in meta and "main_data_name" in dset.attrs:
             meta["title"] = ic.as_str(dset.attrs["main_data_name"])
         nframes = int(np.prod(self.nav_shape)) if self.nav_shape else 1
-        meta.update(ic.read_h5_per_position(group, nframes))  # old files: positions/ inside
-        meta.update(ic.read_h5_positions(group.parent, nframes, positions_group_name(group.name)))
+        meta.update(h5io.read_h5_per_position(group, nframes))  # old files: positions/ inside
+        meta.update(h5io.read_h5_positions(group.parent, nframes, positions_group_name(group.name)))
         meta["format"] = "nsid"
         meta["original_file"] = os.fspath(source)
         self.metadata = meta

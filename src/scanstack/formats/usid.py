@@ -47,6 +47,7 @@ from ..core.progress import ProgressArg
 from ..core.reader import Reader, Region, crop
 from ..core.registry import FormatSpec
 from ..core.stack import Stack
+from . import _h5io as h5io
 from . import _interchange as ic
 from ._sniff import h5_sniffer
 
@@ -145,7 +146,7 @@ def write_usid(
     path = Path(path)
     npos, nspec = stack.nframes, int(np.prod(stack.signal_shape))
     book = bookkeeping()  # once: socket.getfqdn() may ask DNS
-    with ic.new_h5(stack, path, overwrite) as f:
+    with h5io.new_h5(stack, path, overwrite) as f:
         meas = f.create_group("Measurement_000")
         meas.attrs.update(book)
         meas.attrs.update(measurement_attrs(stack))
@@ -162,8 +163,8 @@ def write_usid(
         refs += _write_ancillary(chan, "Spectroscopic", _dims(stack, False), nav=False)
         for name, ds in zip(ANCILLARY, refs, strict=True):
             main.attrs[name] = ds.ref
-        ic.write_h5_per_position(chan, stack)
-        ic.write_blocks(
+        h5io.write_h5_per_position(chan, stack)
+        h5io.write_blocks(
             stack, main, compression, progress, f"usid {path.name}", flat=True, client=client
         )
     return path
@@ -245,7 +246,7 @@ def _factorise(inds: np.ndarray, where: str, path) -> tuple[list[int], list[int]
     return order, sizes, perm
 
 
-class USIDReader(ic.H5FileReader, Reader):
+class USIDReader(h5io.H5FileReader, Reader):
     """The N-D stack of one USID Main dataset (navigation = positions, signal = spectroscopic)."""
 
     format_name = "usid"
@@ -274,7 +275,7 @@ class USIDReader(ic.H5FileReader, Reader):
                 where,
             )
         self._main = main
-        self.dtype = ic.check_numeric(main, source)
+        self.dtype = h5io.check_numeric(main, source)
         npos, nspec = main.shape
         anc = {name: _deref(main, name, source) for name in ANCILLARY}
         for prefix, axis, n in (("Position", 0, npos), ("Spectroscopic", 1, nspec)):
@@ -320,7 +321,7 @@ class USIDReader(ic.H5FileReader, Reader):
             if fitted is not None and sum(a.navigate for a in fitted) == len(self.nav_shape):
                 axes = fitted
         self.axes = axes
-        for key, arr in ic.read_h5_per_position(main.parent, npos).items():
+        for key, arr in h5io.read_h5_per_position(main.parent, npos).items():
             meta[key] = arr if self._row_of_frame is None else arr[self._row_of_frame]
         self.metadata = meta
 
@@ -345,8 +346,8 @@ class USIDReader(ic.H5FileReader, Reader):
                 self.original_metadata = {}
         else:
             self.original_metadata = {
-                "measurement": ic.small_tree(meas, depth=0),
-                "main": ic.small_tree(main.parent, depth=0),
+                "measurement": h5io.small_tree(meas, depth=0),
+                "main": h5io.small_tree(main.parent, depth=0),
                 "main_attrs": {
                     k: ic.as_str(v) for k, v in main.attrs.items() if k not in ANCILLARY
                 },

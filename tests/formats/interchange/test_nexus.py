@@ -378,9 +378,9 @@ def test_read_silx_save_nxdata_file(tmp_path):
     ],
 )
 def test_units_in_label(label, units):
-    from scanstack.formats.nexus import _units_in_label
+    from scanstack.formats._nexus_layout import units_in_label
 
-    assert _units_in_label(label) == units
+    assert units_in_label(label) == units
 
 
 # -- errors ------------------------------------------------------------------------------------------
@@ -456,12 +456,12 @@ def test_parallel_chunk_compression_matches_hdf5_filters(tmp_path, compression):
     """Chunks compressed in threads and written raw decode through HDF5's own filters,
     edge chunks included (7 x 13 positions in chunks of 1 x 5)."""
     from scanstack.core.config import settings
-    from scanstack.formats import _interchange as ic
+    from scanstack.formats import _h5io
     from scanstack.formats.usid import write_usid
 
     data = np.random.default_rng(5).poisson(3.0, (7, 13, 64)).astype(np.uint16)
     stack = Stack.from_array(data, signal_ndim=1)
-    assert ic.h5_encoder(compression, data.dtype) is not None
+    assert _h5io.h5_encoder(compression, data.dtype) is not None
     with settings(num_threads=3):
         out = write_nexus(stack, tmp_path / "p.h5", compression=compression, chunk_bytes=5 * 64 * 2)
         usid_out = write_usid(

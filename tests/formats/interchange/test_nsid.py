@@ -305,3 +305,28 @@ def test_read_pynsid_written_images(tmp_path, pynsid, kind):
         for axis, d in zip(s.axes, dims, strict=True):
             np.testing.assert_allclose(axis.coordinates, d[4], atol=1e-12)
         assert (s.metadata["quantity"], s.metadata["units"]) == ("Intensity", "a.u.")
+
+
+@pytest.fixture(scope="module")
+def real_mib_files(tmp_path_factory, shared_data):
+    """Real Merlin files (RosettaSciIO's test data): one plain, one 4x2 scan with a row ROI."""
+    import zipfile
+
+    out = tmp_path_factory.mktemp("mib")
+    with zipfile.ZipFile(shared_data / "mib" / "Merlin_navigation4x2_ROI.zip") as z:
+        z.extractall(out)
+    return [shared_data / "mib" / "readmib_example.mib", out / "002_4x2_6bit_roi128.mib"]
+
+
+def test_real_mib_files_keep_every_dimension_in_pynsid(tmp_path, pynsid, real_mib_files, capsys):
+    pyNSID, _ = pynsid
+    for path in real_mib_files:
+        with scanstack.open(path) as src:
+            out = scanstack.save(src, tmp_path / f"{path.stem}.h5", "nsid")
+            ds, data, dims, _ = _pynsid_read(pyNSID, out, capsys)
+            np.testing.assert_array_equal(data, src.to_numpy())
+            assert [d[0] for d in dims] == [a.name for a in src.axes]
+            for name, units, quantity, dim_type, values in dims:
+                assert units and quantity, name
+                assert dim_type in ("SPATIAL", "RECIPROCAL", "SPECTRAL", "TEMPORAL"), name
+            assert [d[3] for d in dims][-2:] == ["RECIPROCAL", "RECIPROCAL"]

@@ -14,7 +14,7 @@ import numpy as np
 
 from ...core.errors import FormatError
 from ...core.reader import Reader, Region
-from .. import _interchange as ic
+from .. import _h5io as h5io
 from .._sniff import h5_sniffer
 from .reader import PER_SPECTRUM, energy_axis, map_axes, read_common, scan_geometry
 
@@ -47,7 +47,7 @@ def sniff(f: h5py.File) -> float:
     return 0.95 if "Spectra" in _matrices(f, search="XRF" not in f) else 0.0
 
 
-class CronoExportedReader(ic.H5FileReader, Reader):
+class CronoExportedReader(h5io.H5FileReader, Reader):
     """The regular (rows, columns, channels) matrix of an Exported CRONO file."""
 
     format_name = "crono-exported"

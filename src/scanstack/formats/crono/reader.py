@@ -31,7 +31,7 @@ import numpy as np
 from ...core.axes import Axis
 from ...core.errors import FormatError
 from ...core.reader import Reader, Region
-from .. import _interchange as ic
+from .. import _h5io as h5io
 from .._sniff import h5_sniffer
 from .geometry import DEFAULT_BINNING, ScanGeometry, grid_shape, linear_energy
 from .nrbf import NrbfError, decode
@@ -351,14 +351,14 @@ def _check_index(index: np.ndarray, n_spectra: int, path) -> None:
 def read_computed_maps(path: str | os.PathLike, allow_outside: bool = False) -> np.ndarray | None:
     """``/XRF/Maps/ComputedMaps`` (rows, columns, ROIs) float64, or None when absent or all NaN
     (the instrument writes NaN unless the operator computed the maps)."""
-    with ic.open_h5(path, "crono", allow_outside) as f:
+    with h5io.open_h5(path, "crono", allow_outside) as f:
         if "XRF/Maps/ComputedMaps" not in f:
             return None
         maps = f["XRF/Maps/ComputedMaps"][()]
     return None if np.isnan(maps).all() else maps
 
 
-class CronoReader(ic.H5FileReader, Reader):
+class CronoReader(h5io.H5FileReader, Reader):
     """Spectra of a native CRONO file, as a map (default) or in acquisition order."""
 
     format_name = "crono"

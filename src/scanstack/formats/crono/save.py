@@ -23,7 +23,7 @@ import numpy as np
 from ...core.errors import UnsupportedError, WriteError
 from ...core.progress import Progress, ProgressArg
 from ...core.stack import Stack
-from .. import _interchange as ic
+from .. import _h5io as h5io
 from .geometry import DEFAULT_BINNING, ScanGeometry
 from .writer import (
     DPP_START,
@@ -172,7 +172,7 @@ def write_stack(
         if isinstance(r, dict) and {"name", "start", "end"} <= set(r)
     ]
 
-    with ic.new_h5(stack, path, overwrite) as f:
+    with h5io.new_h5(stack, path, overwrite) as f:
         _write_root_and_configuration(
             f, g, cal, channels, rois, None, motors[:, 0], motors[:, 1], g.z
         )

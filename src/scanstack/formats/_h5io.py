@@ -1,0 +1,332 @@
+"""HDF5 side of the interchange formats: new files written atomically, readers over one file or
+one N-D dataset, attribute trees, per-position arrays as datasets, and block-wise (parallel)
+writing of the main dataset."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from ..core.metadata import to_jsonable
+from ..core.reader import Region
+from ..core.stack import Stack
+from ._interchange import (
+    POSITION_KEYS,
+    as_str,
+    extra_positions,
+    parse_compression,
+    position_arrays,
+    read_flat_range,
+    writer_inputs,
+)
+
+
+@contextlib.contextmanager
+def new_h5(stack: Stack, path, overwrite: bool = True) -> Iterator[Any]:
+    """A new ``h5py.File`` open for writing at a temporary path beside ``path``, renamed onto
+    ``path`` when the block succeeds (:func:`~scanstack.core.safety.atomic_path`: never over an
+    input of ``stack``, nothing left behind on failure)."""
+    import h5py
+
+    from ..core.safety import atomic_path
+
+    with (
+        atomic_path(path, overwrite=overwrite, inputs=writer_inputs(stack)) as tmp,
+        h5py.File(tmp, "w") as f,
+    ):
+        yield f
+
+
+def small_tree(group, max_elements: int = 256, depth: int = 4) -> dict[str, Any]:
+    """Attributes and small datasets of an HDF5 group as a plain dict (big arrays are skipped)."""
+    import h5py
+
+    out: dict[str, Any] = {}
+    attrs = {k: _plain(v) for k, v in group.attrs.items() if not _is_reference(v)}
+    if attrs:
+        out["@attrs"] = attrs
+    if depth <= 0:
+        return out
+    for key in group:
+        link = group.get(key, getlink=True)
+        if isinstance(link, (h5py.SoftLink, h5py.ExternalLink)):
+            out[key] = f"-> {getattr(link, 'path', '')}"
+            continue
+        item = group.get(key)
+        if isinstance(item, h5py.Group):
+            out[key] = small_tree(item, max_elements, depth - 1)
+        elif isinstance(item, h5py.Dataset):
+            if (
+                item.shape is not None
+                and math.prod(item.shape) <= max_elements
+                and item.dtype.kind in "biufcSUOT"
+                and item.dtype.kind != "V"
+            ):
+                try:
+                    out[key] = _plain(item[()])
+                except (TypeError, ValueError, OSError):
+                    out[key] = f"<dataset {item.shape} {item.dtype}>"
+            else:
+                out[key] = f"<dataset {item.shape} {item.dtype}>"
+    return out
+
+
+def _is_reference(value: Any) -> bool:
+    import h5py
+
+    if isinstance(value, (h5py.Reference, h5py.RegionReference)):
+        return True
+    return (
+        isinstance(value, np.ndarray)
+        and value.dtype.kind == "O"
+        and value.size > 0
+        and isinstance(value.reshape(-1)[0], (h5py.Reference, h5py.RegionReference, np.ndarray))
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, (bytes, np.bytes_)):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OS":
+        return [as_str(v) for v in value.reshape(-1)]
+    return to_jsonable(value)
+
+
+def resolve_link(group, name: str) -> str:
+    """Absolute path of ``group[name]`` after following soft links (for locating siblings)."""
+    import h5py
+
+    path = f"{group.name.rstrip('/')}/{name}"
+    for _ in range(16):
+        parent, _, leaf = path.rpartition("/")
+        link = group.file[parent or "/"].get(leaf, getlink=True)
+        if isinstance(link, h5py.SoftLink):
+            target = link.path
+            path = target if target.startswith("/") else f"{parent}/{target}"
+            continue
+        return path
+    return path
+
+
+class H5FileReader:
+    """Mixin for readers over one HDF5 file, kept open read-only in ``self._file``.
+
+    :meth:`_open_and_setup` opens the file (a :class:`FormatError` naming it when it is not
+    HDF5, or when it names a file outside its folder and the reader's ``allow_outside`` option
+    is not set) and runs the subclass's ``_setup(source, *args)``, closing the file again when
+    that fails, so a reader that raises never leaks an open handle.
+    """
+
+    format_name: str
+    _file = None
+
+    def _open_and_setup(self, source, *args) -> None:
+        allow = bool(getattr(self, "options", {}).get("allow_outside", False))
+        self._file = open_h5(source, self.format_name, allow)
+        try:
+            self._setup(source, *args)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, source, *args) -> None:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def close(self) -> None:
+        if self._file is not None:
+            try:
+                self._file.close()
+            finally:
+                self._file = None
+
+    def _check_open(self) -> None:
+        """A clear error for a read after close (h5py's is 'NoneType' / 'identifier' noise)."""
+        if self._file is None:
+            raise ValueError(f"{self.source}: this {self.format_name} stack is closed")
+
+
+class H5NavReader(H5FileReader):
+    """Mixin for readers over one HDF5 dataset shaped ``nav_shape + signal_shape``.
+
+    Options: ``path`` (the dataset to read, else the subclass finds it), ``signal_ndim``
+    (how many trailing dimensions are the signal) and ``allow_outside`` (see
+    :mod:`scanstack.core.h5safety`). Subclasses set ``self._dset`` and the reader
+    attributes in ``_setup(source, path, signal_ndim)``; reading goes through
+    :func:`read_flat_range` (rectangular hyperslabs, no per-frame loop).
+    """
+
+    _dset = None
+
+    def __init__(
+        self,
+        source,
+        *,
+        path: str | None = None,
+        signal_ndim: int | None = None,
+        allow_outside: bool = False,
+    ):
+        super().__init__(source, path=path, signal_ndim=signal_ndim, allow_outside=allow_outside)
+        self._open_and_setup(source, path, signal_ndim)
+
+    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        self._check_open()
+        data = read_flat_range(self._dset, self.nav_shape, start, stop, region, self.signal_shape)
+        return data.astype(self.dtype, copy=False)
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._dset = None
+
+
+def open_h5(path, fmt: str, allow_outside: bool = False):
+    """``h5py.File(path, 'r')`` with a :class:`FormatError` naming the file when it is not HDF5
+    or when it names files outside its folder (unless ``allow_outside``)."""
+    from ..core.errors import FormatError
+    from ..core.h5safety import open_h5_inside
+
+    try:
+        return open_h5_inside(path, allow_outside)
+    except OSError as exc:
+        raise FormatError(f"not an HDF5 file, cannot be read as {fmt} ({exc})", path) from exc
+
+
+def check_numeric(dset, path) -> np.dtype:
+    """The dtype of a dataset holding numbers, else a :class:`FormatError`."""
+    from ..core.errors import FormatError
+
+    dt = dset.dtype
+    if dt.kind not in "biufc":
+        raise FormatError(f"expected a numeric dataset, found dtype {dt}", path, dset.name)
+    return np.dtype(dt)
+
+
+def write_h5_positions(group, stack: Stack, name: str = "positions") -> None:
+    """:func:`extra_positions` into ``group/<name>/<key>`` (nothing when there are none)."""
+    extra = extra_positions(stack)
+    if extra:
+        sub = group.create_group(name)
+        for key, arr in extra.items():
+            sub.create_dataset(key, data=arr)
+
+
+def write_h5_per_position(
+    group, stack: Stack, shape: tuple[int, ...] | None = None, extra: bool = True
+) -> None:
+    """``live_time``/``real_time`` (s) as datasets of ``group``, flat or reshaped to ``shape``,
+    and (``extra=True``) the other per-position arrays under ``group/positions``
+    (:func:`write_h5_positions`)."""
+    for key, arr in position_arrays(stack).items():
+        ds = group.create_dataset(key, data=arr if shape is None else arr.reshape(shape))
+        ds.attrs["units"] = "s"
+    if extra:
+        write_h5_positions(group, stack)
+
+
+def read_h5_per_position(group, nframes: int) -> dict[str, np.ndarray]:
+    """What :func:`write_h5_per_position` wrote: ``live_time``/``real_time`` as flat float64
+    ``(nframes,)`` (any stored shape with ``nframes`` values), then :func:`read_h5_positions`."""
+    import h5py
+
+    out: dict[str, np.ndarray] = {}
+    for key in POSITION_KEYS:
+        ds = group.get(key)
+        if isinstance(ds, h5py.Dataset) and ds.size == nframes:
+            out[key] = np.asarray(ds[()], dtype=np.float64).reshape(-1)
+    out.update(read_h5_positions(group, nframes))
+    return out
+
+
+def read_h5_positions(group, nframes: int, name: str = "positions") -> dict[str, np.ndarray]:
+    """Arrays written by :func:`write_h5_positions` (those with ``nframes`` entries)."""
+    import h5py
+
+    sub = group.get(name) if group is not None else None
+    out: dict[str, np.ndarray] = {}
+    if isinstance(sub, h5py.Group):
+        for key, ds in sub.items():
+            if isinstance(ds, h5py.Dataset) and ds.ndim >= 1 and ds.shape[0] == nframes:
+                out[key] = ds[()]
+    return out
+
+
+# -- parallel chunk compression for HDF5 ---------------------------------------------------------
+def _codec_encode(chunk: np.ndarray, codec) -> bytes:
+    return bytes(codec.encode(np.ascontiguousarray(chunk)))
+
+
+def h5_encoder(compression: str | None, dtype: np.dtype):
+    """A picklable function chunk -> bytes giving exactly what HDF5's filters store, or None.
+
+    Compression is what limits HDF5 writers; h5py compresses in the one writing thread. With an
+    encoder, :func:`write_blocks` compresses chunks in threads or on a dask.distributed cluster
+    (:func:`scanstack.formats._h5chunks.write_encoded`). ``lzf`` (no Python encoder) and ``None``
+    return None.
+    """
+    import functools
+
+    from ._h5chunks import filter_chunk
+
+    parsed = parse_compression(compression, "hdf5")
+    if parsed is None or parsed[0] == "lzf":
+        return None
+    name, level = parsed
+    if name == "gzip":
+        return functools.partial(filter_chunk, level=level, shuffle=True)
+    try:
+        import numcodecs
+    except ImportError:  # pragma: no cover - numcodecs comes with zarr
+        return None
+    if name == "zstd":
+        codec = numcodecs.Zstd(level=level)
+    else:
+        codec = numcodecs.Blosc(
+            cname=name.split("-", 1)[1], clevel=level, shuffle=numcodecs.Blosc.SHUFFLE
+        )
+    return functools.partial(_codec_encode, codec=codec)
+
+
+def write_blocks(
+    stack: Stack,
+    dset,
+    compression: str | None,
+    progress=None,
+    label: str = "write",
+    flat: bool = False,
+    threads: int | None = None,
+    client=None,
+) -> None:
+    """Fill ``dset`` (shape ``stack.shape``, or ``(nframes, prod(signal))`` with ``flat``) block-wise.
+
+    Chunks of whole frames with a Python encoder for the filter are read and compressed in
+    ``threads`` threads (or as tasks on ``client``'s dask.distributed cluster, whose workers
+    re-open the source) and written raw (:func:`scanstack.formats._h5chunks.write_encoded`);
+    otherwise :func:`scanstack.core.writing.copy_to` does a block-wise copy through h5py.
+    """
+    from ..core.config import config
+    from ..core.writing import copy_to
+    from ._h5chunks import write_encoded
+
+    nav_ndim = 1 if flat else len(stack.nav_shape)
+    encoder = h5_encoder(compression, dset.dtype)
+    chunks, shape = dset.chunks, dset.shape
+    if client is not None:
+        workers = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+    else:
+        workers = threads or config.threads()
+    whole_frames = chunks is not None and tuple(chunks[nav_ndim:]) == tuple(shape[nav_ndim:])
+    if (
+        encoder is None
+        or not whole_frames
+        or stack.nframes == 0
+        or (workers < 2 and client is None)
+    ):
+        reshape = (lambda b: b.reshape(len(b), -1)) if flat else None
+        copy_to(stack, dset, progress=progress, label=label, flat=flat, transform=reshape)
+        return
+    write_encoded(stack, dset, encoder, progress, label, flat, workers, client)
