@@ -155,3 +155,24 @@ def test_pixel_size_from_tiffs_written_by_tifffile(tmp_path):
     assert (s.axes[0].name, s.axes[0].units, s.axes[0].scale) == ("time", "s", 0.5)
     assert [a.units for a in s.axes[1:]] == ["", ""]  # no resolution unit: pixels
     np.testing.assert_array_equal(s.to_numpy(), data)
+
+
+def test_pixel_size_written_for_tiff_viewers(tmp_path):
+    from scanstack import Axis, Stack
+
+    data = frames(n=3)
+    axes = [
+        Axis("frame", 3),
+        Axis("y", data.shape[1], "nm", 0.5, navigate=False),
+        Axis("x", data.shape[2], "µm", 0.002, navigate=False),
+    ]
+    out = scanstack.save(
+        Stack.from_array(data, signal_ndim=2, axes=axes), tmp_path / "s.tif", "tiff"
+    )
+    with tifffile.TiffFile(out) as tif:  # pixels per cm, as TIFF viewers read them
+        page = tif.pages[0]
+        assert int(page.resolutionunit) == 3
+        np.testing.assert_allclose([float(v) for v in page.resolution], [5e6, 2e7])
+    plain = scanstack.save(Stack.from_array(data, signal_ndim=2), tmp_path / "p.tif", "tiff")
+    with tifffile.TiffFile(plain) as tif:  # pixel axes: no unit, as before
+        assert int(tif.pages[0].resolutionunit) == 1

@@ -8,7 +8,9 @@ Write:
 - ``scanstack.save(stack, 'out.tif', 'tiff')``: one multi-page TIFF (BigTIFF when over 4 GB),
   written frame by frame; the stack's metadata and axes (names, units, scales) are kept as JSON
   in the ImageDescription (tifffile's shaped metadata, keys ``scanstack`` and
-  ``scanstack_axes``) and read back by scanstack;
+  ``scanstack_axes``) and read back by scanstack; frames whose two axes are uniform lengths also
+  get X/YResolution (pixels per cm) for TIFF viewers. Reading a TIFF without scanstack's axes takes
+  the pixel size from X/YResolution (inch/cm) or ImageJ's ``unit``/``spacing``/``finterval``;
 - ``scanstack.save(stack, 'dir/frames.yml', 'tiff')`` (a ``.yml``/``.yaml`` path, or
   ``sequence=True``): one TIFF per frame (``frames_00000.tif``…) beside an hexrd ``image-files``
   YAML that lists them as hexrd writes it: ``files`` is one whitespace-separated string of the
@@ -333,8 +335,26 @@ def write_tiff(
                 metadata=meta,
                 compression=compression,
                 photometric="minisblack" if len(stack.signal_shape) == 2 else None,
+                **_resolution_tags(stack),
             )
     return os.fspath(path)
+
+
+#: length units -> micrometres
+LENGTH_UM = {"m": 1e6, "mm": 1e3, "µm": 1.0, "um": 1.0, "μm": 1.0, "nm": 1e-3}
+
+
+def _resolution_tags(stack) -> dict[str, Any]:
+    """X/YResolution in pixels per centimetre for 2-D frames whose axes are uniform lengths, so
+    TIFF viewers (ImageJ/Fiji, tifffile) see the pixel size; nothing otherwise."""
+    if len(stack.signal_shape) != 2:
+        return {}
+    rows, cols = stack.signal_axes
+    um = [LENGTH_UM.get(a.units) for a in (cols, rows)]
+    if not all(um) or not (rows.is_uniform and cols.is_uniform) or not (rows.scale and cols.scale):
+        return {}
+    xres, yres = (1e4 / abs(a.scale * k) for a, k in zip((cols, rows), um, strict=True))
+    return {"resolution": (xres, yres), "resolutionunit": "CENTIMETER"}
 
 
 def _check_compression(compression) -> None:

@@ -301,10 +301,14 @@ class ZarrReader(Reader):
             axes = self._foreign_axes(group, node, nnav)
         self.axes = axes
         meta: dict[str, Any] = dict(own.get("metadata") or {})
-        if not own:
+        if not own:  # xarray / CF conventions: long_name, units of the data variable
             for key in ("long_name", "title"):
                 if isinstance(node.attrs.get(key), str):
                     meta.setdefault("title", node.attrs[key])
+            if isinstance(node.attrs.get("units"), str):
+                meta["units"] = node.attrs["units"]
+            if group is not None and isinstance(group.attrs.get("title"), str):
+                meta.setdefault("title", group.attrs["title"])
         nframes = math.prod(self.nav_shape)
         for key in ic.POSITION_KEYS:
             if group is not None and key in group and isinstance(group[key], zarr.Array):

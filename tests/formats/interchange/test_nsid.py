@@ -326,7 +326,8 @@ def test_real_mib_files_keep_every_dimension_in_pynsid(tmp_path, pynsid, real_mi
             ds, data, dims, _ = _pynsid_read(pyNSID, out, capsys)
             np.testing.assert_array_equal(data, src.to_numpy())
             assert [d[0] for d in dims] == [a.name for a in src.axes]
-            for name, units, quantity, dim_type, values in dims:
+            for (name, units, quantity, dim_type, values), axis in zip(dims, src.axes, strict=True):
+                np.testing.assert_allclose(values, axis.coordinates)
                 assert units and quantity, name
                 assert dim_type in ("SPATIAL", "RECIPROCAL", "SPECTRAL", "TEMPORAL"), name
             assert [d[3] for d in dims][-2:] == ["RECIPROCAL", "RECIPROCAL"]

@@ -166,3 +166,29 @@ def test_errors(tmp_path, xrf_stack):
     (damaged / "data" / "zarr.json").unlink()  # live_time (y, x) was read as the data instead
     with pytest.raises(FormatError, match="'data', which is missing"):
         scanstack.open(damaged, "zarr")
+
+
+@pytest.mark.parametrize("zarr_format", [2, 3])
+def test_read_xarray_written_store(tmp_path, zarr_format):
+    """A store written by xarray's to_zarr: coordinates with units become axes; long_name and
+    units of the data variable become the title and units."""
+    xr = pytest.importorskip("xarray")
+    cube = np.random.default_rng(0).poisson(3, (5, 10, 64)).astype(np.uint16)
+    coords = {
+        "y": ("y", 1 + 0.02 * np.arange(5), {"units": "mm"}),
+        "x": ("x", 5 + 0.01 * np.arange(10), {"units": "mm"}),
+        "energy": ("energy", 0.5 + 0.02 * np.arange(64), {"units": "keV"}),
+    }
+    attrs = {"units": "counts", "long_name": "XRF map"}
+    ds = xr.Dataset({"counts": (("y", "x", "energy"), cube, attrs)}, coords=coords)
+    path = tmp_path / f"xr{zarr_format}.zarr"
+    ds.to_zarr(path, zarr_format=zarr_format, consolidated=False)
+    s = scanstack.open(path, "zarr", path="counts", signal_ndim=1)
+    assert s.nav_shape == (5, 10) and s.signal_shape == (64,)
+    np.testing.assert_array_equal(s.to_numpy(), cube)
+    assert [(a.name, a.units, a.scale, a.offset) for a in s.axes] == [
+        ("y", "mm", 0.02, 1.0),
+        ("x", "mm", 0.01, 5.0),
+        ("energy", "keV", 0.02, 0.5),
+    ]
+    assert (s.metadata["title"], s.metadata["units"]) == ("XRF map", "counts")
