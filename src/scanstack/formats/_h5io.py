@@ -41,6 +41,27 @@ def new_h5(stack: Stack, path, overwrite: bool = True) -> Iterator[Any]:
         yield f
 
 
+def attr_value(value: Any) -> Any:
+    """A JSON-able value as HDF5 attribute data the way sidpy writes metadata: str, bool and
+    numbers as they are, lists of strings or of numbers as arrays, anything else (lists of
+    dicts, nested or mixed lists) as JSON text; None for None (nothing to write)."""
+    import json
+
+    import h5py
+
+    if value is None or isinstance(value, (str, bool, int, float)):
+        return value
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return np.array(value, dtype=h5py.string_dtype())
+    if (
+        isinstance(value, list)
+        and value
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    ):
+        return np.asarray(value)
+    return json.dumps(value)
+
+
 def small_tree(group, max_elements: int = 256, depth: int = 4) -> dict[str, Any]:
     """Attributes and small datasets of an HDF5 group as a plain dict (big arrays are skipped)."""
     import h5py

@@ -144,20 +144,8 @@ def attrs_tree(group: h5py.Group, tree: dict[str, Any]) -> None:
         key = str(key).replace("/", "_") or "_"
         if isinstance(value, dict):
             attrs_tree(group.require_group(key), value)
-        elif value is None:
-            continue
-        elif isinstance(value, (str, bool, int, float)):
-            group.attrs[key] = value
-        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-            group.attrs[key] = np.array(value, dtype=h5py.string_dtype())
-        elif (
-            isinstance(value, list)
-            and value
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-        ):
-            group.attrs[key] = np.asarray(value)
-        else:
-            group.attrs[key] = json.dumps(value)
+        elif value is not None:
+            group.attrs[key] = h5io.attr_value(value)
 
 
 def write_nsid(

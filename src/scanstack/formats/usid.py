@@ -10,7 +10,8 @@ Written layout (accepted by pyUSID's ``check_if_main``, ``USIDataset`` and
 ``reshape_to_n_dims``)::
 
     /Measurement_000              bookkeeping + title, signal_type, acquisition_time, dwell_time,
-                                  energy_calibration attrs; scanstack_metadata / scanstack_axes (JSON)
+                                  energy_calibration and every other metadata value as flat
+                                  attrs ("instrument-name"); scanstack_metadata / scanstack_axes (JSON)
       scanstack_original_metadata (JSON string dataset)
       Channel_000/Raw_Data        (prod(nav_shape), prod(signal_shape)), chunked by whole frames
                  Position_Indices (npos, k) uint32, Position_Values float32   columns slowest -> fastest
@@ -120,8 +121,25 @@ def measurement_attrs(stack: Stack) -> dict[str, Any]:
     cal = ic.energy_calibration(stack)
     if cal is not None:
         out["energy_calibration"] = np.asarray(cal, dtype=np.float64)
+    # the rest as pyUSID translators store measurement parameters: flat attributes, nested
+    # keys joined with "-" (sidpy's flatten_dict convention)
+    for key, value in _flatten(meta).items():
+        if key.split("-", 1)[0] not in out and key not in ("scanstack_metadata", "scanstack_axes"):
+            if value is not None:
+                out[key] = h5io.attr_value(value)
     out["scanstack_metadata"] = ic.json_attr(meta)
     out["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
+    return out
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(_flatten(value, name + "-"))
+        else:
+            out[name] = value
     return out
 
 
@@ -149,7 +167,7 @@ def write_usid(
     with h5io.new_h5(stack, path, overwrite) as f:
         meas = f.create_group("Measurement_000")
         meas.attrs.update(book)
-        meas.attrs.update(measurement_attrs(stack))
+        meas.attrs.update({k: v for k, v in measurement_attrs(stack).items() if k not in book})
         meas.create_dataset(
             "scanstack_original_metadata", data=ic.json_attr(stack.original_metadata or {})
         )

@@ -149,6 +149,10 @@ def test_usid_in_pyusid(tmp_path, usid, xrf_stack, stem_stack, which):
                 f["/Measurement_000/Channel_000/live_time"][()], stack.metadata["live_time"]
             )
         _assert_tree_equal(json.loads(attrs["scanstack_metadata"]), _common(stack))
+        # every other value as a flat attribute, nested keys joined with "-" (sidpy's convention)
+        if which == "xrf":
+            assert attrs["instrument-name"] == "test-rig"
+            assert attrs["instrument-tube_kV"] == 40.0
 
 
 # -- NSID: pyNSID / sidpy ------------------------------------------------------------------------
