@@ -41,24 +41,28 @@ def new_h5(stack: Stack, path, overwrite: bool = True) -> Iterator[Any]:
         yield f
 
 
+#: longest list stored as an array attribute: HDF5 refuses attributes over 64 KiB in the object
+#: header (8-byte numbers, 16-byte string references); longer lists go as JSON text, which HDF5
+#: keeps in the global heap
+MAX_ATTR_LIST = 2048
+
+
 def attr_value(value: Any) -> Any:
     """A JSON-able value as HDF5 attribute data the way sidpy writes metadata: str, bool and
-    numbers as they are, lists of strings or of numbers as arrays, anything else (lists of
-    dicts, nested or mixed lists) as JSON text; None for None (nothing to write)."""
+    numbers as they are, lists of strings or of numbers (up to :data:`MAX_ATTR_LIST`) as arrays,
+    anything else (longer lists, lists of dicts, nested or mixed lists) as JSON text; None for
+    None (nothing to write)."""
     import json
 
     import h5py
 
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return np.array(value, dtype=h5py.string_dtype())
-    if (
-        isinstance(value, list)
-        and value
-        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
-    ):
-        return np.asarray(value)
+    if isinstance(value, list) and 0 < len(value) <= MAX_ATTR_LIST:
+        if all(isinstance(v, str) for v in value):
+            return np.array(value, dtype=h5py.string_dtype())
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+            return np.asarray(value)
     return json.dumps(value)
 
 

@@ -353,3 +353,14 @@ def test_crono_in_h5py(tmp_path, xrf_stack):
     np.testing.assert_allclose(back.axes[0].coordinates, y.coordinates * 1000)
     np.testing.assert_allclose(back.axes[2].coordinates, energy.coordinates, rtol=1e-6, atol=1e-7)
     assert back.metadata["dwell_time"] == xrf_stack.metadata["dwell_time"]
+
+
+@pytest.mark.parametrize("fmt", ["usid", "nsid"])
+def test_long_metadata_lists_fit_in_attributes(tmp_path, xrf_stack, fmt):
+    """HDF5 refuses numeric attributes over 64 KiB: long lists go as JSON text, and come back."""
+    long = list(np.arange(100_000.0))
+    xrf_stack.metadata["scan"] = {"encoder": long, "labels": ["a"] * 5000}
+    out = scanstack.save(xrf_stack, tmp_path / "big.h5", fmt)
+    with scanstack.open(out) as back:
+        assert back.metadata["scan"]["encoder"] == long
+        assert back.metadata["scan"]["labels"] == ["a"] * 5000
