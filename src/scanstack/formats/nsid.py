@@ -78,12 +78,12 @@ def data_type(nav_ndim: int, sig_ndim: int) -> str:
 
 #: units -> kind of physical quantity (what sidpy calls a dimension's ``quantity``)
 UNIT_KINDS: dict[str, tuple[str, ...]] = {
-    "Length": ("m", "mm", "cm", "um", "µm", "μm", "nm", "pm", "A", "Å", "angstrom"),
+    "Length": ("m", "mm", "cm", "um", "µm", "μm", "nm", "pm", "Å", "angstrom"),
     "Time": ("s", "ms", "us", "µs", "μs", "ns", "ps", "fs", "min", "h"),
     "Energy": ("eV", "keV", "MeV", "meV"),
     "Angle": ("rad", "mrad", "urad", "µrad", "μrad", "deg", "degree", "degrees", "°"),
 }
-#: dimension type when nothing but the axis's place says what it is
+#: quantity of an axis without units, by its dimension type
 PIXEL_QUANTITY = {
     "SPATIAL": "Length",
     "RECIPROCAL": "Reciprocal length",
