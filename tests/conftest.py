@@ -1,11 +1,15 @@
 """Shared fixtures: where the real instrument files are."""
 
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = (REPO.parent / "shared" / "data").resolve()
+#: ``../shared/data`` beside the checkout, or ``$SCANSTACK_SHARED_DATA`` (e.g. from a git worktree)
+SHARED_DATA = Path(
+    os.environ.get("SCANSTACK_SHARED_DATA") or REPO.parent / "shared" / "data"
+).resolve()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,506 @@
+"""The fuzz corpus: one small valid file of every readable format, and seeded mutants of each.
+
+Seeds are written by scanstack's own writers (and the instrument simulators); a real Merlin file
+from the shared data joins when it is available. A mutant is named ``<seed>/<mutation>-<k>``; the
+list of names is fixed (so pytest can parametrize over it) and each mutant is reproducible from its
+name: the random choices of mutation ``k`` come from ``numpy.random.default_rng((SEED, k, ...))``.
+
+Mutations (``MUTATIONS``):
+
+- ``truncate``: the file cut at 0, 1/10, 1/3, 1/2, 9/10 of its length, or one byte short;
+- ``flip``: 1 to 64 random bit flips, half of them in the first KiB (headers live there);
+- ``smash``: 4-16 bytes overwritten with 0x00, 0xFF or 0x7F… (absurd header values);
+- ``grow``: garbage appended (wrong sizes);
+- ``h5``: HDF5 structure — a dataset replaced by one of another dtype (float 1e12, 999 in a
+  narrower type, bytes ``S1``, negative or fractional values), another shape, or deleted; an
+  attribute set to 0, -12, 2**62, NaN or a string;
+- ``tree``: a YAML/JSON document (image-files, raw-image, frame-cache yml, zarr.json, mib .hdr
+  lines) with a value replaced by an absurd one, or a key dropped;
+- ``chunk``: a file of a multi-file format (zarr chunk, TIFF of a sequence, npz of a yml)
+  deleted, truncated or swapped for another.
+
+Multi-file seeds (zarr, YAML + data) are folders; a mutation picks one file inside.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SEED = 20261203
+
+#: mutations applied to each seed, with how many variants (k = 0 .. n-1) each
+MUTATIONS: dict[str, int] = {
+    "truncate": 6,
+    "flip": 6,
+    "smash": 6,
+    "grow": 2,
+    "h5": 14,
+    "tree": 10,
+    "chunk": 4,
+}
+
+
+_BYTES = ("truncate", "flip", "smash", "grow")
+_H5 = (*_BYTES, "h5")
+#: every seed and the mutations that apply to it (fixed, so pytest can list the mutants)
+SEED_KINDS: dict[str, tuple[str, ...]] = {
+    "hdf5": _H5,
+    "frame-cache-npz": (*_BYTES, "chunk"),
+    "frame-cache-fch5": _H5,
+    "frame-cache-yml": ("tree", "chunk"),
+    "image-files": ("tree", "chunk"),
+    "tiff": _BYTES,
+    "raw-image": ("tree", "chunk"),
+    "zarr": ("tree", "chunk"),
+    "mib": (*_BYTES, "tree"),
+    "mib-real": _BYTES,
+    "crono": _H5,
+    "crono-exported": _H5,
+    "nexus": _H5,
+    "usid": _H5,
+    "nsid": _H5,
+}
+
+
+#: the format each seed is opened with
+SEED_FORMATS: dict[str, str] = {
+    "hdf5": "hdf5",
+    "frame-cache-npz": "frame-cache",
+    "frame-cache-fch5": "frame-cache",
+    "frame-cache-yml": "frame-cache",
+    "image-files": "image-files",
+    "tiff": "tiff",
+    "raw-image": "raw-image",
+    "zarr": "zarr",
+    "mib": "mib",
+    "mib-real": "mib",
+    "crono": "crono",
+    "crono-exported": "crono-exported",
+    "nexus": "nexus",
+    "usid": "usid",
+    "nsid": "nsid",
+}
+
+
+@dataclass
+class Seed:
+    """A valid file (or folder) of one format and the data it must read back as."""
+
+    name: str
+    format: str
+    path: str  # the file given to scanstack.open (inside ``root`` for multi-file seeds)
+    root: str  # the file or folder that is copied and mutated
+    truth: str  # .npy of the expected stack (nav_shape + signal_shape)
+    kinds: tuple[str, ...]  # which mutations apply
+
+
+# -- seeds -------------------------------------------------------------------------------------
+def _images() -> np.ndarray:
+    """6 frames of 16x12 uint16, sparse enough for a frame-cache (threshold 0)."""
+    rng = np.random.default_rng(SEED)
+    data = rng.integers(0, 900, (6, 16, 12)).astype(np.uint16)
+    data[data < 500] = 0
+    return data
+
+
+def _spectra() -> np.ndarray:
+    """A 3x4 map of 32-channel uint32 spectra."""
+    rng = np.random.default_rng(SEED + 1)
+    return rng.poisson(20, (3, 4, 32)).astype(np.uint32)
+
+
+def _spectra_stack(data: np.ndarray):
+    import scanstack
+    from scanstack.core.axes import Axis
+
+    axes = [
+        Axis("y", 3, navigate=True, scale=1.0, units="mm"),
+        Axis("x", 4, navigate=True, scale=1.0, units="mm"),
+        Axis("Energy", 32, navigate=False, scale=0.1, offset=0.0, units="keV"),
+    ]
+    return scanstack.open(None, "array", data=data, signal_ndim=1, axes=axes)
+
+
+def build_seeds(base: Path, shared_mib: Path | None = None) -> dict[str, Seed]:
+    """Write every seed under ``base``; returns them by name."""
+    import scanstack
+    from scanstack.formats.crono import write_crono
+    from scanstack.formats.mib.writer import write_mib
+
+    base.mkdir(parents=True, exist_ok=True)
+    seeds: dict[str, Seed] = {}
+    images, spectra = _images(), _spectra()
+    img_stack = scanstack.open(None, "array", data=images)
+
+    def add(name, path, truth, root=None):
+        np.save(base / f"{name}.truth.npy", truth)
+        seeds[name] = Seed(
+            name,
+            SEED_FORMATS[name],
+            os.fspath(path),
+            os.fspath(root or path),
+            os.fspath(base / f"{name}.truth.npy"),
+            SEED_KINDS[name],
+        )
+
+    scanstack.save(img_stack, base / "hdf5.h5", "hdf5", path="imageseries")
+    add("hdf5", base / "hdf5.h5", images)
+    scanstack.save(img_stack, base / "fc.npz", "frame-cache", threshold=0)
+    add("frame-cache-npz", base / "fc.npz", images)
+    scanstack.save(img_stack, base / "fc.fch5", "frame-cache", threshold=0, style="fch5")
+    add("frame-cache-fch5", base / "fc.fch5", images)
+    yml_dir = base / "fc-yml"
+    yml_dir.mkdir()
+    shutil.copy(base / "fc.npz", yml_dir / "cache.npz")
+    (yml_dir / "cache.yml").write_text(
+        "data:\n  file: cache.npz\n  dtype: uint16\n  nframes: 6\n  shape: [16, 12]\n"
+        "meta:\n  kind: fuzz\n"
+    )
+    add("frame-cache-yml", yml_dir / "cache.yml", images, yml_dir)
+    seq_dir = base / "seq"
+    seq_dir.mkdir()
+    scanstack.save(img_stack, seq_dir / "frames.yml", "tiff")
+    add("image-files", seq_dir / "frames.yml", images, seq_dir)
+    scanstack.save(img_stack, base / "stack.tif", "tiff")
+    add("tiff", base / "stack.tif", images)
+    raw_dir = base / "raw"
+    raw_dir.mkdir()
+    (raw_dir / "frames.bin").write_bytes(b"\0" * 64 + images.astype("<u2").tobytes())
+    (raw_dir / "frames.yml").write_text(
+        "filename: frames.bin\nshape: 16 12\nskip: 64\n"
+        "scalar: {type: i, bytes: 2, signed: false, endian: little}\n"
+    )
+    add("raw-image", raw_dir / "frames.yml", images, raw_dir)
+    scanstack.save(img_stack, base / "stack.zarr", "zarr")
+    add("zarr", base / "stack.zarr", images)
+
+    mib_dir = base / "mib"
+    mib_dir.mkdir()
+    mib_frames = np.random.default_rng(SEED + 2).integers(0, 60, (4, 256, 256)).astype(np.uint8)
+    write_mib(mib_dir / "scan.mib", mib_frames, depth=6, nav_shape=(2, 2))
+    mib_truth = scanstack.open(mib_dir / "scan.mib").to_numpy()
+    if not np.array_equal(mib_truth.reshape(mib_frames.shape), mib_frames):
+        raise AssertionError("the mib seed does not read back as written")
+    add("mib", mib_dir / "scan.mib", mib_truth, mib_dir)
+    if shared_mib is not None and shared_mib.is_file():
+        real = base / "real.mib"
+        shutil.copy(shared_mib, real)
+        os.chmod(real, 0o644)
+        add("mib-real", real, scanstack.open(real).to_numpy())
+
+    crono = base / "143000011120261-fuzz.HDF5"
+    write_crono(crono, rows=3, columns=4, channels=64, images=False, seed=1)
+    add("crono", crono, scanstack.open(crono, "crono").to_numpy())
+    exported = base / "exported.HDF5"
+    write_crono(exported, rows=3, columns=4, channels=64, images=False, seed=1, exported=True)
+    add(
+        "crono-exported",
+        exported,
+        scanstack.open(exported, "crono-exported").to_numpy(),
+    )
+    spec_stack = _spectra_stack(spectra)
+    for fmt, name in (("nexus", "map.nxs"), ("usid", "map.h5"), ("nsid", "map-nsid.h5")):
+        scanstack.save(spec_stack, base / name, fmt)
+        add(fmt, base / name, spectra)
+    return seeds
+
+
+def readable_file_formats() -> set[str]:
+    """Registered formats that read files (``array`` and ``function`` take no file)."""
+    import scanstack
+
+    return {
+        name
+        for name, spec in scanstack.formats().items()
+        if spec.can_read and name not in ("array", "function")
+    }
+
+
+# -- mutations ---------------------------------------------------------------------------------
+def mutant_ids(kinds: tuple[str, ...]) -> list[str]:
+    return [f"{kind}-{k}" for kind in kinds for k in range(MUTATIONS[kind])]
+
+
+def _files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+
+
+def _pick(rng, items):
+    return items[int(rng.integers(len(items)))]
+
+
+def _truncate(data: bytes, rng, k: int) -> tuple[bytes, str]:
+    cut = [0, len(data) // 10, len(data) // 3, len(data) // 2, 9 * len(data) // 10, len(data) - 1][
+        k % 6
+    ]
+    return data[:cut], f"cut at byte {cut} of {len(data)}"
+
+
+def _flip(data: bytes, rng, k: int) -> tuple[bytes, str]:
+    buf = bytearray(data)
+    n = [1, 2, 4, 8, 16, 64][k % 6]
+    where = []
+    for j in range(n):
+        hi = min(len(buf), 1024) if j % 2 == 0 else len(buf)
+        pos = int(rng.integers(hi))
+        buf[pos] ^= 1 << int(rng.integers(8))
+        where.append(pos)
+    return bytes(buf), f"{n} bit flips at {sorted(where)[:8]}"
+
+
+def _smash(data: bytes, rng, k: int) -> tuple[bytes, str]:
+    buf = bytearray(data)
+    n = int(rng.integers(4, 17))
+    fill = _pick(rng, [b"\x00", b"\xff", b"\x7f"])
+    hi = min(len(buf), 2048) if k % 2 == 0 else len(buf)
+    pos = int(rng.integers(max(hi - n, 1)))
+    buf[pos : pos + n] = fill * n
+    return bytes(buf[: len(data)]), f"{n} bytes of {fill!r} at {pos}"
+
+
+def _grow(data: bytes, rng, k: int) -> tuple[bytes, str]:
+    extra = rng.integers(0, 256, [7, 4099][k % 2], dtype=np.uint8).tobytes()
+    return data + extra, f"{len(extra)} bytes appended"
+
+
+BYTE_MUTATIONS: dict[str, Callable] = {
+    "truncate": _truncate,
+    "flip": _flip,
+    "smash": _smash,
+    "grow": _grow,
+}
+
+ABSURD = [0, -1, -12, 2**62, 1.5, float("nan"), 1e12, "garbage", None]
+
+
+def _h5(path: Path, rng, k: int) -> tuple[str, float | None]:
+    """Mutate the HDF5 file at ``path`` in place: one dataset or attribute made absurd.
+
+    Returns the description and, when a dataset was filled with one number, that number.
+    """
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        datasets: list[str] = []
+        attrs: list[tuple[str, str]] = []
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                datasets.append(name)
+            for a in obj.attrs:
+                attrs.append((name, a))
+
+        f.visititems(visit)
+        attrs += [("/", a) for a in f.attrs]
+        if k % 3 == 2 and attrs:
+            obj_name, attr = _pick(rng, attrs)
+            value = _pick(rng, [0, -12, 2**62, float("nan"), "garbage", np.zeros(0)])
+            f[obj_name].attrs[attr] = value
+            return f"attribute {obj_name}@{attr} = {value!r}", None
+        name = _pick(rng, datasets)
+        ds = f[name]
+        how = _pick(
+            rng,
+            ["float1e12", "overflow", "S1", "negative", "fraction", "shape", "delete", "scalar"],
+        )
+        shape = ds.shape or ()
+        if how == "delete":
+            del f[name]
+            return f"dataset {name} deleted", None
+        kind = ds.dtype.kind if ds.dtype.kind in "biuf" else None
+        if how == "shape":
+            new_shape = shape[:-1] if len(shape) > 1 else (max(shape[0] // 2, 1) if shape else 2, 3)
+            new = np.zeros(new_shape, ds.dtype if kind else np.int64)
+        elif how == "scalar":
+            new = np.array(7, ds.dtype if kind else np.int64)
+        elif how == "float1e12":
+            new = np.full(shape, 1e12, np.float64)
+        elif how == "overflow":
+            new = np.full(shape, 999, np.int64 if kind != "u" else np.uint64)
+        elif how == "S1":
+            new = np.full(shape, b"7", "S1")
+        elif how == "negative":
+            new = np.full(shape, -3, np.int64)
+        else:  # fraction
+            new = np.full(shape, 1.5, np.float64)
+        attrs_copy = dict(ds.attrs)
+        del f[name]
+        try:
+            out = f.create_dataset(name, data=new)
+            for a, v in attrs_copy.items():
+                try:
+                    out.attrs[a] = v
+                except (TypeError, ValueError):  # object references to a deleted dataset
+                    pass
+        except (TypeError, ValueError) as exc:
+            return f"dataset {name} deleted ({how} failed: {exc})", None
+        const = (
+            float(new.reshape(-1)[0]) if new.dtype.kind in "iuf" and new.ndim and new.size else None
+        )
+        return f"dataset {name} {shape} -> {how} {new.shape} {new.dtype}", const
+
+
+def _mutate_tree(tree, rng) -> str:
+    """Replace one leaf of a nested dict/list by an absurd value, or drop a key."""
+    path = []
+    node = tree
+    while True:
+        if isinstance(node, dict) and node:
+            key = _pick(rng, list(node))
+        elif isinstance(node, list) and node:
+            key = int(rng.integers(len(node)))
+        else:
+            break
+        child = node[key]
+        if not isinstance(child, (dict, list)) or not child or rng.random() < 0.3:
+            path.append(key)
+            if isinstance(node, dict) and rng.random() < 0.2:
+                del node[key]
+                return f"{'/'.join(map(str, path))} dropped"
+            value = _pick(rng, ABSURD + [[1, 2], {"a": 1}])
+            if isinstance(value, float) and value != value:
+                value = "nan"
+            node[key] = value
+            return f"{'/'.join(map(str, path))} = {value!r}"
+        path.append(key)
+        node = child
+    return "nothing to change"
+
+
+def _tree(root: Path, rng, k: int) -> str:
+    """A YAML/JSON/.hdr document of the seed with one value made absurd."""
+    import yaml
+
+    docs = [
+        p for p in _files(root) if p.suffix in (".yml", ".yaml", ".hdr") or p.name == "zarr.json"
+    ]
+    if not docs:
+        return "no document"
+    doc = _pick(rng, docs)
+    if doc.suffix == ".hdr":
+        lines = doc.read_text(errors="replace").splitlines()
+        i = int(rng.integers(len(lines)))
+        key, sep, _ = lines[i].partition(":")
+        value = _pick(rng, ["-12", "0", "99999999999", "1.5", "nan", "", "x"])
+        lines[i] = f"{key}{sep}\t{value}" if sep else value
+        doc.write_text("\n".join(lines) + "\n")
+        return f"{doc.name} line {i} -> {lines[i]!r}"
+    text = doc.read_text()
+    if doc.name == "zarr.json":
+        tree = json.loads(text)
+        what = _mutate_tree(tree, rng)
+        doc.write_text(json.dumps(tree))
+    else:
+        tree = yaml.safe_load(text)
+        what = _mutate_tree(tree, rng)
+        doc.write_text(yaml.safe_dump(tree))
+    return f"{doc.relative_to(root.parent)}: {what}"
+
+
+def _chunk(root: Path, rng, k: int) -> str:
+    """A data file of a multi-file seed deleted, truncated, or replaced by another file's bytes."""
+    files = [
+        p
+        for p in _files(root)
+        if p.suffix not in (".yml", ".yaml", ".hdr") and p.name not in ("zarr.json",)
+    ]
+    if root.is_file():  # a zip: one member made unreadable (the npz frame-cache)
+        return _zip_member(root, rng, k)
+    if not files:
+        return "no data file"
+    target = _pick(rng, files)
+    how = k % 4
+    if how == 0:
+        target.unlink()
+        return f"{target.relative_to(root.parent)} deleted"
+    if how == 1:
+        data = target.read_bytes()
+        target.write_bytes(data[: len(data) // 2])
+        return f"{target.relative_to(root.parent)} truncated"
+    if how == 2:
+        target.write_bytes(b"\x00" * 37)
+        return f"{target.relative_to(root.parent)} replaced by 37 zero bytes"
+    other = _pick(rng, files)
+    shutil.copy(other, target) if other != target else target.write_bytes(b"garbage")
+    return f"{target.relative_to(root.parent)} replaced by {other.name}"
+
+
+def _zip_member(path: Path, rng, k: int) -> str:
+    """An npz with one member rewritten: corrupt deflate stream, pickled object, wrong dtype/size."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    name = _pick(rng, sorted(members))
+    how = k % 4
+    buf = io.BytesIO()
+    if how == 1:  # an object array: loading it needs pickle
+        np.lib.format.write_array(buf, np.array([None, {"a": 1}], dtype=object), allow_pickle=True)
+        members[name] = buf.getvalue()
+    elif how == 2:  # the right name, values that do not fit / negative
+        arr = np.lib.format.read_array(io.BytesIO(members[name]), allow_pickle=False)
+        bad = np.full(arr.shape, -7 if name.endswith(("_row.npy", "_col.npy")) else 1e12)
+        np.lib.format.write_array(buf, bad)
+        members[name] = buf.getvalue()
+    elif how == 3:  # a member of another length
+        np.lib.format.write_array(buf, np.arange(3, dtype=np.uint16))
+        members[name] = buf.getvalue()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for n, data in members.items():
+            zf.writestr(n, data)
+    raw = bytearray(out.getvalue())
+    if how == 0:  # corrupt the compressed bytes of the member (zlib.error on read)
+        with zipfile.ZipFile(io.BytesIO(bytes(raw))) as zf:
+            info = zf.getinfo(name)
+        start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+        for j in range(min(info.compress_size, 8)):
+            raw[start + j] ^= 0x5A
+    path.write_bytes(bytes(raw))
+    kind = ["corrupt deflate", "pickled object", "values 1e12/-7", "3 elements"][how]
+    return f"npz member {name}: {kind}"
+
+
+def make_mutant(seed: Seed, mutant: str, out_dir: Path) -> tuple[str, str, float | None]:
+    """Write mutant ``mutant`` (e.g. ``'flip-3'``) of ``seed`` under ``out_dir``.
+
+    Returns ``(path to open, description, constant)``: ``constant`` is the number a dataset was
+    filled with (h5 mutations), else None.
+    """
+    const = None
+    kind, _, k_text = mutant.rpartition("-")
+    k = int(k_text)
+    rng = np.random.default_rng((SEED, k, sum(map(ord, seed.name + kind))))
+    root = Path(seed.root)
+    dest = out_dir / f"{seed.name}.{mutant}"
+    if root.is_dir():
+        shutil.copytree(root, dest)
+        open_path = dest / Path(seed.path).relative_to(root)
+    else:
+        # a folder per mutant keeps the file's own name (crono's date prefix, the suffix)
+        dest = out_dir / f"{seed.name}.{mutant}" / root.name
+        dest.parent.mkdir(parents=True)
+        shutil.copy(root, dest)
+        os.chmod(dest, 0o644)
+        open_path = dest
+    if kind in BYTE_MUTATIONS:
+        target = open_path
+        data, what = BYTE_MUTATIONS[kind](target.read_bytes(), rng, k)
+        target.write_bytes(data)
+    elif kind == "h5":
+        what, const = _h5(open_path, rng, k)
+    elif kind == "tree":
+        what = _tree(dest if root.is_dir() else open_path, rng, k)
+    elif kind == "chunk":
+        what = _chunk(dest if root.is_dir() else open_path, rng, k)
+    else:
+        raise ValueError(f"unknown mutation {kind!r}")
+    return os.fspath(open_path), what, const
