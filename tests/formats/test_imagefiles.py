@@ -116,7 +116,7 @@ def test_dtype_option_casts_and_refuses_truncation(tmp_path):
     assert s.dtype == np.float32 and s[0].dtype == np.float32
     np.testing.assert_array_equal(s[0], frame(0).astype(np.float32))
     yml.write_text("image-files: {directory: ., files: big.tif}\noptions: {dtype: uint8}\n")
-    with pytest.raises(FormatError, match=r"big\.tif.*will truncate"):
+    with pytest.raises(FormatError, match=r"big\.tif.*does not fit the declared dtype uint8"):
         scanstack.open(yml)[0]
 
 

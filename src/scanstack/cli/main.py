@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -216,6 +218,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="cap on working memory, e.g. 512M or 2G (default %(default)s: 1G)",
     )
     parser.add_argument("--threads", type=int, default=None, help="worker threads (default: cores)")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show tracebacks, warnings with their source lines and library log messages",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add_input(p):
@@ -306,26 +313,82 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def one_line(text: object) -> str:
+    """``text`` on one line: line breaks (YAML parser messages, h5py's) become spaces."""
+    return " ".join(str(text).split())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as one line on stderr, without the source line Python would print below it."""
+    name = category.__name__ if category not in (UserWarning, Warning) else ""
+    prefix = f"{name}: " if name else ""
+    print(f"scanstack: warning: {prefix}{one_line(message)}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _one_line_messages(debug: bool):
+    """Warnings printed as one line each and library log messages (tifffile's, ...) silenced,
+    for the duration of a command; restored afterwards (``main`` also runs in-process)."""
+    if debug:
+        yield
+        return
+    disabled = logging.root.manager.disable
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        logging.disable(logging.CRITICAL)
+        try:
+            yield
+        finally:
+            logging.disable(disabled)
+
+
+def _error(text: object) -> None:
+    print(f"scanstack: error: {one_line(text)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code: 0 done, 2 an error in the input or the
+    options (one line on stderr), 3 an unexpected error (a bug: one line, ``--debug`` for the
+    traceback), 130 interrupted."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.memory_budget:
         config.memory_budget = args.memory_budget
     if args.threads:
         config.num_threads = args.threads
-    try:
-        return int(args.func(args) or 0)
-    except (errors.ScanstackError, FileNotFoundError) as exc:
-        print(f"scanstack: error: {exc}", file=sys.stderr)
-        return 2
-    except TypeError as exc:  # an -i/-O/--compression option the reader or writer lacks
-        if "unexpected keyword argument" not in str(exc):
-            raise
-        print(f"scanstack: error: unknown option: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("scanstack: interrupted", file=sys.stderr)
-        return 130
+    with _one_line_messages(args.debug):
+        try:
+            return int(args.func(args) or 0)
+        except (errors.ScanstackError, OSError) as exc:  # OSError: missing file, disk full, ...
+            if args.debug:
+                raise
+            _error(exc)
+            return 2
+        except TypeError as exc:  # an -i/-O/--compression option the reader or writer lacks
+            if "unexpected keyword argument" not in str(exc) or args.debug:
+                return _unexpected(exc, args.debug)
+            _error(f"unknown option: {exc}")
+            return 2
+        except MemoryError:
+            if args.debug:
+                raise
+            _error("out of memory; try a smaller --memory-budget (the file may claim absurd sizes)")
+            return 2
+        except KeyboardInterrupt:
+            print("scanstack: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, not a traceback
+            return _unexpected(exc, args.debug)
+
+
+def _unexpected(exc: Exception, debug: bool) -> int:
+    if debug:
+        raise exc
+    _error(
+        f"unexpected {type(exc).__name__}: {exc} (a bug in scanstack: please report it "
+        "with the output of the same command run with --debug)"
+    )
+    return 3
 
 
 if __name__ == "__main__":

@@ -52,3 +52,94 @@ class UnsupportedError(ScanstackError, NotImplementedError):
 
 class WriteError(ScanstackError, OSError):
     """Writing failed, or was refused because it would destroy data."""
+
+
+class FrameIndexError(ScanstackError, IndexError):
+    """A frame or region index that is not an integer, or is out of range (also an IndexError)."""
+
+
+#: packages that decode files for scanstack: an exception raised inside one of them while a reader
+#: opens or reads a file means the file is corrupt (or not what it claims to be), not a bug of ours
+DECODER_PACKAGES = (
+    "h5py",
+    "hdf5plugin",
+    "zipfile",
+    "zlib",
+    "gzip",
+    "bz2",
+    "lzma",
+    "numpy.lib.format",
+    "numpy.lib._format_impl",
+    "tifffile",
+    "imagecodecs",
+    "zarr",
+    "numcodecs",
+    "PIL",
+    "fabio",
+    "simplejpeg",
+    "yaml",
+)
+
+
+def _decoder_frame(exc: BaseException):
+    """The innermost traceback frame of ``exc`` when it lies in a decoder package, else None."""
+    tb = exc.__traceback__
+    if tb is None:
+        return None
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", ""))
+    if any(module == p or module.startswith(p + ".") for p in DECODER_PACKAGES):
+        return tb
+    return None
+
+
+def _where_in_file(exc: BaseException, path=None) -> str | None:
+    """The HDF5 object or zip member being read when ``exc`` was raised, when it can be told."""
+    where = None
+    skip = {None, ""}
+    if isinstance(path, (str, os.PathLike)):
+        skip |= {os.fspath(path), os.path.basename(os.fspath(path))}
+    tb = exc.__traceback__
+    while tb is not None:
+        frame = tb.tb_frame
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.startswith(("h5py", "zipfile")):
+            obj = frame.f_locals.get("self")
+            try:
+                name = getattr(obj, "name", None)
+            except Exception:  # noqa: BLE001 - a corrupt object may not even have a name
+                name = None
+            local = frame.f_locals.get("name")
+            for candidate in (local, name):
+                if isinstance(candidate, bytes):
+                    candidate = candidate.decode("utf-8", "replace")
+                if isinstance(candidate, str) and candidate not in skip:
+                    where = candidate
+        tb = tb.tb_next
+    return where
+
+
+def decoder_error(
+    exc: BaseException, path=None, expected: str = "a readable file"
+) -> FormatError | None:
+    """``exc`` as a :class:`FormatError` naming ``path`` when a decoder package raised it.
+
+    Returns None for exceptions raised by scanstack's own code (bugs must stay visible), for
+    :class:`ScanstackError`, for a missing file or a permission denied (not corruption), and for
+    ``MemoryError`` and ``RecursionError``.
+    """
+    passed = (ScanstackError, MemoryError, RecursionError, FileNotFoundError, PermissionError)
+    if isinstance(exc, passed) or not isinstance(exc, Exception):
+        return None
+    tb = _decoder_frame(exc)
+    if tb is None:
+        return None
+    package = str(tb.tb_frame.f_globals.get("__name__", "")).split(".")[0]
+    text = str(exc).strip().replace("\n", " ") or type(exc).__name__
+    return FormatError(
+        f"expected {expected}; the file is corrupt or truncated ({package}: "
+        f"{type(exc).__name__}: {text})",
+        path,
+        _where_in_file(exc, path),
+    )

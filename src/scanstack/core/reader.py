@@ -7,13 +7,16 @@ processing, conversion) is written once in the core against this protocol.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 import os
 from typing import Any, ClassVar
 
 import numpy as np
 
 from .axes import Axis, default_axes
+from .errors import FrameIndexError, decoder_error
 
 Region = tuple[slice, ...]
 
@@ -27,15 +30,27 @@ def normalize_region(region, signal_shape: tuple[int, ...]) -> Region | None:
         return None
     region = tuple(region)
     if len(region) > len(signal_shape):
-        raise IndexError(f"region has {len(region)} dimensions, frames have {len(signal_shape)}")
+        raise FrameIndexError(
+            f"region has {len(region)} dimensions, frames have {len(signal_shape)}"
+        )
     out = []
     for key, size in zip(region, signal_shape, strict=False):
         if isinstance(key, slice):
-            start, stop, step = key.indices(size)
+            try:
+                start, stop, step = key.indices(size)
+            except TypeError as exc:
+                raise FrameIndexError(f"region slices take integers, not {key!r}") from exc
             if step != 1:
-                raise IndexError("regions must have unit step; use isig for strided selections")
+                raise FrameIndexError(
+                    "regions must have unit step; use isig for strided selections"
+                )
         else:
-            start, stop = (int(k) if k is not None else None for k in key)
+            try:
+                start, stop = (operator.index(k) if k is not None else None for k in key)
+            except (TypeError, ValueError) as exc:
+                raise FrameIndexError(
+                    f"a region is (start, stop) integers or a slice per frame axis, not {key!r}"
+                ) from exc
             start, stop, _ = slice(start, stop).indices(size)
         out.append(slice(start, max(start, stop)))
     out += [slice(0, size) for size in signal_shape[len(out) :]]
@@ -82,6 +97,23 @@ class Reader:
 
     #: registry name of the format, set by each subclass
     format_name: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every reader's ``__init__``, ``read``, ``read_frames`` and ``axes`` turn the errors of
+        the decoding libraries (h5py, zipfile/zlib, tifffile, zarr, ...) into a
+        :class:`~scanstack.core.errors.FormatError` naming the file and, when known, the HDF5
+        object or zip member: a corrupt file never surfaces as h5py's ``RuntimeError`` or a
+        ``zlib.error``. Errors raised by scanstack's own code pass unchanged (bugs stay bugs)."""
+        super().__init_subclass__(**kwargs)
+        for name in ("__init__", "read", "read_frames", "as_array"):
+            method = getattr(cls, name, None)  # also what a mixin before Reader in the MRO defines
+            if callable(method) and method is not getattr(Reader, name, None):
+                if not getattr(method, "_decoder_errors", False):
+                    setattr(cls, name, _translate_decoder_errors(method))
+        prop = getattr(cls, "axes", None)
+        if isinstance(prop, property) and prop is not Reader.__dict__["axes"]:
+            if prop.fget is not None and not getattr(prop.fget, "_decoder_errors", False):
+                cls.axes = property(_translate_decoder_errors(prop.fget), prop.fset, prop.fdel)
 
     nav_shape: tuple[int, ...]
     signal_shape: tuple[int, ...]
@@ -159,6 +191,33 @@ class Reader:
     # -- pickling: re-open by path ----------------------------------------------------------
     def __reduce__(self):
         return (_reopen, (type(self), self.source, self.options))
+
+
+def _reader_path(reader: Reader, args: tuple) -> Any:
+    """The file a reader is about, for an error message, even while ``__init__`` is running."""
+    try:
+        path = reader.path
+    except Exception:  # noqa: BLE001 - a half-built reader may miss what ``path`` needs
+        path = None
+    if path is None and args and isinstance(args[0], (str, os.PathLike)):
+        path = args[0]
+    return path
+
+
+def _translate_decoder_errors(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except Exception as exc:
+            fmt = type(self).format_name or type(self).__name__
+            error = decoder_error(exc, _reader_path(self, args), f"a readable {fmt} file")
+            if error is None:
+                raise
+            raise error from exc
+
+    wrapper._decoder_errors = True
+    return wrapper
 
 
 def _reopen(cls, source, options):

@@ -28,6 +28,7 @@ import numpy as np
 
 from .axes import Axis
 from .config import config
+from .errors import FrameIndexError
 from .readahead import read_ahead
 from .reader import Reader, Region, compose_regions, normalize_region, region_shape
 
@@ -47,6 +48,13 @@ PER_FRAME_METADATA_KEYS = (
 
 def _is_integer(key: Any) -> bool:
     return isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_))
+
+
+def _frame_number(value: Any) -> int:
+    """``value`` as a frame number: any integer type; a float or a bool is a FrameIndexError."""
+    if not _is_integer(value):
+        raise FrameIndexError(f"frame numbers are integers, not {value!r}")
+    return operator.index(value)
 
 
 def select_per_frame_metadata(metadata: dict, frames: np.ndarray, nframes: int) -> dict:
@@ -119,11 +127,15 @@ class Stack:
 
     def read_frames(self, frames, region=None) -> np.ndarray:
         """Frames with flat indices ``frames`` as ``(n, *region_shape)``; region as in get_region."""
-        frames = self._check_frames(np.asarray(frames, dtype=np.int64).reshape(-1))
+        given = np.asarray(frames)
+        if given.size and given.dtype.kind not in "iu":  # 1.5 must not silently become 1
+            raise FrameIndexError(f"frame numbers are integers, not {given.dtype} ({frames!r})")
+        frames = self._check_frames(given.astype(np.int64).reshape(-1))
         return self._read_frames(frames, normalize_region(region, self.signal_shape))
 
     def read(self, start: int, stop: int, region=None) -> np.ndarray:
         """Consecutive frames ``start:stop`` as ``(n, *region_shape)``."""
+        start, stop = (None if v is None else _frame_number(v) for v in (start, stop))
         start, stop, _ = slice(start, stop).indices(self.nframes)
         return self.read_frames(np.arange(start, max(start, stop)), region)
 
@@ -131,7 +143,7 @@ class Stack:
         n = self.nframes
         if frames.size and (frames.min() < -n or frames.max() >= n):
             bad = frames[(frames < -n) | (frames >= n)][0]
-            raise IndexError(f"frame {bad} is out of range for a stack of {n} frames")
+            raise FrameIndexError(f"frame {bad} is out of range for a stack of {n} frames")
         return np.where(frames < 0, frames + n, frames)
 
     # -- hexrd-style access ---------------------------------------------------------------
@@ -142,21 +154,31 @@ class Stack:
         first, rest = key[0], key[1:]
         if first is Ellipsis:
             return self.to_numpy()[key]
-        region, post = _split_signal_key(rest, self.signal_shape)
         if _is_integer(first):
             i = operator.index(first)
             if not -self.nframes <= i < self.nframes:
-                raise IndexError(f"frame {i} is out of range for a stack of {self.nframes} frames")
+                raise FrameIndexError(
+                    f"frame {i} is out of range for a stack of {self.nframes} frames"
+                )
+        try:  # check the whole key before reading anything (1.5 is no frame number)
+            region, post = _split_signal_key(rest, self.signal_shape)
+            frames = None if _is_integer(first) else np.arange(self.nframes)[first]
+            if post:  # a zero-stride stand-in for a frame: validates, allocates nothing
+                np.broadcast_to(np.zeros((), bool), self.signal_shape)[post]
+        except (IndexError, TypeError, ValueError) as exc:
+            raise FrameIndexError(
+                f"cannot index a stack of {self.nframes} frames of {self.signal_shape} "
+                f"with {key!r}: {exc}"
+            ) from exc
+        if frames is None:
             data = self._read_frames(np.array([i % self.nframes]), region)[0]
             return data[post] if post else data
-        frames = np.arange(self.nframes)[first]
         data = self._read_frames(np.asarray(frames, dtype=np.int64).reshape(-1), region)
         return data[(slice(None), *post)] if post else data
 
     def get_region(self, frame: int, region) -> np.ndarray:
         """Frame ``frame`` cut to ``((r0, r1), (c0, c1))`` (or a tuple of slices), reading only it."""
-        i = operator.index(frame)
-        frames = self._check_frames(np.array([i]))
+        frames = self._check_frames(np.array([_frame_number(frame)]))
         return self._read_frames(frames, normalize_region(region, self.signal_shape))[0]
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -522,9 +544,14 @@ class _NavIndexer:
             i = key.index(Ellipsis)
             key = key[:i] + (slice(None),) * (nnav - len(key) + 1) + key[i + 1 :]
         if len(key) > nnav:
-            raise IndexError(f"{len(key)} indices for {nnav} navigation axes")
+            raise FrameIndexError(f"{len(key)} indices for {nnav} navigation axes")
         key = key + (slice(None),) * (nnav - len(key))
-        frame_map = np.arange(s.nframes).reshape(s.nav_shape)[key]
+        try:
+            frame_map = np.arange(s.nframes).reshape(s.nav_shape)[key]
+        except (IndexError, TypeError, ValueError) as exc:
+            raise FrameIndexError(
+                f"cannot index navigation axes {s.nav_shape} with {key!r}: {exc}"
+            ) from exc
         arrays = [k for k in key if not isinstance(k, slice) and not _is_integer(k)]
         if len(arrays) <= 1 and all(np.ndim(k) <= 1 for k in arrays):
             axes = []
@@ -552,19 +579,22 @@ class _SigIndexer:
         key = key if isinstance(key, tuple) else (key,)
         nsig = len(s.signal_shape)
         if len(key) > nsig:
-            raise IndexError(f"{len(key)} indices for {nsig} signal axes")
+            raise FrameIndexError(f"{len(key)} indices for {nsig} signal axes")
         key = key + (slice(None),) * (nsig - len(key))
         region, post, axes = [], [], []
         for axis, k, n in zip(s.signal_axes, key, s.signal_shape, strict=True):
             if _is_integer(k):
                 i = operator.index(k)
                 if not -n <= i < n:
-                    raise IndexError(f"index {i} out of range for signal axis of size {n}")
+                    raise FrameIndexError(f"index {i} out of range for signal axis of size {n}")
                 i %= n
                 region.append(slice(i, i + 1))
                 post.append(0)
             elif isinstance(k, slice):
-                start, stop, step = k.indices(n)
+                try:
+                    start, stop, step = k.indices(n)
+                except TypeError as exc:
+                    raise FrameIndexError(f"isig slices take integers, not {k!r}") from exc
                 if step < 0:
                     region.append(slice(0, n))
                     post.append(k)
@@ -573,7 +603,7 @@ class _SigIndexer:
                     post.append(slice(None, None, step))
                 axes.append(axis.index(k))
             else:
-                raise IndexError("isig takes integers and slices")
+                raise FrameIndexError("isig takes integers and slices")
         post_t = tuple(post)
         if all(isinstance(p, slice) and p == slice(None, None, None) for p in post_t):
             post_t = ()

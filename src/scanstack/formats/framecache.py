@@ -29,6 +29,7 @@ import re
 import threading
 import warnings
 import zipfile
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,7 @@ from ..core.progress import Progress
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path, resolve_inside
+from ..core.values import cast_exact
 from ._hexrd import (
     H5Source,
     LazyPool,
@@ -89,6 +91,10 @@ def _text(value) -> str:
 
 
 # -- npz members, read on demand -----------------------------------------------------------
+class PickledArrayError(FormatError):
+    """An npz member that is a pickled object array (refused: unpickling runs code)."""
+
+
 class NpzMembers:
     """The arrays of an ``.npz``, read one member at a time, without pickle.
 
@@ -118,6 +124,8 @@ class NpzMembers:
         return zf
 
     def load(self, key: str) -> np.ndarray:
+        """The array ``key``; :class:`PickledArrayError` for an object array (never unpickled),
+        :class:`FormatError` for a corrupt member (bad deflate stream, header, length)."""
         if key not in self.names:
             raise FormatError(
                 f"expected the array {key!r} in the npz, it is missing", self.path, key
@@ -127,9 +135,21 @@ class NpzMembers:
                 return np.lib.format.read_array(fh, allow_pickle=False)
         except ValueError as exc:
             if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
-                raise
+                raise PickledArrayError(
+                    f"expected a numeric array {key!r}, found a pickled object array "
+                    "(not loaded: unpickling is unsafe)",
+                    self.path,
+                    key,
+                ) from exc
             raise FormatError(f"corrupt or truncated array {key!r}: {exc}", self.path, key) from exc
-        except (zipfile.BadZipFile, OSError, EOFError, KeyError) as exc:
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            NotImplementedError,  # a compression method zipfile lacks (a flipped header bit)
+            OSError,
+            EOFError,
+            KeyError,
+        ) as exc:
             raise FormatError(f"corrupt or truncated array {key!r}: {exc}", self.path, key) from exc
 
     def close(self) -> None:
@@ -148,9 +168,7 @@ def _npz_metadata(members: NpzMembers, skipped: list[str]) -> dict:
             continue
         try:
             value = members.load(key)
-        except ValueError as exc:
-            if isinstance(exc, FormatError):
-                raise
+        except PickledArrayError:
             warnings.warn(
                 f"{members.path}: metadata {key!r} is a pickled object array; not "
                 "loaded (unpickling is unsafe)",
@@ -305,7 +323,8 @@ class FrameCacheReader(Reader):
         fname = self._h5.filename
         self._file = fname
         version = group.attrs.get(VERSION_ATTR)
-        if version is None or int(np.asarray(version).reshape(-1)[0]) != 1:
+        flat = np.asarray(version).reshape(-1)
+        if version is None or flat.size != 1 or flat.dtype.kind not in "iuf" or flat[0] != 1:
             raise FormatError(
                 f"expected an fch5 frame-cache with attribute {VERSION_ATTR} = 1, "
                 f"found {version!r}",
@@ -335,6 +354,12 @@ class FrameCacheReader(Reader):
                 f"expected data (m, 1) and indices (m, 2), found {data.shape} and {indices.shape}",
                 fname,
                 g + "indices",
+            )
+        if group["frame_ids"].dtype.kind not in "iu":  # 2.5 must not silently become 2
+            raise FormatError(
+                f"expected integer frame_ids, found {group['frame_ids'].dtype}",
+                fname,
+                g + "frame_ids",
             )
         try:
             ids = np.asarray(group["frame_ids"][()], dtype=np.int64)
@@ -402,6 +427,16 @@ class FrameCacheReader(Reader):
         return self._fch5_frames(i, i + 1)[0]
 
     def _checked(self, i, row, col, data, where=None):
+        """The sparse frame ``i`` when it can only mean one thing: integer pixel indices inside
+        the frame (a negative index would wrap around to the other edge), values that fit the
+        declared dtype (999 into uint8 would wrap to 231), equal lengths."""
+        for name, idx in (("row", row), ("col", col)):
+            if idx.dtype.kind not in "iu":
+                raise FormatError(
+                    f"frame {i}: expected integer pixel indices, found {idx.dtype}",
+                    self._file,
+                    where or f"{i}_{name}",
+                )
         if not (row.shape == col.shape == data.shape):
             raise FormatError(
                 f"frame {i}: row, col and data lengths differ ({row.size}, "
@@ -410,12 +445,16 @@ class FrameCacheReader(Reader):
                 where or f"{i}_data",
             )
         rows, cols = self.signal_shape
-        if row.size and (int(row.max()) >= rows or int(col.max()) >= cols):
-            raise FormatError(
-                f"frame {i}: pixel index outside the {rows}x{cols} frame",
-                self._file,
-                where or f"{i}_row",
-            )
+        if row.size:
+            lo, hi = min(int(row.min()), int(col.min())), (int(row.max()), int(col.max()))
+            if lo < 0 or hi[0] >= rows or hi[1] >= cols:
+                raise FormatError(
+                    f"frame {i}: expected pixel indices inside the {rows}x{cols} frame, found "
+                    f"rows {int(row.min())}..{hi[0]}, cols {int(col.min())}..{hi[1]}",
+                    self._file,
+                    where or f"{i}_row",
+                )
+        data = cast_exact(data, self.dtype, self._file, where or f"{i}_data")
         return row, col, data
 
     def _fch5_frames(self, start: int, stop: int):

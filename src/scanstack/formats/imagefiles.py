@@ -33,6 +33,7 @@ from ..core.errors import FormatError, UnsupportedError
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import resolve_inside
+from ..core.values import cast_exact, numeric_dtype
 from ._files import file_runs
 from ._hexrd import load_yaml, sniff_yaml_key, yaml_section, yamlmeta
 
@@ -272,12 +273,7 @@ class ImageFilesReader(Reader):
         self.nav_shape = (int(total),)
         self.signal_shape = tuple(shape0)
         if cast is not None:
-            try:
-                self.dtype = np.dtype(cast)
-            except TypeError as exc:
-                raise FormatError(
-                    f"options/dtype: unknown dtype {cast!r}", ypath, "options/dtype"
-                ) from exc
+            self.dtype = numeric_dtype(cast, ypath, "options/dtype")
         else:
             self.dtype = np.dtype(dtype0)
         self._cast = cast is not None
@@ -292,16 +288,7 @@ class ImageFilesReader(Reader):
     def _convert(self, data: np.ndarray, fname: Path) -> np.ndarray:
         if not self._cast:
             return data
-        if self.dtype.kind in "iu" and data.size:
-            info = np.iinfo(self.dtype)
-            if data.max() > info.max or data.min() < info.min:
-                raise FormatError(
-                    f"specified dtype {self.dtype} will truncate image (values "
-                    f"{data.min()}..{data.max()})",
-                    fname,
-                    "options/dtype",
-                )
-        return data.astype(self.dtype, copy=False)
+        return cast_exact(data, self.dtype, fname, "options/dtype")
 
     def read(self, start, stop, region=None):
         sig = region if region is not None else (slice(None),) * len(self.signal_shape)
