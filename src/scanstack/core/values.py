@@ -26,7 +26,7 @@ def numeric_dtype(value: Any, path=None, where=None) -> np.dtype:
         raise FormatError(f"expected a numeric dtype, found {value!r}", path, where) from exc
     if dt.kind not in NUMERIC_KINDS:
         raise FormatError(
-            f"expected numbers (a bool, integer, float or complex dtype), found dtype {dt}",
+            f"expected a numeric dtype (bool, integer, float or complex), found {dt}",
             path,
             where,
         )
@@ -67,3 +67,25 @@ def cast_exact(values: np.ndarray, dtype: Any, path=None, where=None) -> np.ndar
             where,
         )
     return out
+
+
+def whole_number(value: Any, path=None, where=None, minimum: int | None = 0) -> int:
+    """``value`` (an int, an integral float such as YAML's ``2.0``, or a digit string) as an int;
+    a :class:`FormatError` for a fraction (``1.5`` is not silently 1), NaN, a bool, text, or a
+    number below ``minimum``."""
+    number: Any = value
+    if isinstance(value, (str, bytes)):
+        try:
+            number = int(value.strip())
+        except ValueError:
+            number = None
+    elif isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number)):
+        number = None
+    elif isinstance(value, (float, np.floating)):
+        number = int(value) if np.isfinite(value) and float(value).is_integer() else None
+    if number is None:
+        raise FormatError(f"expected a whole number, found {value!r}", path, where)
+    number = int(number)
+    if minimum is not None and number < minimum:
+        raise FormatError(f"expected a whole number >= {minimum}, found {number}", path, where)
+    return number

@@ -112,6 +112,10 @@ def yamlmeta(
     - any other ``"! command"`` is dropped with a warning (hexrd drops it silently).
     """
     out: dict = {}
+    if meta is not None and not isinstance(meta, dict):
+        raise FormatError(
+            f"expected 'meta' to be a mapping, found {type(meta).__name__}", path, "meta"
+        )
     meta = dict(meta or {})
     consumed = {f"{k}-array" for k, v in meta.items() if v == "++np.array"}
     for key, value in meta.items():

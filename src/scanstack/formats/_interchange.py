@@ -227,6 +227,16 @@ def as_str_list(value: Any) -> list[str]:
     return [as_str(v) for v in np.asarray(value, dtype=object).reshape(-1)]
 
 
+def json_dict(value: Any) -> dict | None:
+    """A JSON attribute or dataset written by :func:`json_attr` for a dict, parsed; None when it
+    is not valid JSON or not an object (a damaged file then keeps its data, not this metadata)."""
+    try:
+        tree = json.loads(as_str(value))
+    except (ValueError, TypeError):
+        return None
+    return tree if isinstance(tree, dict) else None
+
+
 def json_attr(value: Any) -> str:
     """A tree (numpy arrays allowed) as a compact JSON string for one attribute."""
     return json.dumps(to_jsonable(value), allow_nan=False, separators=(",", ":"))

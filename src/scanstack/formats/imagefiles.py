@@ -33,7 +33,7 @@ from ..core.errors import FormatError, UnsupportedError
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import resolve_inside
-from ..core.values import cast_exact, numeric_dtype
+from ..core.values import cast_exact, numeric_dtype, whole_number
 from ._files import file_runs
 from ._hexrd import load_yaml, sniff_yaml_key, yaml_section, yamlmeta
 
@@ -194,16 +194,7 @@ def expand_files(spec, directory: Path, yaml_path, allow_outside: bool) -> list[
 
 
 def _option_int(options: dict, key: str, path) -> int:
-    value = options.get(key, 0) or 0
-    try:
-        value = int(value)
-    except (TypeError, ValueError) as exc:
-        raise FormatError(
-            f"options/{key} must be an integer, found {value!r}", path, f"options/{key}"
-        ) from exc
-    if value < 0:
-        raise FormatError(f"options/{key} must be >= 0, found {value}", path, f"options/{key}")
-    return value
+    return whole_number(options.get(key, 0) or 0, path, f"options/{key}")
 
 
 class ImageFilesReader(Reader):

@@ -234,6 +234,10 @@ def is_main(dset) -> bool:
     if not all(k in dset.attrs for k in ("quantity", "units", "data_type")):
         return False
     try:
+        # libhdf5's dimension-scale calls corrupt memory (and abort) on a DIMENSION_LIST with
+        # another length than the dataset's rank: look at the attribute before ``dset.dims``
+        if dset.attrs.get_id("DIMENSION_LIST").shape != (dset.ndim,):
+            return False
         return all(len(d) > 0 for d in dset.dims)
     except (RuntimeError, ValueError, OSError):
         return False
@@ -346,10 +350,7 @@ class NSIDReader(h5io.H5NavReader, Reader):
         self.axes = axes
         meta: dict[str, Any] = {}
         if "scanstack_metadata" in group.attrs:
-            try:
-                meta.update(json.loads(ic.as_str(group.attrs["scanstack_metadata"])))
-            except ValueError:
-                pass
+            meta.update(ic.json_dict(group.attrs["scanstack_metadata"]) or {})
         elif isinstance(group.get("metadata"), h5py.Group):
             meta.update(_group_attrs(group["metadata"]))
         for key in ("quantity", "units"):

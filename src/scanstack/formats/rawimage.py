@@ -29,6 +29,7 @@ from ..core.errors import FormatError
 from ..core.reader import Reader, crop, region_shape
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import resolve_inside
+from ..core.values import whole_number
 from ._files import file_runs
 from ._hexrd import is_yaml_text, load_yaml, sniff_yaml_key, yaml_section
 
@@ -42,7 +43,7 @@ def scalar_dtype(scalar: dict, path=None) -> np.dtype:
             "scalar",
         )
     kind = str(scalar.get("type", "i"))
-    nbytes = int(scalar.get("bytes", {"d": 8, "b": 1}.get(kind, 4)))
+    nbytes = whole_number(scalar.get("bytes", {"d": 8, "b": 1}.get(kind, 4)), path, "scalar/bytes")
     signed = bool(scalar.get("signed", False))
     endian = str(scalar.get("endian", "little"))
     if endian not in ("little", "big"):
@@ -75,10 +76,12 @@ def scalar_dtype(scalar: dict, path=None) -> np.dtype:
 def _shape(value, path) -> tuple[int, int]:
     try:
         parts = value.split() if isinstance(value, str) else list(value)
-        shape = tuple(int(p) for p in parts)
-    except (TypeError, ValueError) as exc:
-        raise FormatError(f"expected shape 'rows cols', found {value!r}", path, "shape") from exc
-    if len(shape) != 2 or min(shape) <= 0:
+        shape = tuple(whole_number(p, path, "shape", minimum=1) for p in parts)
+    except (TypeError, FormatError) as exc:
+        raise FormatError(
+            f"expected shape 'rows cols' (two positive integers), found {value!r}", path, "shape"
+        ) from exc
+    if len(shape) != 2:
         raise FormatError(
             f"expected shape 'rows cols' (two positive integers), found {value!r}", path, "shape"
         )
@@ -153,14 +156,8 @@ class RawImageReader(Reader):
                 for f in ([source] if isinstance(source, (str, os.PathLike)) else list(source))
             ]
             where_file = None
-        try:
-            offset, gap = int(offset or 0), int(gap or 0)
-        except (TypeError, ValueError) as exc:
-            raise FormatError(f"skip/offset and gap must be integers: {exc}", where_file) from exc
-        if offset < 0 or gap < 0:
-            raise FormatError(
-                f"skip/offset and gap must be >= 0, found {offset} and {gap}", where_file
-            )
+        offset = whole_number(offset or 0, where_file, "skip")
+        gap = whole_number(gap or 0, where_file, "gap")
         if not files:
             raise FormatError("raw-image: no data files given", where_file, "filenames")
         self.files = [os.fspath(f) for f in files]
@@ -205,7 +202,7 @@ class RawImageReader(Reader):
             f"({fb} bytes each, gap {gap})"
         )
         if nframes is not None:
-            n = int(nframes)
+            n = whole_number(nframes, fname, "nframes")
             need = n * fb + max(n - 1, 0) * gap
             if n < 0 or need > avail:
                 raise FormatError(

@@ -108,18 +108,33 @@ def open_tiff(path: str | os.PathLike, allow_outside: bool = False):
 
 
 class TiffReader(Reader):
-    """Frames of one TIFF image series; options ``series`` (default 0) and ``allow_outside``
+    """Frames of one TIFF image series; options ``series`` (which one, when a file holds several:
+    pages of different shapes or dtypes make separate series, and reading only the first would
+    silently drop the others, so a file with several needs ``series=``) and ``allow_outside``
     (let a multi-file OME-TIFF read plane files outside the TIFF's folder)."""
 
     format_name = "tiff"
 
-    def __init__(self, source=None, *, series: int = 0, allow_outside: bool = False):
+    def __init__(self, source=None, *, series: int | None = None, allow_outside: bool = False):
         super().__init__(source, series=series, allow_outside=allow_outside)
         self.allow_outside = allow_outside
         self._lock = threading.Lock()
         self._tif = None
         self._mmap = None
         tif = self._file()
+        if series is None:
+            if len(tif.series) > 1:
+                shapes = ", ".join(
+                    f"{k}: {len(x.pages)} page(s) of {x.keyframe.shape} {x.dtype}"
+                    for k, x in enumerate(tif.series[:6])
+                )
+                raise FormatError(
+                    f"expected pages of one shape and dtype, found {len(tif.series)} image "
+                    f"series ({shapes}); pass series=N to read one",
+                    source,
+                    "series",
+                )
+            series = 0
         try:
             s = tif.series[series]
         except IndexError as exc:

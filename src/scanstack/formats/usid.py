@@ -347,8 +347,8 @@ class USIDReader(h5io.H5FileReader, Reader):
         meta: dict[str, Any] = {}
         own_axes = None
         if "scanstack_metadata" in meas.attrs:
+            meta.update(ic.json_dict(meas.attrs["scanstack_metadata"]) or {})
             try:
-                meta.update(json.loads(ic.as_str(meas.attrs["scanstack_metadata"])))
                 own_axes = json.loads(ic.as_str(meas.attrs.get("scanstack_axes", "null")))
             except ValueError:
                 pass
@@ -358,10 +358,7 @@ class USIDReader(h5io.H5FileReader, Reader):
                     meta[key] = ic.as_str(meas.attrs[key])
         orig = meas.get("scanstack_original_metadata")
         if isinstance(orig, h5py.Dataset):
-            try:
-                self.original_metadata = json.loads(ic.as_str(orig[()]))
-            except ValueError:
-                self.original_metadata = {}
+            self.original_metadata = ic.json_dict(orig[()]) or {}
         else:
             self.original_metadata = {
                 "measurement": h5io.small_tree(meas, depth=0),

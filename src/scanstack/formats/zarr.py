@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ from ..core.reader import Reader, Region
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import OUTSIDE_HINT, atomic_path, is_inside
 from ..core.stack import Stack
+from ..core.values import numeric_dtype
 from . import _interchange as ic
 
 ARRAY = "data"
@@ -104,6 +106,9 @@ def write_zarr(
             compressors=compressors,
             dimension_names=names,
             fill_value=0,
+            # every chunk on disk, all-zero ones too: a missing chunk then means damage, which
+            # the reader reports (zarr itself would read it as zeros without a word)
+            config={"write_empty_chunks": True},
         )
         meta = stack.metadata if isinstance(stack.metadata, dict) else {}
         if meta.get("title"):
@@ -244,6 +249,28 @@ def inside_store(root: str | os.PathLike):
     return _INSIDE_STORE(os.fspath(root), read_only=True)
 
 
+def _warn_missing_chunks(arr, source, ours: bool) -> None:
+    """Warn when chunks of ``arr`` are not stored: zarr reads them as the fill value.
+
+    Zarr allows that (writers may skip chunks equal to the fill value), so it is a warning, not
+    an error; scanstack writes every chunk, so in its own stores a missing chunk is damage.
+    """
+    missing = arr.nchunks - arr.nchunks_initialized
+    if missing <= 0:
+        return
+    why = (
+        "scanstack writes every chunk: the store is damaged or partly copied"
+        if ours
+        else "the writer may have skipped chunks equal to it, or the store is damaged"
+    )
+    warnings.warn(
+        f"{os.fspath(source)} ({arr.path or '/'}): {missing} of {arr.nchunks} chunks are not "
+        f"stored and read as the fill value {arr.fill_value!r} ({why})",
+        UserWarning,
+        stacklevel=4,
+    )
+
+
 class ZarrReader(Reader):
     """A stack over a zarr array (chunks are read only when frames are asked for).
 
@@ -275,14 +302,11 @@ class ZarrReader(Reader):
             group = node
             node = _pick_array(group, path, source)
         self._arr = node
-        if node.dtype.kind not in "biufc":
-            raise FormatError(
-                f"expected a numeric array, found dtype {node.dtype}", source, node.path or "/"
-            )
-        self.dtype = np.dtype(node.dtype)
+        self.dtype = numeric_dtype(node.dtype, source, node.path or "/")
         shape = tuple(node.shape)
         own = group.attrs.get("scanstack") if group is not None else None
         own = own if isinstance(own, dict) else {}
+        _warn_missing_chunks(node, source, bool(own))
         if signal_ndim is None:
             if isinstance(own.get("nav_ndim"), int) and own["nav_ndim"] <= len(shape):
                 signal_ndim = len(shape) - own["nav_ndim"]

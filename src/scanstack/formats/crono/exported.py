@@ -14,6 +14,7 @@ import numpy as np
 
 from ...core.errors import FormatError
 from ...core.reader import Reader, Region
+from ...core.values import numeric_dtype
 from .. import _h5io as h5io
 from .._sniff import h5_sniffer
 from .reader import PER_SPECTRUM, energy_axis, map_axes, read_common, scan_geometry
@@ -74,14 +75,14 @@ class CronoExportedReader(h5io.H5FileReader, Reader):
         self._data = ds
         self.nav_shape = (rows, columns)
         self.signal_shape = (channels,)
-        self.dtype = ds.dtype
+        self.dtype = numeric_dtype(ds.dtype, path, ds.name)
         meta, orig, attrs = read_common(f, path, blobs)
         map_setup = meta.pop("_map_setup")
         meta["format"] = "crono-exported"
         energy, calibration = energy_axis(f, channels, path)
         if calibration is not None:
             meta["energy_calibration"] = calibration
-        nav = map_axes(meta, scan_geometry(attrs, map_setup, rows, columns), rows, columns)
+        nav = map_axes(meta, scan_geometry(attrs, map_setup, rows, columns, path), rows, columns)
         for name, key, scale in PER_SPECTRUM:
             if name in mats and f[mats[name]].shape[:2] == (rows, columns):
                 arr = f[mats[name]][()].reshape(rows * columns, -1)

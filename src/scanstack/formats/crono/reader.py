@@ -21,6 +21,7 @@ otherwise. Empty image slots (``/Images/Static[0]``, empty StitchedImage…) are
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import os
 import warnings
 from typing import Any
@@ -31,6 +32,7 @@ import numpy as np
 from ...core.axes import Axis
 from ...core.errors import FormatError
 from ...core.reader import Reader, Region
+from ...core.values import numeric_dtype
 from .. import _h5io as h5io
 from .._sniff import h5_sniffer
 from .geometry import DEFAULT_BINNING, ScanGeometry, grid_shape, linear_energy
@@ -86,9 +88,10 @@ def attr_value(obj: h5py.HLObject, name: str) -> Any:
     arr = np.asarray(raw)
     first = arr.reshape(-1)[0] if arr.size else None
     if base is not None:
+        opaque = isinstance(base, np.dtype) and base.kind == "V"  # base is str/bytes for strings
         if first is None:
-            return b"" if base.kind == "V" else ""
-        return np.asarray(first).tobytes() if base.kind == "V" else as_text(np.asarray(first))
+            return b"" if opaque else ""
+        return np.asarray(first).tobytes() if opaque else as_text(np.asarray(first))
     if first is None:
         return None
     return first.item() if isinstance(first, np.generic) else first
@@ -271,26 +274,50 @@ def _title(path) -> str:
     return stem.split("-", 1)[1] if "-" in stem and stem.split("-", 1)[0].isdigit() else stem
 
 
-def scan_geometry(attrs: dict, map_setup: dict, rows: int, columns: int) -> ScanGeometry | None:
-    """The scan geometry from the Settings attributes (and MapSetup's binning and dead time)."""
+def scan_geometry(
+    attrs: dict, map_setup: dict, rows: int, columns: int, path=None
+) -> ScanGeometry | None:
+    """The scan geometry from the Settings attributes (and MapSetup's binning and dead time).
+
+    None when an attribute is missing; a :class:`FormatError` naming the attribute when one is
+    not a finite number, or a size, speed, step, time or binning is not positive (a ``YStep`` of
+    0 would divide by zero).
+    """
     needed = ("XStart", "YStart", "XSize", "YSize", "XSpeed", "YStep", "SpectraTime")
     if any(attrs.get(k) is None for k in needed):
         return None
-    binning = float(map_setup.get("binningFactor", DEFAULT_BINNING) or DEFAULT_BINNING)
-    pitch = float(attrs["XSpeed"]) * float(attrs["SpectraTime"]) * binning
+    binning = map_setup.get("binningFactor", DEFAULT_BINNING) or DEFAULT_BINNING
+    given = {k: attrs[k] for k in needed} | {"ZStart": attrs.get("ZStart") or 0.0}
+    values: dict[str, float] = {}
+    for key, value in (*given.items(), ("binningFactor", binning)):
+        where = (
+            "/Configuration/Settings attribute MapSetup (binningFactor)"
+            if key == "binningFactor"
+            else f"/Configuration/Settings attribute {key}"
+        )
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = math.nan
+        positive = key not in ("XStart", "YStart", "ZStart")
+        if not math.isfinite(number) or (positive and number <= 0):
+            expected = "a positive number" if positive else "a finite number"
+            raise FormatError(f"expected {expected}, found {value!r}", path, where)
+        values[key] = number
+    pitch = values["XSpeed"] * values["SpectraTime"] * values["binningFactor"]
     return ScanGeometry(
         rows=rows,
         columns=columns,
-        x_origin=float(attrs["XStart"]),
-        y_origin=float(attrs["YStart"]),
-        z=float(attrs.get("ZStart") or 0.0),
+        x_origin=values["XStart"],
+        y_origin=values["YStart"],
+        z=values["ZStart"],
         x_pitch=pitch,
-        y_pitch=float(attrs["YStep"]),
-        x_size=float(attrs["XSize"]),
-        y_size=float(attrs["YSize"]),
-        x_speed=float(attrs["XSpeed"]),
-        dwell_time=float(attrs["SpectraTime"]),
-        binning=binning,
+        y_pitch=values["YStep"],
+        x_size=values["XSize"],
+        y_size=values["YSize"],
+        x_speed=values["XSpeed"],
+        dwell_time=values["SpectraTime"],
+        binning=values["binningFactor"],
         line_dead_time=map_setup.get("line_dead_time"),
     )
 
@@ -383,7 +410,7 @@ class CronoReader(h5io.H5FileReader, Reader):
             )
             raise FormatError(f"/XRF/Spectra holds no spectra{hint}", path, f"/{SPECTRA}")
         self._spectra = ds
-        self.dtype = ds.dtype
+        self.dtype = numeric_dtype(ds.dtype, path, f"/{SPECTRA}")  # an S1 dataset is not counts
         self.mode = mode
         sel = _dataset(f, SELECTED, path)
         if sel.ndim not in (2, 3) or (sel.ndim == 3 and sel.shape[2] != 1):
@@ -391,6 +418,10 @@ class CronoReader(h5io.H5FileReader, Reader):
                 f"/{SELECTED} has shape {sel.shape}, expected (rows, columns, 1)",
                 path,
                 f"/{SELECTED}",
+            )
+        if sel.dtype.kind not in "iu":  # 2.7 must not silently select spectrum 2
+            raise FormatError(
+                f"expected integer spectrum numbers, found dtype {sel.dtype}", path, f"/{SELECTED}"
             )
         rows, columns = sel.shape[:2]
         index = sel[()].reshape(rows, columns).astype(np.int64)
@@ -400,7 +431,7 @@ class CronoReader(h5io.H5FileReader, Reader):
         meta, orig, attrs = read_common(f, path, blobs)
         map_setup = meta.pop("_map_setup")
         energy, calibration = energy_axis(f, channels, path)
-        nav = map_axes(meta, scan_geometry(attrs, map_setup, rows, columns), rows, columns)
+        nav = map_axes(meta, scan_geometry(attrs, map_setup, rows, columns, path), rows, columns)
         if calibration is not None:
             meta["energy_calibration"] = calibration
         maps = f["XRF/Maps/ComputedMaps"] if "XRF/Maps/ComputedMaps" in f else None

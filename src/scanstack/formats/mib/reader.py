@@ -510,9 +510,18 @@ class MibReader(Reader):
             shape_xy = given if navigation_shape is not None else given[::-1]
             source = "user"
         else:
-            scan_x, scan_y = hdr_int(hdr, "ScanX"), hdr_int(hdr, "ScanY")
-            fpt = hdr_int(hdr, "Frames per Trigger") or 1
-            total = hdr_int(hdr, "Frames in Acquisition") if hdr else None
+            counts = {}
+            for key in ("ScanX", "ScanY", "Frames per Trigger", "Frames in Acquisition"):
+                counts[key] = value = hdr_int(hdr, key)
+                if value is not None and value < 0:  # not "-12 frames" further down
+                    raise FormatError(
+                        f"{key}: expected a count >= 0, found {value}",
+                        self.hdr_path or self.path,
+                        key,
+                    )
+            scan_x, scan_y = counts["ScanX"], counts["ScanY"]
+            fpt = counts["Frames per Trigger"] or 1
+            total = counts["Frames in Acquisition"] if hdr else None
             total = n_files if total is None else total
             if scan_x and scan_y:
                 shape_xy, source = (scan_x, scan_y), "hdr ScanX/ScanY"
