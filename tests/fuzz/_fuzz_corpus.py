@@ -17,7 +17,12 @@ Mutations (``MUTATIONS``):
 - ``tree``: a YAML/JSON document (image-files, raw-image, frame-cache yml, zarr.json, mib .hdr
   lines) with a value replaced by an absurd one, or a key dropped;
 - ``chunk``: a file of a multi-file format (zarr chunk, TIFF of a sequence, npz of a yml)
-  deleted, truncated or swapped for another.
+  deleted, truncated or swapped for another;
+- ``bomb``: a small file claiming a huge size (an unwritten HDF5 dataset of many GiB, an npz
+  frame-cache of 65535x65535 frames or an npy member claiming 2**31 values, a zarr array or YAML
+  shape of 65535x65535);
+- ``none``: the seed itself, which must read back exactly, and whose stack is also probed with
+  bad indices (negative, out of range, fractional).
 
 Multi-file seeds (zarr, YAML + data) are folders; a mutation picks one file inside.
 """
@@ -37,6 +42,7 @@ SEED = 20261203
 
 #: mutations applied to each seed, with how many variants (k = 0 .. n-1) each
 MUTATIONS: dict[str, int] = {
+    "none": 1,
     "truncate": 6,
     "flip": 6,
     "smash": 6,
@@ -44,21 +50,22 @@ MUTATIONS: dict[str, int] = {
     "h5": 14,
     "tree": 10,
     "chunk": 4,
+    "bomb": 2,
 }
 
 
 _BYTES = ("truncate", "flip", "smash", "grow")
-_H5 = (*_BYTES, "h5")
+_H5 = (*_BYTES, "h5", "bomb")
 #: every seed and the mutations that apply to it (fixed, so pytest can list the mutants)
 SEED_KINDS: dict[str, tuple[str, ...]] = {
     "hdf5": _H5,
-    "frame-cache-npz": (*_BYTES, "chunk"),
+    "frame-cache-npz": (*_BYTES, "chunk", "bomb"),
     "frame-cache-fch5": _H5,
-    "frame-cache-yml": ("tree", "chunk"),
+    "frame-cache-yml": ("tree", "chunk", "bomb"),
     "image-files": ("tree", "chunk"),
     "tiff": _BYTES,
-    "raw-image": ("tree", "chunk"),
-    "zarr": ("tree", "chunk"),
+    "raw-image": ("tree", "chunk", "bomb"),
+    "zarr": ("tree", "chunk", "bomb"),
     "mib": (*_BYTES, "tree"),
     "mib-real": _BYTES,
     "crono": _H5,
@@ -225,7 +232,8 @@ def readable_file_formats() -> set[str]:
 
 # -- mutations ---------------------------------------------------------------------------------
 def mutant_ids(kinds: tuple[str, ...]) -> list[str]:
-    return [f"{kind}-{k}" for kind in kinds for k in range(MUTATIONS[kind])]
+    """Every mutant of a seed with these mutation kinds, the unmutated control first."""
+    return [f"{kind}-{k}" for kind in ("none", *kinds) for k in range(MUTATIONS[kind])]
 
 
 def _files(root: Path) -> list[Path]:
@@ -469,6 +477,99 @@ def _zip_member(path: Path, rng, k: int) -> str:
     return f"npz member {name}: {kind}"
 
 
+BOMB_BYTES = 16 << 30  # what a bomb claims: far beyond the RLIMIT_AS cap of the probes
+
+
+def _h5_bomb(path: Path, rng, k: int) -> str:
+    """The largest dataset (k=0) or a random one (k=1) re-declared ~16 GiB, chunked, unwritten."""
+    import h5py
+
+    with h5py.File(path, "r+") as f:
+        found: list[tuple[int, str]] = []
+        f.visititems(
+            lambda n, o: (
+                found.append((o.size or 0, n))
+                if isinstance(o, h5py.Dataset) and o.dtype.kind in "biuf" and o.ndim
+                else None
+            )
+        )
+        found.sort(reverse=True)
+        size, name = found[0] if k == 0 else _pick(rng, found)
+        ds = f[name]
+        shape, dtype, attrs = ds.shape, ds.dtype, dict(ds.attrs)
+        grow = [i for i, n in enumerate(shape) if n > 1] or [len(shape) - 1]
+        factor = (BOMB_BYTES / max(size, 1) / dtype.itemsize) ** (1 / len(grow))
+        new = tuple(int(n * factor) + 1 if i in grow else n for i, n in enumerate(shape))
+        del f[name]
+        out = f.create_dataset(name, shape=new, dtype=dtype, chunks=True)
+        for a, v in attrs.items():
+            try:
+                out.attrs[a] = v
+            except (TypeError, ValueError):
+                pass
+    return f"dataset {name} {shape} re-declared {new} {dtype}, unwritten"
+
+
+def _npy_bytes(arr: np.ndarray) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, arr)
+    return buf.getvalue()
+
+
+def _bomb(path: Path, seed: str, rng, k: int) -> str:
+    """A small file that claims a huge size (see the module docstring)."""
+    import zipfile
+
+    if "h5" in SEED_KINDS[seed]:
+        return _h5_bomb(path, rng, k)
+    if seed == "frame-cache-npz":
+        with zipfile.ZipFile(path) as zf:
+            members = {n: zf.read(n) for n in zf.namelist()}
+        if k == 0:
+            members["shape.npy"] = _npy_bytes(np.array([65535, 65535]))
+            what = "header shape [65535, 65535]"
+        else:  # a frame member whose .npy header claims 2**31 values (the data is 8 bytes)
+            header = _npy_bytes(np.zeros(1, np.uint16))
+            claim = header.replace(b"(1,)", b"(2147483648,)")
+            members["0_data.npy"] = _fix_npy_header(claim) + b"\0" * 8
+            what = "0_data.npy claims 2**31 values"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for n, data in members.items():
+                zf.writestr(n, data)
+        return what
+    if seed in ("frame-cache-yml", "raw-image"):
+        import yaml
+
+        tree = yaml.safe_load(path.read_text())
+        if "data" in tree:
+            tree["data"]["shape"] = [65535, 65535]
+            tree["data"]["nframes"] = [6, 1 << 40][k]
+        else:
+            tree["shape"] = "65535 65535" if k == 0 else "1 1"
+            tree["skip"] = 0 if k == 0 else -(1 << 40)
+        path.write_text(yaml.safe_dump(tree))
+        return f"{path.name}: absurd shape/size"
+    if seed == "zarr":
+        meta_path = path / "data" / "zarr.json"
+        meta = json.loads(meta_path.read_text())
+        meta["shape"] = [6, 65535, 65535]
+        if k == 1:
+            meta["chunk_grid"]["configuration"]["chunk_shape"] = [6, 65535, 65535]
+        meta_path.write_text(json.dumps(meta))
+        return "data/zarr.json shape [6, 65535, 65535]" + (" in one chunk" if k else "")
+    return "no bomb for this format"
+
+
+def _fix_npy_header(npy: bytes) -> bytes:
+    """An .npy header whose dict grew: re-pad it to a multiple of 64 bytes, as numpy requires."""
+    magic = npy[:8]
+    text = npy[10:].split(b"\n", 1)[0].rstrip()
+    body = text + b" " * ((-(10 + len(text) + 1)) % 64) + b"\n"
+    return magic + len(body).to_bytes(2, "little") + body
+
+
 def make_mutant(seed: Seed, mutant: str, out_dir: Path) -> tuple[str, str, float | None]:
     """Write mutant ``mutant`` (e.g. ``'flip-3'``) of ``seed`` under ``out_dir``.
 
@@ -501,6 +602,10 @@ def make_mutant(seed: Seed, mutant: str, out_dir: Path) -> tuple[str, str, float
         what = _tree(dest if root.is_dir() else open_path, rng, k)
     elif kind == "chunk":
         what = _chunk(dest if root.is_dir() else open_path, rng, k)
+    elif kind == "bomb":
+        what = _bomb(open_path, seed.name, rng, k)
+    elif kind == "none":
+        what = "the seed itself"
     else:
         raise ValueError(f"unknown mutation {kind!r}")
     return os.fspath(open_path), what, const

@@ -340,6 +340,14 @@ class FrameCacheReader(Reader):
                 missing[0],
             )
         g = self._h5.group_path.rstrip("/") + "/"
+        for key, most in (("shape", 2), ("nframes", 1), ("dtype", 1)):
+            if group[key].size > most:  # look before reading: a header may claim GiB
+                raise FormatError(
+                    f"frame-cache header: expected {key} of at most {most} value(s), found a "
+                    f"dataset of shape {group[key].shape}",
+                    fname,
+                    g + key,
+                )
         self.signal_shape, self._nframes, self.dtype = _check_header(
             fname, group["shape"][()], group["nframes"][()], group["dtype"][()], g
         )
@@ -361,18 +369,19 @@ class FrameCacheReader(Reader):
                 fname,
                 g + "frame_ids",
             )
+        if group["frame_ids"].shape != (2 * self._nframes,):  # checked before it is read
+            raise FormatError(
+                f"expected frame_ids of shape ({2 * self._nframes},), "
+                f"found {group['frame_ids'].shape}",
+                fname,
+                g + "frame_ids",
+            )
         try:
             ids = np.asarray(group["frame_ids"][()], dtype=np.int64)
         except (OSError, ValueError) as exc:
             raise FormatError(
                 f"cannot read frame_ids (corrupt?): {exc}", fname, g + "frame_ids"
             ) from exc
-        if ids.shape != (2 * self._nframes,):
-            raise FormatError(
-                f"expected frame_ids of shape ({2 * self._nframes},), found {ids.shape}",
-                fname,
-                g + "frame_ids",
-            )
         self._ids = ids.reshape(-1, 2)
         if self._ids.size and (
             np.any(self._ids[:, 1] < self._ids[:, 0])

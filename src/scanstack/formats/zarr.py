@@ -249,13 +249,26 @@ def inside_store(root: str | os.PathLike):
     return _INSIDE_STORE(os.fspath(root), read_only=True)
 
 
+ZARR_METADATA_FILES = ("zarr.json", ".zarray", ".zattrs", ".zgroup", ".zmetadata")
+
+
 def _warn_missing_chunks(arr, source, ours: bool) -> None:
     """Warn when chunks of ``arr`` are not stored: zarr reads them as the fill value.
 
     Zarr allows that (writers may skip chunks equal to the fill value), so it is a warning, not
     an error; scanstack writes every chunk, so in its own stores a missing chunk is damage.
     """
-    missing = arr.nchunks - arr.nchunks_initialized
+    if getattr(arr, "shards", None) is not None:  # objects are shards, not chunks: not counted
+        return
+    folder = Path(os.fspath(source), arr.path)
+    if not folder.is_dir():
+        return
+    # count the stored objects (zarr's nchunks_initialized loops over every *declared* chunk,
+    # which never ends for an array claiming 65535x65535 frames)
+    stored = sum(
+        1 for _, _, names in os.walk(folder) for n in names if n not in ZARR_METADATA_FILES
+    )
+    missing = arr.nchunks - stored
     if missing <= 0:
         return
     why = (
