@@ -59,7 +59,7 @@ def cast_exact(values: np.ndarray, dtype: Any, path=None, where=None) -> np.ndar
         else:
             bad = np.zeros(values.shape, bool)
     if np.any(bad):
-        first = values[bad].reshape(-1)[0]
+        first = values[bad].reshape(-1)[0].item()
         raise FormatError(
             f"value {first!r} ({values.dtype}) does not fit the declared dtype {dtype} "
             f"({int(np.count_nonzero(bad))} such values)",

@@ -168,9 +168,9 @@ class TiffReader(Reader):
             except (ValueError, OSError):
                 self._mmap = None  # truncated file: fall back to page reads, which report it
         md: dict[str, Any] = {}
-        shaped = tif.shaped_metadata if tif.is_shaped else None
-        if shaped and isinstance(shaped[0], dict):
-            md = dict(shaped[0])
+        own = _series_description(tif, series)
+        if own is not None:
+            md = dict(own)
         stored = md.pop(META_KEY, None)
         self.metadata = _from_json_metadata(stored) if isinstance(stored, dict) else {}
         own_axes = md.pop(AXES_KEY, None)
@@ -192,9 +192,9 @@ class TiffReader(Reader):
     def _check_complete(self, tif, series, nframes: int) -> None:
         """Refuse truncated files instead of returning fewer (or zero-filled) frames."""
         size = os.path.getsize(os.fspath(self.source))
-        shaped = tif.shaped_metadata if tif.is_shaped else None
-        if shaped and isinstance(shaped[0], dict) and "shape" in shaped[0]:
-            want = tuple(shaped[0]["shape"])
+        own = _series_description(tif, self.series)
+        if own is not None and "shape" in own:
+            want = tuple(own["shape"])
             if int(np.prod(want)) != int(np.prod(series.shape)):
                 raise FormatError(
                     f"truncated TIFF: the description says shape {want}, the pages hold "
@@ -282,6 +282,14 @@ def _resolution_axes(tif, page, nav_shape: tuple[int, ...], signal_shape: tuple[
         elif isinstance(ij.get("finterval"), (int, float)) and ij["finterval"] > 0:
             axes[0] = Axis("time", nav_shape[0], "s", float(ij["finterval"]))
     return axes
+
+
+def _series_description(tif, series: int) -> dict | None:
+    """tifffile's shaped description of image series ``series`` (one per series written)."""
+    shaped = tif.shaped_metadata if tif.is_shaped else None
+    if shaped and series < len(shaped) and isinstance(shaped[series], dict):
+        return shaped[series]
+    return None
 
 
 def _from_json_metadata(tree: dict) -> dict:

@@ -278,7 +278,7 @@ def _warn_missing_chunks(arr, source, ours: bool) -> None:
     )
     warnings.warn(
         f"{os.fspath(source)} ({arr.path or '/'}): {missing} of {arr.nchunks} chunks are not "
-        f"stored and read as the fill value {arr.fill_value!r} ({why})",
+        f"stored and read as the fill value {np.asarray(arr.fill_value).tolist()!r} ({why})",
         UserWarning,
         stacklevel=4,
     )
