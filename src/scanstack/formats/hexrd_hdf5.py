@@ -181,7 +181,10 @@ class HDF5Reader(Reader):
         where = f"{self._h5.group_path.rstrip('/')}/{dataname}"
         ds = group.get(dataname)
         if not isinstance(ds, h5py.Dataset):
-            found = ", ".join(group.keys()) or "nothing"
+            if ds is None and dataname in group:  # the link is there, the object is not readable
+                found = "a link to an object that cannot be opened (corrupt object header?)"
+            else:
+                found = ", ".join(group.keys()) or "nothing"
             raise FormatError(
                 f"expected a dataset {dataname!r} in group {self._h5.group_path!r}, found: {found}",
                 fname,

@@ -70,7 +70,7 @@ def _has_regular_matrix(f: h5py.File) -> bool:
 # -- value helpers -----------------------------------------------------------------------------
 def as_text(value: Any) -> str:
     """A CRONO string (fixed (50,) |S1, vlen of |S1, bytes) as str (NUL padding dropped)."""
-    if isinstance(value, np.ndarray) and value.dtype == object:
+    if isinstance(value, np.ndarray) and value.dtype.kind in "OU":  # vlen str arrive as 'U'
         value = value.reshape(-1)[0] if value.size else b""
     if isinstance(value, np.ndarray):
         value = value.tobytes()
