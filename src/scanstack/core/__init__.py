@@ -5,7 +5,14 @@ Nothing in here imports a format, a processing op or a domain tool.
 
 from .axes import Axis, default_axes
 from .config import config, settings
-from .errors import FormatError, ScanstackError, UnknownFormatError, UnsupportedError, WriteError
+from .errors import (
+    FormatError,
+    FrameIndexError,
+    ScanstackError,
+    UnknownFormatError,
+    UnsupportedError,
+    WriteError,
+)
 from .reader import Reader, crop, normalize_region
 from .registry import FormatSpec, Probe, detect_format, formats, get_format, open, register, save
 from .stack import ReaderStack, Stack, ViewStack
@@ -16,6 +23,7 @@ __all__ = [
     "config",
     "settings",
     "FormatError",
+    "FrameIndexError",
     "ScanstackError",
     "UnknownFormatError",
     "UnsupportedError",
