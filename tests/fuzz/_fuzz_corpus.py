@@ -73,6 +73,8 @@ SEED_KINDS: dict[str, tuple[str, ...]] = {
     "nexus": _H5,
     "usid": _H5,
     "nsid": _H5,
+    "eiger-stream-v1": _H5,
+    "eiger-stream-v2": _H5,
 }
 
 
@@ -93,6 +95,8 @@ SEED_FORMATS: dict[str, str] = {
     "nexus": "nexus",
     "usid": "usid",
     "nsid": "nsid",
+    "eiger-stream-v1": "eiger-stream-v1",
+    "eiger-stream-v2": "eiger-stream-v2",
 }
 
 
@@ -212,6 +216,12 @@ def build_seeds(base: Path, shared_mib: Path | None = None) -> dict[str, Seed]:
         exported,
         scanstack.open(exported, "crono-exported").to_numpy(),
     )
+    scanstack.save(img_stack, base / "eiger1.h5", "eiger-stream-v1", compression="bslz4")
+    add("eiger-stream-v1", base / "eiger1.h5", images)
+    scanstack.save(
+        img_stack, base / "eiger2.h5", "eiger-stream-v2", compression="lz4", threshold_2=images // 2
+    )
+    add("eiger-stream-v2", base / "eiger2.h5", images)
     spec_stack = _spectra_stack(spectra)
     for fmt, name in (("nexus", "map.nxs"), ("usid", "map.h5"), ("nsid", "map-nsid.h5")):
         scanstack.save(spec_stack, base / name, fmt)

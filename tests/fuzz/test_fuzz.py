@@ -31,7 +31,7 @@ from _fuzz_corpus import SEED_KINDS, build_seeds, make_mutant, mutant_ids, reada
 
 RUNNER = Path(__file__).with_name("_fuzz_runner.py")
 SRC = Path(__file__).resolve().parents[2] / "src"
-BATCH = 40  # mutants per subprocess (start-up of numpy/h5py/scanstack is ~1 s)
+BATCH = 100  # mutants per subprocess (start-up and numba compilation cost ~2 s CPU each)
 PARALLEL = 2
 BATCH_TIMEOUT = 600  # s, a backstop; each mutant has its own limit (FUZZ_TIME_LIMIT, 60 s)
 

@@ -27,6 +27,7 @@ import numpy as np
 from ...core.errors import FormatError, UnsupportedError
 from ...core.h5tree import group_to_dict
 from ...core.reader import Reader
+from ...core.values import whole_number
 from .._hexrd import H5Source, LazyPool
 from . import codec
 
@@ -113,6 +114,15 @@ class EigerStreamReader(Reader):
 
     def _entry_info(self, i: int, sub: str) -> tuple[np.dtype, tuple[int, ...], str, int]:
         group, where = self._entry(i, sub)
+        for key, most in (("dtype", 1), ("shape", 2), ("elem_size", 1), ("compression_type", 1)):
+            ds = group.get(key)
+            if ds is not None and getattr(ds, "size", 0) and ds.size > most:  # before reading
+                raise FormatError(
+                    f"expected {key} of at most {most} value(s), found a dataset of shape "
+                    f"{ds.shape}",
+                    self.path,
+                    f"{where}/{key}",
+                )
         try:
             dtype = np.dtype(_text(group["dtype"][()]))
         except TypeError as exc:
@@ -121,14 +131,21 @@ class EigerStreamReader(Reader):
             ) from exc
         if dtype.kind not in "biufc":
             raise FormatError(f"expected a numeric dtype, found {dtype}", self.path, where)
-        shape = tuple(int(v) for v in np.atleast_1d(group["shape"][()]))
+        shape = tuple(
+            whole_number(v, self.path, f"{where}/shape") for v in np.atleast_1d(group["shape"][()])
+        )
         if len(shape) != 2 or min(shape) < 0:
             raise FormatError(f"expected a 2-D frame shape, found {shape}", self.path, where)
         ctype = group.get("compression_type")
         compression = "none"
         if ctype is not None and ctype.shape is not None:  # absent or empty: uncompressed
             compression = _text(ctype[()])
-        elem_size = int(np.asarray(group["elem_size"][()]).reshape(-1)[0])
+        elem = np.asarray(group["elem_size"][()]).reshape(-1)
+        if elem.size != 1:
+            raise FormatError(
+                f"expected one elem_size value, found {elem.size}", self.path, f"{where}/elem_size"
+            )
+        elem_size = whole_number(elem[0], self.path, f"{where}/elem_size")
         return dtype, shape, compression, elem_size
 
     def _decode(self, i: int, sub: str, out: np.ndarray | None = None) -> np.ndarray:
