@@ -27,7 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from _fuzz_corpus import SEED_KINDS, build_seeds, make_mutant, mutant_ids, readable_file_formats
+from _fuzz_corpus import make_mutant, mutant_ids
+from _fuzz_seeds import SEED_KINDS, build_seeds, readable_file_formats
 
 RUNNER = Path(__file__).with_name("_fuzz_runner.py")
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -141,7 +142,7 @@ def fuzz_results(tmp_path_factory, request) -> dict[str, dict]:
 
 
 def test_every_readable_format_has_a_seed():
-    from _fuzz_corpus import SEED_FORMATS
+    from _fuzz_seeds import SEED_FORMATS
 
     assert readable_file_formats() <= set(SEED_FORMATS.values())
 
