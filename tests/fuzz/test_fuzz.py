@@ -13,6 +13,10 @@ per subprocess. A mutant passes when:
 - nothing else escapes, it does not crash the interpreter, and it ends within the time limit;
 - ``scanstack info`` exits 0, or prints exactly one line ``scanstack: error: ...`` to stderr, no
   traceback; every stderr line starts with ``scanstack:`` (warnings are one line each).
+
+The unmutated seed of each format (``<seed>/none-0``) must read back exactly and refuse bad
+indices with ``FrameIndexError``. ``FUZZ_DUMP=outcomes.json`` writes every mutant's description
+and outcome (and the subprocesses' CPU time) for a look at what the mutants did.
 """
 
 from __future__ import annotations
