@@ -197,3 +197,10 @@ def test_fractional_frame_numbers_are_not_truncated():
         s.read(0.5, 2)
     assert isinstance(FrameIndexError("x"), (ScanstackError, IndexError))
     np.testing.assert_array_equal(s.read_frames(np.array([1], np.uint8)), s[1:2])
+
+
+def test_mib_hdr_fractional_counts_are_not_read_as_integers():
+    from scanstack.formats.mib.header import hdr_int
+
+    assert hdr_int({"ScanX": "12.7"}, "ScanX") is None  # not 12: treated as not given
+    assert hdr_int({"Frames per Trigger (Number)": "\t4"}, "Frames per Trigger") == 4

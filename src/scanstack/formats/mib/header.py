@@ -233,12 +233,13 @@ def find_hdr(mib_path: str | os.PathLike) -> Path | None:
 
 
 def hdr_int(hdr: dict[str, str] | None, key: str) -> int | None:
-    """An integer value of the ``.hdr`` (``None`` when absent or not a number)."""
+    """An integer value of the ``.hdr`` (``None`` when absent or not a whole number: ``12.7``
+    is not read as 12)."""
     if not hdr:
         return None
     for k, v in hdr.items():
         if k == key or k.startswith(key + " ") or k.startswith(key + "("):
-            m = re.match(r"\s*(-?\d+)", v)
+            m = re.match(r"\s*(-?\d+)(?![\d.])", v)
             return int(m.group(1)) if m else None
     return None
 
