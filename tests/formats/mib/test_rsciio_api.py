@@ -261,3 +261,65 @@ def test_raw_files_read_where_rsciio_refuses(mib_dir, name):
     np.testing.assert_array_equal(
         data[:, ::-1].reshape(s.shape), s.to_numpy()
     )  # file order = rows not reversed
+
+
+def test_documented_differences(mib_dir, tmp_path, caplog):
+    """The differences listed in docs/mib.md, each asserted."""
+    from scanstack.core.errors import FormatError, UnsupportedError
+    from scanstack.formats.mib import MibWarning
+
+    path = mib_dir / SINGLE_9
+    # Path objects are accepted (RosettaSciIO: str only)
+    np.testing.assert_array_equal(
+        ours.file_reader(path)[0]["data"], theirs.file_reader(str(path))[0]["data"]
+    )
+    with pytest.raises(TypeError):
+        theirs.MIBProperties().parse_file(path)
+    # not a Merlin file, a missing file
+    bad = tmp_path / "bad.mib"
+    bad.write_bytes(b"not a merlin file" * 100)
+    with pytest.raises(FormatError, match="bad.mib.*byte offset 0"):
+        ours.load_mib_data(str(bad))
+    with pytest.raises(FileNotFoundError):
+        ours.MIBProperties().parse_file(str(tmp_path / "missing.mib"))
+    # files are never opened for writing
+    for fn in (ours.file_reader, ours.load_mib_data):
+        with pytest.raises(UnsupportedError):
+            fn(str(path), mmap_mode="r+")
+    # an interrupted acquisition is reported (same shape as RosettaSciIO's)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MibWarning)
+        with pytest.raises(MibWarning, match="interrupted"):
+            ours.file_reader(str(path), navigation_shape=(4, 3))
+    # an edited mib_prop does not drive the reading
+    prop = ours.MIBProperties()
+    prop.parse_file(str(path))
+    prop.head_size, prop.dtype = 999, "uint8"
+    np.testing.assert_array_equal(
+        ours.load_mib_data(str(path), mib_prop=prop), theirs.load_mib_data(str(path))
+    )
+    assert prop.xy == 9 and prop.frame_number_in_file == 9
+    # scanstack's options pass through file_reader: the robust rule sees no scan in 10 ns jitter
+    jitter = str(mib_dir / "Merlin_Single_Quad.zip/Quad_9_Frame_CounterDepth_24_Rows_256.mib")
+    assert theirs.file_reader(jitter)[0]["data"].shape[:2] == (3, 3)
+    assert ours.file_reader(jitter, nav_heuristic="robust")[0]["data"].shape[0] == 9
+    # headers without the MQ1A extension (old firmware): the shutter and local time fields
+    _, headers = ours.load_mib_data(str(path), return_headers=True)
+    text = bytes(headers[0]).decode()
+    old = text[: text.index("MQ1A")].encode().ljust(len(bytes(headers[0])) + 1, b"\0")
+    fields = text.split(",")
+    assert ours.parse_timestamps(old) == [fields[9]]
+    assert ours.parse_exposures(old) == [float(fields[10]) * 1e3]
+    # U64 pixels have a dtype name
+    u64 = bytearray(path.read_bytes()[:384])
+    u64[u64.index(b"U16") : u64.index(b"U16") + 3] = b"U64"
+    prop = ours.MIBProperties()
+    prop.parse_file(bytes(u64))
+    assert prop.dtype == "uint64" and prop.dynamic_range == ""
+    # no .hdr: RosettaSciIO's logged warning
+    lonely = tmp_path / "lonely.mib"
+    lonely.write_bytes(path.read_bytes())
+    logging.disable(logging.NOTSET)
+    with caplog.at_level(logging.WARNING):
+        ours.file_reader(str(lonely))
+    assert "`hdr` file couldn't be found." in caplog.text
