@@ -395,7 +395,7 @@ def file_reader(
     mib_prop = MIBProperties()
     mib_prop._from_header(reader.first_header)
     mib_prop.buffer, mib_prop.path = reader.path is None, reader.path
-    mib_prop.file_size = sum(f.size for f in reader._files)
+    mib_prop.file_size = sum(reader.original_metadata["mib_properties"]["file_sizes"])
     shape = reader.nav_shape
     if reader.nav_source.startswith("timestamps") and len(shape) == 2:
         # RosettaSciIO computes a scan shape found in the time stamps with numpy: int64 entries
