@@ -323,3 +323,29 @@ def test_documented_differences(mib_dir, tmp_path, caplog):
     with caplog.at_level(logging.WARNING):
         ours.file_reader(str(lonely))
     assert "`hdr` file couldn't be found." in caplog.text
+
+
+def test_many_headers_from_our_writer(tmp_path):
+    """3000 frames with irregular time stamps: the column fast path gives RosettaSciIO's lists."""
+    rng = np.random.default_rng(7)
+    stamps = 1_700_000_000_000_000_000 + np.cumsum(rng.integers(1, 10**7, 3000))
+    path = str(tmp_path / "many.mib")
+    ours.write_mib(
+        path,
+        np.zeros((3000, 4, 4), np.uint16),
+        12,
+        "1x1",
+        False,
+        timestamps_ns=stamps,
+        shutter_ns=123_456_789,
+    )
+    ref_data, ref_headers = theirs.load_mib_data(path, return_headers=True)
+    data, headers = ours.load_mib_data(path, return_headers=True)
+    assert_same((ref_data, ref_headers), (data, headers))
+    for fn in ("parse_exposures", "parse_timestamps"):
+        ref = getattr(theirs, fn)(ref_headers, max_index=3000)
+        assert_same(ref, getattr(ours, fn)(headers))
+        assert_same(ref, getattr(ours, fn)(headers, max_index=-1))
+        assert_same(ref[:5], getattr(ours, fn)(list(headers), max_index=5))
+    assert ours.parse_exposures(headers[:1]) == [123.456789]
+    assert len(set(ours.parse_timestamps(headers))) == 3000

@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from . import navigation as nav
-from .header import PROBE_BYTES, FrameHeader, header_size, parse_frame_header, read_hdr
+from .header import (
+    PROBE_BYTES,
+    FrameHeader,
+    column_text,
+    fixed_columns,
+    header_size,
+    parse_frame_header,
+    read_hdr,
+)
 from .reader import BUFFER_TYPES, MibReader, MibStack
 
 try:  # the very class RosettaSciIO warns with, so ``pytest.warns(...)`` written for it matches
@@ -201,13 +209,30 @@ def _header_list(headers: Any, max_index: int) -> list:
     return list(headers[:max_index])
 
 
-def _parsed(headers: Any, max_index: int) -> list[FrameHeader]:
-    out = []
-    for h in _header_list(headers, max_index):
-        # numpy's S<n> items lose the NUL padding that fills a header to its declared size
-        text = bytes(h)
-        out.append(parse_frame_header(text.ljust(header_size(text), b"\x00")))
-    return out
+def _stamps_and_exposures(headers: Any, max_index: int) -> tuple[list[str], list[float]]:
+    """Time stamp text and exposure (ms) of each header.
+
+    Fast path: the ``MQ1A`` extension fields cut as columns of all headers at once (their commas
+    sit at the same offsets); otherwise each header is parsed on its own.
+    """
+    items = _header_list(headers, max_index)
+    if not items:
+        return [], []
+    # numpy's S<n> items lose the NUL padding after the text; an S array pads them back
+    rows = np.array([bytes(h) for h in items], dtype="S")
+    fixed = fixed_columns(rows.view(np.uint8).reshape(len(items), -1))
+    if fixed is not None and "MQ1A" in fixed[1] and fixed[1].index("MQ1A") + 2 < len(fixed[0]):
+        cols, row0 = fixed
+        i = row0.index("MQ1A")
+        ns_text = np.char.strip(np.char.replace(column_text(cols[i + 2]), b"ns", b""))
+        if all(t.isdigit() for t in ns_text.tolist()):
+            stamps = np.char.strip(column_text(cols[i + 1])).astype("U").tolist()
+            return stamps, (ns_text.astype(np.int64) / 1e6).tolist()
+    parsed = [parse_frame_header(h.ljust(header_size(h), b"\x00")) for h in rows.tolist()]
+    return (
+        [h.timestamp_utc if h.timestamp_utc is not None else h.timestamp_local for h in parsed],
+        [h.shutter_ns / 1e6 if h.shutter_ns is not None else h.shutter_s * 1e3 for h in parsed],
+    )
 
 
 def parse_exposures(headers: Any, max_index: int = 10000) -> list[float]:
@@ -217,10 +242,7 @@ def parse_exposures(headers: Any, max_index: int = 10000) -> list[float]:
     ``load_mib_data(path, return_headers=True)``. ``max_index``: parse at most this many (the
     first 10 000 by default); ``-1``: all of them.
     """
-    return [
-        h.shutter_ns / 1e6 if h.shutter_ns is not None else h.shutter_s * 1e3
-        for h in _parsed(headers, max_index)
-    ]
+    return _stamps_and_exposures(headers, max_index)[1]
 
 
 def parse_timestamps(headers: Any, max_index: int = 10000) -> list[str]:
@@ -229,10 +251,7 @@ def parse_timestamps(headers: Any, max_index: int = 10000) -> list[str]:
 
     ``headers`` and ``max_index`` as in :func:`parse_exposures`.
     """
-    return [
-        h.timestamp_utc if h.timestamp_utc is not None else h.timestamp_local
-        for h in _parsed(headers, max_index)
-    ]
+    return _stamps_and_exposures(headers, max_index)[0]
 
 
 @_deprecated_distributed
