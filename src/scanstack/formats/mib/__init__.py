@@ -7,8 +7,10 @@
 >>> scanstack.save(s, "copy.mib", "mib", depth=12, layout="1x1", raw=False)
 
 Orientation: frames come out like RosettaSciIO's ``file_reader`` (rows reversed, ``flip=True``);
-``flip=False`` gives the file order (LiberTEM). :func:`file_reader` is a drop-in for
-``rsciio.quantumdetector.file_reader`` returning identical dictionaries.
+``flip=False`` gives the file order (LiberTEM). RosettaSciIO's public API is here too
+(:mod:`.rsciio_api`): ``file_reader``, ``load_mib_data``, ``parse_exposures``,
+``parse_timestamps``, ``parse_hdr_file`` and ``MIBProperties``, drop-ins for
+``rsciio.quantumdetector``'s.
 """
 
 from __future__ import annotations
@@ -21,6 +23,14 @@ from ...core.registry import FormatSpec
 from .header import FrameHeader, parse_frame_header, parse_hdr_text, read_hdr
 from .navigation import line_length_from_timestamps
 from .reader import MibReader, MibStack, MibWarning, open_mib, sniff
+from .rsciio_api import (
+    MIBProperties,
+    file_reader,
+    load_mib_data,
+    parse_exposures,
+    parse_hdr_file,
+    parse_timestamps,
+)
 from .writer import SyntheticFrames, save, write_mib
 
 
@@ -38,66 +48,6 @@ def frame_headers(
         return reader.frame_headers(start, stop, all_frames=True)
     finally:
         reader.close()
-
-
-def file_reader(
-    filename: Any,
-    lazy: bool = False,
-    chunks: Any = "auto",
-    mmap_mode=None,
-    navigation_shape=None,
-    first_frame=None,
-    last_frame=None,
-    print_info=False,
-    **kwargs: Any,
-) -> list[dict]:
-    """Drop-in for ``rsciio.quantumdetector.file_reader``: the same list of one dict
-    (``data`` big-endian and flipped like RosettaSciIO's, ``axes``, ``metadata``,
-    ``original_metadata``, ``mapping``), using RosettaSciIO's navigation heuristic.
-
-    Also reads what RosettaSciIO cannot: raw files, quad buffers, ``Path``, ``.MIB``, split sets.
-    """
-    kwargs.pop("distributed", None)
-    kwargs.setdefault("nav_heuristic", "rsciio")
-    kwargs.setdefault("endian", "big")
-    stack = open_mib(
-        filename,
-        lazy=True,
-        chunks=chunks,
-        mmap_mode=mmap_mode,
-        navigation_shape=navigation_shape,
-        first_frame=first_frame,
-        last_frame=last_frame,
-        print_info=print_info,
-        **kwargs,
-    )
-    if lazy:
-        data = stack.to_dask()
-    else:
-        view = stack.reader.as_array()
-        data = np.array(view).reshape(stack.shape) if view is not None else stack.to_numpy()
-    ndim = data.ndim
-    axes = [
-        {
-            "size": data.shape[i],
-            "index_in_array": i,
-            "name": "",
-            "scale": 1.0,
-            "offset": 0.0,
-            "units": "",
-            "navigate": i < ndim - 2,
-        }
-        for i in range(ndim)
-    ]
-    return [
-        {
-            "data": data,
-            "axes": axes,
-            "metadata": stack.reader.rsciio_metadata,
-            "original_metadata": stack.original_metadata,
-            "mapping": {},
-        }
-    ]
 
 
 FORMAT = FormatSpec(
@@ -120,6 +70,7 @@ FORMAT = FormatSpec(
 __all__ = [
     "FORMAT",
     "FrameHeader",
+    "MIBProperties",
     "MibReader",
     "MibStack",
     "MibWarning",
@@ -127,9 +78,13 @@ __all__ = [
     "file_reader",
     "frame_headers",
     "line_length_from_timestamps",
+    "load_mib_data",
     "open_mib",
+    "parse_exposures",
     "parse_frame_header",
+    "parse_hdr_file",
     "parse_hdr_text",
+    "parse_timestamps",
     "read_hdr",
     "save",
     "write_mib",

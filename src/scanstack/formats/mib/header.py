@@ -263,17 +263,12 @@ def parse_header_table(
     n = headers.shape[0]
     if n == 0:
         return _table_from_rows([])
-    commas = headers == ord(",")
-    if np.all(commas == commas[0]):
-        pos = np.flatnonzero(commas[0])
-        starts = np.concatenate(([0], pos[:-1] + 1))
-        cols = [headers[:, a:b] for a, b in zip(starts, pos, strict=True)]
-        row0 = bytes(headers[0]).decode("latin-1").rstrip("\x00 ")[:-1].split(",")
-        if len(row0) == len(cols):
-            try:
-                return _table_from_columns(cols, row0)
-            except ValueError:
-                pass  # a malformed field: the header-by-header parse below says where
+    fixed = fixed_columns(headers)
+    if fixed is not None:
+        try:
+            return _table_from_columns(*fixed)
+        except ValueError:
+            pass  # a malformed field: the header-by-header parse below says where
     rows = []
     for i in range(n):
         try:
@@ -292,31 +287,46 @@ def parse_header_table(
     return _table_from_rows(rows)
 
 
-def _col(col: np.ndarray) -> np.ndarray:
-    """A fixed-width byte column (n, w) as an ``S<w>`` array."""
+def fixed_columns(headers: np.ndarray) -> tuple[list[np.ndarray], list[str]] | None:
+    """Fields of ``(n, H)`` uint8 headers cut as columns, when every header has its commas at the
+    same offsets (fields are fixed width in practice): ``([(n, width) uint8 per field], the
+    first header's fields as text)``; ``None`` otherwise (then headers must be split one by one).
+    """
+    commas = headers == ord(",")
+    if not np.all(commas == commas[0]):
+        return None
+    pos = np.flatnonzero(commas[0])
+    starts = np.concatenate(([0], pos[:-1] + 1))
+    cols = [headers[:, a:b] for a, b in zip(starts, pos, strict=True)]
+    row0 = bytes(headers[0]).decode("latin-1").rstrip("\x00 ")[:-1].split(",")
+    return (cols, row0) if len(row0) == len(cols) else None
+
+
+def column_text(col: np.ndarray) -> np.ndarray:
+    """A fixed-width byte column ``(n, w)`` as an ``S<w>`` array (trailing NULs dropped)."""
     col = np.ascontiguousarray(col)
     return col.view(f"S{col.shape[1]}").reshape(-1) if col.shape[1] else np.zeros(len(col), "S1")
 
 
 def _table_from_columns(cols: list[np.ndarray], row0: list[str]) -> dict[str, np.ndarray]:
     n = cols[0].shape[0]
-    if not np.all(_col(cols[0]) == b"MQ1"):
+    if not np.all(column_text(cols[0]) == b"MQ1"):
         raise ValueError("not every header starts with MQ1")  # the slow path names the frame
 
     def num(i, dtype):
-        return np.char.strip(_col(cols[i])).astype(dtype)
+        return np.char.strip(column_text(cols[i])).astype(dtype)
 
     out: dict[str, np.ndarray] = {
         "sequence": num(1, np.int64),
-        "timestamp_local": _col(cols[9]).astype("U").astype("datetime64[us]"),
+        "timestamp_local": column_text(cols[9]).astype("U").astype("datetime64[us]"),
         "exposure": num(10, np.float64),
         "counter": num(11, np.int64),
         "gain_mode": num(13, np.int64),
     }
     if "MQ1A" in row0:
         i = row0.index("MQ1A")
-        out["timestamp"] = _utc64(_col(cols[i + 1]).astype("U"))
-        ns = np.char.strip(np.char.replace(_col(cols[i + 2]), b"ns", b"")).astype(np.int64)
+        out["timestamp"] = _utc64(column_text(cols[i + 1]).astype("U"))
+        ns = np.char.strip(np.char.replace(column_text(cols[i + 2]), b"ns", b"")).astype(np.int64)
         out["exposure"] = ns.astype(np.float64) * 1e-9
         out["depth"] = num(i + 3, np.int64)
         middle = (14, i)
