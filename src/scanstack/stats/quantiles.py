@@ -24,7 +24,7 @@ from ..core.progress import Progress, ProgressArg
 from ..core.readahead import read_ahead
 from ..core.stack import Stack
 from . import _kernels
-from ._common import as_stack, budget_and_threads, frame_count, in_memory_array
+from ._common import as_stack, budget_and_threads, frame_count, in_memory_array, reader_scratch
 
 #: bytes reserved per thread for small temporaries (beyond the kernel's own buffers)
 _THREAD_OVERHEAD = 64 << 10
@@ -177,8 +177,12 @@ def _on_threads(
     same = work_dtype == stack.dtype or stack.dtype.kind == "b"
     memory = in_memory_array(stack) if same else None
 
+    # the reader's scratch (decoded chunks, sparse frames) while it reads a tile: one read at
+    # a time (the tile after the current one)
+    scratch = reader_scratch(stack, budget) if memory is None else 0
+
     def avail(threads: int) -> int:
-        return budget - out.nbytes - threads * (_THREAD_OVERHEAD + kernel_bytes)
+        return budget - out.nbytes - scratch - threads * (_THREAD_OVERHEAD + kernel_bytes)
 
     # a tight budget is better spent on tiles than on the threads' buffers
     while nthreads > 1 and nthreads * (_THREAD_OVERHEAD + kernel_bytes) > avail(0) // 4:
