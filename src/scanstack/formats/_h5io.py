@@ -20,6 +20,7 @@ from ._interchange import (
     extra_positions,
     parse_compression,
     position_arrays,
+    chunk_scratch,
     read_flat_range,
     writer_inputs,
 )
@@ -201,6 +202,9 @@ class H5NavReader(H5FileReader):
         self._check_open()
         data = read_flat_range(self._dset, self.nav_shape, start, stop, region, self.signal_shape)
         return data.astype(self.dtype, copy=False)
+
+    def read_overhead(self) -> int:
+        return chunk_scratch(self._dset) if self._dset is not None else 0
 
     def close(self) -> None:
         try:
