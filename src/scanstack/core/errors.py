@@ -83,7 +83,7 @@ def check_fits(nbytes: int, what: str, path=None, where=None, budget: int | None
         budget = config.memory_budget
     if nbytes > budget:
         raise MemoryBudgetError(
-            f"{what} needs {nbytes / 2**20:,.1f} MiB, more than the memory budget of "
+            f"{what}: {nbytes / 2**20:,.1f} MiB, more than the memory budget of "
             f"{budget / 2**20:,.1f} MiB (scanstack.config.memory_budget, --memory-budget)",
             path,
             where,

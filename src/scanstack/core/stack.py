@@ -453,7 +453,8 @@ class ReaderStack(Stack):
         """One frame (or region) larger than the memory budget is refused before any read: a
         header may claim any frame size, a tiny file must not allocate in proportion."""
         nbytes = math.prod(region_shape(region, self.signal_shape)) * self.dtype.itemsize
-        check_fits(nbytes, f"one frame of {self.signal_shape} {self.dtype}", self.path)
+        what = f"a region {region_shape(region, self.signal_shape)}" if region else "one frame"
+        check_fits(nbytes, f"{what} of {self.signal_shape} {self.dtype} frames", self.path)
 
     def as_array(self):
         return self.reader.as_array()

@@ -92,6 +92,10 @@ def _text(value) -> str:
 
 
 # -- npz members, read on demand -----------------------------------------------------------
+class PickledMember(ValueError):
+    """An npz member holding a pickled object array (never loaded)."""
+
+
 class NpzMembers:
     """The arrays of an ``.npz``, read one member at a time, without pickle.
 
@@ -142,7 +146,7 @@ class NpzMembers:
             with self.zip().open(key + ".npy") as fh:
                 return self._read_npy(fh, key, max_items)
         except ValueError as exc:
-            if isinstance(exc, FormatError) or "pickle" in str(exc).lower():
+            if isinstance(exc, (FormatError, PickledMember)):
                 raise
             raise FormatError(f"corrupt or truncated array {key!r}: {exc}", self.path, key) from exc
         except (zipfile.BadZipFile, OSError, EOFError, KeyError, zlib.error) as exc:
@@ -158,7 +162,7 @@ class NpzMembers:
         else:
             raise FormatError(f"unsupported .npy version {version} in {key!r}", self.path, key)
         if dtype.hasobject:
-            raise ValueError(f"{key!r} is an object array (stored with pickle)")
+            raise PickledMember(f"{key!r} is an object array (stored with pickle)")
         count = math.prod(shape)
         nbytes = count * dtype.itemsize
         declared = self.sizes[key] - fh.tell()

@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import check_fits
 from ..core.progress import Progress, ProgressArg
 from ..core.readahead import read_ahead
 from ..core.stack import Stack
@@ -114,6 +115,13 @@ def _quantiles(
     stack = as_stack(obj)
     n = frame_count(stack, nframes)
     npix = math.prod(stack.signal_shape)
+    budget, nthreads = budget_and_threads(memory_budget, threads)
+    check_fits(
+        q.size * npix * 4,
+        f"the {label} of {stack.signal_shape} frames",
+        getattr(stack, "path", None),
+        budget=budget,
+    )
     out = np.empty((q.size, npix), np.float32)
     if n == 0:
         out.fill(np.nan)
@@ -122,7 +130,6 @@ def _quantiles(
     ranks, lo, hi, gamma = _kernels.rank_plan(n, q)
     plan = (ranks, lo, hi, gamma, bool(median), passes, maxval)
 
-    budget, nthreads = budget_and_threads(memory_budget, threads)
     # bytes per pixel of a tile: its values read (and converted, for dtypes the kernel does not
     # take); the kernel's buffers per thread: a chunk of pixels × all frames, one pixel's values
     per_pixel = n * stack.dtype.itemsize

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core.blockwise import reduce_frames
 from ..core.config import config
+from ..core.errors import check_fits
 from ..core.progress import ProgressArg
 from . import _kernels
 from ._common import as_stack, budget_and_threads, fold_source, frame_count, reader_scratch
@@ -202,6 +203,8 @@ def _reduce_many(
     )
     frame_bytes = builtins.max(stack.frame_nbytes, 1)
     npix = builtins.max(1, stack.frame_nbytes // builtins.max(stack.dtype.itemsize, 1))
+    what = f"the accumulators of {'+'.join(labels)} over {stack.signal_shape} frames"
+    check_fits(2 * npix * acc_bytes, what, getattr(stack, "path", None), budget=budget)
     # per thread: its accumulators and a block's partial results, the reader's scratch while it
     # reads (decoded chunks, sparse frames), plus up to three blocks (the one being folded, the
     # one read ahead, and the previous one until the loop lets go of it)
