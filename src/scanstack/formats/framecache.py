@@ -58,6 +58,7 @@ from ._hexrd import (
     yaml_section,
     yamlmeta,
 )
+from ._interchange import H5_CHUNK_CACHE
 
 VERSION_ATTR = "HEXRD_FRAMECACHE_VERSION"
 JSON_KEY = "__scanstack_metadata_json__"
@@ -570,8 +571,9 @@ class FrameCacheReader(Reader):
             return self._pool.size() * (self._members.frame_bytes() + _SCATTER_BYTES)
         largest = int((self._ids[:, 1] - self._ids[:, 0]).max()) if self._ids.size else 0
         # one run of frames read at once (_fch5_frames merges nearby ranges up to a span of
-        # 2 * SPARSE_GROUP values), and the scatter's index arrays
-        return max(2 * SPARSE_GROUP, largest) * item + _SCATTER_BYTES
+        # 2 * SPARSE_GROUP values), the scatter's index arrays and the chunk caches of the data
+        # and indices datasets
+        return max(2 * SPARSE_GROUP, largest) * item + _SCATTER_BYTES + 2 * H5_CHUNK_CACHE
 
     def close(self) -> None:
         if self._members is not None:
@@ -589,10 +591,11 @@ class FrameCacheReader(Reader):
         return super().__reduce__()
 
 
-#: stored values read at once from an fch5 (1.5 MiB of uint16 data and indices)
-SPARSE_GROUP = 1 << 18
-#: values scattered into a frame at once: bounds the index arrays numpy makes (about 1 MiB)
-_SCATTER_STEP = 1 << 15
+#: stored values read at once from an fch5: one HDF5 chunk as scanstack and hexrd write them
+#: (384 KiB of uint16 data and indices)
+SPARSE_GROUP = 1 << 16
+#: values scattered into a frame at once: bounds the index arrays numpy makes (about 0.5 MiB)
+_SCATTER_STEP = 1 << 14
 _SCATTER_BYTES = _SCATTER_STEP * 33
 
 

@@ -203,8 +203,12 @@ def _reduce_many(
     )
     frame_bytes = builtins.max(stack.frame_nbytes, 1)
     npix = builtins.max(1, stack.frame_nbytes // builtins.max(stack.dtype.itemsize, 1))
-    what = f"the accumulators of {'+'.join(labels)} over {stack.signal_shape} frames"
-    check_fits(2 * npix * acc_bytes, what, getattr(stack, "path", None), budget=budget)
+    # one accumulator must fit; each thread has its own (and a block's partial results), so a
+    # tight budget runs fewer threads rather than going over
+    what = f"the accumulator of {'+'.join(labels)} over {stack.signal_shape} frames"
+    check_fits(npix * acc_bytes, what, getattr(stack, "path", None), budget=budget)
+    while nthreads > 1 and nthreads * 2 * npix * acc_bytes > budget // 2:
+        nthreads -= 1
     # per thread: its accumulators and a block's partial results, the reader's scratch while it
     # reads (decoded chunks, sparse frames), plus up to three blocks (the one being folded, the
     # one read ahead, and the previous one until the loop lets go of it)
