@@ -39,21 +39,21 @@ def _write(data: np.ndarray, target: Path, fmt: str, **options) -> Path:
 #: chunks are to a 64 MiB budget)
 CHUNK = 1 << 19
 
-#: format case -> (file name, how to write it, options to open it with)
+#: format case -> (file name, write(data, path, chunk)); "hdf5-shuffle" is hexrd's gzip=0
+#: (byte shuffle only), zarr and nexus are chunked by ``chunk`` bytes
 BUILDERS = {
-    "raw-image": ("f.raw", lambda d, p: d.tofile(p) or p, None),
-    "hdf5-gzip": ("g.h5", lambda d, p: _write(d, p, "hdf5", path="imageseries", gzip=1), None),
-    "hdf5-plain": ("p.h5", lambda d, p: _write(d, p, "hdf5", path="imageseries", gzip=0), None),
-    "frame-cache-npz": ("c.npz", lambda d, p: _write(d, p, "frame-cache", threshold=1), None),
+    "raw-image": ("f.raw", lambda d, p, chunk: d.tofile(p) or p),
+    "hdf5-gzip": ("g.h5", lambda d, p, chunk: _write(d, p, "hdf5", path="imageseries", gzip=1)),
+    "hdf5-shuffle": ("p.h5", lambda d, p, chunk: _write(d, p, "hdf5", path="imageseries", gzip=0)),
+    "frame-cache-npz": ("c.npz", lambda d, p, chunk: _write(d, p, "frame-cache", threshold=1)),
     "frame-cache-fch5": (
         "c.fch5",
-        lambda d, p: _write(d, p, "frame-cache", threshold=1, style="fch5"),
-        None,
+        lambda d, p, chunk: _write(d, p, "frame-cache", threshold=1, style="fch5"),
     ),
-    "zarr": ("z.zarr", lambda d, p: _write(d, p, "zarr", chunk_bytes=CHUNK), None),
-    "nexus": ("n.nxs", lambda d, p: _write(d, p, "nexus", chunk_bytes=CHUNK), None),
-    "tiff": ("t.tif", lambda d, p: _write(d, p, "tiff"), None),
-    "mib": ("m.mib", lambda d, p: _write(d, p, "mib", depth=12), None),
+    "zarr": ("z.zarr", lambda d, p, chunk: _write(d, p, "zarr", chunk_bytes=chunk)),
+    "nexus": ("n.nxs", lambda d, p, chunk: _write(d, p, "nexus", chunk_bytes=chunk)),
+    "tiff": ("t.tif", lambda d, p, chunk: _write(d, p, "tiff")),
+    "mib": ("m.mib", lambda d, p, chunk: _write(d, p, "mib", depth=12)),
 }
 
 
@@ -63,10 +63,10 @@ def open_options(case: str, data: np.ndarray) -> tuple[str | None, dict]:
     return None, {}
 
 
-def build(case: str, data: np.ndarray, folder: Path) -> Path:
-    name, write, _ = BUILDERS[case]
-    path = write(data, folder / name)
-    return Path(path)
+def build(case: str, data: np.ndarray, folder: Path, chunk: int = CHUNK) -> Path:
+    """Write ``data`` as format ``case`` in ``folder``; ``chunk``: zarr/nexus chunk bytes."""
+    name, write = BUILDERS[case]
+    return Path(write(data, folder / name, chunk))
 
 
 #: glibc's malloc hands allocations from 64 KiB up straight to mmap and back at free (instead of
