@@ -17,10 +17,10 @@ from ..core.stack import Stack
 from ._interchange import (
     POSITION_KEYS,
     as_str,
+    chunk_scratch,
     extra_positions,
     parse_compression,
     position_arrays,
-    chunk_scratch,
     read_flat_range,
     writer_inputs,
 )

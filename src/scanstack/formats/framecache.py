@@ -39,6 +39,7 @@ import numpy as np
 
 from ..core.config import config
 from ..core.errors import FormatError, WriteError, check_fits
+from ..core.h5safety import H5_CHUNK_CACHE
 from ..core.metadata import to_jsonable
 from ..core.progress import Progress
 from ..core.readahead import bounded_map
@@ -58,7 +59,6 @@ from ._hexrd import (
     yaml_section,
     yamlmeta,
 )
-from ._interchange import H5_CHUNK_CACHE
 
 VERSION_ATTR = "HEXRD_FRAMECACHE_VERSION"
 JSON_KEY = "__scanstack_metadata_json__"
