@@ -207,7 +207,7 @@ def _reduce_many(
     # tight budget runs fewer threads rather than going over
     what = f"the accumulator of {'+'.join(labels)} over {stack.signal_shape} frames"
     check_fits(npix * acc_bytes, what, getattr(stack, "path", None), budget=budget)
-    while nthreads > 1 and nthreads * 2 * npix * acc_bytes > budget // 2:
+    while nthreads > 1 and nthreads * 2 * npix * acc_bytes > budget * 3 // 4:
         nthreads -= 1
     # per thread: its accumulators and a block's partial results, the reader's scratch while it
     # reads (decoded chunks, sparse frames), plus up to three blocks (the one being folded, the
