@@ -144,3 +144,27 @@ def test_npz_member_larger_than_declared_is_refused(tmp_path, member):
     with pytest.raises(FormatError, match="declares"):
         s = scanstack.open(path, "frame-cache")
         s[0]
+
+
+def test_hdf5_chunk_inflating_past_its_size_is_refused(tmp_path):
+    """A deflated chunk that inflates to more than the chunk holds is never inflated further."""
+    import zlib
+
+    import h5py
+    import numpy as np
+
+    import scanstack
+    from scanstack.core.errors import FormatError
+
+    path = tmp_path / "bomb.h5"
+    with h5py.File(path, "w") as f:
+        ds = f.create_dataset(
+            "imageseries/images", (2, 64, 64), np.uint16, chunks=(1, 64, 64), compression="gzip"
+        )
+        ds[0] = 1
+        bomb = zlib.compress(bytes(64 << 20), 9)  # 64 MiB of zeros for a chunk of 8 KiB
+        ds.id.write_direct_chunk((1, 0, 0), bomb)
+    s = scanstack.open(path, "hdf5", path="imageseries")
+    assert (s[0] == 1).all()
+    with pytest.raises(FormatError, match="inflates to 8192 or more bytes, the chunk holds 8192"):
+        s[1]
