@@ -40,12 +40,6 @@ BATCH = 100  # mutants per subprocess (start-up and numba compilation cost ~2 s 
 PARALLEL = 2
 BATCH_TIMEOUT = 600  # s, a backstop; each mutant has its own limit (FUZZ_TIME_LIMIT, 60 s)
 
-#: mutants whose allocation the RLIMIT_AS cap catches: issue 8 item 4 (memory), not fixed here
-KNOWN_MEMORY: dict[str, str] = {
-    "frame-cache-npz/bomb-1": "issue 8 item 4 (memory): an npz member whose .npy header claims "
-    "2**31 values is allocated in full before its data is read (decompression not bounded)",
-}
-
 CASES = [(seed, m) for seed, kinds in SEED_KINDS.items() for m in mutant_ids(kinds)]
 
 
@@ -158,8 +152,6 @@ def test_mutant(fuzz_results, seed, mutant):
         pytest.skip(f"seed {seed} not available (real files absent)")
     rec = fuzz_results[key]
     context = f"{key} ({rec.get('what')}): {rec.get('error', '')}\n{rec.get('traceback', '')}"
-    if rec["outcome"] == "memory" and key in KNOWN_MEMORY:
-        pytest.xfail(KNOWN_MEMORY[key])
     assert rec["outcome"] in ("ok", "error"), context
     if mutant.startswith("none-"):  # the seed: exact data, and bad indices refused clearly
         assert rec["outcome"] == "ok", context

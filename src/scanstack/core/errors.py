@@ -143,3 +143,39 @@ def decoder_error(
         path,
         _where_in_file(exc, path),
     )
+
+
+class MemoryBudgetError(ScanstackError, MemoryError):
+    """A read would hold more than ``scanstack.config.memory_budget`` at once.
+
+    Raised before anything is allocated: a frame larger than the budget (a header claiming a
+    65535 x 65535 frame), an index or per-frame table larger than the budget read at open, a
+    compressed member declaring more bytes than the budget. The message names the file, the
+    dataset or member, the size asked for and the budget.
+    """
+
+    def __init__(self, message: str, path=None, where=None):
+        self.path = None if path is None else os.fspath(path)
+        self.where = where
+        prefix = self.path or "<in-memory input>"
+        if where is not None:
+            prefix += f" ({where})"
+        super().__init__(f"{prefix}: {message}")
+
+
+def check_fits(nbytes: int, what: str, path=None, where=None, budget: int | None = None) -> None:
+    """Raise :class:`MemoryBudgetError` if ``nbytes`` (for ``what``) exceed the memory budget.
+
+    ``budget`` defaults to ``scanstack.config.memory_budget``.
+    """
+    if budget is None:
+        from .config import config
+
+        budget = config.memory_budget
+    if nbytes > budget:
+        raise MemoryBudgetError(
+            f"{what}: {nbytes / 2**20:,.1f} MiB, more than the memory budget of "
+            f"{budget / 2**20:,.1f} MiB (scanstack.config.memory_budget, --memory-budget)",
+            path,
+            where,
+        )

@@ -208,14 +208,21 @@ def check_h5_inside(h5: Any, allow_outside: bool = False) -> None:
     _Walker(f.filename).walk(f)
 
 
+#: HDF5's cache of decoded chunks per open dataset, in bytes, for files opened here: HDF5 2.0's
+#: default of 8 MiB per dataset is a cost on top of the memory budget; the readers read one chunk
+#: at a time, so a small cache only serves consecutive reads within one chunk
+H5_CHUNK_CACHE = 1 << 20
+
+
 def open_h5_inside(path: str | os.PathLike, allow_outside: bool = False):
-    """``h5py.File(path, 'r')`` after :func:`check_h5_inside` (closed again when refused).
+    """``h5py.File(path, 'r')`` (chunk cache :data:`H5_CHUNK_CACHE`) after
+    :func:`check_h5_inside` (closed again when refused).
 
     h5py's ``OSError`` for a file that is not HDF5 is left to the caller to word.
     """
     import h5py
 
-    f = h5py.File(os.fspath(path), "r")
+    f = h5py.File(os.fspath(path), "r", rdcc_nbytes=H5_CHUNK_CACHE)
     try:
         check_h5_inside(f, allow_outside)
     except BaseException:
@@ -224,4 +231,4 @@ def open_h5_inside(path: str | os.PathLike, allow_outside: bool = False):
     return f
 
 
-__all__ = ["check_h5_inside", "open_h5_inside"]
+__all__ = ["H5_CHUNK_CACHE", "check_h5_inside", "open_h5_inside"]

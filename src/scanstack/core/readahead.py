@@ -1,9 +1,11 @@
-"""Read the next block in the background while the caller works on the current one."""
+"""Read the next block in the background while the caller works on the current one; map
+over a thread pool with a bounded number of results alive."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TypeVar
 
 K = TypeVar("K")
@@ -25,3 +27,26 @@ def read_ahead(load: Callable[[K], V], keys: Sequence[K]) -> Iterator[tuple[K, V
             if i + 1 < len(keys):
                 future = pool.submit(load, keys[i + 1])
             yield key, value
+
+
+def bounded_map(
+    pool: Executor, func: Callable[[K], V], items: Iterable[K], window: int
+) -> Iterator[V]:
+    """``pool.map(func, items)`` with at most ``window`` calls running or done-but-unconsumed.
+
+    ``Executor.map`` submits every item at once, so results pile up faster than the caller
+    consumes them (a read of all frames held every decoded chunk at once). Here a new call is
+    submitted only as a result is taken: memory stays at ``window`` results whatever the count.
+    """
+    window = max(1, int(window))
+    pending: deque = deque()
+    try:
+        for item in items:
+            if len(pending) >= window:
+                yield pending.popleft().result()
+            pending.append(pool.submit(func, item))
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for fut in pending:
+            fut.cancel()

@@ -181,6 +181,16 @@ class Reader:
             out[a:b] = self.read(int(frames[a]), int(frames[b - 1]) + 1, region)
         return out
 
+    def read_overhead(self) -> int:
+        """Bytes of scratch memory one :meth:`read` may hold beyond the block it returns.
+
+        Readers that decode storage units larger than what they return (compressed chunks of
+        several frames, zip members, sparse frames) keep this bounded whatever the number of
+        frames read, and say how much it is, so that the statistics count it in their memory
+        budget. 0 for readers that read straight into the result (memory maps, raw files).
+        """
+        return 0
+
     def as_array(self) -> Any | None:
         """Optional zero-copy view of shape ``(nframes, *signal_shape)`` (memmap or h5py dataset)."""
         return None

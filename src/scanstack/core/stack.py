@@ -28,7 +28,7 @@ import numpy as np
 
 from .axes import Axis
 from .config import config
-from .errors import FrameIndexError
+from .errors import FrameIndexError, check_fits
 from .readahead import read_ahead
 from .reader import Reader, Region, compose_regions, normalize_region, region_shape
 
@@ -211,6 +211,11 @@ class Stack:
 
     def _read_range(self, start: int, stop: int, region: Region | None) -> np.ndarray:
         return self._read_frames(np.arange(start, stop, dtype=np.int64), region)
+
+    def read_overhead(self) -> int:
+        """Scratch bytes one read may hold beyond its result (:meth:`Reader.read_overhead`)."""
+        parent = getattr(self, "parent", None)
+        return parent.read_overhead() if isinstance(parent, Stack) else 0
 
     # -- lazy views -----------------------------------------------------------------------
     @property
@@ -458,13 +463,25 @@ class ReaderStack(Stack):
         return self.reader.path
 
     def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
+        self._check_frame_fits(region)
         return self.reader.read_frames(frames, region)
 
     def _read_range(self, start: int, stop: int, region: Region | None) -> np.ndarray:
+        self._check_frame_fits(region)
         return self.reader.read(start, stop, region)
+
+    def _check_frame_fits(self, region: Region | None) -> None:
+        """One frame (or region) larger than the memory budget is refused before any read: a
+        header may claim any frame size, a tiny file must not allocate in proportion."""
+        nbytes = math.prod(region_shape(region, self.signal_shape)) * self.dtype.itemsize
+        what = f"a region {region_shape(region, self.signal_shape)}" if region else "one frame"
+        check_fits(nbytes, f"{what} of {self.signal_shape} {self.dtype} frames", self.path)
 
     def as_array(self):
         return self.reader.as_array()
+
+    def read_overhead(self) -> int:
+        return int(self.reader.read_overhead())
 
     def source_paths(self) -> list[str]:
         return self.reader.source_paths()

@@ -73,14 +73,29 @@ def decode_chunk(raw: bytes, mask: int, filters: list[int], shape, dtype) -> np.
     ``mask``) as an array of ``shape``."""
     data = raw
     itemsize = np.dtype(dtype).itemsize
+    nbytes = math.prod(shape) * itemsize
     for k in reversed(range(len(filters))):
         if mask & (1 << k):
             continue
         if filters[k] == FILTER_DEFLATE:
-            data = zlib.decompress(data)
+            data = inflate_chunk(data, nbytes)
         elif itemsize > 1:
             data = unshuffle(data, itemsize)
     return np.frombuffer(data, dtype).reshape(shape)
+
+
+def inflate_chunk(raw: bytes, nbytes: int) -> bytes:
+    """Inflate one deflated chunk that must hold exactly ``nbytes`` bytes.
+
+    Never inflates more than ``nbytes`` (a crafted chunk could expand a thousandfold): a chunk
+    inflating to more or fewer bytes is a ``ValueError`` (corrupt), as is bad deflate data.
+    """
+    inflater = zlib.decompressobj()
+    data = inflater.decompress(raw, nbytes)
+    if len(data) != nbytes or inflater.unconsumed_tail or not inflater.eof:
+        more = " or more" if inflater.unconsumed_tail else ""
+        raise ValueError(f"a chunk inflates to {len(data)}{more} bytes, the chunk holds {nbytes}")
+    return data
 
 
 # -- writing ----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from ..core.stack import Stack
 from ._interchange import (
     POSITION_KEYS,
     as_str,
+    chunk_scratch,
     extra_positions,
     parse_compression,
     position_arrays,
@@ -201,6 +202,9 @@ class H5NavReader(H5FileReader):
         self._check_open()
         data = read_flat_range(self._dset, self.nav_shape, start, stop, region, self.signal_shape)
         return data.astype(self.dtype, copy=False)
+
+    def read_overhead(self) -> int:
+        return chunk_scratch(self._dset) if self._dset is not None else 0
 
     def close(self) -> None:
         try:

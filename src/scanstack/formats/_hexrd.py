@@ -283,6 +283,12 @@ class LazyPool:
                 self._pool = ThreadPoolExecutor(self.workers or config.threads())
             return self._pool
 
+    def size(self) -> int:
+        """The number of threads (whether or not the pool has started)."""
+        from ..core.config import config
+
+        return max(1, int(self.workers or config.threads()))
+
     def shutdown(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None

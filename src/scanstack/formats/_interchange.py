@@ -15,6 +15,7 @@ float when constant. Writers also accept an array of shape ``nav_shape`` and
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import warnings
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ..core.errors import UnsupportedError
+from ..core.h5safety import H5_CHUNK_CACHE
 from ..core.metadata import to_jsonable
 from ..core.reader import Region
 from ..core.stack import Stack
@@ -191,18 +193,57 @@ def read_flat_range(
     region: Region | None,
     signal_shape: tuple[int, ...],
 ) -> np.ndarray:
-    """Frames ``start:stop`` of an N-D array ``nav_shape + signal_shape`` as ``(n, *region)``."""
+    """Frames ``start:stop`` of an N-D array ``nav_shape + signal_shape`` as ``(n, *region)``.
+
+    ``array`` is an h5py dataset, a zarr array or anything indexable alike. The result is
+    allocated once and filled one storage chunk at a time (``array.chunks``, when it has them):
+    a compressed chunk is decoded whole even when only a region of it is wanted, so reading
+    chunk by chunk keeps the scratch at one decoded chunk (:func:`chunk_scratch`) whatever the
+    number of frames (zarr decodes every chunk of one selection at once).
+    """
     sig_key = tuple(region) if region is not None else (slice(None),) * len(signal_shape)
-    parts = []
+    sig = tuple(s.stop - s.start for s in region) if region else tuple(signal_shape)
+    out = np.empty((max(stop - start, 0), *sig), array.dtype)
+    nnav = len(nav_shape)
+    chunks = getattr(array, "chunks", None)
+    nav_chunks = tuple(chunks[:nnav]) if chunks else tuple(max(n, 1) for n in nav_shape)
+    at = 0
     for box in flat_range_boxes(nav_shape, start, stop):
-        block = np.asarray(array[(*box, *sig_key)])
-        parts.append(block.reshape((-1, *block.shape[len(nav_shape) :])))
-    if len(parts) == 1:
-        return parts[0]
-    if not parts:
-        shape = tuple(s.stop - s.start for s in region) if region else signal_shape
-        return np.empty((0, *shape), array.dtype)
-    return np.concatenate(parts)
+        bounds = [k.indices(n)[:2] for k, n in zip(box, nav_shape, strict=True)]
+        shape = tuple(b - a for a, b in bounds)
+        count = math.prod(shape)
+        target = out[at : at + count].reshape(shape + sig)
+        pieces = [
+            [(x, min(x + c - x % c, b)) for x in _chunk_starts(a, b, c)]
+            for (a, b), c in zip(bounds, nav_chunks, strict=True)
+        ]
+        for piece in itertools.product(*pieces):
+            key = tuple(slice(x, y) for x, y in piece)
+            local = tuple(slice(x - a, y - a) for (x, y), (a, _) in zip(piece, bounds, strict=True))
+            target[local] = array[(*key, *sig_key)]
+        at += count
+    return out
+
+
+def _chunk_starts(a: int, b: int, c: int) -> list[int]:
+    """Where ``a:b`` crosses into a new chunk of size ``c`` (``a`` first)."""
+    return [a, *range((a // c + 1) * c, b, c)]
+
+
+def chunk_scratch(array) -> int:
+    """Bytes of scratch a read of ``array`` needs beyond its result: for a compressed chunked
+    array (h5py) or any zarr array, one chunk decoded and its stored bytes (:func:`read_flat_range`
+    reads one chunk at a time), plus HDF5's chunk cache; 0 for contiguous or unfiltered HDF5
+    data, read in place."""
+    chunks = getattr(array, "chunks", None)
+    if not chunks:
+        return 0
+    # zarr reads every chunk whole (a chunk is one stored object); HDF5 only filtered ones
+    whole = hasattr(array, "compressors")
+    if not (whole or getattr(array, "compression", None) or getattr(array, "shuffle", False)):
+        return 0
+    cache = 0 if whole else H5_CHUNK_CACHE
+    return 2 * math.prod(chunks) * np.dtype(array.dtype).itemsize + cache
 
 
 # -- attributes ------------------------------------------------------------------------------

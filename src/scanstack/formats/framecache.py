@@ -24,6 +24,7 @@ Write::
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import threading
@@ -37,9 +38,11 @@ from typing import Any
 import numpy as np
 
 from ..core.config import config
-from ..core.errors import FormatError, WriteError
+from ..core.errors import FormatError, WriteError, check_fits
+from ..core.h5safety import H5_CHUNK_CACHE
 from ..core.metadata import to_jsonable
 from ..core.progress import Progress
+from ..core.readahead import bounded_map
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path, resolve_inside
@@ -107,7 +110,13 @@ class NpzMembers:
         self._local = threading.local()
         self._handles: list[zipfile.ZipFile] = []
         self._lock = threading.Lock()
-        self.names = {n[:-4] for n in self.zip().namelist() if n.endswith(".npy")}
+        #: member name (without .npy) -> its declared uncompressed size, from the zip directory
+        self.sizes = {
+            info.filename[:-4]: info.file_size
+            for info in self.zip().infolist()
+            if info.filename.endswith(".npy")
+        }
+        self.names = set(self.sizes)
 
     def zip(self) -> zipfile.ZipFile:
         zf = getattr(self._local, "zf", None)
@@ -123,24 +132,24 @@ class NpzMembers:
                 self._handles.append(zf)
         return zf
 
-    def load(self, key: str) -> np.ndarray:
-        """The array ``key``; :class:`PickledArrayError` for an object array (never unpickled),
-        :class:`FormatError` for a corrupt member (bad deflate stream, header, length)."""
+    def load(self, key: str, max_items: int | None = None) -> np.ndarray:
+        """Member ``key`` as an array, checked before anything is allocated.
+
+        The ``.npy`` header's shape and dtype must account for exactly the member's declared
+        size, which must fit in the memory budget (and hold at most ``max_items`` values when
+        given); the bytes are then inflated as a stream into the array, never more than
+        declared (a zip bomb stops at its declared size and fails its CRC check).
+        """
         if key not in self.names:
             raise FormatError(
                 f"expected the array {key!r} in the npz, it is missing", self.path, key
             )
         try:
             with self.zip().open(key + ".npy") as fh:
-                return np.lib.format.read_array(fh, allow_pickle=False)
+                return self._read_npy(fh, key, max_items)
         except ValueError as exc:
-            if "pickle" in str(exc).lower() or "object arrays" in str(exc).lower():
-                raise PickledArrayError(
-                    f"expected a numeric array {key!r}, found a pickled object array "
-                    "(not loaded: unpickling is unsafe)",
-                    self.path,
-                    key,
-                ) from exc
+            if isinstance(exc, FormatError):
+                raise
             raise FormatError(f"corrupt or truncated array {key!r}: {exc}", self.path, key) from exc
         except (
             zipfile.BadZipFile,
@@ -151,6 +160,56 @@ class NpzMembers:
             KeyError,
         ) as exc:
             raise FormatError(f"corrupt or truncated array {key!r}: {exc}", self.path, key) from exc
+
+    def _read_npy(self, fh, key: str, max_items: int | None) -> np.ndarray:
+        fmt = np.lib.format
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, dtype = fmt.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, fortran, dtype = fmt.read_array_header_2_0(fh)
+        else:
+            raise FormatError(f"unsupported .npy version {version} in {key!r}", self.path, key)
+        if dtype.hasobject:
+            raise PickledArrayError(
+                f"expected a numeric array {key!r}, found a pickled object array "
+                "(not loaded: unpickling is unsafe)",
+                self.path,
+                key,
+            )
+        count = math.prod(shape)
+        nbytes = count * dtype.itemsize
+        declared = self.sizes[key] - fh.tell()
+        if nbytes != declared:
+            raise FormatError(
+                f"the .npy header declares {shape} {dtype} ({nbytes} bytes) but the zip "
+                f"member holds {declared} bytes",
+                self.path,
+                key,
+            )
+        if max_items is not None and count > max_items:
+            raise FormatError(
+                f"{count} values, more than the {max_items} pixels of a frame", self.path, key
+            )
+        check_fits(nbytes, f"the npz member {key!r} ({shape} {dtype})", self.path, key)
+        out = np.empty(count, dtype)
+        view = memoryview(out.view(np.uint8).reshape(-1)) if nbytes else memoryview(b"")
+        got = 0
+        while got < nbytes:
+            n = fh.readinto(view[got:])
+            if not n:
+                raise FormatError(f"truncated: {got} of {nbytes} bytes", self.path, key)
+            got += n
+        return out.reshape(shape, order="F" if fortran else "C")
+
+    def frame_bytes(self) -> int:
+        """The largest declared size of one frame's three members (row, col, data)."""
+        per: dict[str, int] = {}
+        for name, size in self.sizes.items():
+            if FRAME_KEY.match(name):
+                i = name.split("_", 1)[0]
+                per[i] = per.get(i, 0) + size
+        return max(per.values(), default=0)
 
     def close(self) -> None:
         with self._lock:
@@ -363,21 +422,20 @@ class FrameCacheReader(Reader):
                 fname,
                 g + "indices",
             )
-        if group["frame_ids"].dtype.kind not in "iu":  # 2.5 must not silently become 2
+        fids = group["frame_ids"]
+        if fids.dtype.kind not in "iu":  # 2.5 must not silently become 2
             raise FormatError(
-                f"expected integer frame_ids, found {group['frame_ids'].dtype}",
+                f"expected integer frame_ids, found {fids.dtype}", fname, g + "frame_ids"
+            )
+        if fids.shape != (2 * self._nframes,):  # checked before it is read
+            raise FormatError(
+                f"expected frame_ids of shape ({2 * self._nframes},), found {fids.shape}",
                 fname,
                 g + "frame_ids",
             )
-        if group["frame_ids"].shape != (2 * self._nframes,):  # checked before it is read
-            raise FormatError(
-                f"expected frame_ids of shape ({2 * self._nframes},), "
-                f"found {group['frame_ids'].shape}",
-                fname,
-                g + "frame_ids",
-            )
+        check_fits(fids.size * 16, f"frame_ids of {self._nframes} frames", fname, g + "frame_ids")
         try:
-            ids = np.asarray(group["frame_ids"][()], dtype=np.int64)
+            ids = np.asarray(fids[()], dtype=np.int64)
         except (OSError, ValueError) as exc:
             raise FormatError(
                 f"cannot read frame_ids (corrupt?): {exc}", fname, g + "frame_ids"
@@ -429,9 +487,10 @@ class FrameCacheReader(Reader):
     def sparse_frame(self, i: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Frame ``i`` as ``(rows, cols, values)`` (the stored sparse form)."""
         if self._members is not None:
-            row = self._members.load(f"{i}_row")
-            col = self._members.load(f"{i}_col")
-            data = self._members.load(f"{i}_data")
+            most = math.prod(self.signal_shape)  # a frame cannot hold more pixels than it has
+            row = self._members.load(f"{i}_row", most)
+            col = self._members.load(f"{i}_col", most)
+            data = self._members.load(f"{i}_data", most)
             return self._checked(i, row.reshape(-1), col.reshape(-1), data.reshape(-1))
         return self._fch5_frames(i, i + 1)[0]
 
@@ -482,7 +541,11 @@ class FrameCacheReader(Reader):
             k = 0
             while k < len(order):
                 lo, hi, group_end = int(ids[order[k], 0]), int(ids[order[k], 1]), k + 1
-                while group_end < len(order) and int(ids[order[group_end], 0]) <= hi + 65536:
+                while (
+                    group_end < len(order)
+                    and int(ids[order[group_end], 0]) <= hi + 65536
+                    and int(ids[order[group_end], 1]) - lo <= 2 * SPARSE_GROUP
+                ):
                     hi = max(hi, int(ids[order[group_end], 1]))
                     group_end += 1
                 data = data_ds[lo:hi, 0] if hi > lo else np.empty(0, self.dtype)
@@ -500,24 +563,49 @@ class FrameCacheReader(Reader):
         return [self._checked(start + f, *parts[f], where) for f in range(len(ids))]
 
     def read(self, start, stop, region=None):
-        n = stop - start
-        out = np.zeros((n, *region_shape(region, self.signal_shape)), self.dtype)
+        out = np.zeros((stop - start, *region_shape(region, self.signal_shape)), self.dtype)
         if self._members is not None:
-            if n > 2:
-                frames = list(self._pool.get().map(self.sparse_frame, range(start, stop)))
+
+            def fill(i: int) -> None:
+                _scatter(out[i - start], *self.sparse_frame(i), region)
+
+            frames = range(start, stop)
+            if len(frames) > 2:  # decompress in threads, one frame per thread at a time
+                for _ in bounded_map(self._pool.get(), fill, frames, self._pool.size()):
+                    pass
             else:
-                frames = [self.sparse_frame(i) for i in range(start, stop)]
-        else:
-            frames = self._fch5_frames(start, stop)
-        for k, (row, col, data) in enumerate(frames):
-            if region is not None:
-                rs, cs = region
-                keep = (row >= rs.start) & (row < rs.stop) & (col >= cs.start) & (col < cs.stop)
-                row = row[keep].astype(np.intp) - rs.start
-                col = col[keep].astype(np.intp) - cs.start
-                data = data[keep]
-            out[k, row, col] = data
+                for i in frames:
+                    fill(i)
+            return out
+        for a, b in self._fch5_groups(start, stop):
+            for k, frame in enumerate(self._fch5_frames(a, b)):
+                _scatter(out[a - start + k], *frame, region)
         return out
+
+    def _fch5_groups(self, start: int, stop: int) -> list[tuple[int, int]]:
+        """Runs of frames ``start:stop`` holding about :data:`SPARSE_GROUP` stored values each
+        (at least one frame), read one run at a time."""
+        sizes = self._ids[start:stop, 1] - self._ids[start:stop, 0]
+        groups, a, held = [], start, 0
+        for k, size in enumerate(sizes):
+            if held and held + size > SPARSE_GROUP:
+                groups.append((a, start + k))
+                a, held = start + k, 0
+            held += int(size)
+        if stop > a:
+            groups.append((a, stop))
+        return groups
+
+    def read_overhead(self) -> int:
+        item = 4 + self.dtype.itemsize  # uint16 row and col, and the value
+        if self._members is not None:
+            # per thread: a frame's members (declared sizes) and the scatter's index arrays
+            return self._pool.size() * (self._members.frame_bytes() + _SCATTER_BYTES)
+        largest = int((self._ids[:, 1] - self._ids[:, 0]).max()) if self._ids.size else 0
+        # one run of frames read at once (_fch5_frames merges nearby ranges up to a span of
+        # 2 * SPARSE_GROUP values), the scatter's index arrays and the chunk caches of the data
+        # and indices datasets
+        return max(2 * SPARSE_GROUP, largest) * item + _SCATTER_BYTES + 2 * H5_CHUNK_CACHE
 
     def close(self) -> None:
         if self._members is not None:
@@ -533,6 +621,28 @@ class FrameCacheReader(Reader):
             opts = dict(self.options, path=self._h5.group_path, style="fch5")
             return (_reopen, (type(self), self._h5.filename, opts))
         return super().__reduce__()
+
+
+#: stored values read at once from an fch5: one HDF5 chunk as scanstack and hexrd write them
+#: (384 KiB of uint16 data and indices)
+SPARSE_GROUP = 1 << 16
+#: values scattered into a frame at once: bounds the index arrays numpy makes (about 0.5 MiB)
+_SCATTER_STEP = 1 << 14
+_SCATTER_BYTES = _SCATTER_STEP * 33
+
+
+def _scatter(frame: np.ndarray, row, col, data, region) -> None:
+    """``frame[row, col] = data`` (cut to ``region``) in steps of :data:`_SCATTER_STEP` values,
+    so the intp index arrays numpy builds stay small whatever the number of values."""
+    for i in range(0, row.size, _SCATTER_STEP):
+        r, c, v = (a[i : i + _SCATTER_STEP] for a in (row, col, data))
+        if region is not None:
+            rs, cs = region
+            keep = (r >= rs.start) & (r < rs.stop) & (c >= cs.start) & (c < cs.stop)
+            r = r[keep].astype(np.intp) - rs.start
+            c = c[keep].astype(np.intp) - cs.start
+            v = v[keep]
+        frame[r, c] = v
 
 
 # -- writing -----------------------------------------------------------------------------------

@@ -30,6 +30,7 @@ import numpy as np
 
 from ..core.errors import FormatError, WriteError
 from ..core.metadata import to_jsonable
+from ..core.readahead import bounded_map
 from ..core.reader import Reader
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
@@ -202,6 +203,7 @@ class HDF5Reader(Reader):
         self._ndim = ds.ndim
         self._where = where
         self._filters = chunk_filters(ds)
+        self._chunk_rows = ds.chunks[1] if self._filters is not None else 0
         self._pool = LazyPool()
         self.nav_shape = (ds.shape[0],) if ds.ndim == 3 else (1,)
         self.signal_shape = tuple(ds.shape[-2:])
@@ -238,7 +240,11 @@ class HDF5Reader(Reader):
         return np.asarray(block)
 
     def _read_chunks(self, ds, start: int, stop: int, sig) -> np.ndarray:
-        """Frames ``start:stop`` decoded from their raw chunks in threads (see chunk_filters)."""
+        """Frames ``start:stop`` decoded from their raw chunks in threads (see chunk_filters).
+
+        Each thread reads, decodes and copies one chunk into the result at a time, so a read of
+        every frame costs its result plus one chunk per thread (:meth:`read_overhead`).
+        """
         rows, cols = self.signal_shape
         rs, cs = (s if isinstance(s, slice) else slice(None) for s in sig)
         r0, r1, _ = rs.indices(rows)
@@ -247,18 +253,25 @@ class HDF5Reader(Reader):
         first = r0 // cr * cr
         starts = range(first, max(r1, first + 1), cr) if r1 > r0 else range(0)
         out = np.empty((stop - start, max(r1 - r0, 0), max(c1 - c0, 0)), self.dtype)
-        jobs = []
-        for i in range(start, stop):
-            for a in starts:
-                jobs.append((i, a, *ds.id.read_direct_chunk((i, a, 0))))
-        decoded = self._pool.get().map(
-            lambda job: decode_chunk(job[3], job[2], self._filters, (cr, cols), self.dtype),
-            jobs,
-        )
-        for (i, a, _mask, _raw), chunk in zip(jobs, decoded, strict=True):
+
+        def decode_into(job) -> None:
+            i, a = job
+            mask, raw = ds.id.read_direct_chunk((i, a, 0))
+            chunk = decode_chunk(raw, mask, self._filters, (cr, cols), self.dtype)
             lo, hi = max(a, r0), min(a + cr, r1, rows)
             out[i - start, lo - r0 : hi - r0] = chunk[lo - a : hi - a, c0:c1]
+
+        jobs = [(i, a) for i in range(start, stop) for a in starts]
+        for _ in bounded_map(self._pool.get(), decode_into, jobs, self._pool.size()):
+            pass
         return out
+
+    def read_overhead(self) -> int:
+        if self._filters is None:
+            return 0
+        # per thread: a chunk's compressed bytes, its inflated bytes and the unshuffled array
+        chunk = self._chunk_rows * self.signal_shape[1] * self.dtype.itemsize
+        return self._pool.size() * 3 * chunk
 
     def as_array(self):
         return self._dataset() if self._ndim == 3 else None

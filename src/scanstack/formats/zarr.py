@@ -400,6 +400,9 @@ class ZarrReader(Reader):
             ) from exc
         return data.astype(self.dtype, copy=False)
 
+    def read_overhead(self) -> int:
+        return ic.chunk_scratch(self._arr)
+
     def as_array(self):
         return self._arr if len(self.nav_shape) == 1 else None
 

@@ -93,6 +93,19 @@ def budget_and_threads(memory_budget: int | None, threads: int | None) -> tuple[
     return budget, max(1, int(threads or config.threads()))
 
 
+#: the most of the budget given to the reader's scratch (decoded chunks, sparse frames); a reader
+#: needing more goes over the budget by the difference (the README's "Memory" section)
+SCRATCH_SHARE = 4
+
+
+def reader_scratch(stack: Stack, budget: int, readers: int = 1) -> int:
+    """Bytes of the budget kept for the scratch of one of ``readers`` concurrent reads.
+
+    :meth:`Stack.read_overhead`, capped at ``1/SCRATCH_SHARE`` of the budget in all.
+    """
+    return min(stack.read_overhead(), budget // (SCRATCH_SHARE * readers))
+
+
 def in_memory_array(stack: Stack) -> np.ndarray | None:
     """The stack's data as an in-RAM ndarray ``(nframes, *signal_shape)``, else None.
 

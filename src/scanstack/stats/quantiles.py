@@ -20,11 +20,12 @@ from typing import Any
 
 import numpy as np
 
+from ..core.errors import check_fits
 from ..core.progress import Progress, ProgressArg
 from ..core.readahead import read_ahead
 from ..core.stack import Stack
 from . import _kernels
-from ._common import as_stack, budget_and_threads, frame_count, in_memory_array
+from ._common import as_stack, budget_and_threads, frame_count, in_memory_array, reader_scratch
 
 #: bytes reserved per thread for small temporaries (beyond the kernel's own buffers)
 _THREAD_OVERHEAD = 64 << 10
@@ -114,6 +115,13 @@ def _quantiles(
     stack = as_stack(obj)
     n = frame_count(stack, nframes)
     npix = math.prod(stack.signal_shape)
+    budget, nthreads = budget_and_threads(memory_budget, threads)
+    check_fits(
+        q.size * npix * 4,
+        f"the {label} of {stack.signal_shape} frames",
+        getattr(stack, "path", None),
+        budget=budget,
+    )
     out = np.empty((q.size, npix), np.float32)
     if n == 0:
         out.fill(np.nan)
@@ -122,7 +130,6 @@ def _quantiles(
     ranks, lo, hi, gamma = _kernels.rank_plan(n, q)
     plan = (ranks, lo, hi, gamma, bool(median), passes, maxval)
 
-    budget, nthreads = budget_and_threads(memory_budget, threads)
     # bytes per pixel of a tile: its values read (and converted, for dtypes the kernel does not
     # take); the kernel's buffers per thread: a chunk of pixels × all frames, one pixel's values
     per_pixel = n * stack.dtype.itemsize
@@ -177,8 +184,12 @@ def _on_threads(
     same = work_dtype == stack.dtype or stack.dtype.kind == "b"
     memory = in_memory_array(stack) if same else None
 
+    # the reader's scratch (decoded chunks, sparse frames) while it reads a tile: one read at
+    # a time (the tile after the current one)
+    scratch = reader_scratch(stack, budget) if memory is None else 0
+
     def avail(threads: int) -> int:
-        return budget - out.nbytes - threads * (_THREAD_OVERHEAD + kernel_bytes)
+        return budget - out.nbytes - scratch - threads * (_THREAD_OVERHEAD + kernel_bytes)
 
     # a tight budget is better spent on tiles than on the threads' buffers
     while nthreads > 1 and nthreads * (_THREAD_OVERHEAD + kernel_bytes) > avail(0) // 4:

@@ -17,9 +17,10 @@ import numpy as np
 
 from ..core.blockwise import reduce_frames
 from ..core.config import config
+from ..core.errors import check_fits
 from ..core.progress import ProgressArg
 from . import _kernels
-from ._common import as_stack, budget_and_threads, fold_source, frame_count
+from ._common import as_stack, budget_and_threads, fold_source, frame_count, reader_scratch
 
 # -- folds (module level so that they pickle to dask.distributed workers) -----------------------
 
@@ -202,14 +203,24 @@ def _reduce_many(
     )
     frame_bytes = builtins.max(stack.frame_nbytes, 1)
     npix = builtins.max(1, stack.frame_nbytes // builtins.max(stack.dtype.itemsize, 1))
-    # per thread: its accumulators and a block's partial results, plus up to three blocks (the one
-    # being folded, the one read ahead, and the previous one until the loop lets go of it)
-    per_thread = budget // nthreads - 2 * npix * acc_bytes
+    # one accumulator must fit; each thread has its own (and a block's partial results), so a
+    # tight budget runs fewer threads rather than going over
+    what = f"the accumulator of {'+'.join(labels)} over {stack.signal_shape} frames"
+    check_fits(npix * acc_bytes, what, getattr(stack, "path", None), budget=budget)
+    while nthreads > 1 and nthreads * 2 * npix * acc_bytes > budget * 3 // 4:
+        nthreads -= 1
+    # per thread: its accumulators and a block's partial results, the reader's scratch while it
+    # reads (decoded chunks, sparse frames), plus up to three blocks (the one being folded, the
+    # one read ahead, and the previous one until the loop lets go of it)
+    source = fold_source(stack, client)
+    per_thread = (
+        budget // nthreads - 2 * npix * acc_bytes - reader_scratch(source, budget, nthreads)
+    )
     block_bytes = builtins.min(config.chunk_bytes, builtins.max(per_thread // 3, frame_bytes))
     fpb = builtins.max(1, block_bytes // frame_bytes)
     together = _Together(labels)
     result = reduce_frames(
-        fold_source(stack, client),
+        source,
         together.fold,
         together.combine,
         frames_per_block=fpb,

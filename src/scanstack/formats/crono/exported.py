@@ -17,7 +17,7 @@ from ...core.reader import Reader, Region
 from ...core.values import numeric_dtype
 from .. import _h5io as h5io
 from .._sniff import h5_sniffer
-from .reader import PER_SPECTRUM, energy_axis, map_axes, read_common, scan_geometry
+from .reader import PER_SPECTRUM, energy_axis, map_axes, read_common, read_table, scan_geometry
 
 SUFFIX = " Regular Matrix"
 
@@ -85,7 +85,8 @@ class CronoExportedReader(h5io.H5FileReader, Reader):
         nav = map_axes(meta, scan_geometry(attrs, map_setup, rows, columns, path), rows, columns)
         for name, key, scale in PER_SPECTRUM:
             if name in mats and f[mats[name]].shape[:2] == (rows, columns):
-                arr = f[mats[name]][()].reshape(rows * columns, -1)
+                arr = read_table(f[mats[name]], path, f"the per-pixel table {mats[name]}")
+                arr = arr.reshape(rows * columns, -1)
                 arr = arr[:, 0] if arr.shape[1] == 1 else arr
                 meta[key] = arr * scale if scale else arr
         orig["regular_matrices"] = sorted(mats.values())

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 from ...core.axes import Axis
-from ...core.errors import FormatError
+from ...core.errors import FormatError, check_fits
 from ...core.reader import Reader, Region
 from ...core.values import numeric_dtype
 from .. import _h5io as h5io
@@ -424,7 +424,8 @@ class CronoReader(h5io.H5FileReader, Reader):
                 f"expected integer spectrum numbers, found dtype {sel.dtype}", path, f"/{SELECTED}"
             )
         rows, columns = sel.shape[:2]
-        index = sel[()].reshape(rows, columns).astype(np.int64)
+        index = read_table(sel, path, f"the selection index of {rows} x {columns} pixels")
+        index = index.reshape(rows, columns).astype(np.int64, copy=False)
         _check_index(index, n, path)
         self.selected_index = index
 
@@ -447,6 +448,7 @@ class CronoReader(h5io.H5FileReader, Reader):
         else:
             self.nav_shape = (n,)
             nav = [Axis("spectrum", n)]
+            check_fits(16 * n, f"the map pixel of each of {n} spectra", path, f"/{SPECTRA}")
             per["selected_pixel"] = _pixel_of_spectrum(index, n)
         meta.update(per)
         self.signal_shape = (channels,)
@@ -477,7 +479,7 @@ class CronoReader(h5io.H5FileReader, Reader):
                     stacklevel=4,
                 )
                 continue
-            arr = f[name][()]
+            arr = read_table(f[name], path, f"the per-spectrum table /{name}")
             out[key] = arr * scale if scale else arr
         return out
 
@@ -526,8 +528,18 @@ class CronoReader(h5io.H5FileReader, Reader):
         return self._spectra if self.mode == "acquisition" else None
 
 
+def read_table(ds: h5py.Dataset, path, what: str) -> np.ndarray:
+    """A whole dataset read at open, refused first when it (and a 64-bit copy) would not fit in
+    the memory budget: an unwritten dataset of a tiny file may claim any size."""
+    check_fits(ds.size * (ds.dtype.itemsize + 8), what, path, f"/{ds.name.lstrip('/')}")
+    return ds[()]
+
+
 def _all_nan(ds: h5py.Dataset) -> bool:
     """True if every value is NaN, reading at most a few rows at a time."""
+    if ds.id.get_storage_size() == 0:  # nothing written: every value is the fill value
+        fill = ds.fillvalue
+        return bool(np.all(np.isnan(fill))) if np.asarray(fill).dtype.kind == "f" else False
     step = max(1, (8 << 20) // max(1, int(np.prod(ds.shape[1:])) * 8))
     for a in range(0, ds.shape[0], step):
         if not np.isnan(ds[a : a + step]).all():
