@@ -16,6 +16,8 @@ is twice the frame width and the payload is two 12-bit raw sub-frames, the first
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 #: bits per pixel in the raw stream for each counter depth (24 = two 12-bit sub-frames)
@@ -135,12 +137,6 @@ def encode(frames: np.ndarray, depth: int, quad: bool, gap: bool = False) -> np.
 
 
 # -- fused numba kernel: word swap + lane unpack + quad assembly + row flip in one pass -----------
-try:
-    import numba as _numba
-except ImportError:  # pragma: no cover - numba is a dependency; the numpy path stays correct
-    _numba = None
-
-
 def _put_word(src, f, base, half, bits, out, orow, col, step):  # pragma: no cover - compiled
     """Write the pixels of the raw word at ``src[f, base:base+8]`` to ``out[f, orow]`` from
     column ``col`` going right (``step=1``) or left (``step=-1``).
@@ -228,12 +224,29 @@ def _kernel(src, out, depth, rows, width, quad, gap, flip):  # pragma: no cover 
 
 
 _prange = range  # frames are decoded in parallel by the callers (nogil), not inside
-if _numba is not None:
-    _lane24 = _numba.njit(cache=True, nogil=True, inline="always")(_lane24)
-    _put_word = _numba.njit(cache=True, nogil=True, inline="always")(_put_word)
-    _decode_kernel = _numba.njit(cache=True, nogil=True)(_kernel)
-else:  # pragma: no cover
-    _decode_kernel = None
+_compiled: dict[str, object] = {}
+_compile_lock = threading.Lock()  # reader threads may ask at once; decorate once
+
+
+def _decode_kernel():
+    """The compiled kernel, or None without numba. Compiled at first use, not at import: opening
+    any file imports every format module, and numba takes a second to import."""
+    with _compile_lock:
+        return _decode_kernel_locked()
+
+
+def _decode_kernel_locked():
+    if "kernel" not in _compiled:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba is a dependency; numpy stays correct
+            _compiled["kernel"] = None
+        else:
+            global _lane24, _put_word  # the kernel calls them by these global names
+            _lane24 = numba.njit(cache=True, nogil=True, inline="always")(_lane24)
+            _put_word = numba.njit(cache=True, nogil=True, inline="always")(_put_word)
+            _compiled["kernel"] = numba.njit(cache=True, nogil=True)(_kernel)
+    return _compiled["kernel"]
 
 
 def decode_into(
@@ -256,12 +269,13 @@ def decode_into(
     shape = (n, 2 * rows + g, width // 2 + g) if quad else (n, rows, width)
     if out is None:
         out = np.empty(shape, OUT_DTYPE[depth])
-    if _decode_kernel is None:  # pragma: no cover
+    kernel = _decode_kernel()
+    if kernel is None:  # pragma: no cover
         frames = decode(np.ascontiguousarray(block), depth, rows, width, quad, gap)
         out[...] = frames[:, ::-1] if flip else frames
         return out
     if g:  # the kernel never writes the gap pixels (symmetric, so flip does not move them)
         out[:, rows : rows + g] = 0
         out[:, :, width // 4 : width // 4 + g] = 0
-    _decode_kernel(np.asarray(block), out, depth, rows, width, quad, gap, flip)
+    kernel(np.asarray(block), out, depth, rows, width, quad, gap, flip)
     return out
