@@ -98,3 +98,45 @@ def test_cli_median_in_fresh_process_runs_without_numba(tmp_path):
         assert loaded == ["tifffile"]  # what writes the output, nothing else
         result = tifffile.imread(out)
         np.testing.assert_array_equal(result, reference.astype(result.dtype))
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".npy"])
+def test_statistic_is_written_without_a_copy(tmp_path, suffix):
+    import tracemalloc
+
+    from scanstack import stats
+    from scanstack.cli.main import _write_image
+
+    frames = np.random.default_rng(2).poisson(2.0, (5, 512, 512)).astype(np.uint16)
+    result = stats.median(frames)
+    out = tmp_path / f"median{suffix}"
+    tracemalloc.start()
+    try:
+        _write_image(result, str(out), [])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < result.nbytes / 2  # written from the array itself, at most in strips
+    back = tifffile.imread(out) if suffix == ".tif" else np.load(out)
+    np.testing.assert_array_equal(back, np.median(frames, axis=0).astype(np.float32))
+
+
+def test_named_format_imports_only_its_module(tmp_path):
+    path = tmp_path / "series.h5"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("imageseries/images", data=np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
+    out = fresh(
+        "import json, sys\n"
+        "import numpy as np, scanstack\n"
+        f"s = scanstack.open({str(path)!r}, 'hdf5', path='imageseries')\n"
+        "same = bool(np.array_equal(s[1], np.arange(12, 24).reshape(3, 4)))\n"
+        "mods = [m for m in sys.modules if m.startswith('scanstack.formats.')]\n"
+        f"print(json.dumps([same, mods, {LOADED}]))"
+    )
+    same, modules, loaded = out
+    assert same
+    assert "scanstack.formats.hexrd_hdf5" in modules
+    assert not any(
+        m.startswith(("scanstack.formats.mib", "scanstack.formats.zarr")) for m in modules
+    )
+    assert loaded == []
