@@ -11,8 +11,10 @@ and their CPU time (user + system, the process and its children):
 - ``scanstack stats --stat median -o median.tif`` on the same file, with the kernels compiled
   ahead of time (the default) and with numba's JIT and its on-disk cache
   (``SCANSTACK_KERNEL_CACHE=off``); the outputs are checked equal to the reference's;
-- in process, in a fresh python: the first ``stats.median`` call against the second (what
-  starting the kernels costs), for both kernel modes, next to the reference's read + median.
+- in process, in a fresh python: the first ``stats.median`` call against the second, for both
+  kernel modes, on the file and on the frames already in RAM (where only starting the kernels
+  differs; on the file the first call also pays the system for fresh pages of its read buffer),
+  next to the reference's read + median.
 
 Usage: ``python benchmarks/bench_coldstart.py [--quick] [--repeat N] [--dir PATH]``
 """
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -73,31 +76,47 @@ def scanstack_command() -> list[str]:
     return [sys.executable, "-m", "scanstack.cli.main"]
 
 
-def in_process(path: str) -> None:
-    """(child) First and second ``stats.median`` of the file and the reference, as JSON."""
-    t_start, c_start = time.perf_counter(), time.process_time()
+def _cpu() -> tuple[float, float, float]:
+    """(wall, user CPU, system CPU) seconds so far: the first call's extra system time is the
+    kernel handing out fresh memory pages (first touch), its extra user time starting up."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return time.perf_counter(), usage.ru_utime, usage.ru_stime
+
+
+def _since(t0: tuple[float, float, float]) -> list[float]:
+    return [b - a for a, b in zip(t0, _cpu(), strict=True)]
+
+
+def in_process(path: str, where: str) -> None:
+    """(child) First and second ``stats.median`` of the file (``where="file"``) or of its frames
+    read into RAM beforehand (``"ram"``: only the kernels' start-up differs), as JSON."""
+    t0 = _cpu()
+    import h5py
     import numpy as np
 
     import scanstack
     from scanstack import stats
 
-    out = {"import": (time.perf_counter() - t_start, time.process_time() - c_start)}
-    stack = scanstack.open(path, "hdf5", path="imageseries")
+    out = {"import": _since(t0)}
+    if where == "file":
+        data = scanstack.open(path, "hdf5", path="imageseries")
+    else:
+        with h5py.File(path, "r") as f:
+            data = f["imageseries/images"][()]
     for name in ("first", "second"):
-        t0, c0 = time.perf_counter(), time.process_time()
-        stats.median(stack)
-        out[name] = (time.perf_counter() - t0, time.process_time() - c0)
+        t0 = _cpu()
+        stats.median(data)
+        out[name] = _since(t0)
     out["numba loaded"] = "numba" in sys.modules
-    import h5py
-
-    t0, c0 = time.perf_counter(), time.process_time()
-    with h5py.File(path, "r") as f:
-        ds = f["imageseries/images"]
-        frames = np.empty(ds.shape, ds.dtype)
-        for i in range(len(ds)):
-            frames[i] = ds[i]
-    np.median(frames, axis=0)
-    out["reference"] = (time.perf_counter() - t0, time.process_time() - c0)
+    if where == "file":
+        t0 = _cpu()
+        with h5py.File(path, "r") as f:
+            ds = f["imageseries/images"]
+            frames = np.empty(ds.shape, ds.dtype)
+            for i in range(len(ds)):
+                frames[i] = ds[i]
+        np.median(frames, axis=0)
+        out["reference"] = _since(t0)
     print(json.dumps(out))
 
 
@@ -113,10 +132,10 @@ def main(argv=None) -> None:
     parser.add_argument("--quick", action="store_true", help="small run (20 frames of 512x512)")
     parser.add_argument("--repeat", type=int, default=None, help="timed runs per row (best kept)")
     parser.add_argument("--dir", type=Path, default=None, help="where to write the data")
-    parser.add_argument("--in-process", metavar="PATH", help=argparse.SUPPRESS)
+    parser.add_argument("--in-process", nargs=2, metavar=("PATH", "WHERE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.in_process:
-        in_process(args.in_process)
+        in_process(*args.in_process)
         return
     nframes, size = (20, 512) if args.quick else (60, 2048)
     repeat = args.repeat or (2 if args.quick else 3)
@@ -164,7 +183,7 @@ def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
         ("numba JIT", jit_tif, jit_env),
     ):
         wall, cpu = best_of([*stats_cmd, "--stat", "median", "-o", str(out)], kenv, repeat)
-        note = f"{ref_wall / wall:4.1f}x faster than the reference ({ref_cpu / cpu:.1f}x less CPU)"
+        note = f"reference / this: {ref_wall / wall:4.1f}x wall, {ref_cpu / cpu:.1f}x CPU"
         row(f"scanstack stats --stat median ({label})", wall, cpu, note)
     reference = tifffile.imread(ref_tif)
     for out in (aot_tif, jit_tif):
@@ -172,15 +191,27 @@ def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
             raise AssertionError(f"{out.name} differs from the reference median")
     print("  (both scanstack medians equal the reference's)")
 
-    print("in process (a fresh python; the second median call as the warm figure):")
-    for label, kenv in (("ahead-of-time kernels", env), ("numba JIT", jit_env)):
-        text = subprocess.check_output([py, __file__, "--in-process", str(path)], env=kenv)
-        res = json.loads(text)
-        (w1, c1), (w2, c2) = res["first"], res["second"]
-        row(f"import scanstack + scanstack.stats ({label})", *res["import"])
-        row(f"first stats.median ({label})", w1, c1, f"numba loaded: {res['numba loaded']}")
-        row(f"second stats.median ({label})", w2, c2, f"first - second: {c1 - c2:+.3f} s CPU")
-    row("reference in process: read all + np.median", *res["reference"])
+    print("in process, a fresh python each (wall, user + system CPU):")
+
+    def cpu_row(name: str, wall: float, user: float, system: float, note: str = "") -> None:
+        row(name, wall, user + system, f"user {user:.3f} + sys {system:.3f}  {note}")
+
+    for where in ("file", "ram"):
+        for label, kenv in (("ahead-of-time kernels", env), ("numba JIT", jit_env)):
+            cmd = [py, __file__, "--in-process", str(path), where]
+            res = json.loads(subprocess.check_output(cmd, env=kenv))
+            if where == "file":
+                cpu_row(f"import scanstack + scanstack.stats ({label})", *res["import"])
+            first, second = res["first"], res["second"]
+            extra = (first[1] + first[2]) - (second[1] + second[2])
+            cpu_row(f"first stats.median, {where} ({label})", *first)
+            cpu_row(
+                f"second stats.median, {where} ({label})",
+                *second,
+                f"first - second: {extra:+.3f} s CPU; numba loaded: {res['numba loaded']}",
+            )
+        if where == "file":
+            cpu_row("reference in process: read all + np.median", *res["reference"])
     print(f"  ({load()} at the end)")
 
 

@@ -131,10 +131,12 @@ def test_named_format_imports_only_its_module(tmp_path):
         f"s = scanstack.open({str(path)!r}, 'hdf5', path='imageseries')\n"
         "same = bool(np.array_equal(s[1], np.arange(12, 24).reshape(3, 4)))\n"
         "mods = [m for m in sys.modules if m.startswith('scanstack.formats.')]\n"
-        f"print(json.dumps([same, mods, {LOADED}]))"
+        "import threading\n"
+        f"print(json.dumps([same, mods, {LOADED}, threading.active_count()]))"
     )
-    same, modules, loaded = out
+    same, modules, loaded, threads = out
     assert same
+    assert threads == 1  # thread pools start when work is shared out, not on import or open
     assert "scanstack.formats.hexrd_hdf5" in modules
     assert not any(
         m.startswith(("scanstack.formats.mib", "scanstack.formats.zarr")) for m in modules
