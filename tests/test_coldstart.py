@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -142,3 +143,23 @@ def test_named_format_imports_only_its_module(tmp_path):
         m.startswith(("scanstack.formats.mib", "scanstack.formats.zarr")) for m in modules
     )
     assert loaded == []
+
+
+@pytest.mark.slow
+def test_bench_coldstart_quick(tmp_path):
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_coldstart.py"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    done = subprocess.run(
+        [sys.executable, str(bench), "--quick", "--repeat", "1", "--dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "both scanstack medians equal the reference's" in out
+    for name in ("reference: h5py read all", "(ahead-of-time kernels)", "(numba JIT)"):
+        assert name in out
+    # the ahead-of-time rows never load numba, the JIT rows do
+    assert out.count("numba loaded: False") == 2 and out.count("numba loaded: True") == 2
