@@ -63,7 +63,9 @@ def test_unusable_cache_warns_once_and_falls_back(monkeypatch, tmp_path):
     blocker.write_text("not a folder")
     monkeypatch.setenv(aot.CACHE_ENV, str(blocker / "kernels"))
     kernel = aot.AotKernel("scanstack.stats._kernels", "min_into", _compiled._FOLD)
-    with pytest.warns(RuntimeWarning, match="could not compile the kernel .*min_into"):
+    with pytest.warns(
+        RuntimeWarning, match="could not compile or load the kernel .*min_into.*cannot be written"
+    ):
         func = kernel.get(np.float32, np.float32)
     acc = np.full(3, np.inf, np.float32)
     func(np.array([[1, np.nan, 3], [0, 5, 4]], np.float32), acc)
@@ -186,3 +188,18 @@ def test_non_editable_read_only_install(tmp_path):
         assert not list(site.rglob("*.nbi"))  # nothing was written into the install
     finally:
         _writable_again(site)
+
+
+def test_damaged_module_falls_back_and_is_not_retried(monkeypatch, tmp_path):
+    monkeypatch.setenv(aot.CACHE_ENV, str(tmp_path))
+    kernel = aot.AotKernel("scanstack.stats._kernels", "max_into", _compiled._FOLD)
+    from importlib.machinery import EXTENSION_SUFFIXES
+
+    name = kernel.module_name(_compiled._FOLD.format("int8", "int8"))
+    (tmp_path / (name + EXTENSION_SUFFIXES[0])).write_bytes(b"not a shared library")
+    with pytest.warns(RuntimeWarning, match="delete it to try again"):
+        func = kernel.get(np.int8, np.int8)
+    acc = np.full(2, -128, np.int8)
+    func(np.array([[3, -5], [1, 7]], np.int8), acc)
+    np.testing.assert_array_equal(acc, [3, 7])
+    assert (tmp_path / (name + ".failed")).read_text().startswith("scanstack.stats._kernels")

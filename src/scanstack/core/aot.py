@@ -15,8 +15,9 @@ extension module in a cache folder, and later processes import that module: no n
   upgrading rebuilds it, and a cache shared between machines keeps one build per CPU;
 - the build happens at first use (a few seconds: what numba's first JIT compile costs too) and is
   written to a temporary name, then renamed, so concurrent processes never load half a file;
-- if it cannot be built (no C compiler, a read-only cache, a numba without ``pycc``) a marker
-  file records why (warned once) and the kernel runs under numba's JIT instead, whose
+- if it cannot be built or loaded (no C compiler, a read-only cache, a numba without ``pycc``,
+  a damaged file) a ``.failed`` file next to it records why (warned once; delete it to try
+  again) and the kernel runs under numba's JIT instead, whose
   ``cache=True`` keeps its code in ``__pycache__`` next to the source or, when that is read-only,
   in numba's user cache (``$NUMBA_CACHE_DIR``, else ``~/.cache/numba``).
 
@@ -48,6 +49,9 @@ CACHE_ENV = "SCANSTACK_KERNEL_CACHE"
 #: name of every compiled module (their files differ) and of the function inside
 _MODULE = "_scanstack_kernel"
 _EXPORT = "kernel"
+#: one build at a time: pycc's compiler flags are patched while it runs (and it holds numba's
+#: compiler lock anyway)
+_BUILD_LOCK = threading.Lock()
 _ARG = re.compile(r"^\s*(\w+)\s*(\[[\s:,]*\])?\s*$")
 
 
@@ -221,32 +225,35 @@ class AotKernel:
 
         path = folder / (modname + EXTENSION_SUFFIXES[0])
         failed = folder / (modname + ".failed")
-        if not path.exists():
-            if failed.exists():
-                return self.jit()
-            try:
-                self._build(signature, folder, path)
-            except Exception as exc:  # noqa: BLE001 - any build failure falls back to the JIT
-                self._record_failure(failed, signature, exc)
-                return self.jit()
-        spec = importlib.util.spec_from_file_location(_MODULE, path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return _Checked(getattr(module, _EXPORT), signature)
+        if failed.exists():
+            return self.jit()
+        try:
+            if not path.exists():
+                with _BUILD_LOCK:
+                    if not path.exists():
+                        self._build(signature, folder, path)
+            spec = importlib.util.spec_from_file_location(_MODULE, path)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return _Checked(getattr(module, _EXPORT), signature)
+        except Exception as exc:  # noqa: BLE001 - whatever fails, the JIT still runs the kernel
+            self._record_failure(failed, signature, exc)
+            return self.jit()
 
     def _record_failure(self, failed: Path, signature: str, exc: Exception) -> None:
         text = f"{self.source}.{self.name} {signature}: {type(exc).__name__}: {exc}"
-        warnings.warn(
-            f"scanstack: could not compile the kernel {text} ahead of time, so it runs under "
-            f"numba's JIT (slower to start); set {CACHE_ENV}=off to stop trying",
-            RuntimeWarning,
-            stacklevel=4,
-        )
         try:
             failed.parent.mkdir(parents=True, exist_ok=True)
             failed.write_text(text + "\n", encoding="utf-8")
-        except OSError:
-            pass  # a read-only cache: tried again by the next process
+            where = f"recorded in {failed} (delete it to try again)"
+        except OSError:  # a cache that cannot be written: the next process tries again
+            where = f"{failed.parent} cannot be written"
+        warnings.warn(
+            f"scanstack: could not compile or load the kernel {text} ahead of time, so it runs "
+            f"under numba's JIT (slower to start); {where}",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
     def _build(self, signature: str, folder: Path, path: Path) -> None:
         """Compile the kernel with numba.pycc into ``path`` (temporary name, then renamed)."""
