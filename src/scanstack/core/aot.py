@@ -2,7 +2,7 @@
 
 numba's own ``cache=True`` keeps the machine code on disk, but every new process still pays for
 numba's compiler to start before it can load that code: importing numba, building its typing and
-target contexts (which import ``scipy.linalg``), starting LLVM — about 0.7 s of CPU on this
+target contexts (which import ``scipy.linalg``), starting LLVM — about 0.6 s of CPU on this
 project's machine, more than the median of a 480 MB series takes. A shell user pays that on every
 command. So a kernel here is compiled once per signature with ``numba.pycc`` into a small
 extension module in a cache folder, and later processes import that module: no numba, no LLVM.
@@ -13,13 +13,14 @@ extension module in a cache folder, and later processes import that module: no n
 - a module's name is a hash of the kernel's source files, the signature, the Python, numpy and
   numba versions and the CPU (the code is built for the host CPU), so editing a kernel or
   upgrading rebuilds it, and a cache shared between machines keeps one build per CPU;
-- the build happens at first use (a few seconds: what numba's first JIT compile costs too) and is
-  written to a temporary name, then renamed, so concurrent processes never load half a file;
+- the build happens at first use (~0.3 s of CPU per kernel, less than numba's first JIT compile,
+  plus ~4.5 s once for pycc's C runtime, which all modules share) and is written to a
+  temporary name, then renamed, so concurrent processes never load half a file;
 - if it cannot be built or loaded (no C compiler, a read-only cache, a numba without ``pycc``,
   a damaged file) a ``.failed`` file next to it records why (warned once; delete it to try
-  again) and the kernel runs under numba's JIT instead, whose
-  ``cache=True`` keeps its code in ``__pycache__`` next to the source or, when that is read-only,
-  in numba's user cache (``$NUMBA_CACHE_DIR``, else ``~/.cache/numba``).
+  again) and the kernel runs under numba's JIT instead, whose ``cache=True`` keeps its code in
+  ``__pycache__`` next to the source or, when that is read-only, in numba's user cache
+  (``$NUMBA_CACHE_DIR``, else ``~/.cache/numba``).
 
 The compiled functions release the GIL like ``@njit(nogil=True)``. They do not check their
 arguments (a wrong dtype would crash the process), so :class:`AotKernel` checks every array's
