@@ -163,3 +163,20 @@ def test_bench_coldstart_quick(tmp_path):
         assert name in out
     # the ahead-of-time rows never load numba, the JIT rows do
     assert out.count("numba loaded: False") == 2 and out.count("numba loaded: True") == 2
+
+
+@pytest.mark.skipif(cache_dir() is None, reason="ahead-of-time kernels turned off")
+def test_raw_mib_decoding_in_fresh_process_runs_without_numba():
+    code = (
+        "import json, sys\n"
+        "import numpy as np\n"
+        "from scanstack.formats.mib import raw\n"
+        "frames = np.random.default_rng(3).integers(0, 4096, (3, 512, 512)).astype(np.uint16)\n"
+        "payload = raw.encode(frames, 12, quad=True)\n"
+        "out = raw.decode_into(payload, 12, 256, 1024, True, False, True)\n"
+        "numpy_path = raw.decode(payload, 12, 256, 1024, True)\n"
+        "same = bool(np.array_equal(numpy_path, frames) and np.array_equal(out, frames[:, ::-1]))\n"
+        f"print(json.dumps([same, {LOADED}]))"
+    )
+    fresh(code)  # builds the kernel into the cache if it is not there yet
+    assert fresh(code) == [True, []]
