@@ -203,3 +203,19 @@ def test_damaged_module_falls_back_and_is_not_retried(monkeypatch, tmp_path):
     func(np.array([[3, -5], [1, 7]], np.int8), acc)
     np.testing.assert_array_equal(acc, [3, 7])
     assert (tmp_path / (name + ".failed")).read_text().startswith("scanstack.stats._kernels")
+
+
+def test_missing_build_tools_warn_once_per_process(monkeypatch, tmp_path):
+    monkeypatch.setenv(aot.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(aot, "_missing_tool_warned", False)
+    # numba.pycc cannot be imported (as without setuptools): every kernel falls back to the JIT
+    monkeypatch.setitem(sys.modules, "numba.pycc", None)
+    kernels = [
+        aot.AotKernel("scanstack.stats._kernels", name, _compiled._FOLD)
+        for name in ("add_into", "max_into")
+    ]
+    with pytest.warns(RuntimeWarning, match="needs setuptools and a C compiler") as caught:
+        funcs = [k.get(np.uint16, np.uint16) for k in kernels]
+    assert len([w for w in caught if "numba.pycc" in str(w.message)]) == 1
+    assert not any(isinstance(f, aot._Checked) for f in funcs)
+    assert len(list(tmp_path.glob("*.failed"))) == 2  # each kernel recorded, not retried

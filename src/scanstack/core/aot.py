@@ -53,6 +53,8 @@ _EXPORT = "kernel"
 #: one build at a time: pycc's compiler flags are patched while it runs (and it holds numba's
 #: compiler lock anyway)
 _BUILD_LOCK = threading.Lock()
+#: whether a missing build tool (setuptools, numba.pycc) was reported already
+_missing_tool_warned = False
 _ARG = re.compile(r"^\s*(\w+)\s*(\[[\s:,]*\])?\s*$")
 
 
@@ -249,6 +251,12 @@ class AotKernel:
             where = f"recorded in {failed} (delete it to try again)"
         except OSError:  # a cache that cannot be written: the next process tries again
             where = f"{failed.parent} cannot be written"
+        global _missing_tool_warned
+        if isinstance(exc, ImportError):  # the tools, not this kernel: one warning per process
+            if _missing_tool_warned:
+                return
+            _missing_tool_warned = True
+            where += "; numba.pycc needs setuptools and a C compiler"
         warnings.warn(
             f"scanstack: could not compile or load the kernel {text} ahead of time, so it runs "
             f"under numba's JIT (slower to start); {where}",
