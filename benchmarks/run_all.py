@@ -13,6 +13,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
     "bench_stats.py",
+    "bench_coldstart.py",
     "bench_hexrd_formats.py",
     "bench_process.py",
     "bench_mib.py",

@@ -8,8 +8,6 @@
 >>> scanstack.save(s, "scan.zarr", "zarr")
 """
 
-# ``scanstack.formats`` is the formats package, callable to list the formats (see its docstring)
-from . import formats
 from .core import (
     Axis,
     FormatError,
@@ -30,6 +28,18 @@ from .core import (
 )
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # ``scanstack.formats`` is the formats package, callable to list the formats (see its
+    # docstring). It is imported on first use, as the registry does when a file is opened: it
+    # loads h5py and the HDF5 compression filters, 0.2 s that `scanstack --help` need not wait.
+    if name == "formats":
+        import importlib
+
+        return importlib.import_module(".formats", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Axis",

@@ -11,8 +11,12 @@ finds, for every pixel, the sorted values at the requested ranks:
   every pixel; the rest (bright or wide-range pixels) fall back to selection;
 - everything else (floats, 64-bit integers, fallbacks): quickselect on the pixel's values.
 
-The ranks are the same for every pixel, so they are computed once by :func:`rank_plan`
-(numpy's ``linear`` method), and the interpolation is done here in float64 exactly as numpy does.
+The ranks are the same for every pixel, so they are computed once by
+:func:`._compiled.rank_plan` (numpy's ``linear`` method), and the interpolation is done here in
+float64 exactly as numpy does.
+
+This module is the kernels' source: callers go through :mod:`._compiled`, which loads them
+compiled ahead of time (no numba import) or falls back to these JIT dispatchers.
 """
 
 from __future__ import annotations
@@ -20,29 +24,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: pixels per chunk: 256 × 60 frames × 2 bytes = 30 kB, about an L1 data cache
-PIXELS_PER_CHUNK = 256
+from ._compiled import PIXELS_PER_CHUNK
+
 #: most threshold passes before the remaining pixels of a chunk are selected one by one
 MAX_PASSES = 16
 #: stop the passes once no more than this many pixels of a chunk are unresolved
 LEFTOVER = 8
-
-
-def rank_plan(nframes: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Ranks needed for quantiles ``q`` (fractions in [0, 1]) of ``nframes`` sorted values.
-
-    Returns ``(ranks, lo, hi, gamma)``: ``ranks`` the sorted unique ranks to look up; for each
-    quantile the positions ``lo``/``hi`` in ``ranks`` of its two neighbours and the weight
-    ``gamma`` of numpy's linear interpolation (virtual index ``(n - 1) * q``).
-    """
-    virtual = (nframes - 1) * np.asarray(q, dtype=np.float64)
-    prev = np.clip(np.floor(virtual).astype(np.int64), 0, nframes - 1)
-    nxt = np.minimum(prev + 1, nframes - 1)
-    gamma = virtual - prev
-    ranks = np.unique(np.concatenate([prev, nxt]))
-    lo = np.searchsorted(ranks, prev).astype(np.int64)
-    hi = np.searchsorted(ranks, nxt).astype(np.int64)
-    return ranks.astype(np.int64), lo, hi, gamma.astype(np.float64)
 
 
 @njit(nogil=True, cache=True)
@@ -210,12 +197,6 @@ def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, out):
 
 #: pixels per run: 2048 × 8 bytes (float64 accumulator) = 16 kB
 _FOLD_RUN = 2048
-
-
-def foldable(dtype: np.dtype) -> bool:
-    """Whether the fold kernels take this dtype (native integers and float32/64)."""
-    dtype = np.dtype(dtype)
-    return dtype.isnative and (dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize >= 4))
 
 
 def _extreme_kernel(ufunc):

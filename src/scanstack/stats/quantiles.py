@@ -3,7 +3,7 @@
 An order statistic needs all the values of a pixel at once, so the frame is cut into tiles of
 pixels (a contiguous run of flat pixel indices: a band of rows, or part of one row for huge
 frames), and each tile is read for all frames (``stack.read(0, n, region)``, which reads only
-that region) and reduced by a numba kernel (:mod:`._kernels`). On one machine a tile is read
+that region) and reduced by a numba kernel (:mod:`._kernels`, called through :mod:`._compiled`). On one machine a tile is read
 once (the next one is read ahead) and its pixels are shared out to threads (the kernel releases
 the GIL); with a dask.distributed ``client`` each tile is a task. The tile size comes from the
 memory budget, so memory stays bounded whatever the file size; when the whole series fits, it is
@@ -24,7 +24,7 @@ from ..core.errors import check_fits
 from ..core.progress import Progress, ProgressArg
 from ..core.readahead import read_ahead
 from ..core.stack import Stack
-from . import _kernels
+from . import _compiled
 from ._common import as_stack, budget_and_threads, frame_count, in_memory_array, reader_scratch
 
 #: bytes reserved per thread for small temporaries (beyond the kernel's own buffers)
@@ -88,7 +88,7 @@ def _prepare(block: np.ndarray, n: int, work_dtype: np.dtype) -> np.ndarray:
 
 def _run_kernel(block: np.ndarray, plan, out: np.ndarray) -> None:
     ranks, lo, hi, gamma, median, passes, maxval = plan
-    _kernels.quantile_tile(block, ranks, lo, hi, gamma, median, passes, maxval, out)
+    _compiled.quantile_tile(block, ranks, lo, hi, gamma, median, passes, maxval, out)
 
 
 def _tile_task(stack: Stack, n: int, region: tuple, plan, work_dtype: np.dtype) -> np.ndarray:
@@ -127,7 +127,7 @@ def _quantiles(
         out.fill(np.nan)
         return out.reshape((q.size, *stack.signal_shape))
     work_dtype, passes, maxval = _kernel_args(stack.dtype)
-    ranks, lo, hi, gamma = _kernels.rank_plan(n, q)
+    ranks, lo, hi, gamma = _compiled.rank_plan(n, q)
     plan = (ranks, lo, hi, gamma, bool(median), passes, maxval)
 
     # bytes per pixel of a tile: its values read (and converted, for dtypes the kernel does not
@@ -135,7 +135,7 @@ def _quantiles(
     per_pixel = n * stack.dtype.itemsize
     if work_dtype != stack.dtype and stack.dtype.kind != "b":
         per_pixel += n * work_dtype.itemsize
-    kernel_bytes = (_kernels.PIXELS_PER_CHUNK + 1) * n * work_dtype.itemsize
+    kernel_bytes = (_compiled.PIXELS_PER_CHUNK + 1) * n * work_dtype.itemsize
     if client is not None:
         _on_cluster(
             client,
@@ -207,7 +207,7 @@ def _on_threads(
         return _prepare(stack.read(0, n, region), n, work_dtype)
 
     def parts_of(a: int, b: int) -> list[tuple[int, int]]:
-        size = max(math.ceil((b - a) / (_TILES_PER_THREAD * nthreads)), _kernels.PIXELS_PER_CHUNK)
+        size = max(math.ceil((b - a) / (_TILES_PER_THREAD * nthreads)), _compiled.PIXELS_PER_CHUNK)
         return _split(a, b, size)
 
     total = sum(len(parts_of(a, b)) for a, b, _ in tiles)

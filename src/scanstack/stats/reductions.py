@@ -19,7 +19,7 @@ from ..core.blockwise import reduce_frames
 from ..core.config import config
 from ..core.errors import check_fits
 from ..core.progress import ProgressArg
-from . import _kernels
+from . import _compiled
 from ._common import as_stack, budget_and_threads, fold_source, frame_count, reader_scratch
 
 # -- folds (module level so that they pickle to dask.distributed workers) -----------------------
@@ -29,7 +29,7 @@ def _fold_extreme(acc, block, kernel, reduce):
     if acc is None:  # the first frame, in native byte order (as numpy's max returns)
         acc, block = block[0].astype(block.dtype.newbyteorder("=")), block[1:]
     if len(block):
-        if _kernels.foldable(block.dtype):
+        if _compiled.foldable(block.dtype):
             kernel(block.reshape(len(block), -1), acc.reshape(-1))
         else:
             reduce(acc, reduce.reduce(block, axis=0), out=acc)
@@ -37,11 +37,11 @@ def _fold_extreme(acc, block, kernel, reduce):
 
 
 def _fold_max(acc, block, a, b):
-    return _fold_extreme(acc, block, _kernels.max_into, np.maximum)
+    return _fold_extreme(acc, block, _compiled.max_into, np.maximum)
 
 
 def _fold_min(acc, block, a, b):
-    return _fold_extreme(acc, block, _kernels.min_into, np.minimum)
+    return _fold_extreme(acc, block, _compiled.min_into, np.minimum)
 
 
 class _IntSum:
@@ -78,8 +78,8 @@ class _IntSum:
             part = block[i : i + self.limit]
             if self.count + len(part) > self.limit:
                 self.flush()
-            if _kernels.foldable(part.dtype):
-                _kernels.add_into(part.reshape(len(part), -1), self.small.reshape(-1))
+            if _compiled.foldable(part.dtype):
+                _compiled.add_into(part.reshape(len(part), -1), self.small.reshape(-1))
             else:
                 self.small += np.add.reduce(part, axis=0, dtype=self.small.dtype)
             self.count += len(part)
@@ -117,8 +117,8 @@ def _fold_sum(acc, block, a, b):
         return acc
     if acc is None:
         acc = np.zeros(block.shape[1:], np.float64)
-    if _kernels.foldable(block.dtype):
-        _kernels.add_into(block.reshape(len(block), -1), acc.reshape(-1))
+    if _compiled.foldable(block.dtype):
+        _compiled.add_into(block.reshape(len(block), -1), acc.reshape(-1))
     else:
         acc += np.add.reduce(block, axis=0, dtype=np.float64)
     return acc

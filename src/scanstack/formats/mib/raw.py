@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...core.aot import AotKernel
+
 #: bits per pixel in the raw stream for each counter depth (24 = two 12-bit sub-frames)
 STREAM_BITS = {1: 1, 6: 8, 12: 16, 24: 32}
 OUT_DTYPE = {1: np.uint8, 6: np.uint8, 12: np.uint16, 24: np.uint32}
@@ -135,105 +137,22 @@ def encode(frames: np.ndarray, depth: int, quad: bool, gap: bool = False) -> np.
 
 
 # -- fused numba kernel: word swap + lane unpack + quad assembly + row flip in one pass -----------
-try:
-    import numba as _numba
-except ImportError:  # pragma: no cover - numba is a dependency; the numpy path stays correct
-    _numba = None
+# Its source is ._raw_kernel (numba); it is compiled ahead of time per output dtype and loaded
+# without numba (scanstack.core.aot): opening any file imports every format module, and a process
+# decoding raw frames need not start numba's compiler.
+_DECODE = AotKernel(
+    "scanstack.formats.mib._raw_kernel",
+    "decode",
+    "void(uint8[:, :], {0}[:, :, :], int64, int64, int64, boolean, boolean, boolean)",
+)
 
 
-def _put_word(src, f, base, half, bits, out, orow, col, step):  # pragma: no cover - compiled
-    """Write the pixels of the raw word at ``src[f, base:base+8]`` to ``out[f, orow]`` from
-    column ``col`` going right (``step=1``) or left (``step=-1``).
-
-    In a big-endian 64-bit word of bytes ``b0..b7`` the LSB-first lane ``k`` is byte ``b[7-k]``
-    (8-bit lanes), bytes ``b[6-2k], b[7-2k]`` (16-bit) or bit ``k % 8`` of ``b[7 - k // 8]``
-    (1-bit); 24-bit adds the low 12 bits from the second half of the payload.
-    """
-    row = out[f, orow]
-    if step == 1:
-        if bits == 1:
-            for m in range(8):
-                byte = src[f, base + 7 - m]
-                for j in range(8):
-                    row[col + 8 * m + j] = (byte >> j) & 1
-        elif bits == 8:
-            for k in range(8):
-                row[col + k] = src[f, base + 7 - k]
-        elif half == 0:
-            for k in range(4):
-                row[col + k] = (np.uint16(src[f, base + 6 - 2 * k]) << 8) | src[f, base + 7 - 2 * k]
-        else:
-            for k in range(4):
-                row[col + k] = _lane24(src, f, base, half, k)
-    else:
-        if bits == 1:
-            for m in range(8):
-                byte = src[f, base + 7 - m]
-                for j in range(8):
-                    row[col - 8 * m - j] = (byte >> j) & 1
-        elif bits == 8:
-            for k in range(8):
-                row[col - k] = src[f, base + 7 - k]
-        elif half == 0:
-            for k in range(4):
-                row[col - k] = (np.uint16(src[f, base + 6 - 2 * k]) << 8) | src[f, base + 7 - 2 * k]
-        else:
-            for k in range(4):
-                row[col - k] = _lane24(src, f, base, half, k)
-
-
-def _lane24(src, f, base, half, k):  # pragma: no cover - compiled
-    hi = (np.uint32(src[f, base + 6 - 2 * k]) << 8) | src[f, base + 7 - 2 * k]
-    lo = (np.uint32(src[f, half + base + 6 - 2 * k]) << 8) | src[f, half + base + 7 - 2 * k]
-    return (hi << 12) | lo
-
-
-def _kernel(src, out, depth, rows, width, quad, gap, flip):  # pragma: no cover - compiled
-    """Decode raw payloads ``src (n, payload)`` into ``out (n, H, W)`` (see :func:`decode`).
-
-    Words never straddle chips, so each chip row maps to a run of output pixels going right
-    (top chips, and single chips) or left (bottom chips, rotated by 180°).
-    """
-    n = src.shape[0]
-    bits = 16 if depth >= 12 else (8 if depth == 6 else 1)
-    ppw = 64 // bits
-    half = src.shape[1] // 2 if depth == 24 else 0
-    height = out.shape[1]
-    nchip = 4 if quad else 1
-    c = width // nchip
-    wpc = c // ppw  # words per chip row
-    g = 2 if gap else 0
-    for f in _prange(n):
-        for r in range(rows):
-            for chip in range(nchip):
-                # raw row order is [chip4 | chip3 | chip2 | chip1]; a single chip is "chip1"
-                pos = nchip - 1 - chip if quad else 0
-                if pos == 0:
-                    orow, col, step = r, 0, 1
-                elif pos == 1:
-                    orow, col, step = r, c + g, 1
-                elif pos == 2:
-                    orow, col, step = rows + g + rows - 1 - r, c - 1, -1
-                else:
-                    orow, col, step = rows + g + rows - 1 - r, c + g + c - 1, -1
-                if flip:
-                    orow = height - 1 - orow
-                base0 = (r * nchip + chip) * wpc * 8
-                if step == 1:  # literal steps let the compiler specialise each loop
-                    for w in range(wpc):
-                        _put_word(src, f, base0 + w * 8, half, bits, out, orow, col + w * ppw, 1)
-                else:
-                    for w in range(wpc):
-                        _put_word(src, f, base0 + w * 8, half, bits, out, orow, col - w * ppw, -1)
-
-
-_prange = range  # frames are decoded in parallel by the callers (nogil), not inside
-if _numba is not None:
-    _lane24 = _numba.njit(cache=True, nogil=True, inline="always")(_lane24)
-    _put_word = _numba.njit(cache=True, nogil=True, inline="always")(_put_word)
-    _decode_kernel = _numba.njit(cache=True, nogil=True)(_kernel)
-else:  # pragma: no cover
-    _decode_kernel = None
+def _decode_kernel(dtype: np.dtype):
+    """The compiled kernel writing ``dtype`` frames, or None without numba (numpy path)."""
+    try:
+        return _DECODE.get(dtype)
+    except ImportError:  # pragma: no cover - numba is a dependency; the numpy path stays correct
+        return None
 
 
 def decode_into(
@@ -256,12 +175,13 @@ def decode_into(
     shape = (n, 2 * rows + g, width // 2 + g) if quad else (n, rows, width)
     if out is None:
         out = np.empty(shape, OUT_DTYPE[depth])
-    if _decode_kernel is None:  # pragma: no cover
+    kernel = _decode_kernel(out.dtype)
+    if kernel is None:  # pragma: no cover
         frames = decode(np.ascontiguousarray(block), depth, rows, width, quad, gap)
         out[...] = frames[:, ::-1] if flip else frames
         return out
     if g:  # the kernel never writes the gap pixels (symmetric, so flip does not move them)
         out[:, rows : rows + g] = 0
         out[:, :, width // 4 : width // 4 + g] = 0
-    _decode_kernel(np.asarray(block), out, depth, rows, width, quad, gap, flip)
+    kernel(np.asarray(block), out, depth, rows, width, quad, gap, flip)
     return out

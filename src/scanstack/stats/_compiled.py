@@ -1,0 +1,78 @@
+"""How the statistics call their numba kernels, without importing numba.
+
+The kernels' source is :mod:`._kernels` (numba); they are compiled ahead of time per dtype and
+loaded from the user's cache by :class:`scanstack.core.aot.AotKernel`, so that a process running
+``scanstack stats`` never starts numba's compiler once the cache holds its kernel. This module
+also holds what the callers need to know about the kernels (plain numpy): the rank plan of a
+quantile, the pixels per chunk, and which dtypes the fold kernels take.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.aot import AotKernel
+
+#: pixels per chunk: 256 × 60 frames × 2 bytes = 30 kB, about an L1 data cache
+PIXELS_PER_CHUNK = 256
+
+_SOURCE = "scanstack.stats._kernels"
+_DEPENDS = (__name__,)  # the kernels read PIXELS_PER_CHUNK from here
+
+_quantile_tile = AotKernel(
+    _SOURCE,
+    "quantile_tile",
+    "void({0}[:, :], int64[:], int64[:], int64[:], float64[:], boolean, boolean, int64, "
+    "float32[:, :])",
+    _DEPENDS,
+)
+_FOLD = "void({0}[:, :], {1}[:])"
+_max_into = AotKernel(_SOURCE, "max_into", _FOLD, _DEPENDS)
+_min_into = AotKernel(_SOURCE, "min_into", _FOLD, _DEPENDS)
+_add_into = AotKernel(_SOURCE, "add_into", _FOLD, _DEPENDS)
+
+
+def rank_plan(nframes: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Ranks needed for quantiles ``q`` (fractions in [0, 1]) of ``nframes`` sorted values.
+
+    Returns ``(ranks, lo, hi, gamma)``: ``ranks`` the sorted unique ranks to look up; for each
+    quantile the positions ``lo``/``hi`` in ``ranks`` of its two neighbours and the weight
+    ``gamma`` of numpy's linear interpolation (virtual index ``(n - 1) * q``).
+    """
+    virtual = (nframes - 1) * np.asarray(q, dtype=np.float64)
+    prev = np.clip(np.floor(virtual).astype(np.int64), 0, nframes - 1)
+    nxt = np.minimum(prev + 1, nframes - 1)
+    gamma = virtual - prev
+    # sorted(set()) rather than np.unique, which imports numpy.ma (0.1 s of a cold start)
+    ranks = np.array(sorted(set(prev.tolist()) | set(nxt.tolist())), dtype=np.int64)
+    lo = np.searchsorted(ranks, prev).astype(np.int64)
+    hi = np.searchsorted(ranks, nxt).astype(np.int64)
+    return ranks, lo, hi, gamma.astype(np.float64)
+
+
+def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, out) -> None:
+    """Quantiles over axis 0 of ``tile`` ``(nframes, npixels)`` into ``out`` ``(nq, npixels)``
+    float32 (see :func:`._kernels.quantile_tile`); ``tile`` in a dtype :func:`foldable` takes or
+    uint8/16/32, int8/16/32."""
+    _quantile_tile.get(tile.dtype)(tile, ranks, lo, hi, gamma, median, passes, maxval, out)
+
+
+def foldable(dtype: np.dtype) -> bool:
+    """Whether the fold kernels take this dtype (native integers and float32/64)."""
+    dtype = np.dtype(dtype)
+    return dtype.isnative and (dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize >= 4))
+
+
+def max_into(block: np.ndarray, acc: np.ndarray) -> None:
+    """``acc = max(acc, block[i])`` for every frame of ``block`` ``(n, npix)`` (NaN wins)."""
+    _max_into.get(block.dtype, acc.dtype)(block, acc)
+
+
+def min_into(block: np.ndarray, acc: np.ndarray) -> None:
+    """``acc = min(acc, block[i])`` for every frame of ``block`` ``(n, npix)`` (NaN wins)."""
+    _min_into.get(block.dtype, acc.dtype)(block, acc)
+
+
+def add_into(block: np.ndarray, acc: np.ndarray) -> None:
+    """``acc += block[i]`` for every frame of ``block`` ``(n, npix)``, in ``acc``'s dtype."""
+    _add_into.get(block.dtype, acc.dtype)(block, acc)
