@@ -1,7 +1,7 @@
 """CRONO camera frames: decode + EXIF + place every frame, scanstack against a plain Pillow loop.
 
 A synthetic CRONO file with >= 10,000 camera frames (143 x 107 q75 RGB JPEGs with the EXIF µs
-stamp, NRBF-wrapped, like the real /Images/Static; ``scanstack.formats.crono.write_crono``) is
+stamp, NRBF-wrapped, like the real /Images/Static; ``scanstack.datasets.write_crono``) is
 generated once (or given with --file).
 Both pipelines read the blobs from HDF5 in the same blocks of slots; then
 
@@ -31,7 +31,7 @@ from scanstack.core.config import config
 from scanstack.crono import ScanTrack, iter_decoded, open_frames, place_frames
 from scanstack.crono.exif import exif_stamp
 from scanstack.crono.jpeg import available_backend, decode_many
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 
 
 def make_file(path: str, quick: bool) -> None:

@@ -28,7 +28,7 @@ import numpy as np
 
 import scanstack
 import scanstack.xrf as xrf
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 
 
 def timed(label: str, func, repeat: int = 2):

@@ -32,7 +32,8 @@ import warnings
 
 import numpy as np
 
-from scanstack.formats.mib import MibReader, SyntheticFrames, write_mib
+from scanstack.datasets import SyntheticFrames
+from scanstack.formats.mib import MibReader, write_mib
 
 CASES = {  # name: (depth, layout, raw, frame shape)
     "u16": (12, "1x1", False, (256, 256)),

@@ -6,7 +6,7 @@ import h5py
 import numpy as np
 import pytest
 
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 
 VB = h5py.vlen_dtype(np.dtype("V1"))
 

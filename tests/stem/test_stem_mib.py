@@ -11,6 +11,7 @@ from stem_helpers import check_all
 
 import scanstack
 from scanstack import stem
+from scanstack.datasets import SyntheticFrames
 from scanstack.stem._access import direct_source
 
 mib = pytest.importorskip("scanstack.formats.mib")
@@ -75,7 +76,7 @@ def test_synthetic_files(tmp_path, depth, layout, raw):
     if layout == "2x2G" and not raw:
         pytest.skip("processed 2x2G frames are plain arrays, covered by 2x2")
     shape = {"1x1": (64, 64), "2x2": (128, 128), "2x2G": (130, 130)}[layout]
-    frames = mib.SyntheticFrames(12, shape, depth, seed=depth)[0:12]
+    frames = SyntheticFrames(12, shape, depth, seed=depth)[0:12]
     if layout == "2x2G":  # gap pixels are not stored
         frames[:, 64:66] = 0
         frames[:, :, 64:66] = 0

@@ -8,7 +8,7 @@ import scanstack.xrf as xrf
 from scanstack.core.axes import Axis
 from scanstack.core.errors import UnsupportedError
 from scanstack.core.stack import Stack
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 
 
 @pytest.fixture(scope="module")

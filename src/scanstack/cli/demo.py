@@ -57,7 +57,7 @@ def _mib(path: Path) -> None:
 
 def run_demo(output: Path, quiet: bool = False) -> int:
     """Run the demo into ``output``; prints every file written. Returns an exit code."""
-    from scanstack.formats.crono import write_crono
+    from scanstack.datasets import write_crono
 
     from .main import main
 

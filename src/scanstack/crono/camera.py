@@ -9,7 +9,7 @@ of the format notes) and ``(spot_col, spot_row)`` is where the X-ray spot sits i
 point measured at motor position ``(x, y)``; unknown for the instrument, the frame centre by
 default — :func:`scanstack.crono.mosaic.locate_spot` estimates it from an element map).
 The defaults ``x_sign = +1, y_sign = +1`` mean image columns run towards +X and image rows
-towards +Y, as in :func:`scanstack.formats.crono.write_crono` (frames are crops of an object
+towards +Y, as in :func:`scanstack.datasets.write_crono` (frames are crops of an object
 image whose rows grow with Y, like the XRF map rows). None of this is documented by the vendor; :func:`scanstack.crono.mosaic.estimate_camera` checks the signs and the
 pixel size against the motor track by registering consecutive frames.
 """

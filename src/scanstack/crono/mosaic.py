@@ -12,7 +12,7 @@
    edges, so seams and the JPEG block edges fade out.
 
 The mosaic grid has the orientation of the XRF maps and of the ground-truth object of
-:func:`scanstack.formats.crono.write_crono`: row 0 at the lowest Y (the first scanned row),
+:func:`scanstack.datasets.write_crono`: row 0 at the lowest Y (the first scanned row),
 column 0 at the lowest X (flip it vertically for a north-up view), at
 ``resolution_um`` µm per pixel; frames are decoded at a reduced size (libjpeg DCT scaling) when
 the resolution is at least 2x coarser than the camera's. Memory: the canvas (16 bytes per mosaic

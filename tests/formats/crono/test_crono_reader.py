@@ -8,7 +8,7 @@ import pytest
 
 import scanstack
 from scanstack.core.errors import FormatError
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 from scanstack.formats.crono.reader import read_computed_maps
 
 

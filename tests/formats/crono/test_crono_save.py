@@ -8,7 +8,7 @@ import scanstack
 from scanstack.core.axes import Axis
 from scanstack.core.errors import UnsupportedError, WriteError
 from scanstack.core.stack import Stack
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 
 
 def test_round_trip_of_a_crono_map(tmp_path):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scanstack.formats.crono import CronoGroundTruth, unwrap_byte_array, write_crono
+from scanstack.datasets import CronoGroundTruth, write_crono
+from scanstack.formats.crono import unwrap_byte_array
 from scanstack.formats.crono.reader import attr_value
 
 cronomaxrf_crono = pytest.importorskip("cronomaxrf.crono")
@@ -185,7 +186,7 @@ def test_few_channels_write_finite_spectra(tmp_path):
     import warnings
 
     import scanstack
-    from scanstack.formats.crono import write_crono
+    from scanstack.datasets import write_crono
 
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)

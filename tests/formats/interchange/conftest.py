@@ -55,10 +55,11 @@ def stem_stack() -> Stack:
 
 @pytest.fixture(scope="session")
 def crono_file(tmp_path_factory):
-    """A 4 x 5 CRONO MA-XRF map of 512-channel spectra written by our CRONO writer."""
-    crono = pytest.importorskip("scanstack.formats.crono")
+    """A 4 x 5 CRONO MA-XRF map of 512-channel spectra written by our CRONO simulator."""
+    from scanstack.datasets import write_crono
+
     path = tmp_path_factory.mktemp("crono") / "143000010203202-test.HDF5"
-    crono.write_crono(path, rows=4, columns=5, channels=512, images=False)
+    write_crono(path, rows=4, columns=5, channels=512, images=False)
     return path
 
 

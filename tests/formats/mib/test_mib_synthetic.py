@@ -10,8 +10,9 @@ from _mibtest_helpers import as_native, rsciio_read
 
 import scanstack
 from scanstack.core.errors import FormatError, UnsupportedError, WriteError
+from scanstack.datasets import SyntheticFrames
 from scanstack.formats import mib
-from scanstack.formats.mib import MibReader, MibWarning, SyntheticFrames, write_mib
+from scanstack.formats.mib import MibReader, MibWarning, write_mib
 from scanstack.formats.mib.writer import frame_header, hdr_text
 
 SHAPES = {"1x1": (32, 256), "2x2": (64, 512), "2x2G": (66, 514), "Nx1": (32, 1024)}

@@ -12,9 +12,10 @@ Formats registered (entry points ``crono`` and ``crono-exported``):
 
 API used by other modules (kept stable):
 
-``write_crono(path, **geometry) -> CronoGroundTruth`` (:mod:`.writer`)
-    writes a synthetic instrument-like file (serpentine scan, ramps, 30 fps camera frames that are
-    crops of a drawn object image) and returns the ground truth: ``object_image`` (H, W, 3) uint8,
+``scanstack.datasets.write_crono(path, **geometry) -> CronoGroundTruth`` (a simulator, so it
+    lives outside ``formats/``; it writes through :mod:`.layout` like :mod:`.save` does) writes a
+    synthetic instrument-like file (serpentine scan, ramps, 30 fps camera frames that are crops
+    of a drawn object image) and returns the ground truth: ``object_image`` (H, W, 3) uint8,
     ``frame_origins`` (n, 2) object-image (row, col) of each frame's pixel [0, 0],
     ``frame_positions`` (n, 2) stage (x, y) µm, ``frame_timestamps`` (n,) µs, ``pixel_size`` µm,
     ``object_origin`` stage (x, y) of object pixel [0, 0], ``element_maps``, ``selected_index``.
@@ -48,16 +49,13 @@ from __future__ import annotations
 
 from ...core.registry import FormatSpec
 from .nrbf import NrbfError, decode, unwrap_byte_array
-from .writer import CronoGroundTruth, write_crono
 
 __all__ = [
-    "CronoGroundTruth",
     "EXPORTED_FORMAT",
     "FORMAT",
     "NrbfError",
     "decode",
     "unwrap_byte_array",
-    "write_crono",
 ]
 
 

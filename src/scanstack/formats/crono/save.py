@@ -25,10 +25,10 @@ from ...core.progress import Progress, ProgressArg
 from ...core.stack import Stack
 from .. import _h5io as h5io
 from .geometry import DEFAULT_BINNING, ScanGeometry
-from .writer import (
+from .layout import (
     DPP_START,
-    _blob_dataset,
-    _write_root_and_configuration,
+    blob_dataset,
+    write_root_and_configuration,
     write_xrf_tables,
 )
 
@@ -173,12 +173,12 @@ def write_stack(
     ]
 
     with h5io.new_h5(stack, path, overwrite) as f:
-        _write_root_and_configuration(
+        write_root_and_configuration(
             f, g, cal, channels, rois, None, motors[:, 0], motors[:, 1], g.z
         )
         im = f.create_group("Images")
         for name in ("Documentation", "Static", "StitchedImage", "VideoStreams"):
-            _blob_dataset(im, name, [b""])
+            blob_dataset(im, name, [b""])
         x = f.create_group("XRF")
         ds = x.create_dataset(
             "Spectra",

@@ -31,7 +31,7 @@ from .rsciio_api import (
     parse_hdr_file,
     parse_timestamps,
 )
-from .writer import SyntheticFrames, save, write_mib
+from .writer import save, write_mib
 
 
 def frame_headers(
@@ -74,7 +74,6 @@ __all__ = [
     "MibReader",
     "MibStack",
     "MibWarning",
-    "SyntheticFrames",
     "file_reader",
     "frame_headers",
     "line_length_from_timestamps",
