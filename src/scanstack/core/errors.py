@@ -46,6 +46,10 @@ class UnknownFormatError(ScanstackError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class OptionError(ScanstackError, TypeError):
+    """An option the format's reader or writer does not accept (the message lists the accepted)."""
+
+
 class UnsupportedError(ScanstackError, NotImplementedError):
     """The format (or this variant of it) cannot do what was asked."""
 

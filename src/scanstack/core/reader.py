@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .axes import Axis, default_axes
-from .errors import FrameIndexError, decoder_error
+from .errors import FormatError, FrameIndexError, decoder_error
 
 Region = tuple[slice, ...]
 
@@ -91,8 +91,11 @@ class Reader:
     - optionally ``axes`` (list of :class:`Axis`, navigation first), ``metadata`` (common keys, see
       :mod:`scanstack.core.metadata`) and ``original_metadata`` (the format's own tree).
 
-    and implement :meth:`read`. ``source`` and ``options`` are kept so that the reader pickles by
-    re-opening (dask.distributed workers get a cheap copy, not the data).
+    and implement :meth:`read`. The reader pickles by re-opening (dask.distributed workers get a
+    cheap copy, not the data): through the registry with what :func:`scanstack.open` was given,
+    else as ``type(self)(source, **options)``, so ``super().__init__(source, **options)`` must
+    receive every option that shapes what is read. On arrival the shape and dtype are checked.
+    :func:`scanstack.testing.check_reader` checks the whole contract.
     """
 
     #: registry name of the format, set by each subclass
@@ -198,9 +201,31 @@ class Reader:
     def close(self) -> None:
         """Release file handles; the reader may be re-opened by pickling."""
 
-    # -- pickling: re-open by path ----------------------------------------------------------
+    # -- pickling: re-open, then check -----------------------------------------------------
+    #: ``(format, source, options)`` as given to :func:`scanstack.open`; set by the registry
+    opened_with: tuple[str, Any, dict] | None = None
+
+    def reopen_args(self) -> tuple[str | None, Any, dict]:
+        """``(format, source, options)`` that re-open this reader when it is unpickled.
+
+        A reader opened by :func:`scanstack.open` re-opens through the registry with exactly
+        what it was opened with (so a reader cannot lose an option on the way); one built
+        directly re-opens as ``type(self)(self.source, **self.options)`` (format ``None``).
+        """
+        if self.opened_with is not None:
+            fmt, source, options = self.opened_with
+        else:
+            fmt, source, options = None, self.source, self.options
+        return (fmt, *self._picklable(source, dict(options)))
+
+    def _picklable(self, source: Any, options: dict) -> tuple[Any, dict]:
+        """Hook: replace an open handle in ``source``/``options`` by what re-opens it (a path)."""
+        return source, options
+
     def __reduce__(self):
-        return (_reopen, (type(self), self.source, self.options))
+        fmt, source, options = self.reopen_args()
+        declared = (tuple(self.nav_shape), tuple(self.signal_shape), np.dtype(self.dtype))
+        return (_reopen, (fmt, type(self), source, options, declared))
 
 
 def _reader_path(reader: Reader, args: tuple) -> Any:
@@ -230,8 +255,27 @@ def _translate_decoder_errors(method):
     return wrapper
 
 
-def _reopen(cls, source, options):
-    return cls(source, **options)
+def _reopen(fmt: str | None, cls: type, source: Any, options: dict, declared: tuple) -> Reader:
+    """Unpickle: re-open, and refuse a reader that differs from the one that was pickled."""
+    if fmt is None:
+        reader = cls(source, **options)
+    else:
+        from .registry import open_reader  # the registry imports this module
+
+        reader = open_reader(fmt, source, options)
+    found = (tuple(reader.nav_shape), tuple(reader.signal_shape), np.dtype(reader.dtype))
+    if found != declared:
+
+        def show(d: tuple) -> str:
+            return f"nav {d[0]}, signal {d[1]}, dtype {d[2]}"
+
+        raise FormatError(
+            f"re-opened after pickling as {show(found)}, but the pickled reader had "
+            f"{show(declared)} (options {options}); the file changed, or the "
+            f"{fmt or cls.__name__} reader does not keep the options it was opened with",
+            source if isinstance(source, (str, os.PathLike)) else None,
+        )
+    return reader
 
 
 def crop(frames: np.ndarray, region: Region | None) -> np.ndarray:

@@ -8,18 +8,31 @@ point names a :class:`FormatSpec`.
 from __future__ import annotations
 
 import builtins
+import inspect
 import os
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .errors import FormatError, ScanstackError, UnknownFormatError, UnsupportedError
+from .errors import (
+    FormatError,
+    OptionError,
+    ScanstackError,
+    UnknownFormatError,
+    UnsupportedError,
+)
+from .reader import Reader
 from .stack import ReaderStack, Stack
 
 #: the option every reader that follows paths named inside files takes (see core.safety)
 ALLOW_OUTSIDE = "allow_outside"
+
+
+class SnifferWarning(UserWarning):
+    """A format's sniffer raised while detecting a format (that format then scores 0)."""
 
 
 class Probe:
@@ -86,6 +99,33 @@ class Probe:
         if self._h5 is not None:
             self._h5.close()
             self._h5 = None
+
+
+class Lazy:
+    """A reader, writer or sniffer named ``"package.module:attr"``, imported when first used.
+
+    Listing the formats then imports no heavy library (h5py, zarr …), while option checks still
+    see the target's real signature (``__signature__``).
+    """
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def resolve(self) -> Callable[..., Any]:
+        import importlib
+
+        module, _, attr = self.target.partition(":")
+        return getattr(importlib.import_module(module), attr)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        return inspect.signature(self.resolve())
+
+    def __repr__(self) -> str:
+        return f"Lazy({self.target!r})"
 
 
 @dataclass
@@ -187,8 +227,14 @@ def detect_format(source: Any, allow_outside: bool = False) -> str:
             if spec.sniff is not None:
                 try:
                     score = float(spec.sniff(probe))
-                except Exception:
+                except Exception as exc:  # a sniffer must not raise: say so, then go on
                     score = 0.0
+                    warnings.warn(
+                        f"{_where(source)}: the {spec.name!r} format's sniffer failed "
+                        f"({type(exc).__name__}: {exc}); {spec.name!r} was not considered",
+                        SnifferWarning,
+                        stacklevel=2,
+                    )
             elif probe.suffix and probe.suffix in spec.extensions:
                 score = 0.3
             if score > 0:
@@ -196,7 +242,7 @@ def detect_format(source: Any, allow_outside: bool = False) -> str:
     finally:
         probe.close()
     scores.sort(reverse=True)
-    name = os.fspath(source) if probe.path else "<in-memory input>"
+    name = _where(source)
     if not scores:
         candidates = [
             s.name
@@ -216,13 +262,75 @@ def detect_format(source: Any, allow_outside: bool = False) -> str:
     return scores[0][1]
 
 
-def open(source: Any = None, format: str | None = None, /, **options: Any) -> Stack:  # noqa: A001
+def _where(source: Any) -> str:
+    """How messages name a source: its path, or ``<in-memory input>``."""
+    if isinstance(source, (str, os.PathLike)) and "\n" not in os.fspath(source):
+        return os.fspath(source)
+    return "<in-memory input>"
+
+
+def accepted_options(func: Callable[..., Any], leading: int) -> list[str] | None:
+    """Keyword options ``func`` accepts after its ``leading`` positional inputs.
+
+    ``None`` when it takes ``**options`` (it checks them itself). Wrappers declare the callable
+    they forward to with ``__wrapped__`` (``functools.wraps`` or by hand), which
+    :func:`inspect.signature` follows, so the signature of the real reader or writer decides.
+    """
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):  # builtins or C callables without a signature
+        return None
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return None
+    named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    positional = [p for p in params if p.kind is p.POSITIONAL_ONLY]
+    skip = max(0, leading - len(positional))
+    return [p.name for p in named[skip:]]
+
+
+def check_options(
+    spec: FormatSpec, kind: str, func: Callable[..., Any], leading: int, options: dict
+) -> None:
+    """:class:`OptionError` listing the accepted options when ``options`` has an unknown one."""
+    accepted = accepted_options(func, leading)
+    if accepted is None:
+        return
+    unknown = [k for k in options if k not in accepted]
+    if unknown:
+        listing = ", ".join(accepted) if accepted else "none"
+        raise OptionError(
+            f"unknown option(s) {', '.join(map(repr, unknown))} for the {spec.name} {kind}; "
+            f"accepted: {listing}"
+        )
+
+
+#: OS errors that say what is wrong with the path itself; passed on unchanged
+_PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
+
+
+def _container_error(exc: BaseException, format: str, source: Any) -> FormatError | None:  # noqa: A002
+    """The one rule for errors a reader did not turn into a :class:`FormatError` itself.
+
+    A :class:`ScanstackError` is already clear. Only an ``OSError`` that is not about the path (h5py's "file signature not found" or
+    "truncated file", tifffile's and zarr's failures to open the container) becomes "cannot be
+    read as <format>". ``ValueError``, ``KeyError``, ``TypeError`` … propagate unchanged: a reader
+    must raise ``FormatError`` for a bad file, and anything else is a bug to see, not to hide.
+    """
+    if isinstance(exc, OSError) and not isinstance(exc, (*_PATH_ERRORS, ScanstackError)):
+        where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+        return FormatError(f"cannot be read as {format}: {exc}", where)
+    return None
+
+
+def open(source: Any = None, /, format: str | None = None, **options: Any) -> Stack:  # noqa: A001, A002
     """Open ``source`` (a path, bytes, or nothing for in-memory formats) as a lazy :class:`Stack`.
 
-    ``format`` is auto-detected when omitted. Options are passed to the format's reader; see
-    ``scanstack formats`` for what each format accepts. ``allow_outside=True`` (every format)
-    lets paths named inside the file leave its folder; readers that never follow such paths
-    do not receive it.
+    ``format`` (positional or keyword) is auto-detected when omitted. Options are passed to the
+    format's reader and checked against its signature first (:class:`OptionError` lists the
+    accepted ones); see ``scanstack formats`` for what each format accepts.
+    ``allow_outside=True`` (every format) lets paths named inside the file leave its folder;
+    readers that never follow such paths do not receive it. The stack pickles by re-opening
+    ``source`` through the registry with the same format and options.
     """
     allow_outside = bool(options.get(ALLOW_OUTSIDE, False))
     if format is None:
@@ -230,38 +338,46 @@ def open(source: Any = None, format: str | None = None, /, **options: Any) -> St
             raise UnknownFormatError("open(None) needs a format (e.g. 'array' with data=...)")
         format = detect_format(source, allow_outside)
     spec = get_format(format)
-    if ALLOW_OUTSIDE in options and not _accepts(spec.reader, ALLOW_OUTSIDE):
-        del options[ALLOW_OUTSIDE]
     if spec.reader is None:
         raise UnsupportedError(f"format {format!r} cannot be read, only written")
+    if ALLOW_OUTSIDE in options and ALLOW_OUTSIDE not in (accepted_options(spec.reader, 1) or ()):
+        del options[ALLOW_OUTSIDE]  # only readers that name it explicitly follow inside paths
     if isinstance(source, (str, os.PathLike)) and "\n" not in os.fspath(source):
-        if not Path(source).exists() and not options.get("_allow_missing"):
+        if not Path(source).exists():
             raise FileNotFoundError(f"{os.fspath(source)}: no such file or folder")
+    return _open_spec(spec, source, options)
+
+
+def _open_spec(spec: FormatSpec, source: Any, options: dict) -> Stack:
+    check_options(spec, "reader", spec.reader, 1, options)
     try:
-        reader = spec.reader(source, **options)
-    except (ScanstackError, FileNotFoundError, TypeError, KeyError):
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
-        raise FormatError(f"cannot be read as {format}: {exc}", where) from exc
-    if isinstance(reader, Stack):
-        return reader
-    return ReaderStack(reader)
+        opened = spec.reader(source, **options)
+    except Exception as exc:
+        wrapped = _container_error(exc, spec.name, source)
+        if wrapped is None:
+            raise
+        raise wrapped from exc
+    stack = opened if isinstance(opened, Stack) else ReaderStack(opened)
+    reader = getattr(stack, "reader", None)
+    if isinstance(reader, Reader):  # what it pickles with (Reader.reopen_args)
+        reader.opened_with = (spec.name, source, dict(options))
+    return stack
 
 
-def _accepts(func: Callable[..., Any] | None, option: str) -> bool:
-    """True when ``func`` (a reader class or function) takes keyword ``option`` explicitly."""
-    import inspect
+def open_reader(format: str, source: Any, options: dict) -> Reader:  # noqa: A002
+    """The :class:`Reader` under ``open(source, format, **options)`` (used to unpickle readers)."""
+    stack = _open_spec(get_format(format), source, options)
+    reader = getattr(stack, "reader", None)
+    if not isinstance(reader, Reader):
+        raise UnsupportedError(
+            f"format {format!r} does not open to a Reader; it cannot re-open one"
+        )
+    return reader
 
-    try:
-        params = inspect.signature(func).parameters  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return True
-    return option in params
 
-
-def save(stack: Stack, path: Any, format: str | None = None, /, **options: Any) -> Any:
-    """Write ``stack`` to ``path`` in ``format`` (guessed from the extension when omitted)."""
+def save(stack: Stack, path: Any, /, format: str | None = None, **options: Any) -> Any:  # noqa: A002
+    """Write ``stack`` to ``path`` in ``format`` (positional or keyword; guessed from the
+    extension when omitted). Options are checked against the writer's signature first."""
     if format is None:
         suffix = Path(os.fspath(path)).suffix.lower()
         matches = [s.name for s in formats().values() if s.can_write and suffix in s.extensions]
@@ -275,4 +391,5 @@ def save(stack: Stack, path: Any, format: str | None = None, /, **options: Any) 
     spec = get_format(format)
     if spec.writer is None:
         raise UnsupportedError(f"format {format!r} cannot be written")
+    check_options(spec, "writer", spec.writer, 2, options)
     return spec.writer(stack, path, **options)

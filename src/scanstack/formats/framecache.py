@@ -614,13 +614,10 @@ class FrameCacheReader(Reader):
             self._h5.close()
         self._pool.shutdown()
 
-    def __reduce__(self):
-        from ..core.reader import _reopen
-
-        if self._h5 is not None:
-            opts = dict(self.options, path=self._h5.group_path, style="fch5")
-            return (_reopen, (type(self), self._h5.filename, opts))
-        return super().__reduce__()
+    def _picklable(self, source, options):
+        if self._h5 is not None:  # the source may be an open h5py File or Group
+            return self._h5.filename, dict(options, path=self._h5.group_path, style="fch5")
+        return source, options
 
 
 #: stored values read at once from an fch5: one HDF5 chunk as scanstack and hexrd write them

@@ -280,11 +280,9 @@ class HDF5Reader(Reader):
         self._pool.shutdown()
         self._h5.close(force=self.close_when_finished)
 
-    def __reduce__(self):
-        # re-open by file name, whatever was passed (hexrd PR #415)
-        from ..core.reader import _reopen
-
-        return (_reopen, (type(self), self._h5.filename, self.options))
+    def _picklable(self, source, options):
+        # re-open by file name, whatever was passed (an open h5py.File: hexrd PR #415)
+        return self._h5.filename, options
 
 
 def write_hdf5(

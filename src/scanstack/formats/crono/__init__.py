@@ -47,7 +47,7 @@ the frames of the stack like hexrd's ``omega``; ``original_metadata`` holds ever
 
 from __future__ import annotations
 
-from ...core.registry import FormatSpec
+from ...core.registry import FormatSpec, Lazy
 from .nrbf import NrbfError, decode, unwrap_byte_array
 
 __all__ = [
@@ -59,44 +59,14 @@ __all__ = [
 ]
 
 
-def _reader(source, *, allow_outside: bool = False, **options):
-    from .reader import CronoReader
-
-    return CronoReader(source, allow_outside=allow_outside, **options)
-
-
-def _writer(stack, path, **options):
-    from .save import write_stack
-
-    return write_stack(stack, path, **options)
-
-
-def _sniff(probe) -> float:
-    from .reader import sniff
-
-    return sniff(probe)
-
-
-def _exported_reader(source, *, allow_outside: bool = False, **options):
-    from .exported import CronoExportedReader
-
-    return CronoExportedReader(source, allow_outside=allow_outside, **options)
-
-
-def _exported_sniff(probe) -> float:
-    from .exported import sniff
-
-    return sniff(probe)
-
-
 FORMAT = FormatSpec(
     name="crono",
     description="CRONO MA-XRF native HDF5 (spectrum map via SpectraSelectedIndex; "
     "option spectra='map'|'acquisition')",
     extensions=(".hdf5", ".h5"),
-    reader=_reader,
-    writer=_writer,
-    sniff=_sniff,
+    reader=Lazy("scanstack.formats.crono.reader:CronoReader"),
+    writer=Lazy("scanstack.formats.crono.save:write_stack"),
+    sniff=Lazy("scanstack.formats.crono.reader:sniff"),
     capabilities={
         "lazy": True,
         "region": True,
@@ -109,8 +79,8 @@ EXPORTED_FORMAT = FormatSpec(
     name="crono-exported",
     description="CRONO MA-XRF 'Export to HDF5' file (Spectra Regular Matrix)",
     extensions=(".hdf5", ".h5"),
-    reader=_exported_reader,
-    sniff=_exported_sniff,
+    reader=Lazy("scanstack.formats.crono.exported:CronoExportedReader"),
+    sniff=Lazy("scanstack.formats.crono.exported:sniff"),
     capabilities={
         "lazy": True,
         "region": True,

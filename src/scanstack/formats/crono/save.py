@@ -16,7 +16,6 @@ are written with their own dtype rather than clipped.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 import numpy as np
 
@@ -101,14 +100,11 @@ def write_stack(
     overwrite: bool = True,
     progress: ProgressArg = None,
     dwell_time: float | None = None,
-    **unused: Any,
 ) -> None:
     """Write a spectrum map (nav ``(rows, columns)`` or ``(n,)``, 1-D spectra) as a CRONO file.
 
     ``dwell_time`` (s) defaults to ``metadata['dwell_time']`` or 0.06 s.
     """
-    if unused:
-        raise TypeError(f"unknown option(s) for the crono writer: {', '.join(unused)}")
     if len(stack.signal_shape) != 1:
         raise UnsupportedError(
             f"CRONO files hold 1-D spectra; frames here are {stack.signal_shape}"

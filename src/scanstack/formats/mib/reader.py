@@ -876,6 +876,9 @@ def open_mib(source: Any, **options: Any) -> MibStack:
     return MibStack(MibReader(source, **options))
 
 
+open_mib.__wrapped__ = MibReader  # its options are MibReader's (the registry checks them)
+
+
 def sniff(probe) -> float:
     head = probe.head
     if head.startswith(MAGIC):
