@@ -35,16 +35,30 @@ def _data(dtype=np.uint16) -> np.ndarray:
     return data
 
 
-def _saved(fmt: str, name: str, open_options: dict | None = None, **save_options):
-    """A case: write _data() with format ``fmt``'s writer, then check what its reader reads."""
+def _spectra() -> np.ndarray:
+    """(2, 3, 3, 11) float32: a map of 1-D spectra (signal 11 channels), non-integer values."""
+    return np.random.default_rng(9).random((2, 3, 3, 11)).astype(np.float32) * 100
+
+
+def _saved(fmt, name, open_options=None, data=_data, signal_ndim=None, **save_options):
+    """A case: write ``data()`` with format ``fmt``'s writer, then check what its reader reads."""
 
     def make(tmp: Path):
-        data = _data()
+        values = data()
         path = tmp / name
-        scanstack.save(scanstack.Stack.from_array(data), path, format=fmt, **save_options)
-        return path, open_options or {}, data
+        stack = scanstack.Stack.from_array(values, signal_ndim=signal_ndim)
+        scanstack.save(stack, path, format=fmt, **save_options)
+        return path, open_options or {}, values
 
     return make
+
+
+def _hdf5_handle(tmp: Path):
+    """hexrd passes an open h5py.File; the stack must still pickle (by file name)."""
+    import h5py
+
+    path, options, data = _saved("hdf5", "h.h5", {"path": "imageseries"}, path="imageseries")(tmp)
+    return h5py.File(path, "r"), options, data
 
 
 def _array(tmp: Path):
@@ -73,13 +87,13 @@ def _raw_image(tmp: Path):
     return path, {"shape": SIG, "dtype": "<u2", "offset": 16}, frames
 
 
-def _crono(exported: bool):
+def _crono(exported: bool, **options):
     def make(tmp: Path):
         from scanstack.datasets import write_crono
 
         path = tmp / "14200215102021-c.HDF5"
         write_crono(path, rows=3, columns=4, channels=64, images=False, exported=exported, seed=1)
-        return path, {}, None
+        return path, options, None
 
     return make
 
@@ -88,32 +102,52 @@ def _real_mib(tmp: Path, shared_data: Path):
     return shared_data / "mib" / "readmib_example.mib", {}, None
 
 
-def _synthetic_mib(tmp: Path):
+def _synthetic_mib(tmp: Path, **options):
     from scanstack.datasets import SyntheticFrames
     from scanstack.formats.mib import write_mib
 
     frames = SyntheticFrames(6, (16, 64), 12, seed=3)[0:6]
     write_mib(tmp / "s.mib", frames, 12, "1x1", raw=False, nav_shape=(2, 3))
-    return tmp / "s.mib", {}, frames
+    if options.get("flip") is False:  # file order: rows as stored, not RosettaSciIO's
+        frames = frames[:, ::-1]
+    return tmp / "s.mib", options, frames
 
 
+def _raw_quad_mib(tmp: Path):
+    from scanstack.datasets import SyntheticFrames
+    from scanstack.formats.mib import write_mib
+
+    frames = SyntheticFrames(3, (64, 512), 12, seed=4)[0:3]
+    write_mib(tmp / "q.mib", frames, 12, "2x2", raw=True)
+    return tmp / "q.mib", {}, frames
+
+
+#: case name (format first; more words: the variant) -> maker(tmp) -> (source, options, expected)
 CASES: dict[str, Callable[[Path], tuple]] = {
     "array": _array,
     "function": _function,
     "raw-image": _raw_image,
     "hdf5": _saved("hdf5", "s.h5", {"path": "imageseries"}, path="imageseries"),
+    "hdf5 h5py-handle": _hdf5_handle,
     "frame-cache": _saved("frame-cache", "s.npz", threshold=0),
     "frame-cache fch5": _saved("frame-cache", "s.fch5", threshold=0),
     "tiff": _saved("tiff", "s.tif"),
     "image-files": _saved("tiff", "s.yml", sequence=True),
     "mib": _synthetic_mib,
+    "mib file-order": lambda tmp: _synthetic_mib(tmp, flip=False, endian="big"),
+    "mib raw-quad": _raw_quad_mib,
     "mib real": _real_mib,  # the real acquisition in ../shared/data
     "crono": _crono(exported=False),
+    "crono acquisition": _crono(exported=False, spectra="acquisition"),
     "crono-exported": _crono(exported=True),
     "nexus": _saved("nexus", "s.nxs"),
+    "nexus spectra": _saved("nexus", "f.nxs", data=_spectra, signal_ndim=1),
     "usid": _saved("usid", "s.h5"),
+    "usid spectra": _saved("usid", "f.h5", data=_spectra, signal_ndim=1),
     "nsid": _saved("nsid", "s.h5"),
+    "nsid spectra": _saved("nsid", "f.h5", data=_spectra, signal_ndim=1),
     "zarr": _saved("zarr", "s.zarr"),
+    "zarr spectra": _saved("zarr", "f.zarr", {"signal_ndim": 1}, data=_spectra, signal_ndim=1),
 }
 FORMAT_OF = {case: case.split()[0] for case in CASES}
 
@@ -145,18 +179,20 @@ class _Values(Reader):
 
     format_name = "test-broken"
 
-    def __init__(self, source=None, *, scale: int = 1, dtype: str = "u2", region: str = "ok"):
-        super().__init__(source)  # forgets to forward its options: the first bug checked
+    def __init__(self, source=None, *, scale: int = 1, dtype: str = "u2", bug: str = ""):
+        super().__init__(source)  # forgets to forward its options: one bug checked
         data = np.arange(4 * 3 * 5, dtype="u2").reshape(4, 3, 5) * scale
-        self.data, self.mode = data, region
+        self.data, self.bug = data, bug
         self.nav_shape, self.signal_shape = (4,), (3, 5)
         self.dtype = np.dtype(dtype)
 
     def read(self, start, stop, region=None):
         block = self.data[start:stop]
-        if region is not None and self.mode == "ok":
+        if region is not None and self.bug != "ignores-region":
             block = block[(slice(None), *region)]
-        return block.astype("u2")  # wrong when dtype != "u2": the second bug checked
+        if self.bug == "returns-its-own-array":
+            return block
+        return block.astype("u2")  # wrong when dtype != "u2": another bug checked
 
 
 @pytest.fixture
@@ -177,8 +213,10 @@ def test_check_reader_reports_wrong_dtype_and_ignored_region(broken_format):
         check_reader(None, "test-broken", dtype="f4")
     assert "returned dtype uint16, declared float32" in str(err.value)
     with pytest.raises(ContractError) as err:
-        check_reader(None, "test-broken", region="ignored")
+        check_reader(None, "test-broken", bug="ignores-region")
     assert "region [0:1, 0:1]" in str(err.value) and "expected (" in str(err.value)
+    with pytest.raises(ContractError, match=r"read\(0, 1, whole frame\) after writing into"):
+        check_reader(None, "test-broken", bug="returns-its-own-array")
     with pytest.raises(ContractError, match="values differ"):
         check_reader(None, "test-broken", expected=np.zeros((4, 3, 5)))
 

@@ -60,6 +60,7 @@ def check_reader(
     Checks: declared shapes, dtype and axes; ``read`` shape and dtype for the first, a middle and
     the last block; consecutive reads agree frame by frame; ``read_frames`` on scattered frames;
     region reads (corners, interior, one pixel) equal crops of full reads; ``as_array`` agrees;
+    writing into a returned block does not change later reads; reads from 4 threads agree;
     the stack clamps ranges and regions and raises ``IndexError`` for frames out of range and
     for bad regions; a pickled stack re-opens with the same shape, dtype and data;
     ``type(reader)(source, **reader.options)`` rebuilds the same reader (options kept); the full
@@ -102,6 +103,8 @@ class _Checker:
                 self.check("read_frames: scattered frames", self.scattered)
                 self.check("regions: equal to crops of full reads", self.regions)
                 self.check("as_array agrees with read", self.as_array)
+                self.check("blocks belong to the caller", self.owned)
+                self.check("reads from several threads agree", self.threads)
                 self.check("stack: ranges and regions are clamped", self.clamping)
             self.check("stack: IndexError for bad frames and regions", self.bad_ranges)
             self.check("pickling re-opens the same stack", self.pickling)
@@ -246,6 +249,37 @@ class _Checker:
             return
         for a, b in self._blocks():
             self._same(f"as_array()[{a}:{b}]", np.asarray(view[a:b]), self._read(a, b))
+
+    def owned(self) -> None:
+        """Writing into a returned block must not change later reads (read-only is fine)."""
+        for region in (None, *self._sample_regions()[:1]):
+            block = self._read(0, 1, region)
+            if not block.flags.writeable:
+                continue
+            before = block.copy()
+            block[...] = 1 if block.dtype.kind == "b" else before.max() // 2 + 1
+            self._same(
+                f"read(0, 1, {_show(region)}) after writing into a block",
+                self._read(0, 1, region),
+                before,
+            )
+
+    def threads(self) -> None:
+        """The core reads blocks of one reader from several threads (iter_blocks, blockwise)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        jobs = [
+            (a, b, reg) for a, b in self._blocks() for reg in (None, *self._sample_regions()[:2])
+        ]
+        want = [self._read(*job) for job in jobs]
+        with ThreadPoolExecutor(4) as pool:
+            got = list(pool.map(lambda job: self._read(*job), jobs * 4))
+        for k, block in enumerate(got):
+            a, b, reg = jobs[k % len(jobs)]
+            if not self._same(
+                f"read({a}, {b}, {_show(reg)}) in 4 threads", block, want[k % len(jobs)]
+            ):
+                return
 
     def clamping(self) -> None:
         s, n, sig = self.stack, self.reader.nframes, self.report.signal_shape
