@@ -265,10 +265,27 @@ def test_unknown_options_list_the_accepted_ones(tmp_path):
     mib = _synthetic_mib(tmp_path)[0]
     with pytest.raises(OptionError, match=r"'flipped' for the mib reader; accepted: .*flip"):
         scanstack.open(mib, "mib", flipped=True)
+    with pytest.raises(OptionError, match=r"'images' for the mib writer; accepted: .*images_per"):
+        scanstack.save(scanstack.open(mib), tmp_path / "o.mib", images=2)
+    scanstack.save(scanstack.open(mib), tmp_path / "o.mib", images_per_file=4, hdr=False)
+    assert sorted(p.name for p in tmp_path.glob("o*.mib")) == ["o1.mib", "o2.mib"]
     crono = _crono(exported=False)(tmp_path)[0]
     with pytest.raises(OptionError, match=r"'spectrum' for the crono reader; accepted: spectra"):
         scanstack.open(crono, "crono", spectrum="map")
     assert isinstance(OptionError("x"), TypeError)  # code catching TypeError still works
+
+
+def test_every_builtin_reader_and_writer_has_checkable_options():
+    for name, spec in scanstack.formats().items():
+        if name.startswith("test-"):
+            continue
+        if spec.reader is not None:
+            assert registry.accepted_options(spec.reader, 1) is not None, name
+        if spec.writer is not None:
+            assert registry.accepted_options(spec.writer, 2) is not None, name
+    mib_writer = registry.accepted_options(scanstack.formats()["mib"].writer, 2)
+    assert {"depth", "layout", "raw", "images_per_file", "t0_ns"} <= set(mib_writer)
+    assert "nav_shape" not in mib_writer  # save() sets it from the stack
 
 
 def test_a_failing_sniffer_is_a_warning_not_silence(tmp_path):

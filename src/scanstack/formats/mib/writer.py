@@ -12,6 +12,7 @@ are reversed back to the file order before writing, so ``open(save(s)) == s``.
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import math
 import os
 import time
@@ -428,6 +429,22 @@ def save(
         progress=progress,
         **options,
     )
+
+
+def _save_signature() -> inspect.Signature:
+    """``save``'s own parameters plus the :func:`write_mib` options it forwards (``**options``),
+    so the registry checks options given to ``scanstack.save(..., 'mib', ...)`` up front."""
+    own = [p for p in inspect.signature(save).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    taken = {p.name for p in own} | {"nav_shape", "inputs"}  # save sets these itself
+    forwarded = [
+        p
+        for p in inspect.signature(write_mib).parameters.values()
+        if p.kind is p.KEYWORD_ONLY and p.name not in taken
+    ]
+    return inspect.Signature(own + forwarded)
+
+
+save.__signature__ = _save_signature()
 
 
 def _t0_from(metadata) -> int:
