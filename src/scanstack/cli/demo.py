@@ -1,6 +1,7 @@
 """``scanstack demo``: write small sample datasets and run the main jobs on them.
 
-Three instruments, each a few MB, all synthetic (written by scanstack's own writers):
+Three instruments, each a few MB, all synthetic (:mod:`scanstack.datasets`, written by scanstack's
+own writers):
 
 1. a rotating-crystal X-ray series (hexrd hdf5 with omega): median dark, dark-subtracted and
    flipped frame-cache (npz), max frame (TIFF), preview;
@@ -15,49 +16,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-
-
-def _series(path: Path) -> None:
-    """48 frames of 256×256 uint16: a dark level, noise, and Bragg spots that come and go."""
-    import scanstack
-    from scanstack.omega import OmegaWedges
-
-    rng = np.random.default_rng(7)
-    n, size = 48, 256
-    frames = rng.poisson(3.0, (n, size, size)).astype(np.uint16) + 100
-    yy, xx = np.mgrid[:size, :size]
-    for _ in range(60):
-        r, c = rng.uniform(20, size - 20, 2)
-        f0 = rng.integers(0, n - 4)
-        spot = (2000 * np.exp(-((yy - r) ** 2 + (xx - c) ** 2) / 8)).astype(np.uint16)
-        frames[f0 : f0 + 3] += spot
-    wedges = OmegaWedges(n)
-    wedges.addwedge(0.0, 48.0, n)
-    stack = scanstack.open(None, "array", data=frames, meta={"omega": wedges.omegas})
-    scanstack.save(stack, path, "hdf5", path="imageseries")
-
-
-def _mib(path: Path) -> None:
-    """A 16×16 scan of 256×256 12-bit frames: a bright disk that moves, on a faint background."""
-    from scanstack.formats.mib.writer import write_mib
-
-    rng = np.random.default_rng(3)
-    ny = nx = 16
-    yy, xx = np.mgrid[:256, :256]
-    frames = np.empty((ny * nx, 256, 256), np.uint16)
-    for i in range(ny * nx):
-        y, x = divmod(i, nx)
-        cy, cx = 128 + 6 * np.sin(y / 3), 128 + 6 * np.cos(x / 3)
-        disk = ((yy - cy) ** 2 + (xx - cx) ** 2) < 30**2
-        thickness = 1 + 0.5 * np.sin(x / 2.5) * np.cos(y / 4)
-        frames[i] = rng.poisson(2, (256, 256)) + (disk * 400 * thickness).astype(np.uint16)
-    write_mib(path, frames, depth=12, layout="1x1", nav_shape=(ny, nx))
-
 
 def run_demo(output: Path, quiet: bool = False) -> int:
     """Run the demo into ``output``; prints every file written. Returns an exit code."""
-    from scanstack.datasets import write_crono
+    from scanstack.datasets import write_crono, write_rotation_series, write_stem_scan
 
     from .main import main
 
@@ -68,7 +30,7 @@ def run_demo(output: Path, quiet: bool = False) -> int:
 
     print("== 1. X-ray image series (hexrd hdf5 with omega) ==")
     series = output / "series.h5"
-    _series(series)
+    write_rotation_series(series)
     steps += [
         ("info", ["info", str(series)]),
         (
@@ -100,7 +62,7 @@ def run_demo(output: Path, quiet: bool = False) -> int:
 
     print("\n== 2. 4D-STEM scan (Quantum Detectors Merlin .mib) ==")
     mib = output / "scan.mib"
-    _mib(mib)
+    write_stem_scan(mib)
     steps = [
         ("info", ["info", str(mib)]),
         ("preview", ["preview", str(mib), "-o", str(output / "scan-mib.png"), *q]),

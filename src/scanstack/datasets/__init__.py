@@ -9,11 +9,20 @@ the reader contract checks live in :mod:`scanstack.testing`.
   Poisson spectra of inks on paper, 30 fps camera frames cut from the object image).
 - :class:`SyntheticFrames`: deterministic pseudo-random detector frames, sliceable like an array
   (``frames[a:b]`` is ``(b - a, rows, cols)``), e.g. for :func:`scanstack.formats.mib.write_mib`.
+- :func:`write_rotation_series`, :func:`write_stem_scan`: the demo's hexrd series (with omega)
+  and 4D-STEM Merlin scan.
 """
 
 from __future__ import annotations
 
 from .crono import CronoGroundTruth, write_crono
 from .frames import SyntheticFrames
+from .samples import write_rotation_series, write_stem_scan
 
-__all__ = ["CronoGroundTruth", "SyntheticFrames", "write_crono"]
+__all__ = [
+    "CronoGroundTruth",
+    "SyntheticFrames",
+    "write_crono",
+    "write_rotation_series",
+    "write_stem_scan",
+]
