@@ -167,6 +167,20 @@ def test_reader_contract(case, tmp_path, request):
     assert len(report.checks) >= 8
 
 
+def test_reader_contract_of_crono_camera_frames(tmp_path):
+    """A reader built by a tool, not the registry (pickles as type(reader)(source, **options))."""
+    from scanstack.crono import open_frames
+    from scanstack.datasets import write_crono
+
+    path = tmp_path / "14200215102021-f.HDF5"
+    truth = write_crono(path, rows=2, columns=3, channels=32, seed=1)
+    frames = open_frames(path)
+    report = check_reader(frames)
+    assert report.nav_shape == (truth.n_frames,) and report.format == "crono-frames"
+    assert frames.reader.opened_with is None and "the reader keeps its options" in report.checks
+    frames.close()
+
+
 def test_every_readable_format_has_a_case():
     readable = {name for name, spec in scanstack.formats().items() if spec.can_read}
     builtin = {name for name in readable if not name.startswith("test-")}
