@@ -14,7 +14,7 @@ import scanstack
 from scanstack.core.errors import FormatError
 from scanstack.core.h5safety import check_h5_inside
 from scanstack.core.registry import detect_format
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 
 SHAPE = (2, 4, 4)
 FRAMES = np.arange(32, dtype=np.uint16).reshape(SHAPE)  # what our valid files hold
