@@ -46,7 +46,7 @@ class UnknownFormatError(ScanstackError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-class OptionError(ScanstackError, TypeError):
+class UnknownOptionError(ScanstackError, TypeError):
     """An option the format's reader or writer does not accept (the message lists the accepted)."""
 
 

@@ -19,9 +19,9 @@ from typing import Any
 
 from .errors import (
     FormatError,
-    OptionError,
     ScanstackError,
     UnknownFormatError,
+    UnknownOptionError,
     UnsupportedError,
 )
 from .reader import Reader
@@ -269,36 +269,63 @@ def _where(source: Any) -> str:
     return "<in-memory input>"
 
 
+def _parameters(func: Callable[..., Any], leading: int) -> tuple[list[str], bool] | None:
+    """(keyword options named by ``func`` after ``leading`` positional inputs, takes **options),
+    or None when ``func`` has no signature (builtins, C callables)."""
+    try:
+        params = list(inspect.signature(func).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    positional = [p for p in params if p.kind is p.POSITIONAL_ONLY]
+    skip = max(0, leading - len(positional))
+    return [p.name for p in named[skip:]], any(p.kind is p.VAR_KEYWORD for p in params)
+
+
 def accepted_options(func: Callable[..., Any], leading: int) -> list[str] | None:
     """Keyword options ``func`` accepts after its ``leading`` positional inputs.
 
     ``None`` when it takes ``**options`` (it checks them itself). Wrappers declare the callable
     they forward to with ``__wrapped__`` (``functools.wraps`` or by hand), which
-    :func:`inspect.signature` follows, so the signature of the real reader or writer decides.
+    :func:`inspect.signature` follows, or a :func:`forwarding_signature`, so the signature of the
+    real reader or writer decides.
     """
-    try:
-        params = list(inspect.signature(func).parameters.values())
-    except (TypeError, ValueError):  # builtins or C callables without a signature
+    found = _parameters(func, leading)
+    if found is None or found[1]:
         return None
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return None
-    named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    positional = [p for p in params if p.kind is p.POSITIONAL_ONLY]
-    skip = max(0, leading - len(positional))
-    return [p.name for p in named[skip:]]
+    return found[0]
+
+
+def forwarding_signature(
+    wrapper: Callable[..., Any], target: Callable[..., Any], fixed: tuple[str, ...] = ()
+) -> inspect.Signature:
+    """The signature of ``wrapper(..., **options)`` that passes ``options`` on to ``target``.
+
+    ``wrapper``'s own parameters, then ``target``'s keyword parameters that the wrapper does not
+    already take or set itself (``fixed``). Assign it to ``wrapper.__signature__`` so the registry
+    checks forwarded options up front.
+    """
+    own = [p for p in inspect.signature(wrapper).parameters.values() if p.kind is not p.VAR_KEYWORD]
+    taken = {p.name for p in own} | set(fixed)
+    forwarded = [
+        p.replace(kind=p.KEYWORD_ONLY)
+        for p in inspect.signature(target).parameters.values()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in taken
+    ]
+    return inspect.Signature(own + forwarded)
 
 
 def check_options(
     spec: FormatSpec, kind: str, func: Callable[..., Any], leading: int, options: dict
 ) -> None:
-    """:class:`OptionError` listing the accepted options when ``options`` has an unknown one."""
+    """:class:`UnknownOptionError` listing the accepted options when ``options`` has an unknown one."""
     accepted = accepted_options(func, leading)
     if accepted is None:
         return
     unknown = [k for k in options if k not in accepted]
     if unknown:
         listing = ", ".join(accepted) if accepted else "none"
-        raise OptionError(
+        raise UnknownOptionError(
             f"unknown option(s) {', '.join(map(repr, unknown))} for the {spec.name} {kind}; "
             f"accepted: {listing}"
         )
@@ -326,7 +353,7 @@ def open(source: Any = None, /, format: str | None = None, **options: Any) -> St
     """Open ``source`` (a path, bytes, or nothing for in-memory formats) as a lazy :class:`Stack`.
 
     ``format`` (positional or keyword) is auto-detected when omitted. Options are passed to the
-    format's reader and checked against its signature first (:class:`OptionError` lists the
+    format's reader and checked against its signature first (:class:`UnknownOptionError` lists the
     accepted ones); see ``scanstack formats`` for what each format accepts.
     ``allow_outside=True`` (every format) lets paths named inside the file leave its folder;
     readers that never follow such paths do not receive it. The stack pickles by re-opening
@@ -340,7 +367,8 @@ def open(source: Any = None, /, format: str | None = None, **options: Any) -> St
     spec = get_format(format)
     if spec.reader is None:
         raise UnsupportedError(f"format {format!r} cannot be read, only written")
-    if ALLOW_OUTSIDE in options and ALLOW_OUTSIDE not in (accepted_options(spec.reader, 1) or ()):
+    named = _parameters(spec.reader, 1)
+    if ALLOW_OUTSIDE in options and named is not None and ALLOW_OUTSIDE not in named[0]:
         del options[ALLOW_OUTSIDE]  # only readers that name it explicitly follow inside paths
     if isinstance(source, (str, os.PathLike)) and "\n" not in os.fspath(source):
         if not Path(source).exists():

@@ -20,6 +20,7 @@ from ...core.config import config
 from ...core.errors import WriteError
 from ...core.h5tree import dict_to_group
 from ...core.progress import Progress
+from ...core.registry import forwarding_signature
 from ...core.safety import atomic_path
 from .._hexrd import OptionError
 from . import codec
@@ -121,3 +122,8 @@ def write_v1(stack, path, **options: Any) -> str:
 def write_v2(stack, path, **options: Any) -> str:
     """``eiger-stream-v2`` writer (see :func:`write_eiger_stream`)."""
     return write_eiger_stream(stack, path, version=2, **options)
+
+
+# their options are write_eiger_stream's, checked by the registry before writing
+write_v1.__signature__ = forwarding_signature(write_v1, write_eiger_stream, fixed=("version",))
+write_v2.__signature__ = forwarding_signature(write_v2, write_eiger_stream, fixed=("version",))

@@ -12,7 +12,6 @@ are reversed back to the file order before writing, so ``open(save(s)) == s``.
 from __future__ import annotations
 
 import datetime as _dt
-import inspect
 import math
 import os
 import time
@@ -26,6 +25,7 @@ import numpy as np
 from ...core.config import config
 from ...core.errors import WriteError
 from ...core.progress import Progress
+from ...core.registry import forwarding_signature
 from ...core.safety import atomic_path
 from . import raw as rawmod
 
@@ -431,20 +431,8 @@ def save(
     )
 
 
-def _save_signature() -> inspect.Signature:
-    """``save``'s own parameters plus the :func:`write_mib` options it forwards (``**options``),
-    so the registry checks options given to ``scanstack.save(..., 'mib', ...)`` up front."""
-    own = [p for p in inspect.signature(save).parameters.values() if p.kind is not p.VAR_KEYWORD]
-    taken = {p.name for p in own} | {"nav_shape", "inputs"}  # save sets these itself
-    forwarded = [
-        p
-        for p in inspect.signature(write_mib).parameters.values()
-        if p.kind is p.KEYWORD_ONLY and p.name not in taken
-    ]
-    return inspect.Signature(own + forwarded)
-
-
-save.__signature__ = _save_signature()
+# the write_mib options save() forwards are checked up front (save sets nav_shape and inputs)
+save.__signature__ = forwarding_signature(save, write_mib, fixed=("nav_shape", "inputs"))
 
 
 def _t0_from(metadata) -> int:
