@@ -318,7 +318,7 @@ def forwarding_signature(
 def check_options(
     spec: FormatSpec, kind: str, func: Callable[..., Any], leading: int, options: dict
 ) -> None:
-    """:class:`UnknownOptionError` listing the accepted options when ``options`` has an unknown one."""
+    """:class:`UnknownOptionError`, listing the accepted options, for an option ``func`` lacks."""
     accepted = accepted_options(func, leading)
     if accepted is None:
         return
@@ -338,10 +338,11 @@ _PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirec
 def _container_error(exc: BaseException, format: str, source: Any) -> FormatError | None:  # noqa: A002
     """The one rule for errors a reader did not turn into a :class:`FormatError` itself.
 
-    A :class:`ScanstackError` is already clear. Only an ``OSError`` that is not about the path (h5py's "file signature not found" or
-    "truncated file", tifffile's and zarr's failures to open the container) becomes "cannot be
-    read as <format>". ``ValueError``, ``KeyError``, ``TypeError`` … propagate unchanged: a reader
-    must raise ``FormatError`` for a bad file, and anything else is a bug to see, not to hide.
+    A :class:`ScanstackError` is already clear. Only an ``OSError`` that is not about the path
+    (h5py's "file signature not found" or "truncated file", tifffile's and zarr's failures to
+    open the container) becomes "cannot be read as <format>". ``ValueError``, ``KeyError``,
+    ``TypeError`` … propagate unchanged: a reader must raise ``FormatError`` for a bad file, and
+    anything else is a bug to see, not to hide.
     """
     if isinstance(exc, OSError) and not isinstance(exc, (*_PATH_ERRORS, ScanstackError)):
         where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None

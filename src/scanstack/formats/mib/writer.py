@@ -188,7 +188,8 @@ def write_mib(
     Parameters
     ----------
     frames: anything with ``shape == (n, rows, cols)`` and ``frames[a:b]`` slicing (numpy, memmap,
-        dask, a scanstack Stack, :class:`scanstack.datasets.SyntheticFrames`); read ``frames_per_block`` at a time.
+        dask, a scanstack Stack, :class:`scanstack.datasets.SyntheticFrames`); read
+        ``frames_per_block`` at a time.
     depth: counter depth 1, 6, 12 or 24 (default from the dtype: u1 -> 6, u2 -> 12, else 24);
         values beyond ``2**depth - 1`` raise :class:`WriteError`.
     layout: ``1x1``, ``2x2``, ``2x2G`` (frames include the 2 gap rows/columns) or ``Nx1``.
