@@ -335,6 +335,25 @@ def test_a_failing_sniffer_is_a_warning_not_silence(tmp_path):
         registry._registry.pop("test-badsniff")
 
 
+def test_a_sniffer_failing_inside_a_decoder_is_not_a_warning(tmp_path):
+    """h5py failing on a damaged file means "not this format", not a sniffer bug."""
+
+    def h5_sniff(probe):
+        import h5py
+
+        with h5py.File(probe.path, "r"):  # OSError from h5py: the file is not HDF5
+            return 1.0
+
+    registry.register(registry.FormatSpec("test-h5sniff", "x", reader=_Values, sniff=h5_sniff))
+    try:
+        path = _synthetic_mib(tmp_path)[0]
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", SnifferWarning)
+            assert scanstack.detect_format(path) == "mib"
+    finally:
+        registry._registry.pop("test-h5sniff")
+
+
 def test_open_no_longer_hides_reader_bugs_as_format_errors(tmp_path):
     class Buggy(Reader):
         format_name = "test-buggy"
@@ -343,21 +362,28 @@ def test_open_no_longer_hides_reader_bugs_as_format_errors(tmp_path):
             super().__init__(source, kind=kind)
             raise {"value": ValueError, "os": OSError, "eof": EOFError}[kind]("internal bug")
 
+    def factory(source, *, kind: str = "value"):  # a reader callable that is not a Reader
+        import h5py
+
+        return h5py.File(source, "r")  # h5py raises OSError on a file that is not HDF5
+
     registry.register(registry.FormatSpec("test-buggy", "x", reader=Buggy))
+    registry.register(registry.FormatSpec("test-factory", "x", reader=factory))
     try:
-        for kind, error in (("value", ValueError), ("eof", EOFError)):
+        for kind, error in (("value", ValueError), ("eof", EOFError), ("os", OSError)):
             with pytest.raises(error, match="internal bug") as info:
                 scanstack.open(None, "test-buggy", kind=kind)
-            assert not isinstance(info.value, FormatError)
-        # an OSError from opening the container is the one thing still called a format error
-        with pytest.raises(FormatError, match="cannot be read as test-buggy: internal bug"):
-            scanstack.open(None, "test-buggy", kind="os")
+            assert not isinstance(info.value, FormatError)  # was "cannot be read as test-buggy"
+        junk = tmp_path / "junk.h5"
+        junk.write_bytes(b"not hdf5 at all" * 10)
+        # an exception from inside a decoding library is the one thing called a format error
+        with pytest.raises(FormatError, match=r"junk\.h5: expected a readable test-factory file"):
+            scanstack.open(junk, "test-factory")
+        with pytest.raises(FormatError, match=r"junk\.h5"):
+            scanstack.open(junk, "nexus")
     finally:
         registry._registry.pop("test-buggy")
-    junk = tmp_path / "junk.h5"
-    junk.write_bytes(b"not hdf5 at all" * 10)
-    with pytest.raises(FormatError, match="junk.h5"):
-        scanstack.open(junk, "nexus")
+        registry._registry.pop("test-factory")
 
 
 def test_warnings_module_is_clean_for_good_input(tmp_path):

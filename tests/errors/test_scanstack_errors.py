@@ -15,7 +15,7 @@ import pytest
 import scanstack
 from scanstack.core.errors import FormatError, FrameIndexError, ScanstackError
 from scanstack.core.reader import Reader
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 from scanstack.formats.mib.writer import write_mib
 
 

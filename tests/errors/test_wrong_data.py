@@ -16,7 +16,7 @@ import tifffile
 
 import scanstack
 from scanstack.core.errors import FormatError, FrameIndexError, ScanstackError
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 
 
 def _npz_cache(path, row, col, data, dtype="uint16", shape=(4, 5)):

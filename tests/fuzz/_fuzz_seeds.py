@@ -104,7 +104,7 @@ def _spectra_stack(data: np.ndarray):
 def build_seeds(base: Path, shared_mib: Path | None = None) -> dict[str, Seed]:
     """Write every seed under ``base``; returns them by name."""
     import scanstack
-    from scanstack.formats.crono import write_crono
+    from scanstack.datasets import write_crono
     from scanstack.formats.mib.writer import write_mib
 
     base.mkdir(parents=True, exist_ok=True)

@@ -19,10 +19,10 @@ from typing import Any
 
 from .errors import (
     FormatError,
-    ScanstackError,
     UnknownFormatError,
     UnknownOptionError,
     UnsupportedError,
+    decoder_error,
 )
 from .reader import Reader
 from .stack import ReaderStack, Stack
@@ -227,14 +227,17 @@ def detect_format(source: Any, allow_outside: bool = False) -> str:
             if spec.sniff is not None:
                 try:
                     score = float(spec.sniff(probe))
-                except Exception as exc:  # a sniffer must not raise: say so, then go on
+                except Exception as exc:
                     score = 0.0
-                    warnings.warn(
-                        f"{_where(source)}: the {spec.name!r} format's sniffer failed "
-                        f"({type(exc).__name__}: {exc}); {spec.name!r} was not considered",
-                        SnifferWarning,
-                        stacklevel=2,
-                    )
+                    # a decoding library failing on a damaged file just means "not this
+                    # format"; an exception from the sniffer's own code is a bug: say so
+                    if decoder_error(exc) is None:
+                        warnings.warn(
+                            f"{_where(source)}: the {spec.name!r} format's sniffer failed "
+                            f"({type(exc).__name__}: {exc}); {spec.name!r} was not considered",
+                            SnifferWarning,
+                            stacklevel=2,
+                        )
             elif probe.suffix and probe.suffix in spec.extensions:
                 score = 0.3
             if score > 0:
@@ -331,23 +334,19 @@ def check_options(
         )
 
 
-#: OS errors that say what is wrong with the path itself; passed on unchanged
-_PATH_ERRORS = (FileNotFoundError, PermissionError, IsADirectoryError, NotADirectoryError)
-
-
 def _container_error(exc: BaseException, format: str, source: Any) -> FormatError | None:  # noqa: A002
-    """The one rule for errors a reader did not turn into a :class:`FormatError` itself.
+    """What ``open()`` does with an exception a format's reader callable raised.
 
-    A :class:`ScanstackError` is already clear. Only an ``OSError`` that is not about the path
-    (h5py's "file signature not found" or "truncated file", tifffile's and zarr's failures to
-    open the container) becomes "cannot be read as <format>". ``ValueError``, ``KeyError``,
-    ``TypeError`` … propagate unchanged: a reader must raise ``FormatError`` for a bad file, and
-    anything else is a bug to see, not to hide.
+    One rule, :func:`~scanstack.core.errors.decoder_error` (the one ``Reader`` methods use too):
+    an exception raised inside a decoding library (h5py failing to open the container, tifffile,
+    zarr, zipfile …) becomes a :class:`FormatError` naming the file. Everything else, scanstack's
+    own ``ValueError``, ``KeyError``, ``OSError`` … included, propagates unchanged: a reader
+    raises ``FormatError`` itself for a bad file, and anything else is a bug to see, not to hide
+    as "cannot be read". This covers reader callables that are plain functions (``open_mib``,
+    plug-ins' factories), whose errors ``Reader.__init_subclass__`` does not see.
     """
-    if isinstance(exc, OSError) and not isinstance(exc, (*_PATH_ERRORS, ScanstackError)):
-        where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
-        return FormatError(f"cannot be read as {format}: {exc}", where)
-    return None
+    where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else None
+    return decoder_error(exc, where, f"a readable {format} file")
 
 
 def open(source: Any = None, /, format: str | None = None, **options: Any) -> Stack:  # noqa: A001, A002
