@@ -82,7 +82,7 @@ def npz_bomb(folder: Path, member: str, nbytes: int) -> Path:
 
 
 def crono_file(folder: Path, name: str) -> Path:
-    from scanstack.formats.crono.writer import write_crono
+    from scanstack.datasets import write_crono
 
     path = folder / name
     write_crono(path, rows=4, columns=5, channels=256, ramp=1, images=False)
