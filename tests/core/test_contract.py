@@ -154,7 +154,8 @@ CASES: dict[str, Callable[[Path], tuple]] = {
 FORMAT_OF = {case: case.split()[0] for case in CASES}
 
 
-@pytest.mark.filterwarnings("ignore:frame .* sparse")  # frame-cache's writer on dense data
+@pytest.mark.filterwarnings("ignore:.*is the threshold too low")  # frame-cache on dense data
+@pytest.mark.filterwarnings("ignore:.*sequence numbers run from")  # readmib_example.mib's own
 @pytest.mark.parametrize("case", list(CASES))
 def test_reader_contract(case, tmp_path, request):
     if case == "mib real":  # needs the real files (skipped when ../shared/data is absent)
