@@ -11,8 +11,8 @@ from stem_helpers import check_all
 
 import scanstack
 from scanstack import stem
+from scanstack.core.lanes import direct_source
 from scanstack.datasets import SyntheticFrames
-from scanstack.stem._access import direct_source
 
 mib = pytest.importorskip("scanstack.formats.mib")
 

@@ -18,8 +18,8 @@ from stem_helpers import (
 )
 
 from scanstack import Stack, settings, stem
+from scanstack.core.lanes import direct_source
 from scanstack.core.stack import ReaderStack
-from scanstack.stem._access import direct_source
 
 
 @pytest.mark.parametrize("nav", [(1,), (7,), (3, 5), (2, 3, 2)])
@@ -221,21 +221,25 @@ def test_sum_does_not_overflow_uint16_chunks():
 def test_cluster_task_falls_back_to_blocks():
     # a worker without a zero-copy view (here: a dask-backed stack) reads its partition in blocks
     da = pytest.importorskip("dask.array")
-    from scanstack.stem.virtual import _DirectTask
+    from scanstack.core.fold import _fold_task, fold_path
+    from scanstack.core.lane_folds import ExtremeFold, SumFold
+    from scanstack.stem.virtual import _DotFold
 
     dense = make_frames((4, 5, 8, 6), ">u2")
     stack = Stack.from_array(da.from_array(dense, chunks=(1, 5, 8, 6)))
+    assert fold_path(stack) == "blocks"
     flat = dense.reshape(20, 8, 6)
-    np.testing.assert_array_equal(
-        _DirectTask("sum", np.uint64)(stack, 3, 17), flat[3:17].sum(axis=0)
-    )
-    np.testing.assert_array_equal(
-        _DirectTask("max", np.uint16)(stack, 3, 17), flat[3:17].max(axis=0)
-    )
+
+    def task(fold):
+        return _fold_task(stack, 3, 17, fold=fold, region=None, fpb=4, fast=True)
+
+    np.testing.assert_array_equal(task(SumFold()), flat[3:17].sum(axis=0))
+    np.testing.assert_array_equal(task(ExtremeFold("max")), flat[3:17].max(axis=0))
     masks = detectors((8, 6))
+    pieces = task(_DotFold(np.stack(masks)))
+    assert [a for a, _ in pieces] == [3, 7, 11, 15]
     np.testing.assert_allclose(
-        _DirectTask("virtual", weights=np.stack(masks))(stack, 3, 17),
-        numpy_virtual(flat[3:17], masks).T,
+        np.concatenate([v for _, v in pieces]).T, numpy_virtual(flat[3:17], masks)
     )
 
 

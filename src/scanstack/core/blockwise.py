@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -88,7 +89,8 @@ def run_on_cluster(
     return results
 
 
-def _combine_all(results: list[Any], combine: Combine) -> Any:
+def combine_all(results: list[Any], combine: Combine) -> Any:
+    """``combine`` the non-None results in order (None if there are none)."""
     results = [r for r in results if r is not None]
     if not results:
         return None
@@ -96,6 +98,31 @@ def _combine_all(results: list[Any], combine: Combine) -> Any:
     for r in results[1:]:
         acc = combine(acc, r)
     return acc
+
+
+def run_partitions(
+    run: Callable[[int, int, Callable[[int], None]], Any],
+    parts: list[tuple[int, int]],
+    total: int,
+    progress: ProgressArg = None,
+    label: str = "",
+) -> list[Any]:
+    """``run(a, b, tick)`` for each partition, one thread each; results in order.
+
+    ``tick(k)`` reports ``k`` more frames done to the progress bar (thread-safe).
+    """
+    with Progress(total, progress, label, "frames") as bar:
+        if len(parts) <= 1:
+            return [run(a, b, bar.update) for a, b in parts]
+        lock = threading.Lock()
+
+        def tick(k: int) -> None:
+            with lock:
+                bar.update(k)
+
+        with ThreadPoolExecutor(len(parts)) as pool:
+            futures = [pool.submit(run, a, b, tick) for a, b in parts]
+            return [f.result() for f in futures]
 
 
 def reduce_frames(
@@ -117,7 +144,8 @@ def reduce_frames(
     ``fold(acc, block, a, b)`` gets ``acc=None`` first and a block ``(b - a, *region_shape)`` of
     frames ``a:b``; it returns the new accumulator. ``combine(acc1, acc2)`` merges the
     accumulators of two partitions (in frame order). Returns the final accumulator (None for
-    no frames).
+    no frames). This is the block path only: reductions go through
+    :func:`scanstack.core.fold.fold_frames`, which folds in place where the reader allows.
     """
     region = normalize_region(region, stack.signal_shape)
     stop = stack.nframes if stop is None else min(stop, stack.nframes)
@@ -127,32 +155,14 @@ def reduce_frames(
     if client is not None:
         task = functools.partial(_fold_frames, fold=fold, fpb=fpb, region=region)
         results = run_on_cluster(client, stack, task, start, stop, fpb, progress, label)
-        return _combine_all(results, combine)
-    parts = partitions(n, nthreads, fpb)
-    with Progress(n, progress, label, "frames") as bar:
-        if len(parts) <= 1:
-            results = [
-                _fold_partition(stack, fold, start + a, start + b, fpb, region, bar.update)
-                for a, b in parts
-            ]
-        else:
-            import threading
+        return combine_all(results, combine)
 
-            lock = threading.Lock()
+    def run(a: int, b: int, tick: Callable[[int], None]) -> Any:
+        return _fold_partition(stack, fold, start + a, start + b, fpb, region, tick)
 
-            def tick(k: int) -> None:
-                with lock:
-                    bar.update(k)
-
-            with ThreadPoolExecutor(len(parts)) as pool:
-                futures = [
-                    pool.submit(
-                        _fold_partition, stack, fold, start + a, start + b, fpb, region, tick
-                    )
-                    for a, b in parts
-                ]
-                results = [f.result() for f in futures]
-    return _combine_all(results, combine)
+    return combine_all(
+        run_partitions(run, partitions(n, nthreads, fpb), n, progress, label), combine
+    )
 
 
 class _MapFold:

@@ -102,13 +102,13 @@ class Reader:
     format_name: ClassVar[str] = ""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
-        """Every reader's ``__init__``, ``read``, ``read_frames`` and ``axes`` turn the errors of
+        """Every reader's ``__init__``, ``read``, ``read_into``, ``read_frames`` and ``axes`` turn the errors of
         the decoding libraries (h5py, zipfile/zlib, tifffile, zarr, ...) into a
         :class:`~scanstack.core.errors.FormatError` naming the file and, when known, the HDF5
         object or zip member: a corrupt file never surfaces as h5py's ``RuntimeError`` or a
         ``zlib.error``. Errors raised by scanstack's own code pass unchanged (bugs stay bugs)."""
         super().__init_subclass__(**kwargs)
-        for name in ("__init__", "read", "read_frames", "as_array"):
+        for name in ("__init__", "read", "read_into", "read_frames", "as_array"):
             method = getattr(cls, name, None)  # also what a mixin before Reader in the MRO defines
             if callable(method) and method is not getattr(Reader, name, None):
                 if not getattr(method, "_decoder_errors", False):
@@ -164,6 +164,25 @@ class Reader:
         read whole frames and return ``crop(frames, region)``.
         """
         raise NotImplementedError
+
+    def read_into(
+        self,
+        start: int,
+        stop: int,
+        out: np.ndarray,
+        region: Region | None = None,
+        *,
+        zeroed: bool = False,
+    ) -> None:
+        """Frames ``start:stop`` written into ``out`` (``(n, *region_shape)``, C-contiguous).
+
+        What whole reads (``Stack.to_numpy``) call, block by block, so that the frames land in
+        the destination array; ``zeroed`` says ``out`` already holds zeros (a fresh
+        ``np.zeros``, which costs no more than ``np.empty``), so sparse readers need not clear
+        it. The default reads a block and copies it; readers that can decode or read straight
+        into memory (h5py's ``read_direct``, sparse frames scattered into place) override it.
+        """
+        out[...] = self.read(start, stop, region)
 
     def read_frames(self, frames: np.ndarray, region: Region | None = None) -> np.ndarray:
         """Arbitrary frames (1-D int array of flat indices, in range) as ``(n, *region_shape)``.

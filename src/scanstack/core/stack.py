@@ -285,15 +285,25 @@ class Stack:
         return tok
 
     def to_numpy(self, progress=None) -> np.ndarray:
-        """Read everything into memory: ``(*nav_shape, *signal_shape)``."""
+        """Read everything into memory: ``(*nav_shape, *signal_shape)``.
+
+        The frames are written straight into the result (:meth:`_fill`), block by block.
+        """
         from .progress import Progress
 
-        out = np.empty((self.nframes, *self.signal_shape), self.dtype)
+        # np.zeros maps fresh zero pages like np.empty (no extra pass), and sparse readers then
+        # only write their non-zero pixels
+        out = np.zeros((self.nframes, *self.signal_shape), self.dtype)
         with Progress(self.nframes, progress, "read", "frames") as bar:
-            for a, b, block in self.iter_blocks():
-                out[a:b] = block
-                bar.update(b - a)
+            self._fill(out, bar.update)
         return out.reshape(self.shape)
+
+    def _fill(self, out: np.ndarray, tick) -> None:
+        """Write every frame into ``out`` ``(nframes, *signal_shape)``, which holds zeros;
+        ``tick(k)`` per block."""
+        for a, b, block in self.iter_blocks():
+            out[a:b] = block
+            tick(b - a)
 
     def __array__(self, dtype=None, copy=None):
         data = self.to_numpy()
@@ -483,11 +493,55 @@ class ReaderStack(Stack):
     def read_overhead(self) -> int:
         return int(self.reader.read_overhead())
 
+    def _fill(self, out: np.ndarray, tick) -> None:
+        # a memory map is copied in threads (the copy releases the GIL; measured faster than
+        # h5py's read_direct of the same contiguous dataset); otherwise the reader writes each
+        # block into place itself (read_into; the default reads a block and copies it)
+        reader = self.reader
+        arr = reader.as_array()
+        if (
+            isinstance(arr, np.ndarray)
+            and arr.shape == out.shape
+            and np.can_cast(arr.dtype, out.dtype, "equiv")  # byte order only
+        ):
+            _copy_in_threads(arr, out, self.frames_per_block(), tick)
+            return
+        step = self.frames_per_block()
+        for a in range(0, self.nframes, step):
+            b = min(a + step, self.nframes)
+            reader.read_into(a, b, out[a:b], zeroed=True)
+            tick(b - a)
+
     def source_paths(self) -> list[str]:
         return self.reader.source_paths()
 
     def close(self) -> None:
         self.reader.close()
+
+
+def _copy_in_threads(src: np.ndarray, out: np.ndarray, step: int, tick) -> None:
+    """``out[...] = src`` (any dtype/strides) in blocks of ``step`` frames, one run per thread."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = len(out)
+    lock = threading.Lock()
+    nthreads = max(1, min(config.threads(), -(-n // max(step, 1))))
+    per = -(-n // nthreads)
+
+    def run(a: int) -> None:
+        for c in range(a, min(a + per, n), step):
+            d = min(c + step, a + per, n)
+            np.copyto(out[c:d], src[c:d], casting="equiv")
+            with lock:
+                tick(d - c)
+
+    if nthreads == 1:
+        run(0)
+        return
+    with ThreadPoolExecutor(nthreads) as pool:
+        for f in [pool.submit(run, a) for a in range(0, n, per)]:
+            f.result()
 
 
 class ViewStack(Stack):

@@ -60,6 +60,44 @@ def unshuffle(data, itemsize: int) -> np.ndarray:
     return out
 
 
+def unshuffle_into(data, itemsize: int, first: int, dest: np.ndarray) -> None:
+    """Elements ``first : first + dest.size`` of a shuffled chunk written into ``dest``
+    (C-contiguous, native little-endian integers of ``itemsize`` bytes), with no temporary."""
+    planes = np.frombuffer(data, np.uint8).reshape(itemsize, -1)[:, first : first + dest.size]
+    out = dest.reshape(-1).view(f"<u{itemsize}")
+    out[...] = planes[itemsize - 1]
+    for j in range(itemsize - 2, -1, -1):
+        out <<= 8
+        out |= planes[j]
+
+
+def decode_chunk_into(
+    raw: bytes, mask: int, filters: list[int], nbytes: int, first: int, dest: np.ndarray
+) -> None:
+    """:func:`decode_chunk` of a chunk of ``nbytes`` bytes, writing its elements
+    ``first : first + dest.size`` straight into ``dest`` (C-contiguous): the last filter's
+    output lands in place, not in a temporary. Inflates at most ``nbytes`` (:func:`inflate_chunk`)."""
+    data = raw
+    itemsize = dest.dtype.itemsize
+    active = [k for k in range(len(filters)) if not mask & (1 << k)]
+    for k in reversed(active):
+        if filters[k] == FILTER_DEFLATE:
+            data = inflate_chunk(data, nbytes)
+        elif itemsize > 1:
+            whole_ints = dest.dtype.kind in "iu" and dest.dtype.isnative
+            if (
+                k == active[0]
+                and sys.byteorder == "little"
+                and whole_ints
+                and itemsize in (2, 4, 8)
+            ):
+                unshuffle_into(data, itemsize, first, dest)  # the last step: straight into dest
+                return
+            data = unshuffle(data, itemsize)
+    flat = np.frombuffer(data, dest.dtype)[first : first + dest.size]
+    dest.reshape(-1)[...] = flat
+
+
 def filter_chunk(chunk: np.ndarray, level: int | None, shuffle: bool = True) -> bytes:
     """One chunk through HDF5's filter pipeline: byte shuffle (if ``shuffle``), then deflate at
     ``level`` (none when ``level`` is None)."""

@@ -564,6 +564,17 @@ class FrameCacheReader(Reader):
 
     def read(self, start, stop, region=None):
         out = np.zeros((stop - start, *region_shape(region, self.signal_shape)), self.dtype)
+        self._fill_frames(start, stop, out, region)
+        return out
+
+    def read_into(self, start, stop, out, region=None, *, zeroed=False) -> None:
+        """Sparse frames scattered straight into ``out`` (cleared first unless ``zeroed``)."""
+        if not zeroed:
+            out.fill(0)
+        self._fill_frames(start, stop, out, region)
+
+    def _fill_frames(self, start, stop, out, region) -> None:
+        """Scatter frames ``start:stop`` into ``out`` (which holds zeros)."""
         if self._members is not None:
 
             def fill(i: int) -> None:
@@ -576,11 +587,10 @@ class FrameCacheReader(Reader):
             else:
                 for i in frames:
                     fill(i)
-            return out
+            return
         for a, b in self._fch5_groups(start, stop):
             for k, frame in enumerate(self._fch5_frames(a, b)):
                 _scatter(out[a - start + k], *frame, region)
-        return out
 
     def _fch5_groups(self, start: int, stop: int) -> list[tuple[int, int]]:
         """Runs of frames ``start:stop`` holding about :data:`SPARSE_GROUP` stored values each

@@ -31,11 +31,19 @@ import numpy as np
 from ..core.errors import FormatError, WriteError
 from ..core.metadata import to_jsonable
 from ..core.readahead import bounded_map
-from ..core.reader import Reader
+from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path
 from ..core.writing import copy_to
-from ._h5chunks import FILTER_DEFLATE, FILTER_SHUFFLE, decode_chunk, filter_chunk, write_encoded
+from ._h5chunks import (
+    FILTER_DEFLATE,
+    FILTER_SHUFFLE,
+    decode_chunk,
+    decode_chunk_into,
+    filter_chunk,
+    write_encoded,
+)
+from ._h5map import memmap_dataset
 from ._hexrd import DatasetShapeError, H5Source, LazyPool, OptionError, probe_h5
 from ._interchange import h5_compression
 
@@ -205,6 +213,7 @@ class HDF5Reader(Reader):
         self._filters = chunk_filters(ds)
         self._chunk_rows = ds.chunks[1] if self._filters is not None else 0
         self._pool = LazyPool()
+        self._mm = None  # the memory map of as_array, made on first use (False: none possible)
         self.nav_shape = (ds.shape[0],) if ds.ndim == 3 else (1,)
         self.signal_shape = tuple(ds.shape[-2:])
         self.dtype = ds.dtype
@@ -222,28 +231,36 @@ class HDF5Reader(Reader):
         return self._h5.group("hdf5")[self.dataname]
 
     def read(self, start, stop, region=None):
+        out = np.empty((stop - start, *region_shape(region, self.signal_shape)), self.dtype)
+        self.read_into(start, stop, out, region)
+        return out
+
+    def read_into(self, start, stop, out, region=None, *, zeroed=False) -> None:
+        """Frames straight into ``out``: h5py's ``read_direct``, or chunks decoded in threads."""
         ds = self._dataset()
         sig = region if region is not None else (slice(None), slice(None))
         try:
-            if self._filters is not None and stop > start:
-                return self._read_chunks(ds, start, stop, sig)
-            if self._ndim == 2:
-                block = ds[sig][None][start:stop]
+            if stop <= start:
+                return
+            if self._filters is not None:
+                self._read_chunks(ds, start, stop, sig, out)
+            elif self._ndim == 2:
+                out[...] = ds[sig][None][start:stop]
             else:
-                block = ds[(slice(start, stop), *sig)]
-        except (OSError, ValueError, zlib.error) as exc:
+                ds.read_direct(out, np.s_[start:stop, sig[0], sig[1]])
+        except (OSError, ValueError, TypeError, zlib.error) as exc:
             raise FormatError(
                 f"cannot read frames {start}:{stop} (file corrupt or truncated?): {exc}",
                 self.path,
                 self._where,
             ) from exc
-        return np.asarray(block)
 
-    def _read_chunks(self, ds, start: int, stop: int, sig) -> np.ndarray:
-        """Frames ``start:stop`` decoded from their raw chunks in threads (see chunk_filters).
+    def _read_chunks(self, ds, start: int, stop: int, sig, out: np.ndarray) -> None:
+        """Frames ``start:stop`` decoded from their raw chunks in threads, into ``out``.
 
-        Each thread reads, decodes and copies one chunk into the result at a time, so a read of
-        every frame costs its result plus one chunk per thread (:meth:`read_overhead`).
+        Each thread reads and decodes one chunk at a time, its last filter writing straight into
+        ``out`` when whole rows are read, so a read of every frame costs its result plus one chunk
+        per thread (:meth:`read_overhead`).
         """
         rows, cols = self.signal_shape
         rs, cs = (s if isinstance(s, slice) else slice(None) for s in sig)
@@ -252,19 +269,22 @@ class HDF5Reader(Reader):
         cr = ds.chunks[1]
         first = r0 // cr * cr
         starts = range(first, max(r1, first + 1), cr) if r1 > r0 else range(0)
-        out = np.empty((stop - start, max(r1 - r0, 0), max(c1 - c0, 0)), self.dtype)
+        nbytes = cr * cols * self.dtype.itemsize
 
         def decode_into(job) -> None:
             i, a = job
             mask, raw = ds.id.read_direct_chunk((i, a, 0))
-            chunk = decode_chunk(raw, mask, self._filters, (cr, cols), self.dtype)
             lo, hi = max(a, r0), min(a + cr, r1, rows)
-            out[i - start, lo - r0 : hi - r0] = chunk[lo - a : hi - a, c0:c1]
+            dest = out[i - start, lo - r0 : hi - r0]
+            if c0 == 0 and c1 == cols and dest.flags.c_contiguous:  # whole rows: into place
+                decode_chunk_into(raw, mask, self._filters, nbytes, (lo - a) * cols, dest)
+            else:
+                chunk = decode_chunk(raw, mask, self._filters, (cr, cols), self.dtype)
+                dest[...] = chunk[lo - a : hi - a, c0:c1]
 
         jobs = [(i, a) for i in range(start, stop) for a in starts]
         for _ in bounded_map(self._pool.get(), decode_into, jobs, self._pool.size()):
             pass
-        return out
 
     def read_overhead(self) -> int:
         if self._filters is None:
@@ -274,9 +294,17 @@ class HDF5Reader(Reader):
         return self._pool.size() * 3 * chunk
 
     def as_array(self):
-        return self._dataset() if self._ndim == 3 else None
+        """A memory map of the frames when stored contiguously and uncompressed (reductions then
+        fold the file's bytes in place), else the h5py dataset; None for a single 2-D frame."""
+        if self._ndim != 3:
+            return None
+        if self._mm is None:
+            mm = memmap_dataset(self._dataset())
+            self._mm = False if mm is None else mm
+        return self._dataset() if self._mm is False else self._mm
 
     def close(self) -> None:
+        self._mm = None
         self._pool.shutdown()
         self._h5.close(force=self.close_when_finished)
 

@@ -265,7 +265,9 @@ class RawImageReader(Reader):
         return np.empty((0, *region_shape(region, self.signal_shape)), self.dtype)
 
     def as_array(self):
-        if len(self.files) == 1 and self.file_dtype == self.dtype:
+        """The memory map of a single file, in the file's dtype (its byte order may differ from
+        ``dtype``, as for Merlin files: folds swap big-endian bytes in registers)."""
+        if len(self.files) == 1 and np.can_cast(self.file_dtype, self.dtype, "equiv"):
             return self._view(0)
         return None
 

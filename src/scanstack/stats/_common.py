@@ -124,24 +124,3 @@ def in_memory_array(stack: Stack) -> np.ndarray | None:
     if arr.shape != (stack.nframes, *stack.signal_shape):
         return None
     return arr
-
-
-class ArrayViews(Reader):
-    """Blocks of an in-RAM array as views, not copies (for folds that only read their block)."""
-
-    format_name = "array-views"
-
-    def __init__(self, source: np.ndarray):
-        super().__init__(source)
-        self.nav_shape = (source.shape[0],)
-        self.signal_shape = tuple(source.shape[1:])
-        self.dtype = source.dtype
-
-    def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
-        return crop(self.source[start:stop], region)
-
-
-def fold_source(stack: Stack, client) -> Stack:
-    """The stack to fold over: zero-copy views when the data is already in RAM (threads only)."""
-    arr = in_memory_array(stack) if client is None else None
-    return stack if arr is None else ReaderStack(ArrayViews(arr))

@@ -9,9 +9,10 @@
 >>> bf, adf = stem.virtual_images(s, [stem.disk_mask(s.signal_shape, (256, 256), 40),
 ...                                   stem.ring_mask(s.signal_shape, (256, 256), 60, 200)])
 
-Memory-mapped files (``reader.as_array()``, e.g. processed Merlin ``.mib``) and raw bit-packed
-frames (``reader.as_packed()``) are folded in place by numba kernels; any other stack, or a
-``client=`` (dask.distributed), goes block-wise through :mod:`scanstack.core.blockwise`.
+How frames are read is decided by :func:`scanstack.core.fold.fold_frames`, as for every
+reduction: memory-mapped files (``reader.as_array()``, e.g. processed Merlin ``.mib``) and raw
+bit-packed frames (``reader.as_packed()``) are folded in place by numba kernels; any other stack
+block by block with read-ahead; ``client=`` (dask.distributed) makes the same choice per task.
 """
 
 from .detectors import disk_mask, guess_disk, ring_mask

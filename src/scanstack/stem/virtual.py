@@ -1,37 +1,26 @@
 """Sum and maximum patterns, virtual detector images and centre of mass for 4D-STEM stacks.
 
 Every function takes any stack whose frames are 2-D (navigation of any shape) and makes one pass
-over its frames:
-
-- if the stack sits on a zero-copy view (``reader.as_array()``: a memory map, big-endian and with
-  header gaps allowed; or ``reader.as_packed()``: raw bit-packed frames) the numba kernels of
-  :mod:`._kernels` fold the mapped bytes directly, on ``threads`` threads;
-- with ``client=`` the same in-place folding runs on the dask.distributed workers, one partition
-  of frames per task (the stack re-opens its file on the worker);
-- otherwise (other readers, lazy processing, crops of memory maps) frames are read block by block
-  through :func:`scanstack.core.blockwise.reduce_frames` / ``map_frames``, in threads or on a
-  dask.distributed cluster, with the same kernels folding each block.
+over its frames through :func:`scanstack.core.fold.fold_frames`, which decides how to read them:
+in place over a memory map or raw bit-packed frames where the reader offers one (big-endian and
+header gaps allowed), otherwise block by block with read-ahead, in threads or, with ``client=``,
+on dask.distributed workers. The numba kernels of :mod:`scanstack.core.lane_kernels` fold either.
 
 Memory stays bounded by ``scanstack.config.chunk_bytes`` per thread either way.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import functools
-import operator
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from collections.abc import Sequence
 
 import numpy as np
 
-from ..core.blockwise import map_frames, reduce_frames, run_on_cluster
-from ..core.config import config
-from ..core.progress import Progress, ProgressArg
+from ..core.errors import UnsupportedError
+from ..core.fold import fold_frames
+from ..core.lane_folds import ExtremeFold, SumFold
+from ..core.lanes import Lanes
+from ..core.progress import ProgressArg
 from ..core.stack import Stack
-from . import _kernels as K
-from ._access import Direct, direct_source, native_block, readonly
 from .detectors import disk_mask, guess_disk, ring_mask
 
 __all__ = [
@@ -53,6 +42,8 @@ def _check(stack: Stack) -> None:
             f"4D-STEM tools need 2-D frames; this stack's frames have shape "
             f"{tuple(stack.signal_shape)}"
         )
+    if np.dtype(stack.dtype).kind == "c":
+        raise UnsupportedError("4D-STEM tools need real-valued frames, not complex")
 
 
 def _sum_dtype(dtype: np.dtype) -> np.dtype:
@@ -65,116 +56,7 @@ def _sum_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
-def _chunk_acc_dtype(dtype: np.dtype) -> tuple[np.dtype, int]:
-    """Accumulator for one chunk and how many frames it may take without overflow.
-
-    8- and 16-bit unsigned data add into uint32 (half the cache and bandwidth of uint64).
-    """
-    dtype = np.dtype(dtype)
-    if dtype.kind in "ub" and dtype.itemsize <= 2:
-        return np.dtype(np.uint32), (2**32 - 1) // (2 ** (8 * dtype.itemsize) - 1)
-    return _sum_dtype(dtype), 1 << 62
-
-
-def _ranges(n: int, per: int) -> list[tuple[int, int]]:
-    per = max(1, int(per))
-    return [(a, min(a + per, n)) for a in range(0, n, per)]
-
-
-def _frames_per_chunk(src: Direct, nthreads: int, limit: int = 1 << 62) -> int:
-    """Frames per kernel call: about ``chunk_bytes`` of data, at least ``nthreads`` chunks."""
-    frame_bytes = max(1, src.n * src.data.itemsize)
-    per = max(1, config.chunk_bytes // frame_bytes)
-    return min(per, max(1, -(-len(src.frames) // nthreads)), limit)
-
-
-def _run_chunks(
-    func: Callable[[int, int], Any],
-    n: int,
-    per: int,
-    nthreads: int,
-    progress: ProgressArg,
-    label: str,
-):
-    """Yield ``func(a, b)`` for consecutive frame ranges, computed on ``nthreads`` threads."""
-    ranges = _ranges(n, per)
-    with Progress(n, progress, label, "frames") as bar:
-        if nthreads <= 1 or len(ranges) <= 1:
-            for a, b in ranges:
-                yield func(a, b)
-                bar.update(b - a)
-            return
-        with ThreadPoolExecutor(nthreads) as pool:
-            # keep at most 2 chunks per thread in flight so results are consumed as they come
-            pending: list = []
-            it = iter(ranges)
-            for a, b in it:
-                pending.append((pool.submit(func, a, b), b - a))
-                if len(pending) >= 2 * nthreads:
-                    break
-            for a, b in it:
-                fut, k = pending.pop(0)
-                yield fut.result()
-                bar.update(k)
-                pending.append((pool.submit(func, a, b), b - a))
-            for fut, k in pending:
-                yield fut.result()
-                bar.update(k)
-
-
-def _to_frame_order(src: Direct, lane_values: np.ndarray) -> np.ndarray:
-    """Per-lane values ``(nlanes,)`` of a direct source -> the stack's frame (region applied)."""
-    if src.perm is None:
-        out = lane_values.reshape(src.full_shape)
-    else:
-        out = np.zeros(src.perm.shape, dtype=lane_values.dtype)
-        valid = src.perm >= 0
-        out[valid] = lane_values[src.perm[valid]]
-        out = out.reshape(src.full_shape)
-    return out if src.region is None else out[src.region]
-
-
-def _to_lanes(src: Direct, weights: np.ndarray) -> np.ndarray:
-    """Detector weights ``(k, *frame_shape)`` -> ``(k, nlanes)`` in the source's memory order."""
-    k = weights.shape[0]
-    if src.region is not None:
-        full = np.zeros((k, *src.full_shape), np.float64)
-        full[(slice(None), *src.region)] = weights
-        weights = full
-    flat = weights.reshape(k, -1)
-    if src.perm is None:
-        return np.ascontiguousarray(flat)
-    lanes = np.zeros((k, src.nlanes), np.float64)
-    valid = src.perm >= 0
-    lanes[:, src.perm[valid]] = flat[:, valid]
-    return lanes
-
-
-def _block_rows(block: np.ndarray) -> tuple[np.ndarray, bool]:
-    """A block ``(n, rows, cols)`` as native ``(n, rows*cols)`` rows for the lane kernels."""
-    data, swap = native_block(block)
-    return readonly(np.ascontiguousarray(data).reshape(data.shape[0], -1)), swap
-
-
-def _all(n: int) -> np.ndarray:
-    return np.arange(n, dtype=np.int64)
-
-
-# -- sum -------------------------------------------------------------------------------------
-class _SumFold:
-    """Picklable fold: ``acc += block.sum(axis=0)`` through the numba kernel."""
-
-    def __init__(self, dtype):
-        self.dtype = np.dtype(dtype)
-
-    def __call__(self, acc, block, a, b):
-        rows, swap = _block_rows(block)
-        if acc is None:
-            acc = np.zeros(block.shape[1:], self.dtype)
-        K.sum_lanes(rows, _all(rows.shape[0]), 0, rows.shape[1], swap, acc.reshape(-1))
-        return acc
-
-
+# -- sum and max ---------------------------------------------------------------------------------
 def sum_pattern(
     stack: Stack,
     *,
@@ -194,60 +76,18 @@ def sum_pattern(
     """
     _check(stack)
     out_dtype = _sum_dtype(stack.dtype)
-    src = direct_source(stack) if fast else None
-    if src is not None and client is not None:
-        parts = _on_cluster(client, stack, _DirectTask("sum", out_dtype), progress, "sum pattern")
-        return sum(parts[1:], parts[0]) if parts else np.zeros(stack.signal_shape, out_dtype)
-    if src is None:
-        acc = reduce_frames(
-            stack,
-            _SumFold(out_dtype),
-            operator.add,
-            client=client,
-            threads=threads,
-            progress=progress,
-            label="sum pattern",
-        )
-        return np.zeros(stack.signal_shape, out_dtype) if acc is None else acc
-    return _sum_direct(src, out_dtype, threads or config.threads(), progress)
-
-
-def _sum_direct(src: Direct, out_dtype, nthreads: int, progress: ProgressArg) -> np.ndarray:
-    if src.bits:
-
-        def work(a, b):
-            counts = np.zeros(src.nlanes, np.uint64)
-            return K.sum_bits(src.data, src.frames[a:b], src.off, src.n, counts)
-
-        per = _frames_per_chunk(src, nthreads)
-        total = np.zeros(src.nlanes, np.uint64)
-    else:
-        acc_dtype, limit = _chunk_acc_dtype(src.data.dtype)
-
-        def work(a, b):
-            acc = np.zeros(src.n, acc_dtype)
-            return K.sum_lanes(src.data, src.frames[a:b], src.off, src.n, src.swap, acc)
-
-        per = _frames_per_chunk(src, nthreads, limit)
-        total = np.zeros(src.n, out_dtype)
-    for part in _run_chunks(work, len(src.frames), per, nthreads, progress, "sum pattern"):
-        total += part
-    return _to_frame_order(src, total).astype(out_dtype, copy=False)
-
-
-# -- max -------------------------------------------------------------------------------------
-def _max_rows(data: np.ndarray, frames: np.ndarray, off: int, n: int, swap: bool) -> np.ndarray:
-    acc = np.array(data[frames[0], off : off + n])
-    if swap:
-        acc.byteswap(inplace=True)
-    return K.max_lanes(data, frames[1:], off, n, swap, acc)
-
-
-class _MaxFold:
-    def __call__(self, acc, block, a, b):
-        rows, swap = _block_rows(block)
-        part = _max_rows(rows, _all(rows.shape[0]), 0, rows.shape[1], swap).reshape(block.shape[1:])
-        return part if acc is None else np.maximum(acc, part)
+    acc = fold_frames(
+        stack,
+        SumFold(ints_exact=True),
+        client=client,
+        threads=threads,
+        progress=progress,
+        label="sum pattern",
+        fast=fast,
+    )
+    if acc is None:
+        return np.zeros(stack.signal_shape, out_dtype)
+    return acc.astype(out_dtype, copy=False)
 
 
 def max_pattern(
@@ -260,44 +100,18 @@ def max_pattern(
 ) -> np.ndarray:
     """Pixel-wise maximum over all frames, shape ``signal_shape``, the stack's dtype (native order)."""
     _check(stack)
-    out_dtype = np.dtype(stack.dtype).newbyteorder("=")
     if stack.nframes == 0:
         raise ValueError("the maximum of an empty stack is undefined")
-    src = direct_source(stack) if fast else None
-    if src is not None and client is not None:
-        parts = _on_cluster(client, stack, _DirectTask("max", out_dtype), progress, "max pattern")
-        return functools.reduce(np.maximum, parts)
-    if src is None:
-        acc = reduce_frames(
-            stack,
-            _MaxFold(),
-            np.maximum,
-            client=client,
-            threads=threads,
-            progress=progress,
-            label="max pattern",
-        )
-        return acc.astype(out_dtype, copy=False)
-    return _max_direct(src, out_dtype, threads or config.threads(), progress)
-
-
-def _max_direct(src: Direct, out_dtype, nthreads: int, progress: ProgressArg) -> np.ndarray:
-    if src.bits:
-
-        def work(a, b):
-            return K.or_bits(src.data, src.frames[a:b], src.off, src.n, np.zeros(src.n, np.uint64))
-    else:
-
-        def work(a, b):
-            return _max_rows(src.data, src.frames[a:b], src.off, src.n, src.swap)
-
-    total = None
-    per = _frames_per_chunk(src, nthreads)
-    for part in _run_chunks(work, len(src.frames), per, nthreads, progress, "max pattern"):
-        total = part if total is None else (total | part if src.bits else np.maximum(total, part))
-    if src.bits:
-        total = np.unpackbits(total.view(np.uint8), bitorder="little")
-    return _to_frame_order(src, total).astype(out_dtype, copy=False)
+    acc = fold_frames(
+        stack,
+        ExtremeFold("max"),
+        client=client,
+        threads=threads,
+        progress=progress,
+        label="max pattern",
+        fast=fast,
+    )
+    return acc.astype(np.dtype(stack.dtype).newbyteorder("="), copy=False)
 
 
 # -- virtual detectors ------------------------------------------------------------------------
@@ -327,29 +141,53 @@ def _scales(weights: np.ndarray) -> np.ndarray:
     return scale
 
 
-class _DotFunc:
-    """Picklable block function: ``(n, rows, cols)`` -> ``(n, k)`` detector values."""
+class _DotFold:
+    """Detector values of every frame, ``[(a, (b - a, k) float64), ...]`` in frame order.
+
+    The weights are put in the lanes' memory order once per source layout (the in-place layout,
+    or frame order for blocks), then every frame costs one pass over its non-zero weights.
+    """
 
     def __init__(self, weights: np.ndarray):
         self.weights = np.ascontiguousarray(weights.reshape(weights.shape[0], -1))
-        self.runs, self.nruns = _runs(self.weights)
-        self.scale = _scales(self.weights)
+        self._plans: dict = {}
 
-    def __call__(self, block):
-        rows, swap = _block_rows(block)
-        out = np.empty((rows.shape[0], self.weights.shape[0]), np.float64)
-        return K.dot_lanes(
-            rows,
-            _all(rows.shape[0]),
-            0,
-            rows.shape[1],
-            swap,
-            self.weights,
-            self.runs,
-            self.nruns,
-            self.scale,
-            out,
-        )
+    def __getstate__(self):
+        return {"weights": self.weights, "_plans": {}}
+
+    def _plan(self, lanes: Lanes):
+        region = None if lanes.region is None else tuple((r.start, r.stop) for r in lanes.region)
+        key = (id(lanes.perm), region, lanes.nlanes, lanes.bits)
+        plan = self._plans.get(key)
+        if plan is None:
+            w = lanes.lane_weights(self.weights.reshape(-1, *lanes.frame_shape))
+            if lanes.bits:
+                plan = (w, *_bit_detectors(w))
+            else:
+                plan = (w, *_runs(w), _scales(w))
+            self._plans[key] = plan
+        return plan
+
+    def fold(self, acc, lanes: Lanes, a: int, b: int):
+        from ..core import lane_kernels as K  # numba's JIT: only when detectors are computed
+
+        acc = [] if acc is None else acc
+        out = np.empty((b - a, self.weights.shape[0]), np.float64)
+        d = lanes
+        if lanes.bits:
+            w, masks, index, nindex, scale = self._plan(lanes)
+            K.dot_bits(d.data, d.frames, d.off, d.n, masks, index, nindex, scale, w, out)
+        else:
+            w, runs, nruns, scale = self._plan(lanes)
+            K.dot_lanes(d.data, d.frames, d.off, d.n, d.swap, w, runs, nruns, scale, out)
+        acc.append((a, out))
+        return acc
+
+    def to_frames(self, acc, layout: Lanes):
+        return acc
+
+    def combine(self, x, y):
+        return x + y
 
 
 def _bit_detectors(weights_mem: np.ndarray):
@@ -401,88 +239,19 @@ def virtual_images(
     weights = _as_weights(stack, detectors)
     k = weights.shape[0]
     nav = tuple(stack.nav_shape)
-    src = direct_source(stack) if fast else None
-    if src is not None and client is not None:
-        task = _DirectTask("virtual", weights=weights)
-        parts = _on_cluster(client, stack, task, progress, "virtual images")
-        out = np.concatenate(parts) if parts else np.empty((0, k))
-        return np.moveaxis(out.reshape(*nav, k), -1, 0)
-    if src is None:
-        out = map_frames(
-            stack,
-            _DotFunc(weights),
-            out_shape=(k,),
-            out_dtype=np.float64,
-            client=client,
-            threads=threads,
-            progress=progress,
-            label="virtual images",
-        )
-        return np.moveaxis(out.reshape(*nav, k), -1, 0)
-    out = _dot_direct(src, weights, threads or config.threads(), progress)
-    return np.moveaxis(out.reshape(*nav, k), -1, 0)
-
-
-def _dot_direct(src: Direct, weights: np.ndarray, nthreads: int, progress) -> np.ndarray:
-    """Detector values ``(len(src.frames), k)`` float64."""
-    n = len(src.frames)
-    out = np.empty((n, weights.shape[0]), np.float64)
-    w = _to_lanes(src, weights)
-    if src.bits:
-        masks, index, nindex, scale = _bit_detectors(w)
-
-        def work(a, b):
-            K.dot_bits(
-                src.data, src.frames[a:b], src.off, src.n, masks, index, nindex, scale, w, out[a:b]
-            )
-    else:
-        runs, nruns = _runs(w)
-        scale = _scales(w)
-
-        def work(a, b):
-            K.dot_lanes(
-                src.data, src.frames[a:b], src.off, src.n, src.swap, w, runs, nruns, scale, out[a:b]
-            )
-
-    per = _frames_per_chunk(src, nthreads)
-    for _ in _run_chunks(work, n, per, nthreads, progress, "virtual images"):
-        pass
-    return out
-
-
-# -- on a dask.distributed cluster ------------------------------------------------------------
-class _DirectTask:
-    """One partition of frames folded in place on a worker (the stack re-opens its file there).
-
-    Returns the partial sum/max pattern, or the ``(b - a, k)`` detector values. Falls back to
-    block-wise reading if the worker has no zero-copy view.
-    """
-
-    def __init__(self, kind: str, out_dtype=None, weights: np.ndarray | None = None):
-        self.kind, self.out_dtype, self.weights = kind, out_dtype, weights
-
-    def __call__(self, stack: Stack, a: int, b: int):
-        src = direct_source(stack)
-        if src is None:
-            part = stack.frames(np.arange(a, b))
-            if self.kind == "sum":
-                return sum_pattern(part, threads=1, fast=False)
-            if self.kind == "max":
-                return max_pattern(part, threads=1, fast=False)
-            return virtual_images(part, self.weights, threads=1, fast=False).T
-        src = dataclasses.replace(src, frames=src.frames[a:b])
-        if self.kind == "sum":
-            return _sum_direct(src, self.out_dtype, 1, None)
-        if self.kind == "max":
-            return _max_direct(src, self.out_dtype, 1, None)
-        return _dot_direct(src, self.weights, 1, None)
-
-
-def _on_cluster(client, stack: Stack, task: _DirectTask, progress: ProgressArg, label: str):
-    """Run ``task`` over about 4 partitions of frames per worker; results in frame order."""
-    return run_on_cluster(
-        client, stack, task, 0, stack.nframes, stack.frames_per_block(), progress, label
+    pieces = fold_frames(
+        stack,
+        _DotFold(weights),
+        client=client,
+        threads=threads,
+        progress=progress,
+        label="virtual images",
+        fast=fast,
     )
+    out = np.empty((stack.nframes, k), np.float64)
+    for a, values in pieces or []:
+        out[a : a + len(values)] = values
+    return np.moveaxis(out.reshape(*nav, k), -1, 0)
 
 
 def virtual_image(stack: Stack, detector: np.ndarray, **kwargs) -> np.ndarray:

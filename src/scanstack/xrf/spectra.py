@@ -2,8 +2,9 @@
 
 A spectrum stack has one signal axis (energy channels) and any navigation shape: a CRONO map
 ``(rows, columns)``, CRONO spectra in acquisition order ``(N,)``, a NeXus/PyMca cube… Work goes
-through :func:`scanstack.core.blockwise.reduce_frames`, so memory stays at a few blocks whatever
-the file size, and ``client=`` runs it on a dask.distributed cluster.
+through :func:`scanstack.core.fold.fold_frames` (in place over a memory-mapped cube, otherwise
+block by block), so memory stays at a few blocks whatever the file size, and ``client=`` runs it
+on a dask.distributed cluster.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.blockwise import reduce_frames
 from ..core.errors import UnsupportedError
+from ..core.fold import fold_frames
+from ..core.lanes import Lanes
 from ..core.progress import ProgressArg
 from ..core.stack import Stack
 from .lines import line_window
@@ -101,7 +103,8 @@ class _Fold:
     want_sum: bool = True
     want_max: bool = True
 
-    def __call__(self, acc, block, a, b):
+    def fold(self, acc, lanes: Lanes, a: int, b: int):
+        block = lanes.frames_block()  # a view of the block (or of a memory map) when possible
         if acc is None:
             acc = {"sum": None, "max": None, "bands": []}
         if self.want_sum:
@@ -117,6 +120,12 @@ class _Fold:
         elif self.weights is not None:
             acc["bands"].append((a, np.zeros((b - a, self.weights.shape[1]))))
         return acc
+
+    def to_frames(self, acc, layout: Lanes):
+        return acc  # spectra and per-frame values come out of frames_block in frame order
+
+    def combine(self, x, y):
+        return _combine(x, y)
 
 
 def _combine(x, y):
@@ -166,10 +175,9 @@ def summarize(
             region = (span,)  # read only the channels the bands need
             weights, span = weights, slice(0, span.stop - span.start)
     fold = _Fold(weights, span, sum_spectrum, max_spectrum)
-    acc = reduce_frames(
+    acc = fold_frames(
         stack,
         fold,
-        _combine,
         region=region,
         client=client,
         progress=progress,

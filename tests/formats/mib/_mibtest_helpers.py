@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-MIB_DATA = Path(__file__).resolve().parents[4] / "shared" / "data" / "mib"
+#: as tests/conftest.py: SCANSTACK_SHARED_DATA, else ../shared/data next to the repository
+_SHARED = (
+    os.environ.get("SCANSTACK_SHARED_DATA") or Path(__file__).resolve().parents[4] / "shared/data"
+)
+MIB_DATA = Path(_SHARED) / "mib"
 ZIPS = (
     "Merlin_Single_Quad.zip",
     "Merlin_navigation4x2_ROI.zip",

@@ -1,9 +1,12 @@
-"""Find a zero-copy view of a stack's frames for the numba fast path.
+"""Frames as rows of *lanes*: the one view every fold kernel reads, in place or from a block.
 
-Two kinds of readers qualify:
+A :class:`Lanes` is a C-contiguous 2-D array whose row ``f`` holds frame ``f``'s pixel values
+(native byte order, or a native-order view read with ``swap=True``) at ``[off, off + n)``, the
+rows to visit, and how lane values map back to frame pixels. Two kinds of readers offer one
+without copying (:func:`direct_source`):
 
-- ``reader.as_array()`` returns a numpy array ``(nframes, rows, cols)`` — a memory map, possibly
-  big-endian, possibly with gaps between frames (headers) or negative strides (flipped views);
+- ``reader.as_array()`` returns a numpy array ``(nframes, *signal_shape)`` — a memory map,
+  possibly big-endian, possibly with gaps between frames (headers) or negative strides;
 - ``reader.as_packed()`` returns a dict describing raw, bit-packed frames (Merlin ``R64``)::
 
       {"data": uint8 array (nframes, nbytes), zero-copy, may be strided,
@@ -11,23 +14,26 @@ Two kinds of readers qualify:
                 pixel lanes in memory order,
        "decode": callable(uint8 (n, nbytes)) -> (n, rows, cols), the reader's own decoder}
 
-  The kernels then fold the lanes in *memory order* and the result is permuted to frame order
+  Kernels then fold the lanes in *memory order* and the result is permuted to frame order
   once. The permutation is learnt from ``decode`` itself (see :func:`lane_permutation`), so
   this module knows nothing of any format's pixel layout.
 
-Lazy views (``inav``, ``isig`` without strides, ``frames``) over such a reader still qualify:
-their frame map and region are composed here.
+Any other block of frames is viewed the same way by :func:`block_lanes` (a reshape, plus a
+conversion only for dtypes no kernel reads). Lazy views (``inav``, ``isig`` without strides,
+``frames``) over a reader with a direct source still qualify: their frame map and region are
+composed here.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..core.reader import Region, compose_regions
-from ..core.stack import ReaderStack, Stack, ViewStack
+from .reader import Region, compose_regions
+from .stack import ReaderStack, Stack, ViewStack
 
 #: dtypes the kernels read natively (anything else is converted block by block)
 _NATIVE_KINDS = "uif"
@@ -67,23 +73,21 @@ def native_block(block: np.ndarray) -> tuple[np.ndarray, bool]:
         return view
     if block.dtype == np.float16:
         return block.astype(np.float32), False
-    if block.dtype.kind == "c":
-        from ..core.errors import UnsupportedError
-
-        raise UnsupportedError("4D-STEM tools need real-valued frames, not complex")
+    # big-endian signed/float and complex: a native-order copy (folds decide what they accept)
     return block.astype(block.dtype.newbyteorder("=")), False
 
 
 @dataclass
-class Direct:
-    """A zero-copy source: which memory to fold and how to map it back to frames.
+class Lanes:
+    """Frames to fold: which memory to read and how to map it back to frame pixels.
 
     ``data`` is C-contiguous ``(N, L)``: row ``f`` holds frame ``f``'s ``n`` lanes (pixel values in
     memory order, native-order view, ``swap`` if big-endian) at ``[off, off + n)``; with ``bits``
     the rows are uint64 words of 64 one-bit pixels. ``frames`` are the rows to visit, in stack
     order; ``perm`` the lane of every frame pixel (flat over ``full_shape``, -1 for pixels the
     stream does not carry, e.g. chip gaps; None when lanes are already in frame order);
-    ``region`` the stack's crop of the reader's ``full_shape`` frames.
+    ``region`` the stack's crop of the reader's ``full_shape`` frames; ``packed`` says that it
+    came from ``as_packed()`` (raw frames) rather than ``as_array()`` or a block.
     """
 
     data: np.ndarray
@@ -91,10 +95,11 @@ class Direct:
     off: int
     n: int
     frames: np.ndarray
-    full_shape: tuple[int, int]
+    full_shape: tuple[int, ...]
     region: Region | None = None
     perm: np.ndarray | None = None
     bits: bool = False
+    packed: bool = False
 
     def __post_init__(self) -> None:
         self.data = readonly(self.data)
@@ -104,6 +109,68 @@ class Direct:
         """Pixels per frame in memory order."""
         return self.n * 64 if self.bits else self.n
 
+    @property
+    def dtype(self) -> np.dtype:
+        """dtype of the pixel values (uint8 0/1 for bits; the native dtype when swapped)."""
+        return np.dtype(np.uint8) if self.bits else self.data.dtype
+
+    @property
+    def frame_shape(self) -> tuple[int, ...]:
+        """Shape of one frame as the stack returns it (region applied)."""
+        if self.region is None:
+            return tuple(self.full_shape)
+        return tuple(s.stop - s.start for s in self.region)
+
+    def take(self, a: int, b: int) -> Lanes:
+        """The same lanes restricted to frames ``a:b`` of ``frames``."""
+        return dataclasses.replace(self, frames=self.frames[a:b])
+
+    def frame_values(self, lane_values: np.ndarray) -> np.ndarray:
+        """Per-lane values ``(..., nlanes)`` -> per-pixel ``(..., *frame_shape)`` (0 in gaps)."""
+        lead = lane_values.shape[:-1]
+        if self.perm is None:
+            out = lane_values.reshape(*lead, *self.full_shape)
+        else:
+            out = np.zeros((*lead, self.perm.size), dtype=lane_values.dtype)
+            valid = self.perm >= 0
+            out[..., valid] = lane_values[..., self.perm[valid]]
+            out = out.reshape(*lead, *self.full_shape)
+        return out if self.region is None else out[(Ellipsis, *self.region)]
+
+    def lane_weights(self, weights: np.ndarray) -> np.ndarray:
+        """Pixel weights ``(k, *frame_shape)`` -> ``(k, nlanes)`` float64 in memory order."""
+        k = weights.shape[0]
+        if self.region is not None:
+            full = np.zeros((k, *self.full_shape), np.float64)
+            full[(slice(None), *self.region)] = weights
+            weights = full
+        flat = weights.reshape(k, -1)
+        if self.perm is None:
+            return np.ascontiguousarray(flat, dtype=np.float64)
+        lanes = np.zeros((k, self.nlanes), np.float64)
+        valid = self.perm >= 0
+        lanes[:, self.perm[valid]] = flat[:, valid]
+        return lanes
+
+    def frames_block(self) -> np.ndarray:
+        """The frames as one native array ``(len(frames), *frame_shape)`` (a view when possible).
+
+        For folds with no lane kernel (numpy fallbacks, per-frame functions); a direct source is
+        copied (gathered, byte-swapped, unpacked), so kernels should prefer the lanes.
+        """
+        f, m = self.frames, len(self.frames)
+        if m and f[-1] - f[0] + 1 == m and (m == 1 or bool(np.all(np.diff(f) == 1))):
+            rows = self.data[f[0] : f[-1] + 1, self.off : self.off + self.n]  # a view
+        else:
+            rows = self.data[f, self.off : self.off + self.n]
+        if self.bits:
+            values = np.unpackbits(rows.view(np.uint8), axis=1, bitorder="little")
+        elif self.swap:
+            values = rows.view(rows.dtype.newbyteorder(">")).astype(rows.dtype)
+        else:
+            values = rows
+        return self.frame_values(values).reshape(m, *self.frame_shape)
+
 
 def _is_identity(key) -> bool:
     return (
@@ -111,7 +178,16 @@ def _is_identity(key) -> bool:
     )
 
 
-def direct_source(stack: Stack) -> Direct | None:
+def block_lanes(block: np.ndarray) -> Lanes:
+    """A block ``(n, *frame_shape)`` read for a fold, as lanes in frame order."""
+    data, swap = native_block(block)
+    rows = np.ascontiguousarray(data).reshape(data.shape[0], -1)
+    m = rows.shape[0]
+    shape = tuple(block.shape[1:])
+    return Lanes(rows, swap, 0, rows.shape[1], np.arange(m, dtype=np.int64), shape)
+
+
+def direct_source(stack: Stack) -> Lanes | None:
     """The zero-copy source behind ``stack``, or None if it has none."""
     frames = np.arange(stack.nframes, dtype=np.int64)
     region = None
@@ -122,7 +198,7 @@ def direct_source(stack: Stack) -> Direct | None:
         frames = s.frame_map.reshape(-1)[frames]
         region = compose_regions(s.region, region)
         s = s.parent
-    if not isinstance(s, ReaderStack) or len(s.signal_shape) != 2:
+    if not isinstance(s, ReaderStack) or not s.signal_shape:
         return None
     reader = s.reader
     full_shape = tuple(int(n) for n in s.signal_shape)
@@ -130,7 +206,15 @@ def direct_source(stack: Stack) -> Direct | None:
     if isinstance(arr, np.ndarray):
         if arr.shape != (s.nframes, *full_shape) or region is not None:
             return None  # a crop reads less through reader.read(region) than a full pass
+        if len(full_shape) != 2:  # spectra, volumes: frames as single lines, if a view allows
+            arr = arr.view()
+            try:
+                arr.shape = (s.nframes, 1, math.prod(full_shape))
+            except AttributeError:
+                return None
         return _plain_source(arr, frames, full_shape)
+    if len(full_shape) != 2:
+        return None
     packed = getattr(reader, "as_packed", None)
     info = packed() if callable(packed) else None
     if not info:
@@ -187,7 +271,7 @@ def rows_view(a: np.ndarray) -> tuple[np.ndarray, int] | None:
     return view, off
 
 
-def _plain_source(arr: np.ndarray, frames, full_shape) -> Direct | None:
+def _plain_source(arr: np.ndarray, frames, full_shape) -> Lanes | None:
     """``(N, rows, cols)`` of any strides whose frames each fill a dense block of memory."""
     n, rows, cols = arr.shape
     it = arr.itemsize
@@ -198,7 +282,7 @@ def _plain_source(arr: np.ndarray, frames, full_shape) -> Direct | None:
         return None
     arr, swap = view
     if arr.flags.c_contiguous:
-        return Direct(arr.reshape(n, rows * cols), swap, 0, rows * cols, frames, full_shape)
+        return Lanes(arr.reshape(n, rows * cols), swap, 0, rows * cols, frames, full_shape)
     _, sr, sc = arr.strides
     sr = sr if rows > 1 else cols * it * np.sign(sc or 1)  # strides of length-1 axes are arbitrary
     sc = sc if cols > 1 else it
@@ -224,10 +308,10 @@ def _plain_source(arr: np.ndarray, frames, full_shape) -> Direct | None:
         return None
     data, off = rv
     perm = None if np.array_equal(lanes, np.arange(lanes.size)) else lanes
-    return Direct(data, swap, off, rows * cols, frames, full_shape, None, perm)
+    return Lanes(data, swap, off, rows * cols, frames, full_shape, None, perm)
 
 
-def _packed_source(info: dict, frames, full_shape, region) -> Direct | None:
+def _packed_source(info: dict, frames, full_shape, region) -> Lanes | None:
     data = info["data"]
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
         return None
@@ -246,14 +330,31 @@ def _packed_source(info: dict, frames, full_shape, region) -> Direct | None:
         words = rows.view(np.uint64)
         if not words.flags.aligned:
             return None
-        return Direct(
-            words, False, off // 8, data.shape[1] // 8, frames, full_shape, region, perm, bits=True
+        return Lanes(
+            words,
+            False,
+            off // 8,
+            data.shape[1] // 8,
+            frames,
+            full_shape,
+            region,
+            perm,
+            bits=True,
+            packed=True,
         )
     view = native_view(rows.view(np.dtype(lanes)))
     if view is None or not view[0].flags.aligned:
         return None
-    return Direct(
-        view[0], view[1], off // size, data.shape[1] // size, frames, full_shape, region, perm
+    return Lanes(
+        view[0],
+        view[1],
+        off // size,
+        data.shape[1] // size,
+        frames,
+        full_shape,
+        region,
+        perm,
+        packed=True,
     )
 
 

@@ -1,4 +1,5 @@
-"""Numba kernels that fold frames straight out of a memory map.
+"""Numba kernels that fold :class:`~scanstack.core.lanes.Lanes`: frames straight out of a memory
+map, or blocks read for the fold (every reduction of scanstack folds through these).
 
 The kernels take a C-contiguous 2-D array whose rows hold one frame each, at an offset (a
 memory-mapped file whose frames are separated by headers is viewed with the headers inside the
@@ -75,36 +76,118 @@ def _bswap_impl(x):
 # ``data`` is a C-contiguous 2-D array whose row ``f`` holds frame ``f``'s ``n`` pixel values at
 # ``[off, off + n)`` (a memory-mapped file viewed with the header gaps inside the rows), so the
 # inner loops run over contiguous memory and vectorise.
+#: lanes per run of the tiled folds: the accumulator's run (2048 × up to 8 bytes = 16 kB) stays in
+#: L1 while the frames stream past once, so a large frame costs one read of its bytes, not three
+_RUN = 2048
+
+
+def _larger(x, y):  # pragma: no cover
+    """``max(x, y)``, NaN winning (as np.maximum) — numba only."""
+    raise NotImplementedError
+
+
+def _smaller(x, y):  # pragma: no cover
+    """``min(x, y)``, NaN winning (as np.minimum) — numba only."""
+    raise NotImplementedError
+
+
+# plain overloads (LLVM inlines them): inline="always" with these branches makes numba warn
+@overload(_larger)
+def _larger_impl(x, y):
+    if isinstance(x, types.Float):
+
+        def larger_nan(x, y):
+            if x > y or x != x:
+                return x
+            return y
+
+        return larger_nan
+
+    def larger(x, y):
+        if x > y:
+            return x
+        return y
+
+    return larger
+
+
+@overload(_smaller)
+def _smaller_impl(x, y):
+    if isinstance(x, types.Float):
+
+        def smaller_nan(x, y):
+            if x < y or x != x:
+                return x
+            return y
+
+        return smaller_nan
+
+    def smaller(x, y):
+        if x < y:
+            return x
+        return y
+
+    return smaller
+
+
 @njit(**_JIT)
 def sum_lanes(data, frames, off, n, swap, acc):
     """``acc (n,) += data[f, off:off+n]`` for every ``f`` in ``frames``.
 
-    Four frames are added per pass over ``acc``, so the accumulator is loaded and stored once
-    for four frames' values (the pass is bound by memory traffic, not arithmetic).
+    Tiled by runs of ``_RUN`` lanes: the accumulator's run stays in L1 while every frame's run
+    streams past once, four frames added per pass over it, so even a 4-Mpixel frame costs one
+    read of its bytes (the pass is bound by memory traffic, not arithmetic).
     """
     m = frames.shape[0]
-    i = 0
-    while i + 4 <= m:
-        r0 = data[frames[i], off : off + n]
-        r1 = data[frames[i + 1], off : off + n]
-        r2 = data[frames[i + 2], off : off + n]
-        r3 = data[frames[i + 3], off : off + n]
-        if swap:
-            for c in range(n):
-                acc[c] += (bswap(r0[c]) + bswap(r1[c])) + (bswap(r2[c]) + bswap(r3[c]))
-        else:
-            for c in range(n):
-                acc[c] += (r0[c] + r1[c]) + (r2[c] + r3[c])
-        i += 4
-    while i < m:
-        row = data[frames[i], off : off + n]
-        if swap:
-            for c in range(n):
-                acc[c] += bswap(row[c])
-        else:
-            for c in range(n):
-                acc[c] += row[c]
-        i += 1
+    for p0 in range(0, n, _RUN):
+        k = min(_RUN, n - p0)
+        a = acc[p0 : p0 + k]
+        lo = off + p0
+        i = 0
+        while i + 4 <= m:
+            r0 = data[frames[i], lo : lo + k]
+            r1 = data[frames[i + 1], lo : lo + k]
+            r2 = data[frames[i + 2], lo : lo + k]
+            r3 = data[frames[i + 3], lo : lo + k]
+            if swap:
+                for c in range(k):
+                    a[c] += (bswap(r0[c]) + bswap(r1[c])) + (bswap(r2[c]) + bswap(r3[c]))
+            else:
+                for c in range(k):
+                    a[c] += (r0[c] + r1[c]) + (r2[c] + r3[c])
+            i += 4
+        while i < m:
+            row = data[frames[i], lo : lo + k]
+            if swap:
+                for c in range(k):
+                    a[c] += bswap(row[c])
+            else:
+                for c in range(k):
+                    a[c] += row[c]
+            i += 1
+    return acc
+
+
+@njit(**_JIT)
+def add_lanes(data, frames, off, n, swap, acc):
+    """``acc (n,) += data[f, off:off+n]`` frame by frame, each value added in ``acc``'s dtype.
+
+    For float data (a float32 frame adds into float64 exactly as ``np.sum(dtype=float64)``
+    would); integer sums use :func:`sum_lanes`, exact either way and faster. Tiled by runs of
+    lanes so the accumulator's run stays in L1.
+    """
+    m = frames.shape[0]
+    for p0 in range(0, n, _RUN):
+        k = min(_RUN, n - p0)
+        a = acc[p0 : p0 + k]
+        for i in range(m):
+            row = data[frames[i], off + p0 : off + p0 + k]
+            if swap:
+                for c in range(k):
+                    a[c] += bswap(row[c])
+            else:
+                for c in range(k):
+                    a[c] += row[c]
     return acc
 
 
@@ -112,19 +195,77 @@ def sum_lanes(data, frames, off, n, swap, acc):
 def max_lanes(data, frames, off, n, swap, acc):
     """``acc (n,) = max(acc, data[f, off:off+n])`` over ``frames``; acc starts at a data row.
 
-    NaN propagates (like ``np.max``): a NaN in any frame gives NaN."""
-    for i in range(frames.shape[0]):
-        row = data[frames[i], off : off + n]
-        if swap:
-            for c in range(n):
-                v = bswap(row[c])
-                if v > acc[c] or v != v:  # v != v: NaN propagates, as in np.max
-                    acc[c] = v
-        else:
-            for c in range(n):
-                v = row[c]
-                if v > acc[c] or v != v:
-                    acc[c] = v
+    NaN propagates (like ``np.max``): a NaN in any frame gives NaN. Tiled by runs of lanes (the
+    accumulator's run stays in L1), four frames per pass over it.
+    """
+    m = frames.shape[0]
+    for p0 in range(0, n, _RUN):
+        k = min(_RUN, n - p0)
+        a = acc[p0 : p0 + k]
+        lo = off + p0
+        i = 0
+        while i + 4 <= m:
+            r0 = data[frames[i], lo : lo + k]
+            r1 = data[frames[i + 1], lo : lo + k]
+            r2 = data[frames[i + 2], lo : lo + k]
+            r3 = data[frames[i + 3], lo : lo + k]
+            if swap:
+                for c in range(k):
+                    v = _larger(
+                        _larger(bswap(r0[c]), bswap(r1[c])), _larger(bswap(r2[c]), bswap(r3[c]))
+                    )
+                    a[c] = _larger(a[c], v)
+            else:
+                for c in range(k):
+                    v = _larger(_larger(r0[c], r1[c]), _larger(r2[c], r3[c]))
+                    a[c] = _larger(a[c], v)
+            i += 4
+        while i < m:
+            row = data[frames[i], lo : lo + k]
+            if swap:
+                for c in range(k):
+                    a[c] = _larger(a[c], bswap(row[c]))
+            else:
+                for c in range(k):
+                    a[c] = _larger(a[c], row[c])
+            i += 1
+    return acc
+
+
+@njit(**_JIT)
+def min_lanes(data, frames, off, n, swap, acc):
+    """``acc (n,) = min(acc, data[f, off:off+n])`` over ``frames``; as :func:`max_lanes`."""
+    m = frames.shape[0]
+    for p0 in range(0, n, _RUN):
+        k = min(_RUN, n - p0)
+        a = acc[p0 : p0 + k]
+        lo = off + p0
+        i = 0
+        while i + 4 <= m:
+            r0 = data[frames[i], lo : lo + k]
+            r1 = data[frames[i + 1], lo : lo + k]
+            r2 = data[frames[i + 2], lo : lo + k]
+            r3 = data[frames[i + 3], lo : lo + k]
+            if swap:
+                for c in range(k):
+                    v = _smaller(
+                        _smaller(bswap(r0[c]), bswap(r1[c])), _smaller(bswap(r2[c]), bswap(r3[c]))
+                    )
+                    a[c] = _smaller(a[c], v)
+            else:
+                for c in range(k):
+                    v = _smaller(_smaller(r0[c], r1[c]), _smaller(r2[c], r3[c]))
+                    a[c] = _smaller(a[c], v)
+            i += 4
+        while i < m:
+            row = data[frames[i], lo : lo + k]
+            if swap:
+                for c in range(k):
+                    a[c] = _smaller(a[c], bswap(row[c]))
+            else:
+                for c in range(k):
+                    a[c] = _smaller(a[c], row[c])
+            i += 1
     return acc
 
 
@@ -284,6 +425,16 @@ def or_bits(words, frames, off, nw, acc):
         row = words[frames[i], off : off + nw]
         for w in range(nw):
             acc[w] |= row[w]
+    return acc
+
+
+@njit(**_JIT)
+def and_bits(words, frames, off, nw, acc):
+    """``acc (nw,) &= words[f, off:off+nw]`` over ``frames`` (the minimum of 1-bit data)."""
+    for i in range(frames.shape[0]):
+        row = words[frames[i], off : off + nw]
+        for w in range(nw):
+            acc[w] &= row[w]
     return acc
 
 
