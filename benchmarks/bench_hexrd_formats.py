@@ -4,7 +4,8 @@ Data as in the hexrd notes' baseline: 60 frames of 2048 x 2048 uint16, Poisson(2
 bright pixels, threshold 10. The reference ("per-frame") is hexrd's algorithm re-done with plain
 numpy/h5py in this script: threshold each frame, then one ``np.savez_compressed`` of every array
 (npz); ``ds[i] = frame`` / ``ds[i]`` frame by frame (hdf5 write / read); ``np.load`` + dense
-rebuild per frame (frame-cache read).
+rebuild per frame (frame-cache read). Whole reads are also timed against h5py's own read of the
+whole dataset (``ds[()]``), gzip and plain (contiguous, uncompressed).
 hexrd's own times from the notes (2 cores) are printed beside for orientation, and a memory copy
 of the dense data gives the machine's floor.
 
@@ -90,6 +91,12 @@ def per_frame_h5(data: np.ndarray, path: str) -> None:
             ds[i] = frame
 
 
+def h5py_whole_read(path: str) -> np.ndarray:
+    """h5py's own read of the whole dataset: what a whole read must at least match."""
+    with h5py.File(path) as f:
+        return f["imageseries/images"][()]
+
+
 def per_frame_h5_read(path: str) -> np.ndarray:
     with h5py.File(path) as f:
         ds = f["imageseries/images"]
@@ -137,6 +144,14 @@ def main() -> None:
         ourshr, backh = timed(read("ss.h5", "hdf5"))
         assert np.array_equal(backh, data)
         rows.append(("hdf5 full read", ourshr, refhr))
+        refhw, _ = timed(lambda: h5py_whole_read(f"{tmp}/ss.h5"))
+        rows.append(("hdf5 read vs h5py ds[()]", ourshr, refhw))
+        with h5py.File(f"{tmp}/plain.h5", "w") as f:  # contiguous, uncompressed
+            f.create_dataset("imageseries/images", data=data)
+        refpw, _ = timed(lambda: h5py_whole_read(f"{tmp}/plain.h5"))
+        ourspw, backp = timed(read("plain.h5", "hdf5"))
+        assert np.array_equal(backp, data)
+        rows.append(("plain hdf5 vs ds[()]", ourspw, refpw))
         refr, dense = timed(lambda: per_frame_npz_read(f"{tmp}/ref.npz"), 1)
         oursr, back = timed(read("ss.npz"))
         assert np.array_equal(dense, back)

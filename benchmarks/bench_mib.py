@@ -18,7 +18,11 @@ Peers: RosettaSciIO ``file_reader(path, lazy=True)`` + dask ``.sum(axis=(0, 1))`
 warm-up run (``BufferedBackend`` for raw, its memory-map backend refuses raw quad files); naive
 numpy ``memmap.astype().sum()`` (processed sum only). Missing peers are reported as such.
 
-Usage: ``python benchmarks/bench_mib.py [--quick] [--repeat N] [--data DIR] [--cases u16,r1]``
+``scanstack.stats.sum`` / ``stats.max`` (the hexrd-style API, what ``scanstack stats`` runs) are
+timed on the same file: they ask the same core machinery (``core.fold``) for the in-place path.
+
+Usage: ``python benchmarks/bench_mib.py [--quick] [--repeat N] [--data DIR] [--cases u16,r1]
+[--scan u16=32,r1=128]``
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import scanstack
-from scanstack import stem
+from scanstack import stats, stem
 from scanstack.formats.mib import write_mib
 
 HERE = Path(__file__).resolve().parent
@@ -80,9 +84,9 @@ class DiffractionFrames:
         return self.bank[np.arange(start, stop) % len(self.bank)]
 
 
-def ensure_file(folder: Path, name: str, quick: bool) -> Path:
+def ensure_file(folder: Path, name: str, quick: bool, side: int | None = None) -> Path:
     depth, raw, scan, quick_scan = CASES[name]
-    nav = quick_scan if quick else scan
+    nav = (side, side) if side else quick_scan if quick else scan
     path = folder / f"bench_{name}_{nav[0]}x{nav[1]}.mib"
     n = math.prod(nav)
     if path.exists():
@@ -143,6 +147,20 @@ def scanstack_runs(path: Path, fast: bool = True, reader_options: dict | None = 
             return stem.virtual_image(s, ring_mask(), fast=fast)
 
     return total, ring
+
+
+def stats_runs(path: Path):
+    """``scanstack.stats.sum`` / ``stats.max``: the hexrd-style API and what ``scanstack stats`` runs."""
+
+    def total():
+        with scanstack.open(str(path)) as s:
+            return stats.sum(s)
+
+    def top():
+        with scanstack.open(str(path)) as s:
+            return stats.max(s)
+
+    return total, top
 
 
 def rsciio_runs(path: Path):
@@ -245,6 +263,11 @@ def run_case(name: str, path: Path, repeat: int, peers: bool) -> list[tuple]:
     else:
         add("scanstack (numba on the memmap, 2 threads)", scanstack_runs(path))
     add("scanstack block-wise (reader.read + kernels)", scanstack_runs(path, fast=False))
+    total, top = stats_runs(path)
+    t_stat, v_stat = best(total, repeat)
+    t_max, _ = best(top, repeat)
+    # the ADF columns of this row hold stats.max (same pass over the file, another fold)
+    rows.append(("scanstack.stats.sum (ADF columns: stats.max)", t_stat, v_stat, t_max, None, ""))
     if peers:
         if raw:
             rows.append(("RosettaSciIO (cannot read raw)", None, None, None, None, "n/a"))
@@ -306,12 +329,19 @@ def main(argv=None) -> int:
     p.add_argument("--data", type=Path, default=HERE / "data", help="where the files live")
     p.add_argument("--cases", default="u16,r1", help="comma-separated: u16, r1")
     p.add_argument("--no-peers", action="store_true", help="scanstack and the limit only")
+    p.add_argument(
+        "--scan",
+        default="",
+        help="square scan side per case, e.g. u16=32,r1=128 (smaller files, same method)",
+    )
     args = p.parse_args(argv)
     repeat = args.repeat or (2 if args.quick else 3)
     warnings.simplefilter("ignore")
     print(f"# .mib full-pass benchmark — {os.cpu_count()} CPUs, page cache warm, best of {repeat}")
+    sides = {k: int(v) for k, v in (kv.split("=") for kv in args.scan.split(",") if kv)}
+    print(f"load average {os.getloadavg()[0]:.1f} {os.getloadavg()[1]:.1f} (1, 5 min)")
     for name in args.cases.split(","):
-        path = ensure_file(args.data, name.strip(), args.quick)
+        path = ensure_file(args.data, name.strip(), args.quick, sides.get(name.strip()))
         run_case(name.strip(), path, repeat, not args.no_peers)
     return 0
 
