@@ -16,6 +16,7 @@ import scanstack
 from scanstack import Stack, settings, stats, stem, xrf
 from scanstack.core.fold import fold_frames, fold_path
 from scanstack.core.lane_folds import ExtremeFold, SumFold, Together
+from scanstack.datasets import SyntheticFrames
 from scanstack.formats import mib
 
 
@@ -112,7 +113,7 @@ def test_arrays_in_ram_fold_in_place(dtype):
 @pytest.mark.parametrize("depth", [1, 6, 12])
 @pytest.mark.parametrize("raw", [False, True])
 def test_mib_processed_and_raw_in_place_equals_blocks(tmp_path, depth, raw):
-    frames = mib.SyntheticFrames(12, (128, 128), depth, seed=depth)[0:12]
+    frames = SyntheticFrames(12, (128, 128), depth, seed=depth)[0:12]
     path = tmp_path / "scan.mib"
     mib.write_mib(path, frames, depth, layout="2x2", raw=raw, nav_shape=(3, 4))
     dense = frames.reshape(3, 4, 128, 128)

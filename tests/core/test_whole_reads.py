@@ -11,6 +11,7 @@ import pytest
 
 import scanstack
 from scanstack import Stack, settings
+from scanstack.datasets import SyntheticFrames
 from scanstack.formats import mib
 
 CHUNK = 1 << 20  # blocks of 1 MiB: a fill-then-copy read would hold one or two of them
@@ -80,7 +81,7 @@ def test_memory_maps_are_copied_in_threads(tmp_path, dtype):
 
 
 def test_mib_reads_into_the_result(tmp_path):
-    frames = mib.SyntheticFrames(24, (128, 128), 12, seed=2)[0:24]
+    frames = SyntheticFrames(24, (128, 128), 12, seed=2)[0:24]
     path = tmp_path / "scan.mib"
     mib.write_mib(path, frames, 12, layout="2x2", nav_shape=(4, 6))
     _check(lambda: scanstack.open(str(path)), frames.reshape(4, 6, 128, 128))
