@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from .atomic import checkpoint
 from .progress import Progress, ProgressArg
 from .readahead import read_ahead
 from .stack import Stack
@@ -82,3 +83,4 @@ def copy_to(
                 block = transform(block)
             target[key] = block
             bar.update(math.prod(block.shape[: len(nav)]))
+            checkpoint("write-block")

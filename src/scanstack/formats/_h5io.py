@@ -27,7 +27,7 @@ from ._interchange import (
 
 
 @contextlib.contextmanager
-def new_h5(stack: Stack, path, overwrite: bool = True) -> Iterator[Any]:
+def new_h5(stack: Stack, path, overwrite: bool = False) -> Iterator[Any]:
     """A new ``h5py.File`` open for writing at a temporary path beside ``path``, renamed onto
     ``path`` when the block succeeds (:func:`~scanstack.core.safety.atomic_path`: never over an
     input of ``stack``, nothing left behind on failure)."""

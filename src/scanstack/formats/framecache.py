@@ -837,7 +837,7 @@ def write_framecache(
     path: str | None = None,
     output_yaml=None,
     progress=None,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> Any:
     """Write ``stack`` as a hexrd frame-cache, keeping pixels with ``value > threshold``.
 

@@ -324,7 +324,7 @@ def write_hdf5(
     compression=None,
     dataname: str = DEFAULT_DATANAME,
     progress=None,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> Any:
     """Write ``stack`` as hexrd ``hdf5``: ``<path>/<dataname>`` of shape (nframes, rows, cols).
 

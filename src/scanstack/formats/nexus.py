@@ -86,7 +86,7 @@ def write_nexus(
     progress: ProgressArg = None,
     client=None,
     layout: str = "nexus",
-    overwrite: bool = True,
+    overwrite: bool = False,
     chunk_bytes: int = 4 << 20,
 ) -> Path:
     """Write ``stack`` to a NeXus/PyMca HDF5 file, block by block, atomically.

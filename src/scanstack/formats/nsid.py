@@ -156,7 +156,7 @@ def write_nsid(
     progress: ProgressArg = None,
     client=None,
     name: str = "data",
-    overwrite: bool = True,
+    overwrite: bool = False,
     chunk_bytes: int = 4 << 20,
 ) -> Path:
     """Write ``stack`` as an NSID HDF5 file (N-D Main + dimension scales), block by block.

@@ -34,7 +34,6 @@ file given. ``allow_outside=True`` restores tifffile's own behaviour for all thr
 from __future__ import annotations
 
 import os
-import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -47,8 +46,9 @@ from ..core.progress import Progress
 from ..core.reader import Reader, crop
 from ..core.registry import FormatSpec, Probe
 from ..core.safety import atomic_path, resolve_inside
-from ._hexrd import LOAD_NUMPY_TRIGGER, YAML_SUFFIXES
+from ._hexrd import YAML_SUFFIXES
 from ._interchange import axes_from_json, axes_to_json
+from ._tiffseq import write_sequence
 
 META_KEY = "scanstack"
 AXES_KEY = "scanstack_axes"
@@ -313,21 +313,27 @@ def write_tiff(
     compression=None,
     bigtiff: bool | None = None,
     progress=None,
-    overwrite: bool = True,
+    overwrite: bool = False,
     absolute: bool = False,
 ) -> str:
     """Write ``stack`` as a multi-page TIFF, or as a TIFF sequence plus an image-files YAML.
 
     A ``.yml``/``.yaml`` path (or ``sequence=True``) writes the sequence; ``absolute=True``
     names its folder and ``.npy`` files by absolute path in the YAML. Returns the path of the
-    TIFF (or of the YAML).
+    TIFF (or of the YAML). An existing output is replaced only with ``overwrite=True`` (a
+    sequence as a whole: see :mod:`scanstack.formats._tiffseq`).
     """
     path = Path(os.fspath(path))
     _check_compression(compression)
     if sequence is None:
         sequence = path.suffix.lower() in YAML_SUFFIXES
     if sequence:
-        return _write_sequence(stack, path, compression, progress, overwrite, absolute)
+        if path.suffix.lower() not in YAML_SUFFIXES:
+            raise WriteError(
+                f"{path}: a TIFF sequence is described by a .yml/.yaml file; "
+                "name the output e.g. frames.yml"
+            )
+        return write_sequence(stack, path, compression, progress, overwrite, _frames(stack))
     import tifffile
 
     if len(stack.signal_shape) not in (2, 3):
@@ -396,69 +402,6 @@ def _check_compression(compression) -> None:
             f"tiff: cannot write with compression {compression!r} ({type(exc).__name__}: "
             f"{exc}); 'zlib' works everywhere, most others need the imagecodecs package"
         ) from exc
-
-
-def _frame_stem(stem: str) -> str:
-    """``stem`` usable in hexrd's ``files`` string: no whitespace (hexrd splits on it) and no
-    glob characters (hexrd globs every name)."""
-    return re.sub(r"[\s*?\[\]]", "_", stem)
-
-
-def _write_sequence(
-    stack, path: Path, compression, progress, overwrite: bool, absolute: bool = False
-) -> str:
-    import tifffile
-    import yaml
-
-    if path.suffix.lower() not in YAML_SUFFIXES:
-        raise WriteError(
-            f"{path}: a TIFF sequence is described by a .yml/.yaml file; "
-            "name the output e.g. frames.yml"
-        )
-    stem = _frame_stem(path.stem)
-    folder = path.parent
-    folder.mkdir(parents=True, exist_ok=True)
-    prefix = f"{folder.resolve()}{os.sep}" if absolute else ""
-    if re.search(r"\s", prefix):
-        import warnings
-
-        warnings.warn(
-            f"{path}: the absolute folder name has whitespace; hexrd splits "
-            f"'{LOAD_NUMPY_TRIGGER} <file>' on whitespace and will not find the .npy metadata",
-            UserWarning,
-            stacklevel=3,
-        )
-    digits = max(5, len(str(max(stack.nframes - 1, 0))))
-    names = [f"{stem}_{i:0{digits}d}.tif" for i in range(stack.nframes)]
-    inputs = stack.source_paths()
-    meta: dict[str, Any] = {}
-    for key, value in dict(stack.metadata or {}).items():
-        key = str(key)
-        if isinstance(value, np.ndarray) and value.dtype.kind in "biufc" and value.ndim >= 1:
-            npy = f"{stem}_{key}.npy"
-            with atomic_path(folder / npy, overwrite=overwrite, inputs=inputs) as tmp:
-                with open(tmp, "wb") as fh:
-                    np.save(fh, value, allow_pickle=False)
-            meta[key] = f"{LOAD_NUMPY_TRIGGER} {prefix}{npy}"
-        else:
-            meta[key] = to_jsonable(value)
-    with Progress(stack.nframes, progress, "tiff sequence", "frames") as bar:
-        for name, frame in zip(names, _frames(stack), strict=True):
-            with atomic_path(folder / name, overwrite=overwrite, inputs=inputs) as tmp:
-                tifffile.imwrite(
-                    tmp,
-                    frame,
-                    compression=compression,
-                    photometric="minisblack" if frame.ndim == 2 else None,
-                )
-            bar.update(1)
-    directory = os.fspath(folder.resolve()) if absolute else "."
-    files = " ".join(names)  # hexrd: `for g in files.split(): glob(join(directory, g))`
-    tree = {"image-files": {"directory": directory, "files": files}, "options": {}, "meta": meta}
-    with atomic_path(path, overwrite=overwrite, inputs=inputs) as tmp:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            yaml.safe_dump(tree, fh, sort_keys=False, default_flow_style=False)
-    return os.fspath(path)
 
 
 def sniff(probe: Probe) -> float:

@@ -151,7 +151,7 @@ def write_usid(
     progress: ProgressArg = None,
     client=None,
     main_name: str = "Raw_Data",
-    overwrite: bool = True,
+    overwrite: bool = False,
     chunk_bytes: int = 4 << 20,
 ) -> Path:
     """Write ``stack`` as an h5USID file (one Measurement, one Channel), block by block, atomically.

@@ -28,18 +28,20 @@ from __future__ import annotations
 import math
 import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..core.atomic import atomic_path, checkpoint
 from ..core.config import config
 from ..core.errors import FormatError, UnsupportedError
 from ..core.metadata import to_jsonable
 from ..core.progress import Progress, ProgressArg
 from ..core.reader import Reader, Region
 from ..core.registry import FormatSpec, Probe
-from ..core.safety import OUTSIDE_HINT, atomic_path, is_inside
+from ..core.safety import OUTSIDE_HINT, is_inside
 from ..core.stack import Stack
 from ..core.values import numeric_dtype
 from . import _interchange as ic
@@ -67,7 +69,7 @@ def write_zarr(
     compression: str | None = "blosc-zstd",
     progress: ProgressArg = None,
     client=None,
-    overwrite: bool = True,
+    overwrite: bool = False,
     chunk_bytes: int = 8 << 20,
     threads: int | None = None,
 ) -> Path:
@@ -86,7 +88,7 @@ def write_zarr(
     )
     names = ic.unique_names([a.name for a in stack.axes] + [ARRAY, *ic.POSITION_KEYS])
     names = names[: len(stack.axes)]
-    with atomic_path(path, overwrite=overwrite, inputs=ic.writer_inputs(stack)) as tmp:
+    with atomic_path(path, overwrite=overwrite, inputs=ic.writer_inputs(stack), folder=True) as tmp:
         group = zarr.open_group(store=str(tmp), mode="w", zarr_format=3)
         group.attrs["scanstack"] = to_jsonable(
             {
@@ -163,10 +165,14 @@ def _store(
         if client is not None:
             from distributed import as_completed, futures_of
 
-            persisted = client.persist(stored)
-            for future in as_completed(futures_of(persisted)):
-                future.result()  # re-raise a worker's error here
-                bar.update(frames_of(future.key))
+            futures = futures_of(client.persist(stored))
+            try:
+                for future in as_completed(futures):
+                    future.result()  # re-raise a worker's error here
+                    bar.update(frames_of(future.key))
+            except BaseException:
+                client.cancel(futures)  # chunks not started are not written into the temp store
+                raise
             return
         from dask.callbacks import Callback
 
@@ -174,9 +180,16 @@ def _store(
             def _posttask(self, key, result, dsk, state, worker_id):
                 if isinstance(key, tuple) and str(key[0]).startswith("store-map"):
                     bar.update(frames_of(key))
+                    checkpoint("write-block")  # runs in the calling thread
 
-        with _Tick():
-            dask.compute(stored, scheduler="threads", num_workers=threads or config.threads())
+        # our own pool, shut down before an error or interrupt reaches atomic_path's clean-up:
+        # a chunk still being written into the temporary store would race its removal
+        pool = ThreadPoolExecutor(threads or config.threads())
+        try:
+            with _Tick():
+                dask.compute(stored, scheduler="threads", pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 # =============================================================================================

@@ -97,7 +97,7 @@ def write_stack(
     stack: Stack,
     path: str | os.PathLike,
     *,
-    overwrite: bool = True,
+    overwrite: bool = False,
     progress: ProgressArg = None,
     dwell_time: float | None = None,
 ) -> None:

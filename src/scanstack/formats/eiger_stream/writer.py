@@ -48,7 +48,7 @@ def write_eiger_stream(
     version: int = 1,
     max_workers: int | None = None,
     progress=None,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> str:
     """Write ``stack`` as an Eiger-stream HDF5 file (``version`` 1 or 2); returns the path.
 

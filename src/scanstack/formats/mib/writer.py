@@ -179,7 +179,7 @@ def write_mib(
     images_per_file: int | None = None,
     frames_per_block: int | None = None,
     sequence_start: int = 1,
-    overwrite: bool = True,
+    overwrite: bool = False,
     inputs: tuple[str, ...] | list[str] = (),
     progress: Any = None,
 ) -> list[Path]:
