@@ -10,12 +10,12 @@ def test_atomic_path_replaces_only_on_success(tmp_path):
     target = tmp_path / "out.bin"
     target.write_bytes(b"old")
     with pytest.raises(RuntimeError):
-        with atomic_path(target) as tmp:
+        with atomic_path(target, overwrite=True) as tmp:
             tmp.write_bytes(b"half")
             raise RuntimeError("writer failed")
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.bin"]
-    with atomic_path(target) as tmp:
+    with atomic_path(target, overwrite=True) as tmp:
         tmp.write_bytes(b"new")
     assert target.read_bytes() == b"new"
 

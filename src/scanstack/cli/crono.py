@@ -10,11 +10,11 @@ Examples::
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 from ..core import errors
+from .options import add_overwrite
 
 
 def _camera(args, reader):
@@ -65,11 +65,18 @@ def _report_empty(path, stamps) -> None:
 def cmd_frames(args) -> int:
     """Write every frame's JPEG (the original bytes, not re-encoded) and ``frames.csv``."""
     from ..core.progress import Progress
-    from ..core.safety import check_not_input
+    from ..core.safety import atomic_path, check_output
     from ..crono import ScanTrack, open_frames, place_frames
 
     out = Path(args.output)
     progress = not args.quiet
+    check_output(out, True, folder=True)  # a file where the folder goes
+    if not args.overwrite and out.is_dir():
+        taken = (out / "frames.csv").exists() or next(out.glob("frame_*.jpg"), None)
+        if taken:
+            raise errors.WriteError(
+                f"{out}: already holds camera frames; pass --overwrite to replace them"
+            )
     # an empty slot is skipped (phase "empty" in the CSV), not a reason to lose every other frame
     with open_frames(args.input, on_empty="zeros") as stack:
         reader = stack.reader
@@ -84,10 +91,8 @@ def cmd_frames(args) -> int:
                     if data is None:
                         continue
                     target = out / f"frame_{i:06d}.jpg"
-                    check_not_input(target, [args.input])
-                    tmp = target.with_name(target.name + ".part")
-                    tmp.write_bytes(data)
-                    os.replace(tmp, target)
+                    with atomic_path(target, True, [args.input]) as tmp:
+                        tmp.write_bytes(data)
                 bar.update(len(jpegs))
         try:
             track = ScanTrack.from_file(args.input)
@@ -96,7 +101,7 @@ def cmd_frames(args) -> int:
             track = None
         if track is not None:
             placement = place_frames(stamps, track)
-            placement.write_csv(out / "frames.csv", first_slot=reader.first_slot)
+            placement.write_csv(out / "frames.csv", reader.first_slot, overwrite=True)
             summary = placement.summary()
             print(
                 f"{stop - start} frames written to {out}/ ; frames.csv has their times and "
@@ -104,9 +109,7 @@ def cmd_frames(args) -> int:
             )
             print(summary["explanation"])
         else:
-            from ..core.safety import atomic_path
-
-            with atomic_path(out / "frames.csv") as tmp, open(tmp, "w") as fh:
+            with atomic_path(out / "frames.csv", overwrite=True) as tmp, open(tmp, "w") as fh:
                 fh.write("frame,slot,stamp_us\n")
                 for i in range(reader.nframes):
                     fh.write(f"{i},{i + reader.first_slot},{int(stamps[i])}\n")
@@ -119,13 +122,14 @@ def cmd_mosaic(args) -> int:
     import numpy as np
     from PIL import Image
 
-    from ..core.safety import atomic_path
+    from ..core.safety import atomic_path, check_output
     from ..crono import ScanTrack, build_mosaic, estimate_camera, open_frames, place_frames
 
     progress = not args.quiet
     out = Path(args.output)
     if out.suffix.lower() not in (".png", ".tif", ".tiff", ".jpg", ".jpeg"):
         raise errors.WriteError(f"{out}: write .png, .tif or .jpg")
+    check_output(out, args.overwrite)  # before the work, not after it
     with open_frames(args.input, on_empty="zeros") as stack:
         reader = stack.reader
         track = ScanTrack.from_file(args.input)
@@ -173,7 +177,7 @@ def cmd_mosaic(args) -> int:
         extra["pnginfo"].add_text("Description", scale)
     elif fmt == "TIFF":
         extra["description"] = scale
-    with atomic_path(out, inputs=[args.input]) as tmp:
+    with atomic_path(out, overwrite=args.overwrite, inputs=[args.input]) as tmp:
         Image.fromarray(np.ascontiguousarray(image)).save(tmp, format=fmt, **extra)
     print(
         f"{out}: {cols} x {rows} px at {mosaic.resolution_um:g} µm/px from {mosaic.frames.size} "
@@ -221,6 +225,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     common(q)
     q.add_argument("--output", "-o", required=True, help="output folder")
     q.add_argument("--frames", metavar="START:STOP", help="only these frames")
+    add_overwrite(q)
     q.set_defaults(func=cmd_frames)
 
     q = sub.add_parser("mosaic", help="stitch the frames into a mosaic image (PNG/TIFF/JPEG)")
@@ -256,6 +261,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         action="store_true",
         help="put the highest Y at the top (default: map orientation, first row at the top)",
     )
+    add_overwrite(q)
     q.set_defaults(func=cmd_mosaic)
 
     q = sub.add_parser("summary", help="frame and spectrum counts and rates: why more frames")

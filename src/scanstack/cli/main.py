@@ -18,7 +18,9 @@ import argparse
 import contextlib
 import json
 import logging
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -27,7 +29,7 @@ import numpy as np
 from .. import __version__
 from ..core import config, errors
 from ..core.metadata import to_jsonable
-from .options import parse_bytes, parse_ops, parse_options
+from .options import add_overwrite, parse_bytes, parse_ops, parse_options
 
 STATS = ("max", "min", "sum", "mean", "average", "median", "percentile")
 
@@ -139,6 +141,7 @@ def cmd_convert(args) -> int:
             stack = process(stack, ops, frame_list=frame_list)
         check_not_input(args.output, stack.source_paths())
         options = parse_options(args.option)
+        options.setdefault("overwrite", args.overwrite)
         if args.compression is not None:
             options["compression"] = None if args.compression == "none" else args.compression
         with contextlib.ExitStack() as cleanup:
@@ -150,11 +153,11 @@ def cmd_convert(args) -> int:
     return 0
 
 
-def _write_image(array: np.ndarray, path: str, sources) -> None:
+def _write_image(array: np.ndarray, path: str, sources, overwrite: bool) -> None:
     from ..core.safety import atomic_path
 
     suffix = Path(path).suffix.lower()
-    with atomic_path(path, inputs=sources) as tmp:
+    with atomic_path(path, overwrite=overwrite, inputs=sources) as tmp:
         if suffix in (".tif", ".tiff"):
             import tifffile
 
@@ -172,6 +175,9 @@ def _write_image(array: np.ndarray, path: str, sources) -> None:
 
 def cmd_stats(args) -> int:
     from .. import stats
+    from ..core.safety import check_output
+
+    check_output(args.output, args.overwrite)  # before the work, not after it
 
     with contextlib.ExitStack() as cleanup:
         client = _client(args, cleanup)
@@ -182,7 +188,7 @@ def cmd_stats(args) -> int:
             result = func(stack, args.pctl, **kwargs)
         else:
             result = func(stack, **kwargs)
-        _write_image(np.asarray(result), args.output, stack.source_paths())
+        _write_image(np.asarray(result), args.output, stack.source_paths(), args.overwrite)
     print(
         f"wrote {args.output} ({args.stat}, shape {np.shape(result)}, {np.asarray(result).dtype})"
     )
@@ -190,10 +196,12 @@ def cmd_stats(args) -> int:
 
 
 def cmd_preview(args) -> int:
+    from ..core.safety import check_output
     from ..preview import save_preview
 
+    check_output(args.output, args.overwrite)
     with _open(args) as stack:
-        save_preview(stack, args.output, progress=not args.quiet)
+        save_preview(stack, args.output, progress=not args.quiet, overwrite=args.overwrite)
     print(f"wrote {args.output}")
     return 0
 
@@ -279,6 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--scheduler",
         help="dask.distributed scheduler address: zarr/nexus/usid/nsid chunks done on the cluster",
     )
+    add_overwrite(p)
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser(
@@ -290,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nframes", type=int, default=0, help="use only the first N frames (0: all)")
     p.add_argument("--scheduler", help="dask.distributed scheduler address to run on a cluster")
     p.add_argument("--output", "-o", required=True, help="output .tif, .npy or .png")
+    add_overwrite(p)
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(
@@ -297,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_input(p)
     p.add_argument("--output", "-o", required=True, help="output .png")
+    add_overwrite(p)
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("demo", help="write a small sample dataset and run the main jobs on it")
@@ -346,10 +357,35 @@ def _error(text: object) -> None:
     print(f"scanstack: error: {one_line(text)}", file=sys.stderr)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (temporary outputs removed)."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt():
+    """In the main thread, and unless someone else handles SIGTERM, make it a :class:`Terminated`."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code: 0 done, 2 an error in the input or the
     options (one line on stderr), 3 an unexpected error (a bug: one line, ``--debug`` for the
-    traceback), 130 interrupted."""
+    traceback), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.memory_budget:
@@ -358,7 +394,8 @@ def main(argv: list[str] | None = None) -> int:
         config.num_threads = args.threads
     with _one_line_messages(args.debug):
         try:
-            return int(args.func(args) or 0)
+            with _sigterm_as_interrupt():
+                return int(args.func(args) or 0)
         except (errors.ScanstackError, OSError) as exc:  # OSError: missing file, disk full, ...
             if args.debug:
                 raise
@@ -374,7 +411,10 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             _error("out of memory; try a smaller --memory-budget (the file may claim absurd sizes)")
             return 2
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:  # Ctrl-C, and SIGTERM (Terminated)
+            if isinstance(exc, Terminated):
+                print("scanstack: terminated", file=sys.stderr)
+                return 128 + signal.SIGTERM
             print("scanstack: interrupted", file=sys.stderr)
             return 130
         except Exception as exc:  # noqa: BLE001 - a bug: one line, not a traceback

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import ast
 from pathlib import Path
 from typing import Any
@@ -76,3 +77,12 @@ def parse_bytes(text: str) -> int:
     if text and text[-1] in units:
         return int(float(text[:-1]) * units[text[-1]])
     return int(float(text))
+
+
+def add_overwrite(p: argparse.ArgumentParser) -> None:
+    """``--overwrite``: replace an existing output (refused by default)."""
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output (by default an existing output is refused)",
+    )

@@ -212,11 +212,13 @@ class FramePlacement:
             ),
         }
 
-    def write_csv(self, path: str | os.PathLike, first_slot: int = 1) -> None:
+    def write_csv(
+        self, path: str | os.PathLike, first_slot: int = 1, overwrite: bool = False
+    ) -> None:
         """Write ``frame, slot, stamp_us, t_s, x_um, y_um, phase, row, spectrum`` rows."""
         from ..core.safety import atomic_path
 
-        with atomic_path(path) as tmp, open(tmp, "w", newline="") as fh:
+        with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(
                 ["frame", "slot", "stamp_us", "t_s", "x_um", "y_um", "phase", "row", "spectrum"]

@@ -243,6 +243,7 @@ def write_crono(
     seed: int = 0,
     threads: int | None = None,
     truth_path: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> CronoGroundTruth:
     """Write a synthetic CRONO MA-XRF HDF5 file to ``path`` (atomically) and return the truth.
 
@@ -254,7 +255,8 @@ def write_crono(
     ``/Images/Static`` with only its empty element (much faster for XRF-only tests).
     ``exported=True`` writes the "Export to HDF5" variant instead. ``computed_maps=True`` fills
     ``/XRF/Maps/ComputedMaps`` with ROI sums (the instrument leaves NaN unless asked).
-    ``truth_path`` also saves the ground truth there (``.npz``).
+    ``truth_path`` also saves the ground truth there (``.npz``). An existing ``path`` is
+    replaced only with ``overwrite=True``.
     """
     if rows < 1 or columns < 1 or channels < 2 or ramp < 0:
         raise ValueError(
@@ -346,7 +348,7 @@ def write_crono(
 
     rois = [(n, elements[n][0] - 0.22, elements[n][0] + 0.22) for n in names]
     rois.append(("Compton", 18.20641518, 19.48980331))
-    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path, overwrite=overwrite) as tmp, h5py.File(tmp, "w") as f:
         write_root_and_configuration(f, geometry, cal, channels, rois, rng, xs, ys, z0)
         _write_images(f, obj, camera, rng, threads, exported or not images)
         _write_xrf(

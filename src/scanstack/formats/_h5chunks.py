@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
+from ..core.atomic import checkpoint
 from ..core.progress import Progress, ProgressArg
 from ..core.stack import Stack
 from ..core.writing import read_nav_block
@@ -239,3 +240,4 @@ def write_encoded(
             for offset, data in encoded:
                 dset.id.write_direct_chunk(offset, data)
             bar.update(nframes)
+            checkpoint("write-block")

@@ -59,6 +59,14 @@ def index_files(index: Path) -> set[str] | None:
     return {f for f in out if f and Path(f).name == f}  # only plain names in this folder
 
 
+def _npy_pattern(stem: str, key: str) -> str:
+    return rf"{re.escape(stem)}_(?:[0-9a-f]{{6}}_)?{key}\.npy"
+
+
+def _npy_key_re(stem: str) -> re.Pattern:
+    return re.compile(_npy_pattern(stem, "(.+)"))
+
+
 def remove_stale(index: Path, listed: set[str], keep: set[str]) -> None:
     """Remove ``listed`` files (of this writer's naming) and this writer's frame files the
     current index does not list; never a file in ``keep``."""
@@ -67,8 +75,12 @@ def remove_stale(index: Path, listed: set[str], keep: set[str]) -> None:
     npy = re.compile(rf"{re.escape(stem)}_.+\.npy")
     current = index_files(index)
     doomed = {f for f in listed if frames.fullmatch(f) or npy.fullmatch(f)}
-    if current is not None:
-        doomed |= {e.name for e in os.scandir(folder) if frames.fullmatch(e.name)} - current
+    if current is not None:  # files named like this writer's that its index does not list
+        keys = {m.group(1) for f in current if (m := _npy_key_re(stem).fullmatch(f))}
+        ours = re.compile(
+            frame_pattern(stem) + "".join(f"|{_npy_pattern(stem, re.escape(k))}" for k in keys)
+        )
+        doomed |= {e.name for e in os.scandir(folder) if ours.fullmatch(e.name)} - current
         keep = keep | current
     for name in sorted(doomed - keep):
         remove_path(folder / name)

@@ -3,7 +3,9 @@
 ``'hdf5'`` and ``'frame-cache'`` take hexrd's keyword arguments (``path``, ``gzip``,
 ``chunk_rows``, ``shuffle``; ``threshold``, ``style``, ``cache_file``, ``max_workers``); any
 other scanstack format name works too. Writers write block by block to a temporary file and
-rename it, and never overwrite an input.
+rename it, and never overwrite an input. As in hexrd, an existing output file is replaced
+(``overwrite=True`` is the default here, unlike ``scanstack.save``; pass ``overwrite=False`` to
+refuse it).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class Writer(metaclass=_RegisterWriter):
         self._opts = kwargs
 
     def write(self) -> Any:
-        return ss_save(to_stack(self._ims), self._fname, self.fmt, **self._opts)
+        return ss_save(to_stack(self._ims), self._fname, self.fmt, **_hexrd_options(self._opts))
 
 
 class WriteH5(Writer):
@@ -66,4 +68,9 @@ def write(ims: Any, fname: Any, fmt: str, **kwargs: Any) -> Any:
     wcls = _Registry.writer_registry.get(fmt)
     if wcls is not None:
         return wcls(ims, fname, **kwargs).write()
-    return ss_save(to_stack(ims), fname, fmt, **kwargs)
+    return ss_save(to_stack(ims), fname, fmt, **_hexrd_options(kwargs))
+
+
+def _hexrd_options(options: dict[str, Any]) -> dict[str, Any]:
+    """hexrd's writers replace an existing file: keep that here (``overwrite=True``)."""
+    return {"overwrite": True, **options}

@@ -113,10 +113,11 @@ def _spectrum_preview(stack: Stack, title: str, progress) -> Image.Image:
     return render.stack_vertically(parts)
 
 
-def save_preview(stack: Stack, path, progress=None) -> None:
-    """Write :func:`preview` as a PNG file (atomically)."""
+def save_preview(stack: Stack, path, progress=None, overwrite: bool = False) -> None:
+    """Write :func:`preview` as a PNG file (atomically; an existing ``path`` only with
+    ``overwrite=True``)."""
     from ..core.safety import atomic_path
 
     img = preview(stack, progress)
-    with atomic_path(path, inputs=stack.source_paths()) as tmp:
+    with atomic_path(path, overwrite=overwrite, inputs=stack.source_paths()) as tmp:
         img.save(tmp, format="PNG")

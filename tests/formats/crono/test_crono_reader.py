@@ -239,7 +239,7 @@ def test_camera_summary_in_metadata(tmp_path):
     assert cam["frames"] == truth.n_frames
     assert cam["pixel_size"] == pytest.approx([truth.pixel_size] * 2)
     assert cam["StitchedImage"] is False  # one empty slot: nothing stitched
-    write_crono(path, rows=2, columns=2, images=False)
+    write_crono(path, rows=2, columns=2, images=False, overwrite=True)
     assert scanstack.open(path).metadata["camera"]["frames"] == 0
 
 

@@ -82,7 +82,7 @@ def test_pymca_fast_fit_applies_live_time(tmp_path):
         stack = Stack.from_array(
             data, signal_ndim=1, metadata={"energy_calibration": cal, "live_time": live_time}
         )
-        out = write_nexus(stack, tmp_path / "steel.h5")
+        out = write_nexus(stack, tmp_path / "steel.h5", overwrite=True)
         pm = FastXRFLinearFit.prepareDataStack([f"{out}::/entry/instrument/detector/data"])
         res = FastXRFLinearFit.FastXRFLinearFit().fitMultipleSpectra(
             y=pm, configuration=cfg, concentrations=True, refit=1, save=False
@@ -446,7 +446,7 @@ def test_writer_refusals_and_atomicity(tmp_path, xrf_stack, stem_stack):
     target = tmp_path / "never.h5"
     target.write_bytes(b"old content")
     with pytest.raises(Boom):
-        write_nexus(xrf_stack, target, progress=exploding)
+        write_nexus(xrf_stack, target, progress=exploding, overwrite=True)
     assert target.read_bytes() == b"old content"  # untouched, and no temporary left behind
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.h5", "never.h5"]
 

@@ -72,7 +72,7 @@ def test_pyusid_validates_and_reshapes_4d(tmp_path, usid, stem_stack):
 
 def test_round_trip(tmp_path, xrf_stack, stem_stack):
     for stack in (xrf_stack, stem_stack):
-        out = write_usid(stack, tmp_path / "rt.h5", compression="blosc-zstd")
+        out = write_usid(stack, tmp_path / "rt.h5", compression="blosc-zstd", overwrite=True)
         with scanstack.open(out) as s:
             assert s.format == "usid"
             assert_same_stack(s, stack)
