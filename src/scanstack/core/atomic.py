@@ -101,7 +101,16 @@ def check_output(path: str | os.PathLike, overwrite: bool, folder: bool = False)
 
 
 def full_disk_error(target: str | os.PathLike, exc: BaseException) -> WriteError | None:
-    """A one-line :class:`WriteError` when ``exc`` (or its cause) means the device is full."""
+    """A one-line :class:`WriteError` when ``exc`` (or its cause) means the device is full.
+
+    Called before the temporary output is removed: an ``OSError`` without an errno (tifffile's
+    "N requested and M written") counts when no block of the device is left.
+    """
+    if isinstance(exc, OSError) and exc.errno is None and _device_full(Path(target).parent):
+        return WriteError(
+            f"{target}: cannot write, no space left on device; "
+            "nothing was replaced and the temporary output was removed"
+        )
     seen = 0
     while exc is not None and seen < 8:  # h5py and zarr wrap the OS error
         if isinstance(exc, OSError) and exc.errno in FULL_DISK_ERRNOS:
@@ -117,6 +126,14 @@ def full_disk_error(target: str | os.PathLike, exc: BaseException) -> WriteError
         exc = exc.__cause__ or exc.__context__
         seen += 1
     return None
+
+
+def _device_full(folder: Path) -> bool:
+    try:
+        st = os.statvfs(folder)
+    except OSError:
+        return False
+    return st.f_bavail == 0
 
 
 # -- hidden names and their clean-up ------------------------------------------------------------
@@ -281,9 +298,8 @@ def atomic_path(
         checkpoint("before-commit")
         commit(tmp, target)
     except BaseException as exc:
+        full = None if isinstance(exc, ScanstackError) else full_disk_error(target, exc)
         remove_path(tmp)
-        if not isinstance(exc, ScanstackError):
-            full = full_disk_error(target, exc)
-            if full is not None:
-                raise full from exc
+        if full is not None:
+            raise full from exc
         raise

@@ -5,15 +5,18 @@ written under names that no existing file has (``frames_00000.tif``…, or
 ``frames_<6 hex>_00000.tif`` when those exist), the index is renamed onto its name, and only then
 are the old frames removed. A reader of the index sees all old frames or all new ones, never a mix.
 
-The index starts with :data:`MARK`; only beside an index carrying it are frame files treated as
-this writer's own: files named like its frames that the index does not list (left by a killed
-write) are removed, as are the files the index listed when it is replaced. The temporary index
-of a write in progress already lists its new frames, so the frames of a write killed before its
-switch are found from the leftover and removed by the next write.
+The index starts with :data:`MARK`; only the files an index carrying it lists, and only those
+named as this writer names them, are ever removed: those of the index being replaced, after the
+switch (the new index names them on its second line, so a write killed between switch and
+removal is finished by the next write), and those of a write killed before its switch (its
+temporary index lists them from the start; the next write reads the leftover). The files of an
+index this writer did not write are never removed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import secrets
@@ -28,62 +31,58 @@ from ..core.progress import Progress
 from ._hexrd import LOAD_NUMPY_TRIGGER
 
 MARK = "# scanstack TIFF sequence: the frame files below are replaced together with this index\n"
+STALE = "# stale: "  # second line: the files of the index this one replaced, as a JSON list
 
 
-def frame_pattern(stem: str) -> str:
-    """Regular expression of the frame file names this writer gives for ``stem``."""
-    return rf"{re.escape(stem)}_(?:[0-9a-f]{{6}}_)?\d{{5,}}\.tif"
+def own_names(stem: str) -> re.Pattern:
+    """The names this writer gives to frames (``<stem>_[<6 hex>_]NNNNN.tif``) and ``.npy``
+    metadata (``<stem>_[<6 hex>_]<key>.npy``) of the index ``<stem>.yml``."""
+    return re.compile(rf"{re.escape(stem)}_(?:[0-9a-f]{{6}}_)?(?:\d{{5,}}\.tif|.+\.npy)")
 
 
-def index_files(index: Path) -> set[str] | None:
-    """Files (frames and ``.npy`` metadata) listed by a YAML index this writer wrote, or None
-    when ``index`` is missing, unreadable or not this writer's."""
+def read_index(index: Path) -> tuple[set[str], set[str]] | None:
+    """``(listed, stale)``: the files listed by a YAML index this writer wrote and those of the
+    index it replaced; None when ``index`` is missing, unreadable or not this writer's."""
     import yaml
 
     try:
         with open(index, encoding="utf-8") as fh:
             if fh.readline() != MARK:
                 return None
-            tree = yaml.safe_load(fh)
+            second = fh.readline()
+            tree = yaml.safe_load(second + fh.read())
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     if not isinstance(tree, dict):
         return None
     section = tree.get("image-files")
     files = section.get("files") if isinstance(section, dict) else None
-    out = {f for f in files if isinstance(f, str)} if isinstance(files, list) else set()
+    listed = {f for f in files if isinstance(f, str)} if isinstance(files, list) else set()
     meta = tree.get("meta")
     for value in meta.values() if isinstance(meta, dict) else ():
         if isinstance(value, str) and value.startswith(LOAD_NUMPY_TRIGGER):
-            out.add(value[len(LOAD_NUMPY_TRIGGER) :].strip())
-    return {f for f in out if f and Path(f).name == f}  # only plain names in this folder
+            listed.add(value[len(LOAD_NUMPY_TRIGGER) :].strip())
+    stale: set[str] = set()
+    if second.startswith(STALE):
+        with contextlib.suppress(ValueError):
+            names = json.loads(second[len(STALE) :])
+            stale = {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+    return _plain(listed), _plain(stale)
 
 
-def _npy_pattern(stem: str, key: str) -> str:
-    return rf"{re.escape(stem)}_(?:[0-9a-f]{{6}}_)?{key}\.npy"
+def _plain(names: set[str]) -> set[str]:
+    return {f for f in names if f and Path(f).name == f}  # only plain names in this folder
 
 
-def _npy_key_re(stem: str) -> re.Pattern:
-    return re.compile(_npy_pattern(stem, "(.+)"))
-
-
-def remove_stale(index: Path, listed: set[str], keep: set[str]) -> None:
-    """Remove ``listed`` files (of this writer's naming) and this writer's frame files the
-    current index does not list; never a file in ``keep``."""
-    folder, stem = index.parent, index.stem
-    frames = re.compile(frame_pattern(stem))
-    npy = re.compile(rf"{re.escape(stem)}_.+\.npy")
-    current = index_files(index)
-    doomed = {f for f in listed if frames.fullmatch(f) or npy.fullmatch(f)}
-    if current is not None:  # files named like this writer's that its index does not list
-        keys = {m.group(1) for f in current if (m := _npy_key_re(stem).fullmatch(f))}
-        ours = re.compile(
-            frame_pattern(stem) + "".join(f"|{_npy_pattern(stem, re.escape(k))}" for k in keys)
-        )
-        doomed |= {e.name for e in os.scandir(folder) if ours.fullmatch(e.name)} - current
-        keep = keep | current
+def remove_files(index: Path, doomed: set[str]) -> None:
+    """Remove the ``doomed`` files that carry this writer's names and that the index now at
+    ``index`` (if this writer's) does not list."""
+    ours = own_names(index.stem)
+    current = read_index(index)
+    keep = current[0] if current is not None else set()
     for name in sorted(doomed - keep):
-        remove_path(folder / name)
+        if ours.fullmatch(name):
+            remove_path(index.parent / name)
 
 
 def _fresh_names(folder: Path, stem: str, nframes: int, keys: list[str]) -> tuple[list, dict]:
@@ -110,15 +109,15 @@ def write_sequence(stack, path: Path, compression, progress, overwrite: bool, fr
     folder.mkdir(parents=True, exist_ok=True)
     inputs = list(stack.source_paths())
     check_not_input(path, inputs)
-    old = index_files(path)
 
-    def forget_killed(leftover: Path) -> None:  # frames of a write killed before its switch
-        remove_stale(path, index_files(leftover) or set(), set())
+    def forget_killed(leftover: Path) -> None:  # the new files of a write killed before its switch
+        remove_files(path, (read_index(leftover) or (set(), set()))[0])
 
     clean_leftovers(path, before_remove=forget_killed)
-    clean_leftovers(path, match=frame_pattern(stem) + "|" + rf"{re.escape(stem)}_.+\.npy")
-    if old is not None:
-        remove_stale(path, set(), set())
+    clean_leftovers(path, match=own_names(stem).pattern)  # frames killed while being written
+    old = read_index(path)
+    if old is not None:  # a write killed after its switch left the files it replaced
+        remove_files(path, old[1])
     metadata = dict(stack.metadata or {})
     arrays = [
         str(k)
@@ -126,6 +125,7 @@ def write_sequence(stack, path: Path, compression, progress, overwrite: bool, fr
         if isinstance(v, np.ndarray) and v.dtype.kind in "biufc" and v.ndim >= 1
     ]
     names, npys = _fresh_names(folder, stem, stack.nframes, arrays)
+    stale = (old[0] if old is not None else set()) - set(names) - set(npys.values())
     meta: dict[str, Any] = {}
     for key, value in metadata.items():
         key = str(key)
@@ -138,6 +138,7 @@ def write_sequence(stack, path: Path, compression, progress, overwrite: bool, fr
             # killed one from it
             with open(index_tmp, "w", encoding="utf-8") as fh:
                 fh.write(MARK)
+                fh.write(STALE + json.dumps(sorted(stale)) + "\n")
                 yaml.safe_dump(tree, fh, sort_keys=False, default_flow_style=False)
             for key, npy in npys.items():
                 with atomic_path(folder / npy, inputs=inputs) as tmp, open(tmp, "wb") as fh:
@@ -160,5 +161,5 @@ def write_sequence(stack, path: Path, compression, progress, overwrite: bool, fr
             remove_path(p)
         raise
     checkpoint("index-switched")
-    remove_stale(path, old or set(), set(names) | set(npys.values()))
+    remove_files(path, stale)
     return os.fspath(path)
