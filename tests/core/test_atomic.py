@@ -258,3 +258,33 @@ def test_full_disk_is_one_line_and_leaves_nothing(tiny_disk, tmp_path, capsys, n
     line = one_error_line(capsys)
     assert str(tiny_disk) in line and "no space left on device" in line, line
     assert sorted(p.name for p in tiny_disk.iterdir()) == ["ballast"]
+
+
+def test_cli_never_overwrites_its_input_even_with_overwrite(series, capsys):
+    before = series.read_bytes()
+    argv = ["convert", str(series), str(series), "--format", "hdf5", "-O", "path=x", "-q"]
+    assert main([*argv, "--overwrite"]) == 2
+    assert "refusing to overwrite an input" in one_error_line(capsys)
+    assert series.read_bytes() == before
+
+
+def test_crono_outputs_refused_unless_overwrite(tmp_path, capsys):
+    from scanstack.formats.crono import write_crono
+
+    src = tmp_path / "scan.HDF5"
+    write_crono(src, rows=2, columns=2)
+    frames, mosaic = tmp_path / "frames", tmp_path / "mosaic.png"
+    for argv in (
+        ["crono", "frames", str(src), "-o", str(frames), "-q"],
+        ["crono", "mosaic", str(src), "-o", str(mosaic), "-q"],
+    ):
+        assert main(argv) == 0
+        capsys.readouterr()
+        before = snapshot(tmp_path)
+        assert main(argv) == 2
+        line = one_error_line(capsys)
+        assert "--overwrite" in line and argv[-2] in line, line
+        assert snapshot(tmp_path) == before
+        assert main([*argv, "--overwrite"]) == 0
+        assert snapshot(tmp_path).keys() == before.keys()  # the same files, replaced
+    assert not [p for p in tmp_path.rglob(".*")]
