@@ -1,6 +1,7 @@
 """`scanstack demo` (what `make demo` runs) writes every output and they open again."""
 
 import numpy as np
+import pytest
 import tifffile
 from PIL import Image
 
@@ -26,3 +27,22 @@ def test_demo_writes_and_reopens(tmp_path, capsys):
     crono = next(out.glob("*.HDF5"))
     nexus = scanstack.open(out / "crono.nxs")
     np.testing.assert_array_equal(nexus.to_numpy(), scanstack.open(crono).to_numpy())
+
+
+def test_demo_refuses_a_folder_that_is_not_empty(tmp_path, capsys):
+    out = tmp_path / "demo"
+    out.mkdir()
+    (out / "series.h5").write_bytes(b"someone's data")
+    assert main(["demo", "--output", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "is not empty" in err and "--overwrite" in err
+    assert (out / "series.h5").read_bytes() == b"someone's data"
+
+
+@pytest.mark.slow
+def test_demo_runs_again_with_overwrite(tmp_path):
+    out = tmp_path / "demo"
+    assert main(["demo", "--output", str(out), "--quiet"]) == 0
+    first = sorted(p.name for p in out.iterdir())
+    assert main(["demo", "--output", str(out), "--quiet", "--overwrite"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == first

@@ -65,7 +65,7 @@ def _report_empty(path, stamps) -> None:
 def cmd_frames(args) -> int:
     """Write every frame's JPEG (the original bytes, not re-encoded) and ``frames.csv``."""
     from ..core.progress import Progress
-    from ..core.safety import atomic_path, check_output
+    from ..core.safety import atomic_path, check_output, clean_leftovers
     from ..crono import ScanTrack, open_frames, place_frames
 
     out = Path(args.output)
@@ -82,6 +82,7 @@ def cmd_frames(args) -> int:
         reader = stack.reader
         start, stop = _frame_range(args.frames, reader.nframes)
         out.mkdir(parents=True, exist_ok=True)
+        clean_leftovers(out / "frame", match=r"frame_\d+\.jpg")  # once, not once per frame
         stamps = reader.stamps(progress=progress)
         _report_empty(args.input, stamps)
         with Progress(stop - start, progress, "write", "frames") as bar:
@@ -91,7 +92,7 @@ def cmd_frames(args) -> int:
                     if data is None:
                         continue
                     target = out / f"frame_{i:06d}.jpg"
-                    with atomic_path(target, True, [args.input]) as tmp:
+                    with atomic_path(target, True, [args.input], clean=False) as tmp:
                         tmp.write_bytes(data)
                 bar.update(len(jpegs))
         try:

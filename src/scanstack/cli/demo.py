@@ -16,21 +16,34 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from ..core.errors import WriteError
+from ..core.safety import check_output
 
-def run_demo(output: Path, quiet: bool = False) -> int:
-    """Run the demo into ``output``; prints every file written. Returns an exit code."""
+
+def run_demo(output: Path, quiet: bool = False, overwrite: bool = False) -> int:
+    """Run the demo into ``output``; prints every file written. Returns an exit code.
+
+    A folder that is not empty is refused unless ``overwrite`` (then the demo's files in it are
+    replaced).
+    """
     from scanstack.datasets import write_crono, write_rotation_series, write_stem_scan
 
     from .main import main
 
+    check_output(output, True, folder=True)
+    if not overwrite and output.is_dir() and next(output.iterdir(), None) is not None:
+        raise WriteError(
+            f"{output}: is not empty (an earlier demo?); pass --overwrite to write the demo "
+            "into it again"
+        )
     output.mkdir(parents=True, exist_ok=True)
-    q = ["--quiet"] if quiet else []
+    q = ["--quiet", "--overwrite"] if quiet else ["--overwrite"]  # the folder is the demo's
     start = time.perf_counter()
     steps: list[tuple[str, list[str]]] = []
 
     print("== 1. X-ray image series (hexrd hdf5 with omega) ==")
     series = output / "series.h5"
-    write_rotation_series(series)
+    write_rotation_series(series, overwrite)
     steps += [
         ("info", ["info", str(series)]),
         (
@@ -62,7 +75,7 @@ def run_demo(output: Path, quiet: bool = False) -> int:
 
     print("\n== 2. 4D-STEM scan (Quantum Detectors Merlin .mib) ==")
     mib = output / "scan.mib"
-    write_stem_scan(mib)
+    write_stem_scan(mib, overwrite)
     steps = [
         ("info", ["info", str(mib)]),
         ("preview", ["preview", str(mib), "-o", str(output / "scan-mib.png"), *q]),
@@ -73,7 +86,7 @@ def run_demo(output: Path, quiet: bool = False) -> int:
 
     print("\n== 3. CRONO MA-XRF scan with camera frames ==")
     crono = output / "143000011120261-demo.HDF5"
-    write_crono(crono, rows=14, columns=12, channels=2048, seed=1)
+    write_crono(crono, rows=14, columns=12, channels=2048, seed=1, overwrite=overwrite)
     steps = [
         ("info", ["info", str(crono)]),
         ("preview", ["preview", str(crono), "-o", str(output / "crono.png"), *q]),

@@ -209,7 +209,7 @@ def cmd_preview(args) -> int:
 def cmd_demo(args) -> int:
     from .demo import run_demo
 
-    return run_demo(Path(args.output), quiet=args.quiet)
+    return run_demo(Path(args.output), quiet=args.quiet, overwrite=args.overwrite)
 
 
 # -- parser ----------------------------------------------------------------------------------
@@ -312,6 +312,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="write a small sample dataset and run the main jobs on it")
     p.add_argument("--output", "-o", default="demo-output", help="folder for the outputs")
+    add_overwrite(p)
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_demo)
 

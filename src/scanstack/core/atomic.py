@@ -150,6 +150,8 @@ _LEFTOVER = re.compile(
 def _alive(pid: int) -> bool:
     if pid == os.getpid():
         return True  # another thread of this process may be writing the same output
+    if os.name == "nt":  # os.kill(pid, 0) would send Ctrl-C there: assume it runs
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -221,7 +223,7 @@ def clean_leftovers(
 def _renameat2():
     try:
         fn = ctypes.CDLL(None, use_errno=True).renameat2
-    except (AttributeError, OSError):
+    except (AttributeError, OSError, TypeError):  # not glibc/Linux (macOS, Windows, musl < 1.2)
         return None
     fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
     return fn
@@ -277,6 +279,7 @@ def atomic_path(
     overwrite: bool = False,
     inputs: Iterable[str] = (),
     folder: bool = False,
+    clean: bool = True,
 ) -> Iterator[Path]:
     """Yield a hidden temporary path beside ``path``; move it onto ``path`` only if the block
     succeeds.
@@ -285,12 +288,14 @@ def atomic_path(
     failed or interrupted write leaves ``path`` as it was and removes the temporary output; a
     full disk becomes a :class:`WriteError`. ``overwrite=False`` refuses an existing ``path``;
     inputs are never overwritten. Leftovers of earlier killed writes of ``path`` are removed
-    first (:func:`clean_leftovers`).
+    first (:func:`clean_leftovers`) unless ``clean=False`` (a writer of many files in one folder
+    cleans them once, not once per file).
     """
     target = Path(path)
     check_not_input(target, inputs)
     target.parent.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(target)
+    if clean:
+        clean_leftovers(target)
     check_output(target, overwrite, folder)
     tmp = hidden_name(target)
     try:

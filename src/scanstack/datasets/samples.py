@@ -10,7 +10,7 @@ import os
 import numpy as np
 
 
-def write_rotation_series(path: str | os.PathLike) -> None:
+def write_rotation_series(path: str | os.PathLike, overwrite: bool = False) -> None:
     """hexrd ``hdf5`` (group ``imageseries``) of 48 frames of 256×256 uint16 with ``omega``.
 
     A dark level of 100 counts, Poisson noise (mean 3) and 60 Bragg spots (Gaussian, peak 2000
@@ -31,10 +31,10 @@ def write_rotation_series(path: str | os.PathLike) -> None:
     wedges = OmegaWedges(n)
     wedges.addwedge(0.0, 48.0, n)
     stack = scanstack.open(None, "array", data=frames, meta={"omega": wedges.omegas})
-    scanstack.save(stack, path, "hdf5", path="imageseries")
+    scanstack.save(stack, path, "hdf5", path="imageseries", overwrite=overwrite)
 
 
-def write_stem_scan(path: str | os.PathLike) -> None:
+def write_stem_scan(path: str | os.PathLike, overwrite: bool = False) -> None:
     """Merlin ``.mib`` + ``.hdr``: a 16×16 scan of 256×256 12-bit frames (1x1 layout).
 
     Each frame is Poisson noise (mean 2) plus a bright disk (radius 30 px, ~400 counts scaled by
@@ -52,4 +52,4 @@ def write_stem_scan(path: str | os.PathLike) -> None:
         disk = ((yy - cy) ** 2 + (xx - cx) ** 2) < 30**2
         thickness = 1 + 0.5 * np.sin(x / 2.5) * np.cos(y / 4)
         frames[i] = rng.poisson(2, (256, 256)) + (disk * 400 * thickness).astype(np.uint16)
-    write_mib(path, frames, depth=12, layout="1x1", nav_shape=(ny, nx))
+    write_mib(path, frames, depth=12, layout="1x1", nav_shape=(ny, nx), overwrite=overwrite)

@@ -141,12 +141,15 @@ def write_sequence(stack, path: Path, compression, progress, overwrite: bool, fr
                 fh.write(STALE + json.dumps(sorted(stale)) + "\n")
                 yaml.safe_dump(tree, fh, sort_keys=False, default_flow_style=False)
             for key, npy in npys.items():
-                with atomic_path(folder / npy, inputs=inputs) as tmp, open(tmp, "wb") as fh:
+                with (
+                    atomic_path(folder / npy, inputs=inputs, clean=False) as tmp,
+                    open(tmp, "wb") as fh,
+                ):
                     np.save(fh, metadata[key], allow_pickle=False)
                 written.append(folder / npy)
             with Progress(stack.nframes, progress, "tiff sequence", "frames") as bar:
                 for name, frame in zip(names, frames, strict=True):
-                    with atomic_path(folder / name, inputs=inputs) as tmp:
+                    with atomic_path(folder / name, inputs=inputs, clean=False) as tmp:
                         tifffile.imwrite(
                             tmp,
                             frame,
