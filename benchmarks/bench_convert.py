@@ -181,7 +181,7 @@ def main(argv=None) -> list[dict]:
                 stack = scanstack.open(src, "nexus")
                 out = work / f"cluster.{fmt}"
                 t = time.perf_counter()
-                scanstack.save(stack, out, fmt, compression=comp, client=client)
+                scanstack.save(stack, out, fmt, compression=comp, client=client, overwrite=True)
                 dt = time.perf_counter() - t
                 stack.close()
                 print(

@@ -119,7 +119,7 @@ def main() -> None:
     rows = []
 
     def save(name, fmt, **kw):
-        return lambda: scanstack.save(stack, f"{tmp}/{name}", fmt, **kw)
+        return lambda: scanstack.save(stack, f"{tmp}/{name}", fmt, overwrite=True, **kw)
 
     def read(path, fmt=None):
         return lambda: scanstack.open(f"{tmp}/{path}", fmt).to_numpy()

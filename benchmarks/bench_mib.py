@@ -106,6 +106,7 @@ def ensure_file(folder: Path, name: str, quick: bool, side: int | None = None) -
         raw=raw,
         nav_shape=nav,
         progress=sys.stderr.isatty(),
+        overwrite=True,  # a stale or broken file of this name (checked above)
     )
     return path
 

@@ -143,7 +143,7 @@ def main() -> None:
         frames = SyntheticFrames(n, shape, depth)
         t_write, _ = best_of(
             lambda p=path, f=frames, d=depth, lay=layout, r=raw: write_mib(
-                p, f, d, lay, r, hdr=False, flip=False
+                p, f, d, lay, r, hdr=False, flip=False, overwrite=True
             ),
             repeat=1,
         )

@@ -242,7 +242,7 @@ def gzipped(workdir, stack, ref_med, budget, row) -> None:
     """hexrd's default hdf5 (gzip 1, one chunk per frame): each tile read decodes whole frames."""
     path = workdir / "gzip.h5"
     t0 = time.perf_counter()
-    scanstack.save(stack, path, "hdf5", path="imageseries", gzip=1)
+    scanstack.save(stack, path, "hdf5", path="imageseries", gzip=1, overwrite=True)
     print(
         f"  (wrote hexrd-style gzip=1 hdf5 in {time.perf_counter() - t0:.1f} s, "
         f"{path.stat().st_size / MB:.0f} MB)"
