@@ -22,6 +22,8 @@ Write:
   resolves them against its current folder, so either run hexrd from that folder or pass
   ``absolute=True`` (absolute paths, hexrd works from anywhere). ``scanstack.open('dir/frames.yml')``
   reads it back either way.
+  Replacing a sequence writes the new frames under names no file has yet
+  (``frames_<6 hex>_00000.tif``…), switches the YAML, then removes the old frames.
 
 Option ``compression`` (e.g. ``'zlib'``) is passed to tifffile.
 

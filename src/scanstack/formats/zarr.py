@@ -76,7 +76,9 @@ def write_zarr(
     """Write ``stack`` to a zarr v3 group at ``path`` in parallel (threads, or ``client``'s cluster).
 
     ``chunk_bytes`` sets the size of one zarr chunk (whole frames, default 8 MiB); each dask task
-    reads and writes one chunk. Returns the path written.
+    reads and writes one chunk. Returns the path written. An existing store is replaced only
+    with ``overwrite=True``, swapped whole once the new one is complete
+    (:func:`~scanstack.core.atomic.atomic_path`).
     """
     zarr = _zarr()
     from .. import __version__
