@@ -106,34 +106,31 @@ def full_disk_error(target: str | os.PathLike, exc: BaseException) -> WriteError
     Called before the temporary output is removed: an ``OSError`` without an errno (tifffile's
     "N requested and M written") counts when no block of the device is left.
     """
+    reason = None
     if isinstance(exc, OSError) and exc.errno is None and _device_full(Path(target).parent):
-        return WriteError(
-            f"{target}: cannot write, no space left on device; "
-            "nothing was replaced and the temporary output was removed"
-        )
+        reason = "no space left on device"
     seen = 0
-    while exc is not None and seen < 8:  # h5py and zarr wrap the OS error
+    while reason is None and exc is not None and seen < 8:  # h5py and zarr wrap the OS error
         if isinstance(exc, OSError) and exc.errno in FULL_DISK_ERRNOS:
-            return WriteError(
-                f"{target}: cannot write, {os.strerror(exc.errno).lower()}; "
-                "nothing was replaced and the temporary output was removed"
-            )
-        if isinstance(exc, OSError) and re.search(r"errno = 28\b|No space left", str(exc)):
-            return WriteError(  # h5py reports ENOSPC inside the message of a plain OSError
-                f"{target}: cannot write, no space left on device; "
-                "nothing was replaced and the temporary output was removed"
-            )
+            reason = os.strerror(exc.errno).lower()
+        elif isinstance(exc, OSError) and re.search(r"errno = 28\b|No space left", str(exc)):
+            reason = "no space left on device"  # h5py: ENOSPC inside a plain OSError's message
         exc = exc.__cause__ or exc.__context__
         seen += 1
-    return None
+    if reason is None:
+        return None
+    return WriteError(
+        f"{target}: cannot write, {reason}; nothing was replaced and the temporary output "
+        "was removed"
+    )
 
 
 def _device_full(folder: Path) -> bool:
+    statvfs = getattr(os, "statvfs", None)  # not on Windows
     try:
-        st = os.statvfs(folder)
+        return statvfs is not None and statvfs(folder).f_bavail == 0
     except OSError:
         return False
-    return st.f_bavail == 0
 
 
 # -- hidden names and their clean-up ------------------------------------------------------------
