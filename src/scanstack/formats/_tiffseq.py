@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 
 from ..core.atomic import atomic_path, check_not_input, checkpoint, clean_leftovers, remove_path
+from ..core.errors import FormatError
 from ..core.metadata import to_jsonable
 from ..core.progress import Progress
+from ..core.safeyaml import MAX_YAML_BYTES, load_yaml_text
 from ._hexrd import LOAD_NUMPY_TRIGGER
 
 MARK = "# scanstack TIFF sequence: the frame files below are replaced together with this index\n"
@@ -43,16 +45,14 @@ def own_names(stem: str) -> re.Pattern:
 def read_index(index: Path) -> tuple[set[str], set[str]] | None:
     """``(listed, stale)``: the files listed by a YAML index this writer wrote and those of the
     index it replaced; None when ``index`` is missing, unreadable or not this writer's."""
-    import yaml
-
     try:
         with open(index, encoding="utf-8") as fh:
             if fh.readline() != MARK:
                 return None
             second = fh.readline()
-            tree = yaml.safe_load(second + fh.read())
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return None
+            tree = load_yaml_text(second + fh.read(MAX_YAML_BYTES), index)
+    except (OSError, UnicodeDecodeError, FormatError):
+        return None  # not an index this writer wrote: none of its files is ever removed
     if not isinstance(tree, dict):
         return None
     section = tree.get("image-files")
