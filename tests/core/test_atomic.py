@@ -32,6 +32,8 @@ WRITERS = {
     "tiff": ("out.tif", {}),
     "mib": ("out.mib", {}),
     "crono": ("out.hdf5", {}),
+    "eiger-stream-v1": ("out.h5", {}),
+    "eiger-stream-v2": ("out.h5", {"threshold_2": np.zeros((4, 8, 6), np.uint16)}),
 }
 
 

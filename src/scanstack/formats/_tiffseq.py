@@ -20,6 +20,7 @@ import json
 import os
 import re
 import secrets
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,17 @@ MARK = "# scanstack TIFF sequence: the frame files below are replaced together w
 STALE = "# stale: "  # second line: the files of the index this one replaced, as a JSON list
 
 
-def own_names(stem: str) -> re.Pattern:
+def frame_stem(index: Path) -> str:
+    """The stem of the frame names of ``index``, usable in hexrd's ``files`` string: no
+    whitespace (hexrd splits on it) and no glob characters (hexrd globs every name)."""
+    return re.sub(r"[\s*?\[\]]", "_", index.stem)
+
+
+def own_names(index: Path) -> re.Pattern:
     """The names this writer gives to frames (``<stem>_[<6 hex>_]NNNNN.tif``) and ``.npy``
     metadata (``<stem>_[<6 hex>_]<key>.npy``) of the index ``<stem>.yml``."""
-    return re.compile(rf"{re.escape(stem)}_(?:[0-9a-f]{{6}}_)?(?:\d{{5,}}\.tif|.+\.npy)")
+    stem = re.escape(frame_stem(index))
+    return re.compile(rf"{stem}_(?:[0-9a-f]{{6}}_)?(?:\d{{5,}}\.tif|.+\.npy)")
 
 
 def read_index(index: Path) -> tuple[set[str], set[str]] | None:
@@ -57,6 +65,8 @@ def read_index(index: Path) -> tuple[set[str], set[str]] | None:
         return None
     section = tree.get("image-files")
     files = section.get("files") if isinstance(section, dict) else None
+    if isinstance(files, str):  # hexrd's form: one whitespace-separated string
+        files = files.split()
     listed = {f for f in files if isinstance(f, str)} if isinstance(files, list) else set()
     meta = tree.get("meta")
     for value in meta.values() if isinstance(meta, dict) else ():
@@ -67,17 +77,24 @@ def read_index(index: Path) -> tuple[set[str], set[str]] | None:
         with contextlib.suppress(ValueError):
             names = json.loads(second[len(STALE) :])
             stale = {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
-    return _plain(listed), _plain(stale)
+    return _in_folder(listed, index.parent), _in_folder(stale, index.parent)
 
 
-def _plain(names: set[str]) -> set[str]:
-    return {f for f in names if f and Path(f).name == f}  # only plain names in this folder
+def _in_folder(names: set[str], folder: Path) -> set[str]:
+    """The plain names of ``names`` in ``folder`` (names or absolute paths of files there)."""
+    here = folder.resolve()
+    out = set()
+    for name in names:
+        p = Path(name)
+        if name and (p.name == name or (p.is_absolute() and p.parent == here)):
+            out.add(p.name)
+    return out
 
 
 def remove_files(index: Path, doomed: set[str]) -> None:
     """Remove the ``doomed`` files that carry this writer's names and that the index now at
     ``index`` (if this writer's) does not list."""
-    ours = own_names(index.stem)
+    ours = own_names(index)
     current = read_index(index)
     keep = current[0] if current is not None else set()
     for name in sorted(doomed - keep):
@@ -97,16 +114,28 @@ def _fresh_names(folder: Path, stem: str, nframes: int, keys: list[str]) -> tupl
         tag = secrets.token_hex(3) + "_"
 
 
-def write_sequence(stack, path: Path, compression, progress, overwrite: bool, frames) -> str:
+def write_sequence(
+    stack, path: Path, compression, progress, overwrite: bool, frames, absolute: bool = False
+) -> str:
     """Write ``stack`` as ``<stem>_NNNNN.tif`` files beside the YAML index ``path``.
 
-    ``frames`` is an iterator over the stack's frames (each ``signal_shape``).
+    ``frames`` is an iterator over the stack's frames (each ``signal_shape``); ``absolute=True``
+    names the folder and the ``.npy`` files by absolute path in the YAML (for hexrd, which
+    resolves relative names against its current folder).
     """
     import tifffile
     import yaml
 
-    stem, folder = path.stem, path.parent
+    stem, folder = frame_stem(path), path.parent
     folder.mkdir(parents=True, exist_ok=True)
+    prefix = f"{folder.resolve()}{os.sep}" if absolute else ""
+    if re.search(r"\s", prefix):
+        warnings.warn(
+            f"{path}: the absolute folder name has whitespace; hexrd splits "
+            f"'{LOAD_NUMPY_TRIGGER} <file>' on whitespace and will not find the .npy metadata",
+            UserWarning,
+            stacklevel=3,
+        )
     inputs = list(stack.source_paths())
     check_not_input(path, inputs)
 
@@ -114,7 +143,7 @@ def write_sequence(stack, path: Path, compression, progress, overwrite: bool, fr
         remove_files(path, (read_index(leftover) or (set(), set()))[0])
 
     clean_leftovers(path, before_remove=forget_killed)
-    clean_leftovers(path, match=own_names(stem).pattern)  # frames killed while being written
+    clean_leftovers(path, match=own_names(path).pattern)  # frames killed while being written
     old = read_index(path)
     if old is not None:  # a write killed after its switch left the files it replaced
         remove_files(path, old[1])
@@ -129,8 +158,12 @@ def write_sequence(stack, path: Path, compression, progress, overwrite: bool, fr
     meta: dict[str, Any] = {}
     for key, value in metadata.items():
         key = str(key)
-        meta[key] = f"{LOAD_NUMPY_TRIGGER} {npys[key]}" if key in npys else to_jsonable(value)
-    tree = {"image-files": {"directory": ".", "files": names}, "options": {}, "meta": meta}
+        meta[key] = (
+            f"{LOAD_NUMPY_TRIGGER} {prefix}{npys[key]}" if key in npys else to_jsonable(value)
+        )
+    directory = os.fspath(folder.resolve()) if absolute else "."
+    files = " ".join(names)  # hexrd: `for g in files.split(): glob(join(directory, g))`
+    tree = {"image-files": {"directory": directory, "files": files}, "options": {}, "meta": meta}
     written: list[Path] = []
     try:
         with atomic_path(path, overwrite=overwrite, inputs=inputs) as index_tmp:

@@ -335,7 +335,9 @@ def write_tiff(
                 f"{path}: a TIFF sequence is described by a .yml/.yaml file; "
                 "name the output e.g. frames.yml"
             )
-        return write_sequence(stack, path, compression, progress, overwrite, _frames(stack))
+        return write_sequence(
+            stack, path, compression, progress, overwrite, _frames(stack), absolute
+        )
     import tifffile
 
     if len(stack.signal_shape) not in (2, 3):
