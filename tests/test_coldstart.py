@@ -86,7 +86,7 @@ def test_cli_median_in_fresh_process_runs_without_numba(tmp_path):
     for stat, reference in (("median", np.median(frames, axis=0)), ("max", frames.max(axis=0))):
         out = tmp_path / f"{stat}.tif"
         argv = ["stats", str(path), "-f", "hdf5", "-i", "path=imageseries", "-q"]
-        argv += ["--stat", stat, "-o", str(out)]
+        argv += ["--stat", stat, "-o", str(out), "--overwrite"]  # the same output, twice
         call = (
             "import json, sys\n"
             "from scanstack.cli.main import main\n"

@@ -153,7 +153,7 @@ def cmd_convert(args) -> int:
     return 0
 
 
-def _write_image(array: np.ndarray, path: str, sources, overwrite: bool) -> None:
+def _write_image(array: np.ndarray, path: str, sources, overwrite: bool = False) -> None:
     from ..core.safety import atomic_path
 
     suffix = Path(path).suffix.lower()
