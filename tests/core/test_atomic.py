@@ -271,7 +271,7 @@ def test_cli_never_overwrites_its_input_even_with_overwrite(series, capsys):
 
 
 def test_crono_outputs_refused_unless_overwrite(tmp_path, capsys):
-    from scanstack.formats.crono import write_crono
+    from scanstack.datasets import write_crono
 
     src = tmp_path / "scan.HDF5"
     write_crono(src, rows=2, columns=2)
