@@ -21,7 +21,7 @@ $(STAMP_TEST): pyproject.toml | $(PY)
 	touch $@ $(STAMP_BASE)
 
 demo: $(STAMP_BASE)
-	$(VENV)/bin/scanstack demo --output $(DEMO_OUT)
+	$(VENV)/bin/scanstack demo --output $(DEMO_OUT) --overwrite
 
 test: $(STAMP_TEST)
 	$(VENV)/bin/ruff check src tests benchmarks
