@@ -39,7 +39,7 @@ def mosaic_layer(path: str | os.PathLike, resolution_um: float | None = None) ->
         "name": "camera mosaic",
         "rgb": True,
         "scale": (res, res),
-        "translate": (mosaic.y0_um, mosaic.x0_um),
+        "translate": (float(mosaic.y0_um), float(mosaic.x0_um)),
         "units": ("µm", "µm"),
         "axis_labels": ("y", "x"),
         "metadata": {
