@@ -56,9 +56,11 @@ def element_map_layers(stack: Stack, bands=None) -> list[LayerData]:
 
     ``bands``: as :func:`scanstack.xrf.element_maps`; default the file's ROIs, else the lines
     that stand out of the sum spectrum (:func:`scanstack.xrf.detect_lines`). The maps are
-    computed here, in one block-wise pass over the spectra.
+    computed here, in one block-wise pass over the spectra. Scatter maps (Compton, Rayleigh)
+    start hidden.
     """
     from .. import xrf
+    from ..xrf.preview import SCATTER
 
     if bands is None and not stack.metadata.get("rois"):
         energy = xrf.energy_axis(stack)
@@ -80,6 +82,8 @@ def element_map_layers(stack: Stack, bands=None) -> list[LayerData]:
             "colormap": MAP_COLORMAPS[k % len(MAP_COLORMAPS)],
             "blending": "additive",
             "opacity": 0.8,
+            # scattered tube radiation covers the whole map: listed, but not drawn over the rest
+            "visible": not any(word in name.lower() for word in SCATTER),
             "contrast_limits": (lo, hi if hi > lo else lo + 1.0),
             "scale": tuple(g[0] for g in geometry),
             "translate": tuple(g[1] for g in geometry),
