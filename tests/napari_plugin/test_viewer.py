@@ -68,3 +68,24 @@ def test_viewer_layer_saves_through_our_writer(tmp_path):
         np.testing.assert_array_equal(s.to_numpy(), data)
         assert [a.units for a in s.axes] == ["s", "µm", "µm"]
         assert [a.scale for a in s.axes] == [2.0, 0.5, 0.5]
+
+
+def test_readme_example_runs(tmp_path, monkeypatch):
+    """The README's napari example, as written (run in a temporary folder)."""
+    import re
+    from pathlib import Path
+
+    import scanstack
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## napari", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    saved = tmp_path / f"{namespace['maps'][0].name}.nxs"
+    with scanstack.open(saved) as s:
+        data = namespace["maps"][0].data  # one frame: the file adds a frame axis of 1
+        np.testing.assert_array_equal(s.to_numpy().reshape(data.shape), data)
+        assert [(a.name, a.units) for a in s.signal_axes] == [("y", "µm"), ("x", "µm")]
+        assert [a.scale for a in s.signal_axes] == list(namespace["maps"][0].scale)

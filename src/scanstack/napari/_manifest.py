@@ -2,7 +2,7 @@
 
 The manifest is static (napari reads it without importing us), so it is generated: run
 ``python -m scanstack.napari._manifest`` after adding a format or a writer;
-``tests/napari/test_manifest.py`` fails while the file and this generator disagree.
+``tests/napari_plugin/test_manifest_writer.py`` fails while the file and this generator disagree.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ def layer_stack(data: Any, meta: dict[str, Any]):
     """A lazy :class:`~scanstack.core.stack.Stack` over a napari image layer's data.
 
     The last two dimensions are the frame (the last one for 1-D data), the others navigation;
-    napari's ``scale``/``translate``/``units``/``axis_labels`` become the axes.
+    napari's ``scale``/``translate``/``units``/``axis_labels`` become the axes. A single image
+    gets a navigation axis ``frame`` of length 1.
     """
     from ..core.axes import Axis
     from ..core.errors import UnsupportedError
@@ -51,6 +52,9 @@ def layer_stack(data: Any, meta: dict[str, Any]):
         )
         for i in range(ndim)
     ]
+    if ndim == signal_ndim:  # one image: a stack has at least one frame, so say so
+        data = data[None]
+        axes.insert(0, Axis("frame", 1))
     return Stack.from_array(data, signal_ndim=signal_ndim, axes=axes)
 
 
