@@ -8,7 +8,7 @@ from scipy import ndimage
 
 import scanstack
 import scanstack.xrf
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 from scanstack.napari import read_layers
 
 npe2 = pytest.importorskip("npe2")

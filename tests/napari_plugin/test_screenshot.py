@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 
 pytestmark = pytest.mark.slow
 

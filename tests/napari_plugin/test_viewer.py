@@ -7,7 +7,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from scanstack.formats.crono import write_crono
+from scanstack.datasets import write_crono
 
 pytest.importorskip("napari")
 from napari.components import ViewerModel  # noqa: E402
