@@ -60,6 +60,8 @@ def test_writer_round_trip(tmp_path, ext):
     path = tmp_path / f"out{ext}"
     written = npe2.write(str(path), [(data, meta, "image")], plugin_name="scanstack")
     assert written == [str(path)]
+    data = data[::-1].copy()  # napari asks before replacing a file: the writer then replaces it
+    npe2.write(str(path), [(data, meta, "image")], plugin_name="scanstack")
     with scanstack.open(path) as s:
         np.testing.assert_array_equal(s.to_numpy().reshape(data.shape), data)
         if s.format != "mib":  # .mib has no calibration to keep

@@ -69,7 +69,9 @@ def _units_text(unit: Any) -> str:
 def _write(fmt: str, path: str, data: Any, meta: dict[str, Any]) -> list[str]:
     from ..core.registry import save
 
-    save(layer_stack(data, meta), os.fspath(path), fmt)
+    # napari's save dialog has asked before replacing a file; the write is still atomic (temporary
+    # file + rename), so a layer read lazily from the same path reads the old file to the end
+    save(layer_stack(data, meta), os.fspath(path), fmt, overwrite=True)
     return [os.fspath(path)]
 
 
