@@ -367,7 +367,7 @@ def test_threaded_block_write_matches_single_thread(tmp_path):
     src = scanstack.Stack.from_array(data)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with scanstack.settings(chunk_bytes=64 * 48 * 2 * 7):  # blocks of 7 frames
+        with scanstack.settings(block_bytes=64 * 48 * 2 * 7):  # blocks of 7 frames
             a = scanstack.save(src, tmp_path / "a.npz", "frame-cache", threshold=5, max_workers=4)
         b = scanstack.save(src, tmp_path / "b.npz", "frame-cache", threshold=5, max_workers=1)
     with np.load(a) as za, np.load(b) as zb:

@@ -1,6 +1,6 @@
 """Copy a stack into any array-like (h5py dataset, zarr array, memmap) block by block.
 
-Shared by every writer so that memory stays bounded by ``config.chunk_bytes`` whatever the file
+Shared by every writer so that memory stays bounded by the ``memory_budget`` whatever the file
 size, and so that progress is reported the same way everywhere.
 """
 
@@ -16,6 +16,7 @@ import numpy as np
 from .atomic import checkpoint
 from .progress import Progress, ProgressArg
 from .readahead import read_ahead
+from .resources import Resources, resolve
 from .stack import Stack
 
 
@@ -50,6 +51,22 @@ def read_nav_block(stack: Stack, key: tuple[slice, ...]) -> np.ndarray:
     return data.reshape(frame_map.shape + data.shape[1:])
 
 
+#: blocks alive at once in :func:`copy_to`: the one stored, the one read ahead, and the
+#: transformed copy of the stored one (a cast, a reshape that copies, the encoder's input)
+COPY_BLOCKS = 3
+
+
+def copy_frames_per_block(stack: Stack, res: Resources, reserve: int = 0) -> int:
+    """Frames per block of :func:`copy_to` under ``res.memory_budget`` (one reader, one writer)."""
+    return res.frames_per_block(stack.frame_nbytes, COPY_BLOCKS, reserve, concurrent=1)
+
+
+def _load_block(stack: Stack, key: tuple[slice, ...], flat: bool) -> np.ndarray:
+    if flat:
+        return stack.read(key[0].start, key[0].stop)
+    return read_nav_block(stack, key)
+
+
 def copy_to(
     stack: Stack,
     target,
@@ -58,24 +75,32 @@ def copy_to(
     label: str = "write",
     flat: bool = False,
     transform=None,
+    *,
+    client=None,
+    memory_budget: int | None = None,
+    reserve: int = 0,
 ) -> None:
     """Write every frame of ``stack`` into ``target[nav..., signal...]``.
 
     ``target`` has shape ``stack.shape`` (or ``(nframes, *signal_shape)`` with ``flat=True``).
     ``transform(block)`` may convert each block (e.g. cast) before it is stored. Reading of the
-    next block overlaps writing of the current one.
+    next block overlaps writing of the current one. Without ``frames_per_block`` the blocks are
+    sized so that the :data:`COPY_BLOCKS` alive at once fit in ``memory_budget`` (default
+    ``config.memory_budget``) less ``reserve`` bytes the caller holds itself. With ``client``
+    (dask.distributed) the blocks are read by the cluster's workers and stored here.
     """
-    fpb = frames_per_block or stack.frames_per_block()
+    res = resolve(client=client, progress=progress, memory_budget=memory_budget)
+    fpb = frames_per_block or copy_frames_per_block(stack, res, reserve)
     nav = (stack.nframes,) if flat else stack.nav_shape
     keys = list(nav_blocks(nav, fpb))
 
     def load(key):
-        if flat:
-            return stack.read(key[0].start, key[0].stop)
-        return read_nav_block(stack, key)
+        if client is not None:
+            return client.submit(_load_block, stack, key, flat, pure=False).result()
+        return _load_block(stack, key, flat)
 
     with (
-        Progress(stack.nframes, progress, label, "frames") as bar,
+        Progress(stack.nframes, res.progress, label, "frames") as bar,
         contextlib.closing(read_ahead(load, keys)) as blocks,  # a failed write waits for the read
     ):
         for key, block in blocks:

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.config import config
 from ..core.errors import FormatError
 from ..core.reader import Reader, Region, crop, region_shape
+from ..core.resources import resolve
 from ..core.stack import ReaderStack, Stack
 
 
@@ -87,10 +87,10 @@ def frame_count(stack: Stack, nframes: int) -> int:
 
 
 def budget_and_threads(memory_budget: int | None, threads: int | None) -> tuple[int, int]:
-    budget = int(config.memory_budget if memory_budget is None else memory_budget)
-    if budget <= 0:
-        raise ValueError(f"memory_budget must be positive, got {budget}")
-    return budget, max(1, int(threads or config.threads()))
+    """The budget and thread count of a statistic, resolved as everywhere
+    (:func:`scanstack.core.resources.resolve`)."""
+    res = resolve(threads=threads, memory_budget=memory_budget)
+    return res.memory_budget, res.threads
 
 
 #: the most of the budget given to the reader's scratch (decoded chunks, sparse frames); a reader

@@ -266,7 +266,7 @@ def write_mib(
         else rows * cols * FILE_DTYPE[ptype].itemsize
     )
     in_bytes = rows * cols * np.dtype(getattr(frames, "dtype", np.uint32)).itemsize
-    fpb = frames_per_block or max(1, config.chunk_bytes // max(stride, in_bytes))
+    fpb = frames_per_block or max(1, config.block_bytes // max(stride, in_bytes))
     written: list[Path] = []
     gap_warned = False
     with ExitStack() as stack, Progress(n, progress, "write", "frames") as bar:
