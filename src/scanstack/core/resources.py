@@ -113,7 +113,9 @@ def resolve(
 UNSET: Any = object()
 
 
-def renamed(new_value: Any, old_value: Any, old: str, new: str, where: str) -> Any:
+def renamed(
+    new_value: Any, old_value: Any, old: str, new: str, where: str, stacklevel: int = 3
+) -> Any:
     """The value of a keyword that was renamed from ``old`` to ``new`` (old one still accepted).
 
     ``old_value`` is ``UNSET`` unless the caller passed the old name, which gives a
@@ -122,7 +124,7 @@ def renamed(new_value: Any, old_value: Any, old: str, new: str, where: str) -> A
     if old_value is UNSET:
         return new_value
     warnings.warn(
-        f"{where}: {old}= is deprecated, use {new}= (same meaning)", DeprecationWarning, 3
+        f"{where}: {old}= is deprecated, use {new}= (same meaning)", DeprecationWarning, stacklevel
     )
     if new_value is not None and new_value != old_value:
         raise TypeError(f"{where}: give {new}= only (not also the deprecated {old}=)")

@@ -10,13 +10,14 @@ import contextlib
 import itertools
 import math
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
 from .atomic import checkpoint
 from .progress import Progress, ProgressArg
 from .readahead import read_ahead
-from .resources import Resources, resolve
+from .resources import UNSET, Resources, renamed, resolve
 from .stack import Stack
 
 
@@ -59,6 +60,40 @@ COPY_BLOCKS = 3
 def copy_frames_per_block(stack: Stack, res: Resources, reserve: int = 0) -> int:
     """Frames per block of :func:`copy_to` under ``res.memory_budget`` (one reader, one writer)."""
     return res.frames_per_block(stack.frame_nbytes, COPY_BLOCKS, reserve, concurrent=1)
+
+
+#: what one chunk-writing task holds at once, in chunks: the frames it read, their encoded bytes,
+#: and the encoder's scratch (a shuffled or byte-swapped copy)
+TASK_CHUNKS = 3
+
+
+def file_chunk_target(
+    requested: int | None,
+    default: int,
+    res: Resources,
+    deprecated: Any = UNSET,
+    where: str = "write",
+) -> int:
+    """Bytes of one chunk stored in the file (a writer's ``file_chunk_bytes``).
+
+    ``requested`` as given; else ``default``, made smaller when the budget asks for it: each of
+    the ``2 × threads`` chunk tasks in flight holds :data:`TASK_CHUNKS` chunks (and so does one
+    block of :func:`copy_to`), all within ``res.memory_budget``. ``deprecated`` is the value of
+    the writer's old keyword ``chunk_bytes=`` (a ``DeprecationWarning``), ``where`` its name.
+    """
+    requested = renamed(requested, deprecated, "chunk_bytes", "file_chunk_bytes", where, 4)
+    if requested is not None:
+        if int(requested) <= 0:
+            raise ValueError(f"file_chunk_bytes must be positive, got {requested}")
+        return int(requested)
+    return max(1, min(int(default), res.block_bytes(TASK_CHUNKS, concurrent=2 * res.threads)))
+
+
+def tasks_in_flight(chunk_nbytes: int, res: Resources, wanted: int) -> int:
+    """How many chunk tasks of ``chunk_nbytes`` may be alive at once: ``wanted`` or fewer, so that
+    their :data:`TASK_CHUNKS` chunks each fit ``res.memory_budget`` (at least one)."""
+    fit = res.memory_budget // (TASK_CHUNKS * max(1, int(chunk_nbytes)))
+    return int(max(1, min(int(wanted), fit)))
 
 
 def _load_block(stack: Stack, key: tuple[slice, ...], flat: bool) -> np.ndarray:

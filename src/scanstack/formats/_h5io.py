@@ -329,25 +329,25 @@ def write_blocks(
     flat: bool = False,
     threads: int | None = None,
     client=None,
+    memory_budget: int | None = None,
 ) -> None:
     """Fill ``dset`` (shape ``stack.shape``, or ``(nframes, prod(signal))`` with ``flat``) block-wise.
 
     Chunks of whole frames with a Python encoder for the filter are read and compressed in
     ``threads`` threads (or as tasks on ``client``'s dask.distributed cluster, whose workers
     re-open the source) and written raw (:func:`scanstack.formats._h5chunks.write_encoded`);
-    otherwise :func:`scanstack.core.writing.copy_to` does a block-wise copy through h5py.
+    otherwise :func:`scanstack.core.writing.copy_to` does a block-wise copy through h5py. Either
+    way the blocks and chunks held at once fit ``memory_budget``.
     """
-    from ..core.config import config
+    from ..core.resources import resolve
     from ..core.writing import copy_to
     from ._h5chunks import write_encoded
 
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
     nav_ndim = 1 if flat else len(stack.nav_shape)
     encoder = h5_encoder(compression, dset.dtype)
     chunks, shape = dset.chunks, dset.shape
-    if client is not None:
-        workers = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
-    else:
-        workers = threads or config.threads()
+    workers = res.workers
     whole_frames = chunks is not None and tuple(chunks[nav_ndim:]) == tuple(shape[nav_ndim:])
     if (
         encoder is None
@@ -356,6 +356,17 @@ def write_blocks(
         or (workers < 2 and client is None)
     ):
         reshape = (lambda b: b.reshape(len(b), -1)) if flat else None
-        copy_to(stack, dset, progress=progress, label=label, flat=flat, transform=reshape)
+        copy_to(
+            stack,
+            dset,
+            progress=res.progress,
+            label=label,
+            flat=flat,
+            transform=reshape,
+            client=client,
+            memory_budget=res.memory_budget,
+        )
         return
-    write_encoded(stack, dset, encoder, progress, label, flat, workers, client)
+    write_encoded(
+        stack, dset, encoder, res.progress, label, flat, workers, client, res.memory_budget
+    )
