@@ -25,19 +25,24 @@ from ._interchange import (
     writer_inputs,
 )
 
+#: HDF5's cache of chunks per dataset of a file being written, in bytes: HDF5 2.0's default of
+#: 8 MiB per dataset would come on top of the writer's memory budget, and the writers store
+#: whole chunks (or blocks of them), which need no cache
+WRITE_CHUNK_CACHE = 1 << 20
+
 
 @contextlib.contextmanager
 def new_h5(stack: Stack, path, overwrite: bool = False) -> Iterator[Any]:
     """A new ``h5py.File`` open for writing at a temporary path beside ``path``, renamed onto
     ``path`` when the block succeeds (:func:`~scanstack.core.safety.atomic_path`: never over an
-    input of ``stack``, nothing left behind on failure)."""
+    input of ``stack``, nothing left behind on failure); chunk cache :data:`WRITE_CHUNK_CACHE`."""
     import h5py
 
     from ..core.safety import atomic_path
 
     with (
         atomic_path(path, overwrite=overwrite, inputs=writer_inputs(stack)) as tmp,
-        h5py.File(tmp, "w") as f,
+        h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE) as f,
     ):
         yield f
 

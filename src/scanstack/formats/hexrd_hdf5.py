@@ -44,6 +44,7 @@ from ._h5chunks import (
     filter_chunk,
     write_encoded,
 )
+from ._h5io import WRITE_CHUNK_CACHE
 from ._h5map import memmap_dataset
 from ._hexrd import DatasetShapeError, H5Source, LazyPool, OptionError, probe_h5
 from ._interchange import h5_compression
@@ -418,7 +419,7 @@ def write_hdf5(
         fill(target)
         return target
     with atomic_path(target, overwrite=overwrite, inputs=stack.source_paths()) as tmp:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE) as f:
             fill(f)
     return os.fspath(target)
 

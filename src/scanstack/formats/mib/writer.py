@@ -268,8 +268,9 @@ def write_mib(
     )
     in_bytes = rows * cols * np.dtype(getattr(frames, "dtype", np.uint32)).itemsize
     res = resolve(progress=progress, memory_budget=memory_budget)
-    # alive at once: the frames read, their checks' and flip's temporaries, the encoded payload
-    fpb = frames_per_block or res.frames_per_block(max(stride, in_bytes), 3, concurrent=1)
+    # alive at once: the frames read, their cast to the file's dtype, the payload with the
+    # headers, and the checks' temporaries (measured: about 3.7 blocks)
+    fpb = frames_per_block or res.frames_per_block(max(stride, in_bytes), 4, concurrent=1)
     written: list[Path] = []
     gap_warned = False
     with ExitStack() as stack, Progress(n, res.progress, "write", "frames") as bar:
