@@ -64,6 +64,22 @@ class Resources:
         return max(1, int(per))
 
 
+#: the most of the budget given to the reader's scratch (decoded chunks, sparse frames); a reader
+#: needing more goes over the budget by the difference (the README's "Memory" section)
+SCRATCH_SHARE = 4
+
+
+def reader_scratch(stack: Any, budget: int, readers: int = 1) -> int:
+    """Bytes of the budget kept for the scratch of one of ``readers`` concurrent reads.
+
+    ``stack.read_overhead()`` (:meth:`scanstack.core.reader.Reader.read_overhead`), capped at
+    ``1/SCRATCH_SHARE`` of the budget in all.
+    """
+    get = getattr(stack, "read_overhead", None)
+    overhead = int(get()) if callable(get) else 0
+    return min(overhead, budget // (SCRATCH_SHARE * max(1, readers)))
+
+
 def resolve(
     *,
     client: Any = None,

@@ -17,7 +17,7 @@ import numpy as np
 from .atomic import checkpoint
 from .progress import Progress, ProgressArg
 from .readahead import read_ahead
-from .resources import UNSET, Resources, renamed, resolve
+from .resources import UNSET, Resources, reader_scratch, renamed, resolve
 from .stack import Stack
 
 
@@ -58,7 +58,9 @@ COPY_BLOCKS = 3
 
 
 def copy_frames_per_block(stack: Stack, res: Resources, reserve: int = 0) -> int:
-    """Frames per block of :func:`copy_to` under ``res.memory_budget`` (one reader, one writer)."""
+    """Frames per block of :func:`copy_to` under ``res.memory_budget`` (one reader, one writer),
+    less ``reserve`` bytes and the reader's own scratch (:func:`~.resources.reader_scratch`)."""
+    reserve += reader_scratch(stack, res.memory_budget)
     return res.frames_per_block(stack.frame_nbytes, COPY_BLOCKS, reserve, concurrent=1)
 
 
