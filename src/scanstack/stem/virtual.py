@@ -6,7 +6,7 @@ in place over a memory map or raw bit-packed frames where the reader offers one 
 header gaps allowed), otherwise block by block with read-ahead, in threads or, with ``client=``,
 on dask.distributed workers. The numba kernels of :mod:`scanstack.core.lane_kernels` fold either.
 
-Memory stays bounded by ``scanstack.config.chunk_bytes`` per thread either way.
+Memory stays bounded by ``memory_budget`` (blocks read) and ``scanstack.config.block_bytes`` per call.
 """
 
 from __future__ import annotations
