@@ -64,7 +64,7 @@ def tools(out: Path, budget: int) -> dict:
 
     def save(fmt: str, suffix: str, **options):
         def run(s, tag):
-            scanstack.save(s, out / f"{tag}{suffix}", fmt, **{**kw, **options})
+            scanstack.save(s, out / f"{tag}-{fmt}{suffix}", fmt, **{**kw, **options})
 
         return run
 
