@@ -139,7 +139,7 @@ def main(argv=None) -> list[dict]:
         peer_out = work / f"peer.{fmt}"
         for p in (out, peer_out):
             shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
-        with settings(memory_budget=budget, chunk_bytes=min(8 << 20, budget // 4)):
+        with settings(memory_budget=budget, block_bytes=min(8 << 20, budget // 4)):
             stack = scanstack.open(src, "nexus")
             with PeakRSS() as mem:
                 t = time.perf_counter()

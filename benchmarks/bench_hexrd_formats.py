@@ -134,7 +134,7 @@ def main() -> None:
         ref, _ = timed(lambda: per_frame_npz(data, 10, f"{tmp}/ref.npz"), 1)
         ours, _ = timed(save("ss.npz", "frame-cache", threshold=10))
         rows.append(("npz write", ours, ref))
-        ref5, _ = timed(save("one.fch5", "frame-cache", threshold=10, style="fch5", max_workers=1))
+        ref5, _ = timed(save("one.fch5", "frame-cache", threshold=10, style="fch5", threads=1))
         ours5, _ = timed(save("ss.fch5", "frame-cache", threshold=10, style="fch5"))
         rows.append(("fch5 write", ours5, ref5))
         refh, _ = timed(lambda: per_frame_h5(data, f"{tmp}/ref.h5"), 1)
@@ -170,7 +170,7 @@ def main() -> None:
             f"{name:22s} {wall:9.2f}s {rwall:9.2f}s {rwall / wall:8.1f}x "
             f"{cpu:7.2f}/{rcpu:<7.2f} {'' if note is None else f'{note:13.2f}s'}"
         )
-    print("(fch5 write 'per-frame' column: scanstack with max_workers=1)")
+    print("(fch5 write 'per-frame' column: scanstack with threads=1)")
     print(
         f"sizes: npz {sizes['ss.npz']:.1f} MB (reference {sizes['ref.npz']:.1f} MB), "
         f"fch5 {sizes['ss.fch5']:.1f} MB"

@@ -4,7 +4,7 @@
 >>> s = scanstack.open("scan.mib")            # format auto-detected
 >>> s.nav_shape, s.signal_shape, s.dtype
 >>> frame = s[0]                               # one frame, an ndarray
->>> s.to_dask()                                # lazy, chunked by scanstack.config.chunk_bytes
+>>> s.to_dask()                                # lazy, chunked by scanstack.config.block_bytes
 >>> scanstack.save(s, "scan.zarr", "zarr")
 """
 

@@ -90,7 +90,7 @@ def test_raw_image_memmap_in_place_equals_blocks(tmp_path, dtype):
     in_place = dt.isnative or dt.kind == "u"
     assert fold_path(stack) == ("in place" if in_place else "blocks")
     assert fold_path(stack, fast=False) == "blocks"
-    with settings(chunk_bytes=3 * dense[0].nbytes):  # several calls per thread
+    with settings(block_bytes=3 * dense[0].nbytes):  # several calls per thread
         _check_stats(stack, dense)
         if dt.kind != "b":
             _check_stem(stack, dense)
@@ -121,7 +121,7 @@ def test_mib_processed_and_raw_in_place_equals_blocks(tmp_path, depth, raw):
         # processed: a big-endian memory map, rows flipped; raw: packed lanes (bits for depth
         # 1) in the chips' order; both permuted to frame order once at the end
         assert fold_path(stack) == ("packed" if raw else "in place")
-        with settings(chunk_bytes=5 * frames[0].nbytes):
+        with settings(block_bytes=5 * frames[0].nbytes):
             _check_stats(stack, dense)
             _check_stem(stack, dense)
         # stats.sum and stem.sum_pattern fold the same lanes with the same kernels
@@ -202,7 +202,7 @@ def test_start_stop_and_threads_cover_every_frame_once():
     stack = Stack.from_array(dense)
     for fast in (True, False):
         for threads in (1, 2, 3):
-            with settings(chunk_bytes=7 * dense[0].nbytes):
+            with settings(block_bytes=7 * dense[0].nbytes):
                 got = fold_frames(stack, SumFold(), start=5, stop=44, threads=threads, fast=fast)
             np.testing.assert_array_equal(got, dense[5:44].sum(axis=0))
     assert fold_frames(stack, SumFold(), start=10, stop=10) is None

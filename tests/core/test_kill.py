@@ -32,7 +32,7 @@ OUTPUTS = {
     "hdf5": ("out.h5", ["--format", "hdf5", "-O", "path=imageseries"]),
     "zarr": (
         "out.zarr",
-        ["--format", "zarr", "--compression", "none", "-O", "chunk_bytes=1000000"],
+        ["--format", "zarr", "--compression", "none", "-O", "file_chunk_bytes=1000000"],
     ),
     "sequence": ("frames.yml", ["--format", "tiff"]),
 }

@@ -97,11 +97,11 @@ def test_dask(stack, data):
 def test_default_chunks_follow_budget(stack):
     from scanstack.core.config import settings
 
-    with settings(chunk_bytes=stack.frame_nbytes * 4):
+    with settings(block_bytes=stack.frame_nbytes * 4):
         assert stack.default_chunks() == (1, 3, 5, 6)
-    with settings(chunk_bytes=stack.frame_nbytes * 7):
+    with settings(block_bytes=stack.frame_nbytes * 7):
         assert stack.default_chunks() == (2, 3, 5, 6)
-    with settings(chunk_bytes=stack.frame_nbytes):
+    with settings(block_bytes=stack.frame_nbytes):
         assert stack.default_chunks() == (1, 1, 5, 6)
 
 

@@ -37,7 +37,7 @@ def _data(n=40, shape=(128, 256), dtype="<u2") -> np.ndarray:
 
 
 def _check(open_stack, dense, slack=CHUNK // 4):
-    with settings(chunk_bytes=CHUNK), open_stack() as s:
+    with settings(block_bytes=CHUNK), open_stack() as s:
         got, peak = _peak(s.to_numpy)
         np.testing.assert_array_equal(got, dense)
         assert got.flags.c_contiguous and got.dtype == s.dtype

@@ -110,7 +110,7 @@ def test_tiff_whose_pages_differ_in_shape(tmp_path):
 def test_missing_zarr_chunk_is_a_warning(tmp_path):
     data = np.arange(1, 4 * 6 * 5 + 1, dtype=np.uint16).reshape(4, 6, 5)
     path = tmp_path / "s.zarr"
-    scanstack.save(scanstack.open(None, "array", data=data), path, "zarr", chunk_bytes=60)
+    scanstack.save(scanstack.open(None, "array", data=data), path, "zarr", file_chunk_bytes=60)
     chunks = sorted((path / "data" / "c").rglob("*"))
     chunks = [c for c in chunks if c.is_file()]
     assert len(chunks) == 4  # one frame per chunk, all stored (zeros too)
@@ -129,7 +129,7 @@ def test_missing_zarr_chunk_is_a_warning(tmp_path):
 def test_zarr_writer_stores_all_zero_chunks(tmp_path):
     data = np.zeros((3, 4, 5), np.uint16)
     path = tmp_path / "z.zarr"
-    scanstack.save(scanstack.open(None, "array", data=data), path, "zarr", chunk_bytes=40)
+    scanstack.save(scanstack.open(None, "array", data=data), path, "zarr", file_chunk_bytes=40)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "missing chunk" warning for all-zero frames
         assert not scanstack.open(path).to_numpy().any()

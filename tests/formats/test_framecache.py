@@ -367,9 +367,9 @@ def test_threaded_block_write_matches_single_thread(tmp_path):
     src = scanstack.Stack.from_array(data)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        with scanstack.settings(chunk_bytes=64 * 48 * 2 * 7):  # blocks of 7 frames
-            a = scanstack.save(src, tmp_path / "a.npz", "frame-cache", threshold=5, max_workers=4)
-        b = scanstack.save(src, tmp_path / "b.npz", "frame-cache", threshold=5, max_workers=1)
+        with scanstack.settings(block_bytes=64 * 48 * 2 * 7):  # blocks of 7 frames
+            a = scanstack.save(src, tmp_path / "a.npz", "frame-cache", threshold=5, threads=4)
+        b = scanstack.save(src, tmp_path / "b.npz", "frame-cache", threshold=5, threads=1)
     with np.load(a) as za, np.load(b) as zb:
         assert set(za.files) == set(zb.files)
         for k in za.files:
@@ -394,7 +394,7 @@ def test_npz_written_in_threads_is_a_valid_zip(tmp_path, monkeypatch, force_zip6
         monkeypatch.setattr(_npzwriter, "COUNT_THRESHOLD", 5)
     data = sparse_frames(n=8)
     src = scanstack.Stack.from_array(data, metadata={"omega": omega(8)})
-    out = scanstack.save(src, tmp_path / "z.npz", "frame-cache", threshold=10, max_workers=3)
+    out = scanstack.save(src, tmp_path / "z.npz", "frame-cache", threshold=10, threads=3)
     with zipfile.ZipFile(out) as zf:
         assert zf.testzip() is None  # every CRC checks
         names = zf.namelist()

@@ -50,8 +50,8 @@ BUILDERS = {
         "c.fch5",
         lambda d, p, chunk: _write(d, p, "frame-cache", threshold=1, style="fch5"),
     ),
-    "zarr": ("z.zarr", lambda d, p, chunk: _write(d, p, "zarr", chunk_bytes=chunk)),
-    "nexus": ("n.nxs", lambda d, p, chunk: _write(d, p, "nexus", chunk_bytes=chunk)),
+    "zarr": ("z.zarr", lambda d, p, chunk: _write(d, p, "zarr", file_chunk_bytes=chunk)),
+    "nexus": ("n.nxs", lambda d, p, chunk: _write(d, p, "nexus", file_chunk_bytes=chunk)),
     "tiff": ("t.tif", lambda d, p, chunk: _write(d, p, "tiff")),
     "mib": ("m.mib", lambda d, p, chunk: _write(d, p, "mib", depth=12)),
 }

@@ -185,10 +185,10 @@ def test_frame_list_selects_frames_and_omega():
     assert s.metadata["omega"].shape == (5, 2)
 
 
-def test_blocks_bounded_by_chunk_bytes_give_the_same_result():
+def test_blocks_bounded_by_block_bytes_give_the_same_result():
     oplist = [("dark", DARK), ("flip", "cw90"), ("bin", 2)]
     whole = process(stack(), oplist)[:]
-    with scanstack.settings(chunk_bytes=200):  # one frame at a time
+    with scanstack.settings(block_bytes=200):  # one frame at a time
         p = process(stack(), oplist)
         np.testing.assert_array_equal(p[:], whole)
         np.testing.assert_array_equal(np.concatenate([b for _, _, b in p.iter_blocks()]), whole)

@@ -29,7 +29,7 @@ def _compare(stack, client, fast=True):
         stem.disk_mask((rows, cols), (rows / 2, cols / 2), rows / 4),
         np.linspace(-1, 1, rows * cols).reshape(rows, cols),
     ]
-    with settings(chunk_bytes=4 * stack.frame_nbytes):  # several parts per worker
+    with settings(block_bytes=4 * stack.frame_nbytes):  # several parts per worker
         np.testing.assert_array_equal(
             stem.sum_pattern(stack, client=client, fast=fast), stem.sum_pattern(stack)
         )

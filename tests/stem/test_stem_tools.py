@@ -66,7 +66,7 @@ def test_memmap_with_header_gaps(tmp_path, dtype, flip):
     # big-endian signed and float data have no zero-copy native view: read block-wise instead
     assert (src is not None) == (np.dtype(dtype).kind == "u" or np.dtype(dtype).isnative)
     check_all(stack, dense, threads=2)
-    with settings(chunk_bytes=3 * frames[0].nbytes):  # several chunks per thread
+    with settings(block_bytes=3 * frames[0].nbytes):  # several chunks per thread
         check_all(stack, dense, threads=2)
 
 
@@ -102,7 +102,7 @@ def test_packed_raw_frames(tmp_path, lanes, gap):
     src = direct_source(stack)
     assert src is not None and src.bits == (lanes == "bits")
     check_all(stack, dense, threads=2)
-    with settings(chunk_bytes=4096):
+    with settings(block_bytes=4096):
         check_all(stack, dense, threads=2)
     # views: frame maps and regions are applied to the packed source too
     check_all(stack.inav[::2, 1:6], dense[::2, 1:6])
@@ -140,7 +140,7 @@ def test_block_wise_path_over_dask(tmp_path):
     dense = make_frames((6, 5, 12, 14), ">u2")
     stack = Stack.from_array(da.from_array(dense, chunks=(2, 5, 12, 14)))
     assert direct_source(stack) is None
-    with settings(chunk_bytes=5 * dense[0, 0].nbytes):
+    with settings(block_bytes=5 * dense[0, 0].nbytes):
         check_all(stack, dense, threads=2)
 
 

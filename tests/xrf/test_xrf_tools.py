@@ -59,7 +59,7 @@ def test_block_sizes_and_threads_do_not_change_results(crono):
 
     stack = scanstack.open(crono[0])
     ref = xrf.summarize(stack, None)
-    with settings(chunk_bytes=3 * 4096 * 2, num_threads=3):
+    with settings(block_bytes=3 * 4096 * 2, num_threads=3):
         small = xrf.summarize(stack, None)
     np.testing.assert_array_equal(small.sum_spectrum, ref.sum_spectrum)
     for name in ref.maps:

@@ -146,7 +146,7 @@ def cmd_convert(args) -> int:
             options["compression"] = None if args.compression == "none" else args.compression
         with contextlib.ExitStack() as cleanup:
             client = _client(args, cleanup)
-            if client is not None:  # writers without cluster support take no client=
+            if client is not None:  # writers without cluster support say so (UnsupportedError)
                 options["client"] = client
             scanstack.save(stack, args.output, args.format, progress=not args.quiet, **options)
     print(f"wrote {args.output}")

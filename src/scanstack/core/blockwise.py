@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from .config import config
 from .progress import Progress, ProgressArg
-from .reader import normalize_region
+from .reader import normalize_region, region_shape
+from .resources import Resources, reader_scratch, resolve
 from .stack import Stack
 
 Fold = Callable[[Any, np.ndarray, int, int], Any]
@@ -89,6 +89,22 @@ def run_on_cluster(
     return results
 
 
+def _threads_per_worker(client) -> int:
+    """Tasks one worker process runs at once: the budget of a call is per worker process."""
+    workers = client.scheduler_info().get("workers", {})
+    return max([int(w.get("nthreads", 1)) for w in workers.values()] or [1])
+
+
+def block_frames(stack: Stack, region, res: Resources) -> int:
+    """Frames per block of a fold: each thread (each worker thread with a client) holds at most
+    three blocks (folded, read ahead, let go) and the reader's scratch, all within
+    ``res.memory_budget``, and a block is at most ``config.block_bytes``."""
+    frame_nbytes = math.prod(region_shape(region, stack.signal_shape)) * stack.dtype.itemsize
+    readers = res.threads if res.client is None else _threads_per_worker(res.client)
+    scratch = readers * reader_scratch(stack, res.memory_budget, readers)
+    return res.frames_per_block(frame_nbytes, 3, scratch, readers)
+
+
 def combine_all(results: list[Any], combine: Combine) -> Any:
     """``combine`` the non-None results in order (None if there are none)."""
     results = [r for r in results if r is not None]
@@ -137,6 +153,7 @@ def reduce_frames(
     client=None,
     threads: int | None = None,
     progress: ProgressArg = None,
+    memory_budget: int | None = None,
     label: str = "reduce",
 ) -> Any:
     """Fold frames ``start:stop`` of ``stack`` block by block and combine the partial results.
@@ -146,11 +163,14 @@ def reduce_frames(
     accumulators of two partitions (in frame order). Returns the final accumulator (None for
     no frames). This is the block path only: reductions go through
     :func:`scanstack.core.fold.fold_frames`, which folds in place where the reader allows.
+    ``client``, ``threads``, ``progress``, ``memory_budget``: as everywhere
+    (:mod:`scanstack.core.resources`); without ``frames_per_block``, :func:`block_frames`.
     """
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
     region = normalize_region(region, stack.signal_shape)
     stop = stack.nframes if stop is None else min(stop, stack.nframes)
-    fpb = frames_per_block or stack.frames_per_block(region=region)
-    nthreads = threads or config.threads()
+    fpb = frames_per_block or block_frames(stack, region, res)
+    nthreads, progress = res.threads, res.progress
     n = max(0, stop - start)
     if client is not None:
         task = functools.partial(_fold_frames, fold=fold, fpb=fpb, region=region)
@@ -193,6 +213,7 @@ def map_frames(
     client=None,
     threads: int | None = None,
     progress: ProgressArg = None,
+    memory_budget: int | None = None,
     label: str = "map",
 ) -> np.ndarray:
     """Apply ``func`` to blocks ``(n, *region_shape)`` → ``(n, *out_shape)``; gather per frame.
@@ -208,6 +229,7 @@ def map_frames(
         client=client,
         threads=threads,
         progress=progress,
+        memory_budget=memory_budget,
         label=label,
     )
     out = np.empty((stack.nframes, *tuple(out_shape)), dtype=out_dtype)

@@ -7,7 +7,7 @@ at the reader. The fastest way available is chosen here, once:
 1. **in place** — the reader offers a memory map (``as_array()``) or packed raw frames
    (``as_packed()``) that :func:`~scanstack.core.lanes.direct_source` can view as lanes: the fold
    reads the mapped bytes directly (no copy, big-endian swapped in registers), one contiguous run
-   of frames per thread, about ``config.chunk_bytes`` per call;
+   of frames per thread, about ``config.block_bytes`` per call;
 2. **blocks** — otherwise frames are read block by block (the next block read in a background
    thread, one partition per thread, :func:`~scanstack.core.blockwise.reduce_frames`), and each
    block is handed to the same fold as lanes in frame order (:func:`~scanstack.core.lanes.block_lanes`);
@@ -24,11 +24,19 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .blockwise import combine_all, partitions, reduce_frames, run_on_cluster, run_partitions
+from .blockwise import (
+    block_frames,
+    combine_all,
+    partitions,
+    reduce_frames,
+    run_on_cluster,
+    run_partitions,
+)
 from .config import config
 from .lanes import Lanes, block_lanes, direct_source
 from .progress import ProgressArg
 from .reader import normalize_region, region_shape
+from .resources import resolve
 from .stack import Stack
 
 
@@ -72,25 +80,29 @@ def fold_frames(
     client=None,
     threads: int | None = None,
     progress: ProgressArg = None,
+    memory_budget: int | None = None,
     label: str = "fold",
     fast: bool = True,
 ) -> Any:
     """Fold frames ``start:stop`` of ``stack`` the fastest way; the accumulator in frame order.
 
     ``region`` (a region of the frame) reads only that part, through blocks; ``frames_per_block``
-    bounds the blocks of the block path (default ``config.chunk_bytes`` worth); ``fast=False``
+    bounds the blocks of the block path (default :func:`~.blockwise.block_frames`, from
+    ``memory_budget``); ``fast=False``
     always reads blocks (for comparisons). Returns None for no frames.
     """
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
+    progress = res.progress
     region = normalize_region(region, stack.signal_shape)
     stop = stack.nframes if stop is None else min(stop, stack.nframes)
     start = max(0, min(start, stop))
-    fpb = frames_per_block or stack.frames_per_block(region=region)
+    fpb = frames_per_block or block_frames(stack, region, res)
     if client is not None:
         task = functools.partial(_fold_task, fold=fold, region=region, fpb=fpb, fast=fast)
         return combine_all(
             run_on_cluster(client, stack, task, start, stop, fpb, progress, label), fold.combine
         )
-    nthreads = max(1, int(threads or config.threads()))
+    nthreads = res.threads
     src = direct_source(stack) if fast and region is None else None
     if src is None:
         layout = block_layout(region_shape(region, stack.signal_shape))
@@ -126,9 +138,9 @@ class _BlockFold:
 
 
 def frames_per_call(src: Lanes, nframes: int, nthreads: int) -> int:
-    """Frames per kernel call in place: about ``chunk_bytes`` of data, at least one per thread."""
+    """Frames per kernel call in place: about ``config.block_bytes`` of data, at least one per thread."""
     frame_bytes = max(1, src.n * src.data.itemsize)
-    per = max(1, config.chunk_bytes // frame_bytes)
+    per = max(1, config.block_bytes // frame_bytes)
     return min(per, max(1, -(-nframes // nthreads)))
 
 

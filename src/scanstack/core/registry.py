@@ -405,7 +405,12 @@ def open_reader(format: str, source: Any, options: dict) -> Reader:  # noqa: A00
 
 def save(stack: Stack, path: Any, /, format: str | None = None, **options: Any) -> Any:  # noqa: A002
     """Write ``stack`` to ``path`` in ``format`` (positional or keyword; guessed from the
-    extension when omitted). Options are checked against the writer's signature first."""
+    extension when omitted). Options are checked against the writer's signature first.
+
+    Every built-in writer takes ``client=``, ``threads=``, ``progress=`` and ``memory_budget=``
+    (:mod:`scanstack.core.resources`); writers that write in order in this process refuse a
+    ``client`` with :class:`UnsupportedError`.
+    """
     if format is None:
         suffix = Path(os.fspath(path)).suffix.lower()
         matches = [s.name for s in formats().values() if s.can_write and suffix in s.extensions]

@@ -187,9 +187,9 @@ class Stack:
 
     # -- blocks -------------------------------------------------------------------------
     def frames_per_block(self, nbytes: int | None = None, region: Region | None = None) -> int:
-        """How many frames (or frame regions) fit in ``nbytes`` (default ``config.chunk_bytes``)."""
+        """How many frames (or frame regions) fit in ``nbytes`` (default ``config.block_bytes``)."""
         per = math.prod(region_shape(region, self.signal_shape)) * np.dtype(self.dtype).itemsize
-        return max(1, int((nbytes or config.chunk_bytes) // max(per, 1)))
+        return max(1, int((nbytes or config.block_bytes) // max(per, 1)))
 
     def iter_blocks(
         self,

@@ -23,8 +23,9 @@ import numpy as np
 
 from ..core.atomic import checkpoint
 from ..core.progress import Progress, ProgressArg
+from ..core.resources import resolve
 from ..core.stack import Stack
-from ..core.writing import read_nav_block
+from ..core.writing import read_nav_block, tasks_in_flight
 
 #: HDF5 filter ids of deflate (gzip) and byte shuffle
 FILTER_DEFLATE, FILTER_SHUFFLE = 1, 2
@@ -189,6 +190,7 @@ def write_encoded(
     flat: bool = False,
     workers: int = 1,
     client=None,
+    memory_budget: int | None = None,
 ) -> None:
     """Fill the chunked ``dset`` from ``stack``, chunks compressed by ``encoder`` in ``workers``
     threads (or as tasks on ``client``'s dask.distributed cluster, whose workers re-open the
@@ -197,7 +199,9 @@ def write_encoded(
     ``dset`` has shape ``stack.shape``, or with ``flat`` ``(nframes, ...)`` whose trailing shape
     holds one frame (e.g. ``(nframes, rows, cols)`` or ``(nframes, rows * cols)``). One task reads
     the frames under one chunk of the navigation dimensions and encodes every chunk they fill;
-    ``encoder(chunk) -> bytes`` must give what the dataset's filters store.
+    ``encoder(chunk) -> bytes`` must give what the dataset's filters store. Fewer tasks are in
+    flight when their chunks would not fit ``memory_budget`` (default ``config.memory_budget``;
+    :func:`scanstack.core.writing.tasks_in_flight`).
     """
     nav_ndim = 1 if flat else len(stack.nav_shape)
     chunks, shape = tuple(dset.chunks), tuple(dset.shape)
@@ -215,10 +219,13 @@ def write_encoded(
         dtype=np.dtype(dset.dtype),
         encoder=encoder,
     )
-    window = 2 * max(workers, 1)
+    res = resolve(client=client, progress=progress, memory_budget=memory_budget)
+    task_bytes = math.prod(chunks[:nav_ndim]) * stack.frame_nbytes
+    window = tasks_in_flight(task_bytes, res, 2 * max(workers, 1))
+    workers = max(1, min(workers, window))
     with (
-        Progress(stack.nframes, progress, label, "frames") as bar,
-        ThreadPoolExecutor(max(workers, 1) if client is None else 1) as pool,
+        Progress(stack.nframes, res.progress, label, "frames") as bar,
+        ThreadPoolExecutor(workers if client is None else 1) as pool,
     ):
         if client is not None:
             remote = client.scatter(stack, broadcast=True)

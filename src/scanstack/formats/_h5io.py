@@ -25,19 +25,24 @@ from ._interchange import (
     writer_inputs,
 )
 
+#: HDF5's cache of chunks per dataset of a file being written, in bytes: HDF5 2.0's default of
+#: 8 MiB per dataset would come on top of the writer's memory budget, and the writers store
+#: whole chunks (or blocks of them), which need no cache
+WRITE_CHUNK_CACHE = 1 << 20
+
 
 @contextlib.contextmanager
 def new_h5(stack: Stack, path, overwrite: bool = False) -> Iterator[Any]:
     """A new ``h5py.File`` open for writing at a temporary path beside ``path``, renamed onto
     ``path`` when the block succeeds (:func:`~scanstack.core.safety.atomic_path`: never over an
-    input of ``stack``, nothing left behind on failure)."""
+    input of ``stack``, nothing left behind on failure); chunk cache :data:`WRITE_CHUNK_CACHE`."""
     import h5py
 
     from ..core.safety import atomic_path
 
     with (
         atomic_path(path, overwrite=overwrite, inputs=writer_inputs(stack)) as tmp,
-        h5py.File(tmp, "w") as f,
+        h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE) as f,
     ):
         yield f
 
@@ -329,25 +334,25 @@ def write_blocks(
     flat: bool = False,
     threads: int | None = None,
     client=None,
+    memory_budget: int | None = None,
 ) -> None:
     """Fill ``dset`` (shape ``stack.shape``, or ``(nframes, prod(signal))`` with ``flat``) block-wise.
 
     Chunks of whole frames with a Python encoder for the filter are read and compressed in
     ``threads`` threads (or as tasks on ``client``'s dask.distributed cluster, whose workers
     re-open the source) and written raw (:func:`scanstack.formats._h5chunks.write_encoded`);
-    otherwise :func:`scanstack.core.writing.copy_to` does a block-wise copy through h5py.
+    otherwise :func:`scanstack.core.writing.copy_to` does a block-wise copy through h5py. Either
+    way the blocks and chunks held at once fit ``memory_budget``.
     """
-    from ..core.config import config
+    from ..core.resources import resolve
     from ..core.writing import copy_to
     from ._h5chunks import write_encoded
 
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
     nav_ndim = 1 if flat else len(stack.nav_shape)
     encoder = h5_encoder(compression, dset.dtype)
     chunks, shape = dset.chunks, dset.shape
-    if client is not None:
-        workers = sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
-    else:
-        workers = threads or config.threads()
+    workers = res.workers
     whole_frames = chunks is not None and tuple(chunks[nav_ndim:]) == tuple(shape[nav_ndim:])
     if (
         encoder is None
@@ -356,6 +361,17 @@ def write_blocks(
         or (workers < 2 and client is None)
     ):
         reshape = (lambda b: b.reshape(len(b), -1)) if flat else None
-        copy_to(stack, dset, progress=progress, label=label, flat=flat, transform=reshape)
+        copy_to(
+            stack,
+            dset,
+            progress=res.progress,
+            label=label,
+            flat=flat,
+            transform=reshape,
+            client=client,
+            memory_budget=res.memory_budget,
+        )
         return
-    write_encoded(stack, dset, encoder, progress, label, flat, workers, client)
+    write_encoded(
+        stack, dset, encoder, res.progress, label, flat, workers, client, res.memory_budget
+    )

@@ -37,16 +37,17 @@ from typing import Any
 
 import numpy as np
 
-from ..core.config import config
-from ..core.errors import FormatError, WriteError, check_fits
+from ..core.errors import FormatError, UnsupportedError, WriteError, check_fits
 from ..core.h5safety import H5_CHUNK_CACHE
 from ..core.metadata import to_jsonable
 from ..core.progress import Progress
 from ..core.readahead import bounded_map
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
+from ..core.resources import UNSET, Resources, renamed, resolve
 from ..core.safety import atomic_path, resolve_inside
 from ..core.values import cast_exact
+from ..core.writing import copy_frames_per_block
 from ._hexrd import (
     H5Source,
     LazyPool,
@@ -289,8 +290,9 @@ class FrameCacheReader(Reader):
     Options: ``style`` (``'npz'``, ``'fch5'``, ``'yml'``; auto-detected from the content when
     omitted), ``path`` (fch5 group inside the file), ``allow_outside`` (yml: let the npz and
     ``load-numpy-array`` files live outside the YAML's folder; fch5: links, virtual sources and
-    external storage outside the file's folder), ``max_workers`` (threads used to
-    decompress the frames of a block).
+    external storage outside the file's folder), ``threads`` (threads used to decompress the
+    frames of a block; ``max_workers``, hexrd's name, is accepted with a DeprecationWarning
+    here and without one through :mod:`scanstack.imageseries`).
     """
 
     format_name = "frame-cache"
@@ -302,17 +304,19 @@ class FrameCacheReader(Reader):
         style: str | None = None,
         path: str | None = None,
         allow_outside: bool = False,
-        max_workers: int | None = None,
+        threads: int | None = None,
+        max_workers: int | None = UNSET,
     ):
         import h5py
 
+        threads = renamed(threads, max_workers, "max_workers", "threads", "frame-cache")
         super().__init__(
-            source, style=style, path=path, allow_outside=allow_outside, max_workers=max_workers
+            source, style=style, path=path, allow_outside=allow_outside, threads=threads
         )
         self._members: NpzMembers | None = None
         self._h5: H5Source | None = None
-        self._pool = LazyPool(max_workers)
-        self.max_workers = max_workers
+        self._pool = LazyPool(threads)
+        self.threads = threads
         given = style
         style = check_style(style, self._name(source))
         if isinstance(source, h5py.Group):
@@ -669,26 +673,28 @@ def _extract_encoded(frame: np.ndarray, threshold, encode):
 def sparse_frames(
     stack,
     threshold,
-    max_workers: int | None = None,
-    progress=None,
+    res: Resources,
     warn_limit: int = 5,
     encode=None,
 ):
     """Yield ``(i, rows, cols, values, encoded)`` for every frame of ``stack``, in order.
 
-    Blocks are read in the background and frames thresholded in threads (the numpy work
-    releases the GIL); ``encode(rows, cols, values)``, when given, also runs in the threads
-    (``encoded`` is None otherwise). Warns like hexrd when a frame keeps more than 10 % of its
-    pixels (the first ``warn_limit`` such frames one by one, then a count).
+    Blocks are read in the background and frames thresholded in ``res.threads`` threads (the
+    numpy work releases the GIL); ``encode(rows, cols, values)``, when given, also runs in the
+    threads (``encoded`` is None otherwise). Warns like hexrd when a frame keeps more than 10 %
+    of its pixels (the first ``warn_limit`` such frames one by one, then a count). Blocks are
+    sized so that they and their sparse copies (at most as large, for a sparse frame) fit
+    ``res.memory_budget`` (:func:`scanstack.core.writing.copy_frames_per_block`).
     """
     rows, cols = stack.signal_shape
     size = rows * cols
     dense = 0
+    fpb = copy_frames_per_block(stack, res)
     with (
-        ThreadPoolExecutor(max_workers or config.threads()) as pool,
-        Progress(stack.nframes, progress, "frame-cache", "frames") as bar,
+        ThreadPoolExecutor(res.threads) as pool,
+        Progress(stack.nframes, res.progress, "frame-cache", "frames") as bar,
     ):
-        for a, _b, block in stack.iter_blocks():
+        for a, _b, block in stack.iter_blocks(fpb):
             n = len(block)
             results = pool.map(_extract_encoded, block, [threshold] * n, [encode] * n)
             for k, (r, c, v, e) in enumerate(results):
@@ -734,7 +740,7 @@ def _split_metadata(metadata: dict) -> tuple[dict[str, np.ndarray], dict[str, An
     return arrays, rest
 
 
-def _write_npz(stack, out: Path, threshold, max_workers, progress, level: int = 6) -> None:
+def _write_npz(stack, out: Path, threshold, res: Resources, level: int = 6) -> None:
     """hexrd's npz layout (as ``np.savez_compressed``), members deflated in the worker threads."""
     from functools import partial
 
@@ -743,9 +749,7 @@ def _write_npz(stack, out: Path, threshold, max_workers, progress, level: int = 
     encode = partial(_deflate_sparse, level=level)
     with open(out, "wb") as fh:
         zw = NpzWriter(fh)
-        for i, _r, _c, _v, members in sparse_frames(
-            stack, threshold, max_workers, progress, encode=encode
-        ):
+        for i, _r, _c, _v, members in sparse_frames(stack, threshold, res, encode=encode):
             for key, member in zip(("row", "col", "data"), members, strict=True):
                 member.name = f"{i}_{key}.npy".encode("ascii")
                 zw.add(member)
@@ -768,7 +772,7 @@ def _deflate_sparse(r, c, v, level: int = 6):
     return [deflate_npy("", a, level) for a in (r, c, v)]
 
 
-def _write_fch5(stack, group, threshold, max_workers, progress) -> None:
+def _write_fch5(stack, group, threshold, res: Resources) -> None:
     import hdf5plugin
 
     from ..core.h5tree import dict_to_group
@@ -814,11 +818,15 @@ def _write_fch5(stack, group, threshold, max_workers, progress) -> None:
         pending.clear()
         pending_len = 0
 
-    for i, r, c, v, _ in sparse_frames(stack, threshold, max_workers, progress):
+    # sparse values gathered before a write: 4 Mi of them, fewer if the budget asks for it
+    # (each value holds its datum and two uint16 indices, and is copied once more to write)
+    per_value = 2 * (np.dtype(stack.dtype).itemsize + 4)
+    flush_at = max(1, min(1 << 22, res.memory_budget // (4 * per_value)))
+    for i, r, c, v, _ in sparse_frames(stack, threshold, res):
         ids[i] = (pos + pending_len, pos + pending_len + r.size)
         pending.append((r, c, v))
         pending_len += r.size
-        if pending_len >= 1 << 22:
+        if pending_len >= flush_at:
             flush()
     flush()
     group.create_dataset("frame_ids", data=ids.reshape(-1), **blosc)
@@ -833,11 +841,14 @@ def write_framecache(
     threshold=None,
     style: str | None = None,
     cache_file=None,
-    max_workers: int | None = None,
     path: str | None = None,
     output_yaml=None,
+    client=None,
+    threads: int | None = None,
     progress=None,
+    memory_budget: int | None = None,
     overwrite: bool = False,
+    max_workers: int | None = UNSET,
 ) -> Any:
     """Write ``stack`` as a hexrd frame-cache, keeping pixels with ``value > threshold``.
 
@@ -846,9 +857,17 @@ def write_framecache(
     else ``'npz'``. ``cache_file`` (relative to the folder of ``fname``) overrides ``fname``.
     ``fname`` may be an open ``h5py.File``/``Group`` for fch5, with the group ``path`` inside it.
     Frames must be 2-D with at most 65536 rows and columns (indices are uint16). Returns the path
-    written (or the group).
+    written (or the group). ``threads`` threshold and compress the frames (``max_workers`` is
+    its deprecated name; hexrd's name through :mod:`scanstack.imageseries`); ``progress``,
+    ``memory_budget``: as everywhere (:mod:`scanstack.core.resources`); ``client`` is refused
+    (the frames are thresholded here, in order).
     """
     import h5py
+
+    threads = renamed(threads, max_workers, "max_workers", "threads", "write_framecache")
+    if client is not None:
+        raise UnsupportedError("frame-cache: written in this process; client= is not supported")
+    res = resolve(threads=threads, progress=progress, memory_budget=memory_budget)
 
     if style is None:  # 'out.fch5' must not silently become an npz named 'out.fch5.npz'
         name = cache_file if cache_file is not None else fname
@@ -882,7 +901,7 @@ def write_framecache(
         if style != "fch5":
             raise OptionError("frame-cache: an open h5py file/group needs style='fch5'")
         group = fname.require_group(path) if path else fname
-        _write_fch5(stack, group, threshold, max_workers, progress)
+        _write_fch5(stack, group, threshold, res)
         return group
     if fname is None and cache_file is None:
         raise OptionError("frame-cache: give a file name (or cache_file=)")
@@ -894,11 +913,11 @@ def write_framecache(
         out = out.with_name(out.name + ".npz")
     with atomic_path(out, overwrite=overwrite, inputs=stack.source_paths()) as tmp:
         if style == "npz":
-            _write_npz(stack, tmp, threshold, max_workers, progress)
+            _write_npz(stack, tmp, threshold, res)
         else:
             with h5py.File(tmp, "w") as f:
                 group = f.require_group(path) if path else f
-                _write_fch5(stack, group, threshold, max_workers, progress)
+                _write_fch5(stack, group, threshold, res)
     return os.fspath(out)
 
 

@@ -33,6 +33,7 @@ from ..core.metadata import to_jsonable
 from ..core.readahead import bounded_map
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
+from ..core.resources import resolve
 from ..core.safety import atomic_path
 from ..core.writing import copy_to
 from ._h5chunks import (
@@ -43,6 +44,7 @@ from ._h5chunks import (
     filter_chunk,
     write_encoded,
 )
+from ._h5io import WRITE_CHUNK_CACHE
 from ._h5map import memmap_dataset
 from ._hexrd import DatasetShapeError, H5Source, LazyPool, OptionError, probe_h5
 from ._interchange import h5_compression
@@ -323,7 +325,10 @@ def write_hdf5(
     chunk_rows: int = 0,
     compression=None,
     dataname: str = DEFAULT_DATANAME,
+    client=None,
+    threads: int | None = None,
     progress=None,
+    memory_budget: int | None = None,
     overwrite: bool = False,
 ) -> Any:
     """Write ``stack`` as hexrd ``hdf5``: ``<path>/<dataname>`` of shape (nframes, rows, cols).
@@ -334,9 +339,13 @@ def write_hdf5(
     mapping, or a name as for nexus: ``'gzip-6'``, ``'lzf'``, ``'zstd'``, ``'blosc-zstd'``...)
     replaces ``gzip`` (0..9, 0 = none) and ``shuffle``.
     Metadata become attributes of the group. Returns the path written (or the group).
+    ``client``, ``threads``, ``progress``, ``memory_budget``: as everywhere
+    (:mod:`scanstack.core.resources`): chunks compressed in ``threads`` threads (or read and
+    compressed on ``client``'s workers), as many at once as fit the budget.
     """
     import h5py
 
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
     if path is None:
         raise OptionError("hdf5: write needs path=<group name>, e.g. path='imageseries'")
     if len(stack.signal_shape) != 2:
@@ -382,19 +391,35 @@ def write_hdf5(
         write_attrs(group, dict(stack.metadata or {}))
         if compression is None and ds.chunks is not None and (ds.compression or ds.shuffle):
             # HDF5 would run shuffle/deflate in this one thread: compress chunks in threads
-            from ..core.config import config
-
             level = int(gzip) if gzip else None
             encoder = functools.partial(filter_chunk, level=level, shuffle=bool(ds.shuffle))
-            write_encoded(stack, ds, encoder, progress, "hdf5", flat=True, workers=config.threads())
+            write_encoded(
+                stack,
+                ds,
+                encoder,
+                res.progress,
+                "hdf5",
+                flat=True,
+                workers=res.workers,
+                client=client,
+                memory_budget=res.memory_budget,
+            )
         else:
-            copy_to(stack, ds, progress=progress, label="hdf5", flat=True)
+            copy_to(
+                stack,
+                ds,
+                progress=res.progress,
+                label="hdf5",
+                flat=True,
+                client=client,
+                memory_budget=res.memory_budget,
+            )
 
     if isinstance(target, h5py.Group):
         fill(target)
         return target
     with atomic_path(target, overwrite=overwrite, inputs=stack.source_paths()) as tmp:
-        with h5py.File(tmp, "w") as f:
+        with h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE) as f:
             fill(f)
     return os.fspath(target)
 

@@ -53,7 +53,9 @@ from ..core.errors import FormatError, UnsupportedError
 from ..core.progress import ProgressArg
 from ..core.reader import Reader
 from ..core.registry import FormatSpec
+from ..core.resources import UNSET, resolve
 from ..core.stack import Stack
+from ..core.writing import file_chunk_target
 from . import _h5io as h5io
 from . import _interchange as ic
 from ._nexus_layout import (
@@ -85,21 +87,28 @@ def write_nexus(
     compression: str | None = "gzip",
     progress: ProgressArg = None,
     client=None,
+    threads: int | None = None,
+    memory_budget: int | None = None,
     layout: str = "nexus",
     overwrite: bool = False,
-    chunk_bytes: int = 4 << 20,
+    file_chunk_bytes: int | None = None,
+    chunk_bytes: int = UNSET,
 ) -> Path:
     """Write ``stack`` to a NeXus/PyMca HDF5 file, block by block, atomically.
 
-    ``layout``: ``"nexus"`` (NXentry/NXinstrument/NXdetector + default NXdata, see module doc) or
-    ``"mca_0"`` (PyMca's minimal layout). ``chunk_bytes`` is the HDF5 chunk size (whole frames).
-    Returns the path written.
-    ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
-    blosc) on its workers, which re-open the source file; this process writes them.
+        ``layout``: ``"nexus"`` (NXentry/NXinstrument/NXdetector + default NXdata, see module doc) or
+        ``"mca_0"`` (PyMca's minimal layout). ``file_chunk_bytes`` is the HDF5 chunk size (whole
+    frames; default 4 MiB, less when ``memory_budget`` asks for it; ``chunk_bytes`` is its old name).
+    ``threads``, ``progress``, ``memory_budget``: as everywhere (:mod:`scanstack.core.resources`).
+        Returns the path written.
+        ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
+        blosc) on its workers, which re-open the source file; this process writes them.
     """
     if layout not in ("nexus", "mca_0"):
         raise UnsupportedError(f"layout must be 'nexus' or 'mca_0', not {layout!r}")
     comp = ic.h5_compression(compression)
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
+    chunk_bytes = file_chunk_target(file_chunk_bytes, 4 << 20, res, chunk_bytes, "write_nexus")
     if layout == "mca_0" and len(stack.signal_shape) != 1:
         raise UnsupportedError(
             "the mca_0 layout holds spectra (1-D frames); this stack has "
@@ -114,7 +123,16 @@ def write_nexus(
             _write_scanstack_group(group, stack)
         else:
             data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
-        h5io.write_blocks(stack, data, compression, progress, f"nexus {path.name}", client=client)
+        h5io.write_blocks(
+            stack,
+            data,
+            compression,
+            res.progress,
+            f"nexus {path.name}",
+            threads=res.threads,
+            client=client,
+            memory_budget=res.memory_budget,
+        )
     return path
 
 

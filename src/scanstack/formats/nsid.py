@@ -43,7 +43,9 @@ from ..core.metadata import to_jsonable
 from ..core.progress import ProgressArg
 from ..core.reader import Reader
 from ..core.registry import FormatSpec
+from ..core.resources import UNSET, resolve
 from ..core.stack import Stack
+from ..core.writing import file_chunk_target
 from . import _h5io as h5io
 from . import _interchange as ic
 from ._sniff import h5_sniffer
@@ -155,18 +157,26 @@ def write_nsid(
     compression: str | None = "gzip",
     progress: ProgressArg = None,
     client=None,
+    threads: int | None = None,
+    memory_budget: int | None = None,
     name: str = "data",
     overwrite: bool = False,
-    chunk_bytes: int = 4 << 20,
+    file_chunk_bytes: int | None = None,
+    chunk_bytes: int = UNSET,
 ) -> Path:
     """Write ``stack`` as an NSID HDF5 file (N-D Main + dimension scales), block by block.
 
     ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
     blosc) on its workers, which re-open the source file; this process writes them.
+    ``file_chunk_bytes``: the HDF5 chunk (default 4 MiB, less when ``memory_budget`` asks for
+    it; ``chunk_bytes`` is its old name); ``threads``, ``progress``, ``memory_budget``: as
+    everywhere (:mod:`scanstack.core.resources`).
     """
     from .. import __version__
 
     comp = ic.h5_compression(compression)
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
+    chunk_bytes = file_chunk_target(file_chunk_bytes, 4 << 20, res, chunk_bytes, "write_nsid")
     path = Path(path)
     meta = ic.common_metadata(stack)
     book = bookkeeping()  # once: socket.getfqdn() may ask DNS
@@ -214,7 +224,16 @@ def write_nsid(
         # as attribute-only metadata and raises TypeError on a group holding datasets
         h5io.write_h5_per_position(group, stack, stack.nav_shape or (1,), extra=False)
         h5io.write_h5_positions(chan, stack, positions_group_name(name))
-        h5io.write_blocks(stack, main, compression, progress, f"nsid {path.name}", client=client)
+        h5io.write_blocks(
+            stack,
+            main,
+            compression,
+            res.progress,
+            f"nsid {path.name}",
+            threads=res.threads,
+            client=client,
+            memory_budget=res.memory_budget,
+        )
     return path
 
 

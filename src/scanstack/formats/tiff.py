@@ -47,7 +47,9 @@ from ..core.metadata import to_jsonable
 from ..core.progress import Progress
 from ..core.reader import Reader, crop
 from ..core.registry import FormatSpec, Probe
+from ..core.resources import Resources, resolve
 from ..core.safety import atomic_path, resolve_inside
+from ..core.writing import copy_frames_per_block
 from ._hexrd import YAML_SUFFIXES
 from ._interchange import axes_from_json, axes_to_json
 from ._tiffseq import write_sequence
@@ -302,8 +304,10 @@ def _from_json_metadata(tree: dict) -> dict:
     return out
 
 
-def _frames(stack):
-    for _a, _b, block in stack.iter_blocks():
+def _frames(stack, res: Resources):
+    """Frames one by one, read in blocks that fit the budget with the one read ahead and a copy
+    (tifffile's compressed page)."""
+    for _a, _b, block in stack.iter_blocks(copy_frames_per_block(stack, res)):
         yield from block
 
 
@@ -314,7 +318,10 @@ def write_tiff(
     sequence: bool | None = None,
     compression=None,
     bigtiff: bool | None = None,
+    client=None,
+    threads: int | None = None,
     progress=None,
+    memory_budget: int | None = None,
     overwrite: bool = False,
     absolute: bool = False,
 ) -> str:
@@ -323,8 +330,14 @@ def write_tiff(
     A ``.yml``/``.yaml`` path (or ``sequence=True``) writes the sequence; ``absolute=True``
     names its folder and ``.npy`` files by absolute path in the YAML. Returns the path of the
     TIFF (or of the YAML). An existing output is replaced only with ``overwrite=True`` (a
-    sequence as a whole: see :mod:`scanstack.formats._tiffseq`).
+    sequence as a whole: see :mod:`scanstack.formats._tiffseq`). ``progress``, ``memory_budget``: as everywhere
+    (:mod:`scanstack.core.resources`); pages are written in order in this process (``threads``
+    compress tiles in tifffile; ``client`` is refused).
     """
+    if client is not None:
+        raise UnsupportedError("tiff: written in this process; client= is not supported")
+    res = resolve(threads=threads, progress=progress, memory_budget=memory_budget)
+    progress = res.progress
     path = Path(os.fspath(path))
     _check_compression(compression)
     if sequence is None:
@@ -336,7 +349,7 @@ def write_tiff(
                 "name the output e.g. frames.yml"
             )
         return write_sequence(
-            stack, path, compression, progress, overwrite, _frames(stack), absolute
+            stack, path, compression, res.progress, overwrite, _frames(stack, res), absolute
         )
     import tifffile
 
@@ -357,7 +370,7 @@ def write_tiff(
         with tifffile.TiffWriter(tmp, bigtiff=bigtiff) as tw:
 
             def counted():
-                for frame in _frames(stack):
+                for frame in _frames(stack, res):
                     yield frame
                     bar.update(1)
 
@@ -367,6 +380,7 @@ def write_tiff(
                 dtype=np.dtype(stack.dtype),
                 metadata=meta,
                 compression=compression,
+                maxworkers=res.threads,
                 photometric="minisblack" if len(stack.signal_shape) == 2 else None,
                 **_resolution_tags(stack),
             )

@@ -47,7 +47,9 @@ from ..core.errors import FormatError
 from ..core.progress import ProgressArg
 from ..core.reader import Reader, Region, crop
 from ..core.registry import FormatSpec
+from ..core.resources import UNSET, resolve
 from ..core.stack import Stack
+from ..core.writing import file_chunk_target
 from . import _h5io as h5io
 from . import _interchange as ic
 from ._sniff import h5_sniffer
@@ -150,17 +152,25 @@ def write_usid(
     compression: str | None = "gzip",
     progress: ProgressArg = None,
     client=None,
+    threads: int | None = None,
+    memory_budget: int | None = None,
     main_name: str = "Raw_Data",
     overwrite: bool = False,
-    chunk_bytes: int = 4 << 20,
+    file_chunk_bytes: int | None = None,
+    chunk_bytes: int = UNSET,
 ) -> Path:
     """Write ``stack`` as an h5USID file (one Measurement, one Channel), block by block, atomically.
 
     Main is ``(prod(nav_shape), prod(signal_shape))``; returns the path written.
     ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
     blosc) on its workers, which re-open the source file; this process writes them.
+    ``file_chunk_bytes``: the HDF5 chunk (default 4 MiB, less when ``memory_budget`` asks for
+    it; ``chunk_bytes`` is its old name); ``threads``, ``progress``, ``memory_budget``: as
+    everywhere (:mod:`scanstack.core.resources`).
     """
     comp = ic.h5_compression(compression)
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
+    chunk_bytes = file_chunk_target(file_chunk_bytes, 4 << 20, res, chunk_bytes, "write_usid")
     path = Path(path)
     npos, nspec = stack.nframes, int(np.prod(stack.signal_shape))
     book = bookkeeping()  # once: socket.getfqdn() may ask DNS
@@ -183,7 +193,15 @@ def write_usid(
             main.attrs[name] = ds.ref
         h5io.write_h5_per_position(chan, stack)
         h5io.write_blocks(
-            stack, main, compression, progress, f"usid {path.name}", flat=True, client=client
+            stack,
+            main,
+            compression,
+            res.progress,
+            f"usid {path.name}",
+            flat=True,
+            threads=res.threads,
+            client=client,
+            memory_budget=res.memory_budget,
         )
     return path
 

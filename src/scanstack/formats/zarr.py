@@ -35,15 +35,16 @@ from typing import Any
 import numpy as np
 
 from ..core.atomic import atomic_path, checkpoint
-from ..core.config import config
 from ..core.errors import FormatError, UnsupportedError
 from ..core.metadata import to_jsonable
 from ..core.progress import Progress, ProgressArg
 from ..core.reader import Reader, Region
 from ..core.registry import FormatSpec, Probe
+from ..core.resources import UNSET, Resources, resolve
 from ..core.safety import OUTSIDE_HINT, is_inside
 from ..core.stack import Stack
 from ..core.values import numeric_dtype
+from ..core.writing import file_chunk_target, tasks_in_flight
 from . import _interchange as ic
 
 ARRAY = "data"
@@ -70,23 +71,30 @@ def write_zarr(
     progress: ProgressArg = None,
     client=None,
     overwrite: bool = False,
-    chunk_bytes: int = 8 << 20,
+    file_chunk_bytes: int | None = None,
     threads: int | None = None,
+    memory_budget: int | None = None,
+    chunk_bytes: int = UNSET,
 ) -> Path:
     """Write ``stack`` to a zarr v3 group at ``path`` in parallel (threads, or ``client``'s cluster).
 
-    ``chunk_bytes`` sets the size of one zarr chunk (whole frames, default 8 MiB); each dask task
-    reads and writes one chunk. Returns the path written. An existing store is replaced only
+    ``file_chunk_bytes`` sets the size of one zarr chunk (whole frames, default 8 MiB, less when
+    ``memory_budget`` asks for it; ``chunk_bytes`` is its old name); each dask task reads and
+    writes one chunk, and no more tasks run at once than their chunks fit the budget.
+    ``client``, ``threads``, ``progress``, ``memory_budget``: as everywhere
+    (:mod:`scanstack.core.resources`). Returns the path written. An existing store is replaced only
     with ``overwrite=True``, swapped whole once the new one is complete
     (:func:`~scanstack.core.atomic.atomic_path`).
     """
     zarr = _zarr()
     from .. import __version__
 
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
+    target = file_chunk_target(file_chunk_bytes, 8 << 20, res, chunk_bytes, "write_zarr")
     compressors = ic.zarr_compressors(compression)
     path = Path(path)
     chunks = ic.frame_chunks(
-        stack.nav_shape, stack.signal_shape, np.dtype(stack.dtype).itemsize, chunk_bytes
+        stack.nav_shape, stack.signal_shape, np.dtype(stack.dtype).itemsize, target
     )
     names = ic.unique_names([a.name for a in stack.axes] + [ARRAY, *ic.POSITION_KEYS])
     names = names[: len(stack.axes)]
@@ -141,14 +149,16 @@ def write_zarr(
             for key, values in extra.items():
                 sub.create_array(key, data=values)
         if stack.nframes and all(stack.shape):
-            _store(stack, arr, client, progress, threads, f"zarr {path.name}")
+            _store(stack, arr, res, f"zarr {path.name}")
     return path
 
 
-def _store(
-    stack: Stack, target, client, progress: ProgressArg, threads: int | None, label: str
-) -> None:
-    """Store ``stack`` into ``target`` chunk by chunk with dask; progress in frames."""
+def _store(stack: Stack, target, res: Resources, label: str) -> None:
+    """Store ``stack`` into ``target`` chunk by chunk with dask; progress in frames.
+
+    Threads here: as many as ``res.threads``, fewer if their chunks would not fit the budget.
+    """
+    client, progress = res.client, res.progress
     import dask
     import dask.array as da
 
@@ -186,7 +196,8 @@ def _store(
 
         # our own pool, shut down before an error or interrupt reaches atomic_path's clean-up:
         # a chunk still being written into the temporary store would race its removal
-        pool = ThreadPoolExecutor(threads or config.threads())
+        chunk_nbytes = math.prod(target.chunks) * np.dtype(target.dtype).itemsize
+        pool = ThreadPoolExecutor(tasks_in_flight(chunk_nbytes, res, res.threads))
         try:
             with _Tick():
                 dask.compute(stored, scheduler="threads", pool=pool)

@@ -1,7 +1,8 @@
 """hexrd's ``imageseries.save``: ``write(ims, fname, fmt, **kwargs)`` with scanstack's writers.
 
 ``'hdf5'`` and ``'frame-cache'`` take hexrd's keyword arguments (``path``, ``gzip``,
-``chunk_rows``, ``shuffle``; ``threshold``, ``style``, ``cache_file``, ``max_workers``); any
+``chunk_rows``, ``shuffle``; ``threshold``, ``style``, ``cache_file``, ``max_workers`` (scanstack's
+``threads``)); any
 other scanstack format name works too. Writers write block by block to a temporary file and
 rename it, and never overwrite an input. As in hexrd, an existing output file is replaced
 (``overwrite=True`` is the default here, unlike ``scanstack.save``; pass ``overwrite=False`` to
@@ -60,6 +61,11 @@ class WriteFrameCache(Writer):
     """hexrd's ``frame-cache`` (``style='npz'`` or ``'fch5'``): sparse frames above ``threshold``."""
 
     fmt = "frame-cache"
+
+    def __init__(self, ims: Any, fname: Any, **kwargs: Any):
+        if "max_workers" in kwargs:  # hexrd's name of the threads
+            kwargs["threads"] = kwargs.pop("max_workers")
+        super().__init__(ims, fname, **kwargs)
 
 
 def write(ims: Any, fname: Any, fmt: str, **kwargs: Any) -> Any:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from ..core.progress import ProgressArg
 from ..core.stack import Stack
 from . import render
 
@@ -31,20 +32,33 @@ def _map_aspect(stack: Stack) -> float:
     return ratio if 0.01 < ratio < 100 else 1.0
 
 
-def preview(stack: Stack, progress=None) -> Image.Image:
-    """A picture summarising ``stack`` (reads every frame once, out of core)."""
+def preview(
+    stack: Stack,
+    progress: ProgressArg = None,
+    *,
+    client=None,
+    threads: int | None = None,
+    memory_budget: int | None = None,
+) -> Image.Image:
+    """A picture summarising ``stack`` (reads every frame once, out of core).
+
+    ``client``, ``threads``, ``progress``, ``memory_budget``: as in every out-of-core function
+    (:mod:`scanstack.core.resources`).
+    """
     import os
 
+    kw = {"client": client, "threads": threads, "progress": progress}
+    kw["memory_budget"] = memory_budget
     title = stack.metadata.get("title") or stack.metadata.get("original_file")
     if not title and getattr(stack, "path", None):
         title = os.path.basename(stack.path)
     title = str(title or "")
     if len(stack.signal_shape) == 1:
-        return _spectrum_preview(stack, title, progress)
+        return _spectrum_preview(stack, title, kw)
     if len(stack.signal_shape) == 2 and len(stack.nav_shape) == 2:
         from ..stem import preview_images
 
-        images = preview_images(stack)
+        images = preview_images(stack, **kw)
         titles = _stem_titles(images["sum pattern"])
         panels = [
             render.image(
@@ -59,7 +73,7 @@ def preview(stack: Stack, progress=None) -> Image.Image:
         return render.stack_vertically([_caption(stack, title), render.grid(panels, 3)])
     from .. import stats
 
-    both = stats.reduce_together(stack, ("sum", "max"), progress=progress)  # one read of the file
+    both = stats.reduce_together(stack, ("sum", "max"), **kw)  # one read of the file
     total, peak = both["sum"], both["max"]
     panels = [
         render.image(total, title=f"sum of {stack.nframes} frames", units="counts"),
@@ -87,10 +101,10 @@ def _caption(stack: Stack, title: str) -> Image.Image:
     return render.titled(Image.new("RGB", (700, 1), "white"), text)
 
 
-def _spectrum_preview(stack: Stack, title: str, progress) -> Image.Image:
+def _spectrum_preview(stack: Stack, title: str, kw: dict) -> Image.Image:
     from ..xrf import preview_data
 
-    data = preview_data(stack)
+    data = preview_data(stack, **kw)
     axis = stack.signal_axes[0]
     plot = render.line_plot(
         data["energy"],
@@ -113,11 +127,20 @@ def _spectrum_preview(stack: Stack, title: str, progress) -> Image.Image:
     return render.stack_vertically(parts)
 
 
-def save_preview(stack: Stack, path, progress=None, overwrite: bool = False) -> None:
+def save_preview(
+    stack: Stack,
+    path,
+    progress: ProgressArg = None,
+    overwrite: bool = False,
+    *,
+    client=None,
+    threads: int | None = None,
+    memory_budget: int | None = None,
+) -> None:
     """Write :func:`preview` as a PNG file (atomically; an existing ``path`` only with
-    ``overwrite=True``)."""
+    ``overwrite=True``); keywords as in :func:`preview`."""
     from ..core.safety import atomic_path
 
-    img = preview(stack, progress)
+    img = preview(stack, progress, client=client, threads=threads, memory_budget=memory_budget)
     with atomic_path(path, overwrite=overwrite, inputs=stack.source_paths()) as tmp:
         img.save(tmp, format="PNG")

@@ -2,7 +2,7 @@
 
 Nothing is computed until frames are read, and then block by block: a read of ``n`` frames
 (optionally a region of them) reads the parent's frames in blocks bounded by
-``scanstack.config.chunk_bytes`` and runs every op on each whole block with numpy.
+``scanstack.config.block_bytes`` and runs every op on each whole block with numpy.
 Regions are pushed down through the ops (see :mod:`scanstack.process.ops`), so a ``rectangle``,
 ``s.isig[...]``, ``s.get_region`` or ``s[i, r0:r1, c0:c1]`` reads only what it needs from the
 file, whatever the order of the ops.
@@ -205,7 +205,7 @@ class ProcessedStack(Stack):
             *(int(np.prod(s)) * d.itemsize for s, d in stages[1:]),
             1,
         )
-        step = max(1, config.chunk_bytes // per)
+        step = max(1, config.block_bytes // per)
         if parent_frames.size <= step:
             return self._run(plan, parent_frames, first)
         out = np.empty((parent_frames.size, *out_shape), stages[-1][1])

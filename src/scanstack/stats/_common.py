@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from ..core.config import config
 from ..core.errors import FormatError
 from ..core.reader import Reader, Region, crop, region_shape
+from ..core.resources import SCRATCH_SHARE, reader_scratch, resolve  # noqa: F401 (re-exported)
 from ..core.stack import ReaderStack, Stack
 
 
@@ -87,23 +87,10 @@ def frame_count(stack: Stack, nframes: int) -> int:
 
 
 def budget_and_threads(memory_budget: int | None, threads: int | None) -> tuple[int, int]:
-    budget = int(config.memory_budget if memory_budget is None else memory_budget)
-    if budget <= 0:
-        raise ValueError(f"memory_budget must be positive, got {budget}")
-    return budget, max(1, int(threads or config.threads()))
-
-
-#: the most of the budget given to the reader's scratch (decoded chunks, sparse frames); a reader
-#: needing more goes over the budget by the difference (the README's "Memory" section)
-SCRATCH_SHARE = 4
-
-
-def reader_scratch(stack: Stack, budget: int, readers: int = 1) -> int:
-    """Bytes of the budget kept for the scratch of one of ``readers`` concurrent reads.
-
-    :meth:`Stack.read_overhead`, capped at ``1/SCRATCH_SHARE`` of the budget in all.
-    """
-    return min(stack.read_overhead(), budget // (SCRATCH_SHARE * readers))
+    """The budget and thread count of a statistic, resolved as everywhere
+    (:func:`scanstack.core.resources.resolve`)."""
+    res = resolve(threads=threads, memory_budget=memory_budget)
+    return res.memory_budget, res.threads
 
 
 def in_memory_array(stack: Stack) -> np.ndarray | None:

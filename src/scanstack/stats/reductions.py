@@ -92,7 +92,7 @@ def _reduce_many(
     # being folded, the one read ahead, and the previous one until the loop lets go of it);
     # folded in place, only the accumulators
     per_thread = budget // nthreads - 2 * npix * acc_bytes - reader_scratch(stack, budget, nthreads)
-    block_bytes = builtins.min(config.chunk_bytes, builtins.max(per_thread // 3, frame_bytes))
+    block_bytes = builtins.min(config.block_bytes, builtins.max(per_thread // 3, frame_bytes))
     fpb = builtins.max(1, block_bytes // frame_bytes)
     result = fold_frames(
         stack,

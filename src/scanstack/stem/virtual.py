@@ -6,7 +6,7 @@ in place over a memory map or raw bit-packed frames where the reader offers one 
 header gaps allowed), otherwise block by block with read-ahead, in threads or, with ``client=``,
 on dask.distributed workers. The numba kernels of :mod:`scanstack.core.lane_kernels` fold either.
 
-Memory stays bounded by ``scanstack.config.chunk_bytes`` per thread either way.
+Memory stays bounded by ``memory_budget`` (blocks read) and ``scanstack.config.block_bytes`` per call.
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def sum_pattern(
     client=None,
     threads: int | None = None,
     progress: ProgressArg = None,
+    memory_budget: int | None = None,
     fast: bool = True,
 ) -> np.ndarray:
     """Sum of all frames, shape ``signal_shape`` (rows, cols).
@@ -70,9 +71,11 @@ def sum_pattern(
     dtype: uint64 for unsigned integer data, int64 for signed (and bool), float64 for floats —
     numpy's ``data.sum(axis=nav_axes)`` for integers, a float64 sum for floats.
     ``client``: a dask.distributed client to run on; ``threads``: threads on this machine
-    (default ``config.threads()``); ``progress``: True, False or f(done, total); ``fast=False``
-    reads through ``reader.read`` in blocks even when a zero-copy view exists (for comparison).
-    The other tools take the same keywords.
+    (default ``config.threads()``); ``progress``: True, False or f(done, total);
+    ``memory_budget``: bytes the blocks read may take (default ``config.memory_budget``; folding
+    in place reads none); ``fast=False`` reads through ``reader.read`` in blocks even when a
+    zero-copy view exists (for comparison). The other tools take the same keywords
+    (:mod:`scanstack.core.resources`).
     """
     _check(stack)
     out_dtype = _sum_dtype(stack.dtype)
@@ -81,6 +84,7 @@ def sum_pattern(
         SumFold(ints_exact=True),
         client=client,
         threads=threads,
+        memory_budget=memory_budget,
         progress=progress,
         label="sum pattern",
         fast=fast,
@@ -96,6 +100,7 @@ def max_pattern(
     client=None,
     threads: int | None = None,
     progress: ProgressArg = None,
+    memory_budget: int | None = None,
     fast: bool = True,
 ) -> np.ndarray:
     """Pixel-wise maximum over all frames, shape ``signal_shape``, the stack's dtype (native order)."""
@@ -107,6 +112,7 @@ def max_pattern(
         ExtremeFold("max"),
         client=client,
         threads=threads,
+        memory_budget=memory_budget,
         progress=progress,
         label="max pattern",
         fast=fast,
@@ -227,6 +233,7 @@ def virtual_images(
     client=None,
     threads: int | None = None,
     progress: ProgressArg = None,
+    memory_budget: int | None = None,
     fast: bool = True,
 ) -> np.ndarray:
     """Several virtual detectors in one pass: ``(k, *nav_shape)`` float64.
@@ -244,6 +251,7 @@ def virtual_images(
         _DotFold(weights),
         client=client,
         threads=threads,
+        memory_budget=memory_budget,
         progress=progress,
         label="virtual images",
         fast=fast,

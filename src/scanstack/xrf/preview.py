@@ -68,7 +68,13 @@ def detect_lines(
 
 
 def preview_data(
-    stack: Stack, max_maps: int = 4, *, client=None, progress: ProgressArg = None
+    stack: Stack,
+    max_maps: int = 4,
+    *,
+    client=None,
+    threads: int | None = None,
+    progress: ProgressArg = None,
+    memory_budget: int | None = None,
 ) -> dict[str, Any]:
     """Everything a preview of a spectrum stack needs, in at most two block-wise passes.
 
@@ -76,12 +82,14 @@ def preview_data(
     "rois": [{"name", "start", "end", "units": "keV"}], "maps": {name: nav_shape array},
     "map_source": "file ROIs" | "detected lines" | None}``. Maps come from the file's ROIs
     (the ``max_maps`` with most counts, scatter ROIs excluded) or, without ROIs, from the element
-    lines most visible in the sum spectrum.
+    lines most visible in the sum spectrum. Keywords as in :func:`summarize`.
     """
+    kw = {"client": client, "threads": threads, "progress": progress}
+    kw["memory_budget"] = memory_budget
     rois = stack.metadata.get("rois") if isinstance(stack.metadata, dict) else None
     if rois:
         bands = resolve_bands(stack, rois)
-        summary = summarize(stack, bands, client=client, progress=progress)
+        summary = summarize(stack, bands, **kw)
         totals = {name: float(np.nansum(m)) for name, m in summary.maps.items()}
         chosen = [
             b[0] for b in sorted(bands, key=lambda b: -totals[b[0]]) if not _is_scatter(b[0])
@@ -89,7 +97,7 @@ def preview_data(
         maps = {name: summary.maps[name] for name in chosen}
         source = "file ROIs"
     else:
-        summary = summarize(stack, (), client=client, progress=progress)
+        summary = summarize(stack, (), **kw)
         bands, maps, source = [], {}, None
         if summary.energy is not None and summary.sum_spectrum is not None:
             anode = (stack.metadata.get("settings") or {}).get("tube_anode")
@@ -100,7 +108,7 @@ def preview_data(
                 exclude=(anode,) if isinstance(anode, str) else (),
             )
             if bands:
-                maps = element_maps(stack, bands, client=client, progress=progress)
+                maps = element_maps(stack, bands, **kw)
                 source = "detected lines"
     return {
         "energy": summary.energy,

@@ -154,13 +154,17 @@ def summarize(
     max_spectrum: bool = True,
     width: float | None = None,
     client=None,
-    progress: ProgressArg = None,
     threads: int | None = None,
+    progress: ProgressArg = None,
+    memory_budget: int | None = None,
 ) -> XRFSummary:
     """Sum and max spectra and band maps in one pass over the stack.
 
     ``bands=()`` computes no maps; ``None`` uses the file's ROIs (see :func:`resolve_bands`).
     Band maps are counts summed over the band's channels, float64, shape ``nav_shape``.
+    ``client``, ``threads``, ``progress``, ``memory_budget`` (bytes of the blocks read at once):
+    as in every out-of-core function (:mod:`scanstack.core.resources`); the other XRF tools
+    take them too.
     """
     _check_spectra(stack)
     band_list = resolve_bands(stack, bands, width) if bands is None or bands else []
@@ -180,8 +184,9 @@ def summarize(
         fold,
         region=region,
         client=client,
-        progress=progress,
         threads=threads,
+        progress=progress,
+        memory_budget=memory_budget,
         label="xrf",
     )
     maps: dict[str, np.ndarray] = {}
@@ -200,19 +205,59 @@ def summarize(
     )
 
 
-def sum_spectrum(stack: Stack, *, client=None, progress: ProgressArg = None) -> np.ndarray:
-    """Sum of all spectra, float64 ``(channels,)`` (counts)."""
-    return summarize(stack, (), max_spectrum=False, client=client, progress=progress).sum_spectrum
+def sum_spectrum(
+    stack: Stack,
+    *,
+    client=None,
+    threads: int | None = None,
+    progress: ProgressArg = None,
+    memory_budget: int | None = None,
+) -> np.ndarray:
+    """Sum of all spectra, float64 ``(channels,)`` (counts). Keywords as in :func:`summarize`."""
+    return summarize(
+        stack,
+        (),
+        max_spectrum=False,
+        client=client,
+        threads=threads,
+        progress=progress,
+        memory_budget=memory_budget,
+    ).sum_spectrum
 
 
-def mean_spectrum(stack: Stack, *, client=None, progress: ProgressArg = None) -> np.ndarray:
+def mean_spectrum(
+    stack: Stack,
+    *,
+    client=None,
+    threads: int | None = None,
+    progress: ProgressArg = None,
+    memory_budget: int | None = None,
+) -> np.ndarray:
     """Mean spectrum, float64 ``(channels,)`` (counts per spectrum)."""
-    return sum_spectrum(stack, client=client, progress=progress) / max(stack.nframes, 1)
+    total = sum_spectrum(
+        stack, client=client, threads=threads, progress=progress, memory_budget=memory_budget
+    )
+    return total / max(stack.nframes, 1)
 
 
-def max_spectrum(stack: Stack, *, client=None, progress: ProgressArg = None) -> np.ndarray:
+def max_spectrum(
+    stack: Stack,
+    *,
+    client=None,
+    threads: int | None = None,
+    progress: ProgressArg = None,
+    memory_budget: int | None = None,
+) -> np.ndarray:
     """Channel-wise maximum over all spectra ("max pixel spectrum"), ``(channels,)``, stack dtype."""
-    return summarize(stack, (), sum_spectrum=False, client=client, progress=progress).max_spectrum
+    return summarize(
+        stack,
+        (),
+        sum_spectrum=False,
+        client=client,
+        threads=threads,
+        progress=progress,
+        memory_budget=memory_budget,
+    ).max_spectrum
 
 
 def element_maps(
@@ -221,7 +266,9 @@ def element_maps(
     *,
     width: float | None = None,
     client=None,
+    threads: int | None = None,
     progress: ProgressArg = None,
+    memory_budget: int | None = None,
 ) -> dict[str, np.ndarray]:
     """Counts in energy windows per pixel: ``{name: array of nav_shape}`` (float64).
 
@@ -235,5 +282,7 @@ def element_maps(
         max_spectrum=False,
         width=width,
         client=client,
+        threads=threads,
         progress=progress,
+        memory_budget=memory_budget,
     ).maps

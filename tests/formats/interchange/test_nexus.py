@@ -463,9 +463,11 @@ def test_parallel_chunk_compression_matches_hdf5_filters(tmp_path, compression):
     stack = Stack.from_array(data, signal_ndim=1)
     assert _h5io.h5_encoder(compression, data.dtype) is not None
     with settings(num_threads=3):
-        out = write_nexus(stack, tmp_path / "p.h5", compression=compression, chunk_bytes=5 * 64 * 2)
+        out = write_nexus(
+            stack, tmp_path / "p.h5", compression=compression, file_chunk_bytes=5 * 64 * 2
+        )
         usid_out = write_usid(
-            stack, tmp_path / "u.h5", compression=compression, chunk_bytes=5 * 64 * 2
+            stack, tmp_path / "u.h5", compression=compression, file_chunk_bytes=5 * 64 * 2
         )
     with h5py.File(out) as f:
         dset = f["/entry/instrument/detector/data"]

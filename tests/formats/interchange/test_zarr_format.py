@@ -35,7 +35,7 @@ def test_4d_chunks_progress_and_extension(tmp_path, stem_stack):
     out = scanstack.save(
         stem_stack,
         tmp_path / "stem.zarr",
-        chunk_bytes=2 * 16 * 12 * 2,
+        file_chunk_bytes=2 * 16 * 12 * 2,
         progress=lambda done, total: calls.append((done, total)),
     )
     arr = zarr.open_group(str(out), mode="r")["data"]
@@ -63,7 +63,7 @@ def test_xarray_sees_dims_and_coordinates(tmp_path, xrf_stack):
 
 def test_reading_is_lazy(tmp_path, stem_stack):
     out = write_zarr(
-        stem_stack, tmp_path / "stem.zarr", chunk_bytes=16 * 12 * 2, compression="zstd"
+        stem_stack, tmp_path / "stem.zarr", file_chunk_bytes=16 * 12 * 2, compression="zstd"
     )
     last_chunk = out / "data" / "c" / "2" / "3" / "0" / "0"
     assert last_chunk.is_file()
@@ -93,7 +93,7 @@ def _convert_on_cluster(tmp_path, xrf_stack, processes: bool, fmt: str):
             fmt,
             client=client,
             compression="gzip",
-            chunk_bytes=4 * 256 * 2,
+            file_chunk_bytes=4 * 256 * 2,
             progress=lambda d, t: done.append(d),
         )
     assert done[-1] == 50 and len(done) > 5  # chunk by chunk

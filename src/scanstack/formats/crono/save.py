@@ -21,7 +21,9 @@ import numpy as np
 
 from ...core.errors import UnsupportedError, WriteError
 from ...core.progress import Progress, ProgressArg
+from ...core.resources import resolve
 from ...core.stack import Stack
+from ...core.writing import copy_frames_per_block
 from .. import _h5io as h5io
 from .geometry import DEFAULT_BINNING, ScanGeometry
 from .layout import (
@@ -98,13 +100,22 @@ def write_stack(
     path: str | os.PathLike,
     *,
     overwrite: bool = False,
+    client=None,
+    threads: int | None = None,
     progress: ProgressArg = None,
+    memory_budget: int | None = None,
     dwell_time: float | None = None,
 ) -> None:
     """Write a spectrum map (nav ``(rows, columns)`` or ``(n,)``, 1-D spectra) as a CRONO file.
 
-    ``dwell_time`` (s) defaults to ``metadata['dwell_time']`` or 0.06 s.
+    ``dwell_time`` (s) defaults to ``metadata['dwell_time']`` or 0.06 s. ``progress``,
+    ``memory_budget`` (the blocks of spectra read at once; per-spectrum tables are the file's
+    own): as everywhere (:mod:`scanstack.core.resources`); spectra are written in order in this
+    thread (``threads`` is accepted and unused; ``client`` is refused).
     """
+    if client is not None:
+        raise UnsupportedError("crono: written in this process; client= is not supported")
+    res = resolve(threads=threads, progress=progress, memory_budget=memory_budget)
     if len(stack.signal_shape) != 1:
         raise UnsupportedError(
             f"CRONO files hold 1-D spectra; frames here are {stack.signal_shape}"
@@ -185,8 +196,10 @@ def write_stack(
             compression_opts=4,
         )
         detected = np.zeros(n, np.int64)
-        per_block = max(columns, (stack.frames_per_block() // columns) * columns)
-        with Progress(n, progress, "crono", "spectra") as bar:
+        # whole scan lines (reversed in place every other line), as many as fit the budget
+        fpb = copy_frames_per_block(stack, res)
+        per_block = max(columns, (fpb // columns) * columns)
+        with Progress(n, res.progress, "crono", "spectra") as bar:
             for a, b, block in stack.iter_blocks(per_block):
                 block = np.asarray(block).reshape(b - a, channels)
                 for r in range(a // columns, (b - 1) // columns + 1):

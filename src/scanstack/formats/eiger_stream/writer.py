@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ...core.config import config
-from ...core.errors import WriteError
+from ...core.errors import UnsupportedError, WriteError
 from ...core.h5tree import dict_to_group
 from ...core.progress import Progress
 from ...core.registry import forwarding_signature
+from ...core.resources import UNSET, renamed, resolve
 from ...core.safety import atomic_path
 from .._hexrd import OptionError
 from . import codec
@@ -46,21 +46,30 @@ def write_eiger_stream(
     compression: str = "bslz4",
     threshold_2=None,
     version: int = 1,
-    max_workers: int | None = None,
+    client=None,
+    threads: int | None = None,
     progress=None,
+    memory_budget: int | None = None,
     overwrite: bool = False,
+    max_workers: int | None = UNSET,
 ) -> str:
     """Write ``stack`` as an Eiger-stream HDF5 file (``version`` 1 or 2); returns the path.
 
     Version 2 needs ``threshold_2`` (a Stack, array or anything ``scanstack.Stack.from_array``
     takes) with the same frames, shape and dtype as ``stack``. Metadata go to ``/metadata``
-    in hexrd's layout.
+    in hexrd's layout. ``threads`` compress the frames (``max_workers`` is its deprecated
+    name); ``progress``, ``memory_budget``: as everywhere (:mod:`scanstack.core.resources`);
+    ``client`` is refused (frames are compressed and stored here, in order).
     """
     import h5py
 
     from ...core.stack import Stack
 
     fmt = f"eiger-stream-v{version}"
+    threads = renamed(threads, max_workers, "max_workers", "threads", f"write {fmt}")
+    if client is not None:
+        raise UnsupportedError(f"{fmt}: written in this process; client= is not supported")
+    res = resolve(threads=threads, progress=progress, memory_budget=memory_budget)
     _check(stack, compression, fmt)
     sources = [stack]
     if version == 2:
@@ -82,16 +91,17 @@ def write_eiger_stream(
         raise OptionError(f"{fmt}: threshold_2 is for eiger-stream-v2")
     names = [""] if version == 1 else ["threshold_1", "threshold_2"]
     inputs = [p for s in sources for p in s.source_paths()]
-    workers = max_workers or config.threads()
+    # alive at once, per source: the block stored, the one read ahead, its compressed frames
+    fpb = res.frames_per_block(stack.frame_nbytes, 3 * len(sources), concurrent=1)
     with (
         atomic_path(path, overwrite=overwrite, inputs=inputs) as tmp,
-        Progress(stack.nframes, progress, fmt, "frames") as bar,
-        ThreadPoolExecutor(workers) as pool,
+        Progress(stack.nframes, res.progress, fmt, "frames") as bar,
+        ThreadPoolExecutor(res.threads) as pool,
         h5py.File(tmp, "w") as f,
     ):
         dict_to_group(f.create_group("metadata"), dict(stack.metadata or {}))
         data = f.create_group("data")
-        for start, stop, block in stack.iter_blocks():
+        for start, stop, block in stack.iter_blocks(fpb):
             blocks = [block] + [s.read(start, stop) for s in sources[1:]]
             for name, part in zip(names, blocks, strict=True):
                 encoded = pool.map(lambda fr: codec.encode(fr, compression), part)

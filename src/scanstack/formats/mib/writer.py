@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ...core.config import config
-from ...core.errors import WriteError
+from ...core.errors import UnsupportedError, WriteError
 from ...core.progress import Progress
 from ...core.registry import forwarding_signature
+from ...core.resources import resolve
 from ...core.safety import atomic_path
 from . import raw as rawmod
 
@@ -182,6 +182,7 @@ def write_mib(
     overwrite: bool = False,
     inputs: tuple[str, ...] | list[str] = (),
     progress: Any = None,
+    memory_budget: int | None = None,
 ) -> list[Path]:
     """Write frames as a Merlin acquisition; returns the paths written (``.mib`` files, ``.hdr``).
 
@@ -266,10 +267,13 @@ def write_mib(
         else rows * cols * FILE_DTYPE[ptype].itemsize
     )
     in_bytes = rows * cols * np.dtype(getattr(frames, "dtype", np.uint32)).itemsize
-    fpb = frames_per_block or max(1, config.chunk_bytes // max(stride, in_bytes))
+    res = resolve(progress=progress, memory_budget=memory_budget)
+    # alive at once: the frames read, their cast to the file's dtype, the payload with the
+    # headers, and the checks' temporaries (measured: about 3.7 blocks)
+    fpb = frames_per_block or res.frames_per_block(max(stride, in_bytes), 4, concurrent=1)
     written: list[Path] = []
     gap_warned = False
-    with ExitStack() as stack, Progress(n, progress, "write", "frames") as bar:
+    with ExitStack() as stack, Progress(n, res.progress, "write", "frames") as bar:
         tmp_paths = [stack.enter_context(atomic_path(p, overwrite, inputs)) for p in names]
         for k, (name, tmp) in enumerate(zip(names, tmp_paths, strict=True)):
             a0, a1 = k * per_file, min(n, (k + 1) * per_file)
@@ -380,6 +384,10 @@ def save(
     raw: bool = False,
     flip: bool | None = None,
     progress: Any = None,
+    *,
+    client=None,
+    threads: int | None = None,
+    memory_budget: int | None = None,
     **options: Any,
 ) -> list[Path]:
     """Registry writer: ``scanstack.save(stack, 'x.mib', 'mib', depth=..., layout=..., raw=...)``.
@@ -388,8 +396,13 @@ def save(
     ``depth`` and ``layout`` default to the source's (``metadata['instrument']``), else ``2x2``
     for 512x512 frames and ``1x1`` otherwise. ``flip`` defaults to the orientation of a Merlin
     source (a stack opened with ``flip=False`` is written as it is), else True. Other options as
-    for :func:`write_mib`.
+    for :func:`write_mib`. ``progress``, ``memory_budget``: as everywhere
+    (:mod:`scanstack.core.resources`); frames are encoded in order in this thread (``threads``
+    is accepted and unused; ``client`` is refused).
     """
+    if client is not None:
+        raise UnsupportedError(f"{path}: mib is written in this process; client= is not supported")
+    resolve(threads=threads)  # the same checks as everywhere
     if len(stack.signal_shape) != 2:
         raise WriteError(
             f"{path}: Merlin frames are 2-D; this stack's frames are {stack.signal_shape}"
@@ -428,6 +441,7 @@ def save(
         nav_shape=nav if len(nav) == 2 else None,
         inputs=tuple(stack.source_paths()),
         progress=progress,
+        memory_budget=memory_budget,
         **options,
     )
 
