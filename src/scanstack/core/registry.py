@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import inspect
 import os
+import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -145,6 +146,9 @@ class FormatSpec:
     sniff: Callable[[Probe], float] | None = None
     #: free-form capabilities shown by ``scanstack formats`` (lazy, region reads, nav/signal dims…)
     capabilities: dict[str, Any] = field(default_factory=dict)
+    #: URL schemes this format opens (``"merlin"`` for ``merlin://host:port``): such a source
+    #: is routed by its scheme, never sniffed or looked up on disk
+    schemes: tuple[str, ...] = ()
 
     @property
     def can_read(self) -> bool:
@@ -208,12 +212,45 @@ def get_format(name: str) -> FormatSpec:
     return known[name]
 
 
+_URL = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def url_scheme(source: Any) -> str | None:
+    """The scheme of a ``scheme://...`` source string (lower case), or None for anything else.
+
+    Windows drive paths (``C:\\...``) and plain paths have no ``://`` and are not URLs.
+    """
+    if isinstance(source, str):
+        m = _URL.match(source)
+        if m:
+            return m.group(1).lower()
+    return None
+
+
+def format_for_scheme(scheme: str) -> str:
+    """The name of the format that opens ``scheme://`` sources (:class:`UnknownFormatError`
+    when none does)."""
+    known = formats()
+    for spec in known.values():
+        if scheme in spec.schemes:
+            return spec.name
+    served = sorted({s for spec in known.values() for s in spec.schemes})
+    raise UnknownFormatError(
+        f"no format opens {scheme}:// sources"
+        + (f" (URL schemes known: {', '.join(served)})" if served else "")
+    )
+
+
 def detect_format(source: Any, allow_outside: bool = False) -> str:
     """The name of the format that reads ``source`` best, by content sniffing and extension.
 
+    A ``scheme://`` string goes to the format declaring that scheme (:attr:`FormatSpec.schemes`).
     An HDF5 file naming files outside its folder is refused before any sniffer looks at it
     (:class:`FormatError`), unless ``allow_outside``.
     """
+    scheme = url_scheme(source)
+    if scheme is not None:
+        return format_for_scheme(scheme)
     probe = Probe(source, allow_outside)
     if probe.path is not None and not probe.path.exists():
         raise FileNotFoundError(f"{probe.path}: no such file or folder")
@@ -370,7 +407,11 @@ def open(source: Any = None, /, format: str | None = None, **options: Any) -> St
     named = _parameters(spec.reader, 1)
     if ALLOW_OUTSIDE in options and named is not None and ALLOW_OUTSIDE not in named[0]:
         del options[ALLOW_OUTSIDE]  # only readers that name it explicitly follow inside paths
-    if isinstance(source, (str, os.PathLike)) and "\n" not in os.fspath(source):
+    if (
+        isinstance(source, (str, os.PathLike))
+        and "\n" not in os.fspath(source)
+        and url_scheme(source) is None  # merlin://... is routed by its scheme, not a path
+    ):
         if not Path(source).exists():
             raise FileNotFoundError(f"{os.fspath(source)}: no such file or folder")
     return _open_spec(spec, source, options)

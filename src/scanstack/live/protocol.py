@@ -1,0 +1,144 @@
+"""The Merlin TCP framing shared by the client and the simulator (one place for the byte layout).
+
+Every message on the data port (6342) and the control port (6341) is ``MPX,`` + a 10-digit
+zero-padded decimal length + ``,`` + payload, where the length counts the payload plus one byte
+(the detector counts the comma after the length; a frame of ``F`` bytes is announced as ``F + 1``).
+
+Data port: the first message of an acquisition is ``HDR,`` + the ``.hdr`` text; every other
+message is one frame exactly as it sits in a ``.mib`` file (``MQ1,`` header + pixel data).
+Control port: ``SET,<PARAM>,<value>``, ``GET,<PARAM>``, ``CMD,<COMMAND>``; replies
+``<TYPE>,<PARAM>,[<value>,]<code>`` with code 0 OK, 1 busy, 2 unknown command, 3 out of range.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+from ..core.errors import ScanstackError
+
+PREFIX = b"MPX,"
+#: ``MPX,`` + 10 digits + ``,``
+PREFIX_BYTES = 15
+LENGTH_DIGITS = 10
+DATA_PORT = 6342
+CONTROL_PORT = 6341
+#: reply codes of the control port
+REPLY_CODES = {0: "OK", 1: "busy", 2: "unrecognised command", 3: "parameter out of range"}
+
+
+class LiveError(ScanstackError, OSError):
+    """A live source failed: connection refused or dropped, a malformed message, a timeout.
+
+    The message names the source, what arrived (frames received, bytes of the message) and
+    what was expected.
+    """
+
+
+class StreamClosed(LiveError):
+    """The peer closed the connection (cleanly between messages or in the middle of one)."""
+
+
+def frame_message(payload: bytes | memoryview) -> bytes:
+    """``payload`` framed for the wire: ``MPX,<len+1>,`` + payload (header only for big ones)."""
+    return b"%s%0*d," % (PREFIX, LENGTH_DIGITS, len(payload) + 1) + bytes(payload)
+
+
+def message_prefix(nbytes: int) -> bytes:
+    """The 15-byte prefix announcing a payload of ``nbytes`` (sent before a large payload)."""
+    return b"%s%0*d," % (PREFIX, LENGTH_DIGITS, nbytes + 1)
+
+
+def parse_prefix(prefix: bytes, where: str) -> int:
+    """The payload length announced by a 15-byte prefix; :class:`LiveError` if malformed."""
+    digits = prefix[4:14]
+    if not prefix.startswith(PREFIX) or prefix[14:15] != b"," or not digits.isdigit():
+        raise LiveError(
+            f"{where}: expected a message prefix b'MPX,<10 digits>,', received {bytes(prefix)!r}"
+        )
+    n = int(digits) - 1
+    if n < 1:
+        raise LiveError(f"{where}: message prefix {bytes(prefix)!r} announces an empty message")
+    return n
+
+
+class Channel:
+    """A connected socket read in whole messages, with a time-out on every wait.
+
+    ``timeout`` (s) bounds the silence between two pieces of data, so a peer that stops
+    sending raises :class:`LiveError` instead of hanging.
+    """
+
+    def __init__(self, sock: socket.socket, where: str, timeout: float):
+        self.sock = sock
+        self.where = where
+        self.timeout = timeout
+        sock.settimeout(timeout)
+
+    @classmethod
+    def connect(cls, host: str, port: int, where: str, timeout: float) -> Channel:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                sock = socket.create_connection((host, port), timeout=timeout)
+                break
+            except ConnectionRefusedError as exc:  # the server may be a moment from listening
+                if time.monotonic() > deadline:
+                    raise LiveError(f"{where}: connection refused ({exc})") from None
+                time.sleep(0.05)
+            except OSError as exc:
+                raise LiveError(f"{where}: cannot connect ({exc})") from None
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return cls(sock, where, timeout)
+
+    def recv_into(self, view: memoryview, what: str) -> None:
+        """Fill ``view`` completely; :class:`StreamClosed` / :class:`LiveError` name ``what``."""
+        got, n = 0, len(view)
+        while got < n:
+            try:
+                k = self.sock.recv_into(view[got:], n - got)
+            except TimeoutError:
+                raise LiveError(
+                    f"{self.where}: nothing received for {self.timeout:g} s while reading {what} "
+                    f"({got} of {n} bytes arrived); the detector stopped sending"
+                ) from None
+            except OSError as exc:
+                raise StreamClosed(
+                    f"{self.where}: connection failed while reading {what} "
+                    f"({got} of {n} bytes arrived): {exc}"
+                ) from None
+            if k == 0:
+                raise StreamClosed(
+                    f"{self.where}: connection closed while reading {what}: {got} of {n} bytes "
+                    "arrived"
+                )
+            got += k
+
+    def read_prefix(self, what: str) -> int:
+        """The payload length of the next message (``what`` names it in errors)."""
+        buf = bytearray(PREFIX_BYTES)
+        self.recv_into(memoryview(buf), f"the prefix of {what}")
+        return parse_prefix(bytes(buf), f"{self.where}, {what}")
+
+    def read_message(self, what: str, limit: int) -> bytes:
+        """One whole message payload (at most ``limit`` bytes: a corrupt length allocates
+        nothing)."""
+        n = self.read_prefix(what)
+        if n > limit:
+            raise LiveError(f"{self.where}: {what} announces {n} bytes, at most {limit} expected")
+        buf = bytearray(n)
+        self.recv_into(memoryview(buf), what)
+        return bytes(buf)
+
+    def send(self, payload: bytes) -> None:
+        try:
+            self.sock.sendall(frame_message(payload))
+        except OSError as exc:
+            raise LiveError(f"{self.where}: cannot send {payload[:40]!r}: {exc}") from None
+
+    def close(self) -> None:
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()

@@ -1,0 +1,206 @@
+"""A stack whose frames are still arriving: a ``.mib`` spill file that a producer appends to.
+
+:class:`LiveStack` knows nothing about sockets. A producer (the Merlin receiver thread of
+:mod:`.merlin`, or anything else appending whole ``.mib`` frame records to a file) calls
+:meth:`LiveStack.publish` as complete frames land and :meth:`LiveStack.finish` at the end (with
+the error that ended it, if any). Readers block in :meth:`LiveStack.wait` until the frames they
+need have been published, so every tool that reads blocks (statistics, virtual detectors,
+``scanstack.save``) runs over the stream as it arrives.
+
+Frames are decoded by the ``.mib`` format's own reader over a memory map of the part of the
+spill that is complete: the spill is an ordinary ``.mib`` (+ ``.hdr``), never a second copy of
+the decoders.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ..core.axes import Axis
+from ..core.errors import check_fits
+from ..core.reader import Region
+from ..core.stack import Stack
+from ..formats.mib.reader import Geometry, MibReader
+from .protocol import LiveError
+
+
+class LiveStack(Stack):
+    """Frames ``nav_shape + signal_shape`` of an acquisition that is still running.
+
+    ``spill``: the ``.mib`` the producer appends frame records to (``header_size + payload``
+    bytes each, exactly as in a file); ``geometry``: the frame layout (from the first header);
+    ``flip``: rows reversed like the ``.mib`` reader's default. ``stop``: called by
+    :meth:`close` to end the producer (it must make the producer call :meth:`finish`).
+    """
+
+    format = "merlin-live"
+
+    def __init__(
+        self,
+        spill: str | os.PathLike,
+        geometry: Geometry,
+        nav_shape: tuple[int, ...],
+        *,
+        flip: bool = True,
+        source: str = "",
+        metadata: dict | None = None,
+        original_metadata: dict | None = None,
+        stop: Callable[[], None] | None = None,
+    ):
+        self.spill_path = Path(spill)
+        self.geometry = geometry
+        self.flip = bool(flip)
+        self.source = source or os.fspath(spill)
+        self.nav_shape = tuple(int(n) for n in nav_shape)
+        self.signal_shape = tuple(int(n) for n in geometry.out_shape)
+        self.dtype = np.dtype(geometry.out_dtype)
+        self.metadata = dict(metadata or {})
+        self.original_metadata = dict(original_metadata or {})
+        self._stop = stop
+        self._received = 0
+        self._finished = False
+        self._error: BaseException | None = None
+        self._cond = threading.Condition()
+        self._reader: MibReader | None = None
+        self._reader_frames = 0
+        self._reader_lock = threading.Lock()
+        self._t0 = time.perf_counter()
+        self._t_last = self._t0
+
+    # -- the producer's side --------------------------------------------------------------
+    def publish(self, frames_received: int) -> None:
+        """``frames_received`` complete frame records are now in the spill file."""
+        with self._cond:
+            self._received = int(frames_received)
+            self._t_last = time.perf_counter()
+            self._cond.notify_all()
+
+    def finish(self, error: BaseException | None = None) -> None:
+        """The producer has ended (``error`` says why, when it did not complete)."""
+        with self._cond:
+            self._finished = True
+            self._error = error
+            self._cond.notify_all()
+
+    # -- state ----------------------------------------------------------------------------
+    @property
+    def frames_received(self) -> int:
+        """Complete frames in the spill file so far."""
+        return self._received
+
+    @property
+    def done(self) -> bool:
+        """True when the producer has ended (completed or failed)."""
+        return self._finished
+
+    @property
+    def error(self) -> BaseException | None:
+        """Why the producer ended early (None while running or after a complete acquisition)."""
+        return self._error
+
+    @property
+    def rate(self) -> float:
+        """Frames per second received so far (first frame to last publication)."""
+        dt = self._t_last - self._t0
+        return self._received / dt if dt > 0 else 0.0
+
+    def wait(self, nframes: int | None = None, timeout: float | None = None) -> int:
+        """Block until ``nframes`` frames (default: all) have arrived; the count received.
+
+        Raises :class:`LiveError` when the acquisition ended before (naming the frames that
+        arrived and the producer's error) or after ``timeout`` seconds.
+        """
+        want = self.nframes if nframes is None else min(int(nframes), self.nframes)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._received < want:
+                if self._finished:
+                    why = f": {self._error}" if self._error is not None else ""
+                    raise LiveError(
+                        f"{self.source}: frame {want - 1} was asked for, but the acquisition "
+                        f"ended after {self._received} of {self.nframes} frames{why}; the "
+                        f"frames received are kept in {self.spill_path}"
+                    )
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    raise LiveError(
+                        f"{self.source}: waited {timeout:g} s for frame {want - 1}; "
+                        f"{self._received} of {self.nframes} frames have arrived"
+                    )
+                self._cond.wait(left)
+            return self._received
+
+    # -- reading --------------------------------------------------------------------------
+    @property
+    def axes(self) -> list[Axis]:
+        names = ("y", "x") if len(self.nav_shape) == 2 else tuple(f"nav{i}" for i in range(9))
+        nav = [Axis(names[i], n, navigate=True) for i, n in enumerate(self.nav_shape)]
+        sig = [
+            Axis(n, s, navigate=False) for n, s in zip(("ky", "kx"), self.signal_shape, strict=True)
+        ]
+        return nav + sig
+
+    @property
+    def path(self) -> str:
+        return os.fspath(self.spill_path)
+
+    def source_paths(self) -> list[str]:
+        return [os.fspath(self.spill_path)]
+
+    def _mib(self, nframes: int) -> MibReader:
+        """The ``.mib`` reader over (at least) the first ``nframes`` frames of the spill."""
+        with self._reader_lock:
+            if self._reader is None or self._reader_frames < nframes:
+                have = self._received  # everything complete now, so the next reads reuse it
+                mm = np.memmap(self.spill_path, np.uint8, "r", shape=(have * self.geometry.stride,))
+                # the reader is given the frame records only (never a partial frame) and the
+                # geometry check runs on them like on any file
+                self._reader = MibReader(mm, nav_shape=(have,), hdr=False, flip=self.flip)
+                self._reader_frames = have
+            return self._reader
+
+    def _check_fits(self, region: Region | None) -> None:
+        nbytes = math.prod(self.signal_shape) * self.dtype.itemsize
+        check_fits(nbytes, f"one frame of {self.signal_shape} {self.dtype}", self.path)
+
+    def _read_range(self, start: int, stop: int, region: Region | None) -> np.ndarray:
+        self._check_fits(region)
+        if stop > start:
+            self.wait(stop)
+        return self._mib(stop).read(start, stop, region)
+
+    def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
+        self._check_fits(region)
+        if frames.size:
+            self.wait(int(frames.max()) + 1)
+            return self._mib(int(frames.max()) + 1).read_frames(frames, region)
+        return (
+            self._mib(0).read_frames(frames, region)
+            if self._received
+            else np.empty((0, *self.signal_shape), self.dtype)
+        )
+
+    def close(self) -> None:
+        """Stop receiving (if still running) and release the spill's memory map; the spill
+        file stays."""
+        if self._stop is not None and not self._finished:
+            self._stop()
+        with self._reader_lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+                self._reader_frames = 0
+
+    def __repr__(self) -> str:
+        state = "done" if self._finished else "receiving"
+        return (
+            f"<LiveStack {self.source} {self.shape} {self.dtype}: {self._received}/"
+            f"{self.nframes} frames, {state}, spill {self.spill_path}>"
+        )
