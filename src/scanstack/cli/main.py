@@ -316,6 +316,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_demo)
 
+    from . import simulate as simulate_cli
+
+    simulate_cli.add_parser(sub)
+
     try:
         from . import crono as crono_cli
     except ImportError:  # the CRONO tools are optional at import time

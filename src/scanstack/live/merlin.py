@@ -59,7 +59,7 @@ class Control:
 
     def _ask(self, request: str) -> list[str]:
         self.channel.send(request.encode("ascii"))
-        reply = self.channel.read_message(f"the reply to {request!r}", 4096).decode("latin-1")
+        reply = self.channel.read_reply(f"the reply to {request!r}")
         parts = reply.split(",")
         code = parts[-1].strip()
         if not code.isdigit() or int(code) != 0:

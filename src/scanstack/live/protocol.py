@@ -130,6 +130,24 @@ class Channel:
         self.recv_into(memoryview(buf), what)
         return bytes(buf)
 
+    def read_reply(self, what: str) -> str:
+        """One control-port reply as text (``<TYPE>,<PARAM>,[<value>,]<code>``).
+
+        A reply always ends with its code digit. The detector counts one byte more than the
+        payload; LiberTEM-live's simulator announces the payload's own length, so after the
+        announced length minus one a reply can still lack its code: then one more byte is read.
+        """
+        n = self.read_prefix(what)
+        if n > 4096:
+            raise LiveError(f"{self.where}: {what} announces {n} bytes, at most 4096 expected")
+        buf = bytearray(n)
+        self.recv_into(memoryview(buf), what)
+        if buf.endswith(b","):
+            more = bytearray(1)
+            self.recv_into(memoryview(more), f"the code at the end of {what}")
+            buf += more
+        return buf.decode("latin-1")
+
     def send(self, payload: bytes) -> None:
         try:
             self.sock.sendall(frame_message(payload))
