@@ -127,9 +127,9 @@ def test_convert_cli_records_the_stream(tmp_path, simulate):
             "convert",
             f"merlin://127.0.0.1:{sim.data_port}",
             str(out),
-            "-O",
+            "-i",
             "nav_shape=3,4",
-            "-O",
+            "-i",
             f"spill={tmp_path / 's.mib'}",
             "-q",
         ]
