@@ -186,7 +186,7 @@ class MerlinSimulator:
                     if i == at and kind in ("drop", "header", "size", "stall"):
                         self._send_fault(conn, kind, record)
                         return
-                    conn.sendmsg([message_prefix(self.stride), record])
+                    _send_all(conn, [message_prefix(self.stride), record])
                 if not self.repeat:
                     break
                 conn.sendall(message_prefix(len(header)) + header)
@@ -251,6 +251,19 @@ class MerlinSimulator:
                 self._start_acq.set()
             return f"CMD,{command},0"
         return f"{kind or '?'},{','.join(parts[1:2]) or '?'},2"
+
+
+def _send_all(conn: socket.socket, parts: list) -> None:
+    """``sendmsg`` without copying the frame; it may send only part, so resume where it
+    stopped."""
+    views = [memoryview(p).cast("B") for p in parts]
+    while views:
+        sent = conn.sendmsg(views)
+        while views and sent >= len(views[0]):
+            sent -= len(views[0])
+            views.pop(0)
+        if views and sent:
+            views[0] = views[0][sent:]
 
 
 def frames_in(path: str | os.PathLike) -> int:
