@@ -1,0 +1,45 @@
+"""merlin:// against LiberTEM-live's own Merlin simulator (CameraSim), where it is installed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from live_helpers import NAV, make_mib
+
+import scanstack
+from scanstack import stem
+
+sim_mod = pytest.importorskip("libertem_live.detectors.merlin.sim")
+
+pytestmark = pytest.mark.slow  # its first frame waits for LiberTEM's numba warm-up (~30 s here)
+
+
+@pytest.mark.parametrize(("depth", "layout", "raw"), [(12, "2x2", True), (6, "1x1", False)])
+def test_libertem_camerasim(tmp_path, depth, layout, raw):
+    path = make_mib(tmp_path / "scan.mib", depth, layout, raw)
+    ref = scanstack.open(path, nav_shape=NAV)
+    sim = sim_mod.CameraSim(
+        path=str(path),
+        nav_shape=NAV,
+        host="127.0.0.1",
+        data_port=0,
+        control_port=0,
+        trigger_port=0,
+    )
+    sim.start()
+    sim.wait_for_listen()
+    try:
+        with scanstack.open(
+            f"merlin://127.0.0.1:{sim.server_t.sockname[1]}",
+            nav_shape=NAV,
+            control_port=sim.control_t.sockname[1],
+            spill=tmp_path / "s.mib",
+            timeout=180,
+        ) as s:
+            np.testing.assert_array_equal(s.to_numpy(), ref.to_numpy())
+            np.testing.assert_array_equal(stem.sum_pattern(s), stem.sum_pattern(ref))
+        np.testing.assert_array_equal(
+            scanstack.open(tmp_path / "s.mib", nav_shape=NAV).to_numpy(), ref.to_numpy()
+        )
+    finally:
+        sim.stop()
