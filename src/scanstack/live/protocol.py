@@ -21,6 +21,8 @@ PREFIX = b"MPX,"
 #: ``MPX,`` + 10 digits + ``,``
 PREFIX_BYTES = 15
 LENGTH_DIGITS = 10
+#: kernel receive buffer asked for on the data port (bytes; the kernel may cap it)
+RECV_BUFFER = 8 << 20
 DATA_PORT = 6342
 CONTROL_PORT = 6341
 #: reply codes of the control port
@@ -89,6 +91,8 @@ class Channel:
             except OSError as exc:
                 raise LiveError(f"{where}: cannot connect ({exc})") from None
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # a frame is up to megabytes: a large kernel buffer means fewer, larger reads
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
         return cls(sock, where, timeout)
 
     def recv_into(self, view: memoryview, what: str) -> None:
