@@ -68,6 +68,7 @@ class LiveStack(Stack):
         self._finished = False
         self._error: BaseException | None = None
         self._cond = threading.Condition()
+        self._targets: list[int] = []  # frame counts the waiting readers need
         self._reader: MibReader | None = None
         self._reader_frames = 0
         self._reader_lock = threading.Lock()
@@ -80,7 +81,10 @@ class LiveStack(Stack):
         with self._cond:
             self._received = int(frames_received)
             self._t_last = time.perf_counter()
-            self._cond.notify_all()
+            # wake readers only when one of them can go on: waking them on every frame hands
+            # the GIL back and forth and slowed receiving several-fold
+            if self._targets and self._received >= min(self._targets):
+                self._cond.notify_all()
 
     def finish(self, error: BaseException | None = None) -> None:
         """The producer has ended (``error`` says why, when it did not complete)."""
@@ -134,7 +138,11 @@ class LiveStack(Stack):
                         f"{self.source}: waited {timeout:g} s for frame {want - 1}; "
                         f"{self._received} of {self.nframes} frames have arrived"
                     )
-                self._cond.wait(left)
+                self._targets.append(want)
+                try:
+                    self._cond.wait(left)
+                finally:
+                    self._targets.remove(want)
             return self._received
 
     # -- reading --------------------------------------------------------------------------
