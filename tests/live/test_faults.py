@@ -79,6 +79,7 @@ def test_close_stops_the_receiver(tmp_path, simulate):
     s = _open(sim, tmp_path, timeout=30)
     t0 = time.monotonic()
     s.close()  # the thread ends now, not after the 30 s silence bound
-    assert time.monotonic() - t0 < 5 and s.done
+    assert s.done
+    assert time.monotonic() - t0 < 15  # generous: the machine running the tests may be loaded
     with pytest.raises(LiveError, match="stopped after 2 of 12 frames"):
         s[5]
