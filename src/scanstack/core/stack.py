@@ -44,6 +44,14 @@ PER_FRAME_METADATA_KEYS = (
     "spectrum_id",
     "selected_pixel",
 )
+#: units of the per-frame arrays where every format that writes them agrees (xarray/HyperSpy attrs)
+PER_FRAME_UNITS = {
+    "omega": "deg",
+    "live_time": "s",
+    "real_time": "s",
+    "output_count_rate": "counts/ms",
+    "motor_positions": "µm",
+}
 
 
 def _is_integer(key: Any) -> bool:
@@ -310,30 +318,20 @@ class Stack:
         return data if dtype is None else data.astype(dtype)
 
     def to_xarray(self, lazy: bool = True):
-        """An ``xarray.DataArray`` with named dims, coordinates (units in attrs) and metadata.
+        """An ``xarray.DataArray`` (dask-backed if ``lazy``) with named dims, coordinates (units
+        in attrs), per-frame arrays as non-dimension coordinates and JSON-safe metadata attrs.
 
-        Needs the ``xarray`` extra.
+        Built by the same code as the ``scanstack`` xarray backend. Needs the ``xarray`` extra.
         """
         try:
-            import xarray as xr
+            from .xarray_backend import to_dataarray
         except ImportError as exc:  # pragma: no cover - depends on the environment
             from .errors import UnsupportedError
 
             raise UnsupportedError(
                 "to_xarray needs xarray: pip install 'scanstack[xarray]'"
             ) from exc
-        from .metadata import to_jsonable
-
-        names = _unique_names([a.name for a in self.axes])
-        coords = {}
-        for name, axis in zip(names, self.axes, strict=True):
-            coords[name] = xr.Variable(name, axis.coordinates, attrs={"units": axis.units})
-        data = self.to_dask() if lazy else self.to_numpy()
-        attrs = {k: v for k, v in to_jsonable(self.metadata).items() if v is not None}
-        attrs = {k: (v if isinstance(v, (str, int, float)) else str(v)) for k, v in attrs.items()}
-        return xr.DataArray(
-            data, dims=names, coords=coords, attrs=attrs, name=self.metadata.get("title") or None
-        )
+        return to_dataarray(self, self.to_dask() if lazy else self.to_numpy())
 
     def to_rsciio_dicts(self, lazy: bool = True) -> list[dict]:
         """RosettaSciIO's return value: ``[{'data', 'axes', 'metadata', 'original_metadata'}]``.
@@ -347,7 +345,9 @@ class Stack:
             d = axis.to_dict()
             d["index_in_array"] = i
             axes.append(d)
-        metadata = getattr(self, "rsciio_metadata", None) or _rsciio_metadata(self.metadata)
+        from .hyperspy_signal import hyperspy_metadata
+
+        metadata = hyperspy_metadata(self)
         return [
             {
                 "data": data,
@@ -356,6 +356,23 @@ class Stack:
                 "original_metadata": copy.deepcopy(self.original_metadata),
             }
         ]
+
+    def to_hyperspy(self, lazy: bool = True, signal_type: str | None = None):
+        """A HyperSpy signal over this stack: ``Signal2D`` for 2-D frames, ``Signal1D`` for
+        spectra, ``BaseSignal`` otherwise (or the class of an installed extension that registers
+        the signal type, e.g. pyxem's for ``electron_diffraction``), lazy by default with dask
+        chunks of whole frames along the navigation axes.
+
+        Axes keep names, units and scale/offset (or their values when non-uniform); the
+        metadata is mapped to HyperSpy's tree (``General.title``, ``original_filename``,
+        ``date``/``time``, ``Signal.signal_type``, ``Acquisition_instrument``) and
+        ``original_metadata`` is kept (JSON-safe). ``signal_type`` overrides the mapped one,
+        e.g. ``"EDS_SEM"`` to use exspy's X-ray line tools on XRF spectra. Needs the
+        ``hyperspy`` extra.
+        """
+        from .hyperspy_signal import to_hyperspy
+
+        return to_hyperspy(self, lazy=lazy, signal_type=signal_type)
 
     # -- files ----------------------------------------------------------------------------
     def source_paths(self) -> list[str]:
@@ -377,6 +394,13 @@ class Stack:
             f"dtype={np.dtype(self.dtype).name}>"
         )
 
+    def _repr_html_(self) -> str:
+        """Jupyter's view: format, shapes, dtype, size, axes with units, chunks, key metadata
+        (built from the header only: nothing is read)."""
+        from .htmlrepr import stack_html
+
+        return stack_html(self)
+
     # -- construction helpers ----------------------------------------------------------------
     @staticmethod
     def from_array(
@@ -395,33 +419,6 @@ class Stack:
                 original_metadata=original_metadata,
             )
         )
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        if n in seen:
-            seen[n] += 1
-            out.append(f"{n}_{seen[n]}")
-        else:
-            seen[n] = 0
-            out.append(n)
-    return out
-
-
-def _rsciio_metadata(metadata: dict) -> dict:
-    general = {"title": metadata.get("title", "")}
-    if metadata.get("original_file"):
-        import os
-
-        general["original_filename"] = os.path.basename(metadata["original_file"])
-    acq = metadata.get("acquisition_time")
-    if isinstance(acq, str) and "T" in acq:
-        date, time = acq.rstrip("Z").split("T", 1)
-        general["date"], general["time"] = date, time
-        general["time_zone"] = "UTC"
-    return {"General": general, "Signal": {"signal_type": metadata.get("signal_type", "")}}
 
 
 def _split_signal_key(keys: tuple, signal_shape: tuple[int, ...]) -> tuple[Region | None, tuple]:
@@ -695,16 +692,6 @@ class _DaskSource:
         self.ndim = len(self.shape)
 
     def __getitem__(self, key):
-        s = self.stack
-        key = key if isinstance(key, tuple) else (key,)
-        key = key + (slice(None),) * (self.ndim - len(key))
-        nnav = len(s.nav_shape)
-        nav_key, sig_key = key[:nnav], key[nnav:]
-        if not all(isinstance(k, slice) for k in key):
-            return s.to_numpy()[key]
-        frame_map = np.arange(s.nframes).reshape(s.nav_shape)[nav_key]
-        region, post = _split_signal_key(sig_key, s.signal_shape)
-        data = s._read_frames(frame_map.reshape(-1), region)
-        if post:
-            data = data[(slice(None), *post)]
-        return data.reshape(frame_map.shape + data.shape[1:])
+        from .outer import read_outer
+
+        return read_outer(self.stack, key)
