@@ -1,0 +1,103 @@
+"""Stack.to_hyperspy (issue 11 item 2): classes, axes, metadata, laziness, save and load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import scanstack
+from scanstack import Axis, Stack
+
+hs = pytest.importorskip("hyperspy.api")
+
+
+def _stack(case):
+    return scanstack.open(case.path, case.format, **case.options)
+
+
+def test_class_axes_metadata(case):
+    s = _stack(case)
+    sig = s.to_hyperspy()
+    assert sig._lazy
+    want = hs.signals.Signal2D if len(s.signal_shape) == 2 else hs.signals.Signal1D
+    assert isinstance(sig, want)
+    order = [a for a in sig.axes_manager.navigation_axes[::-1]] + [
+        a for a in sig.axes_manager.signal_axes[::-1]
+    ]  # HyperSpy lists axes fastest first; ours are in array order
+    assert [a.name for a in order] == [n for n, _ in case.axes]
+    assert [str(a.units) if a.units != "<undefined>" else "" for a in order] == [
+        u for _, u in case.axes
+    ]
+    for a, ours in zip(order, s.axes, strict=True):
+        assert a.scale == pytest.approx(ours.scale) and a.offset == pytest.approx(ours.offset)
+    md = sig.metadata
+    assert md.General.title == s.metadata.get("title", "")
+    if case.name in ("mib", "crono", "nexus"):
+        assert md.General.original_filename == case.path.rsplit("/", 1)[-1]
+    hs_type = {"xrf": "XRF"}.get(case.signal_type, case.signal_type)
+    assert md.Signal.signal_type == hs_type
+    if case.name == "mib":
+        assert (md.General.date, md.General.time_zone) == ("2018-01-02", "UTC")
+        assert md.Acquisition_instrument.dwell_time == pytest.approx(0.1)
+        assert md.Acquisition_instrument.Detector.detector == "Quantum Detectors Merlin"
+    if case.name == "crono":
+        assert md.General.date == "2021-10-15" and md.General.time == "14:20:02"
+        assert md.Acquisition_instrument.Detector.name == "CRONO MA-XRF"
+    if s.original_metadata:
+        assert set(sig.original_metadata.as_dictionary()) == {
+            k.lstrip("_") for k in s.original_metadata
+        }
+    # chunked along navigation only: whole frames
+    assert all(len(c) == 1 for c in sig.data.chunks[len(s.nav_shape) :])
+    np.testing.assert_array_equal(np.asarray(sig.data), case.truth)
+
+
+def test_lazy_conversion_reads_nothing(case, counting):
+    s = scanstack.open(case.path, "counting", inner_format=case.format, **case.options)
+    sig = s.to_hyperspy()
+    assert counting == []
+    # HyperSpy's inav runs fastest axis first: inav[0] is index 0 of the last navigation axis
+    want = case.truth[(slice(None),) * (len(s.nav_shape) - 1) + (0,)]
+    np.testing.assert_array_equal(sig.inav[0].data.compute(), want)
+    assert counting
+
+
+def test_hspy_round_trip(case, tmp_path):
+    s = _stack(case)
+    sig = s.to_hyperspy()
+    sig.save(tmp_path / "x.hspy")
+    back = hs.load(tmp_path / "x.hspy", lazy=True)
+    np.testing.assert_array_equal(np.asarray(back.data), case.truth)
+    assert back.metadata.General.title == sig.metadata.General.title
+    assert back.metadata.Signal.signal_type == sig.metadata.Signal.signal_type
+    assert [(a.name, a.scale, a.offset) for a in back.axes_manager._axes] == [
+        (a.name, a.scale, a.offset) for a in sig.axes_manager._axes
+    ]
+
+
+def test_zspy_round_trip(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    if not hasattr(zarr.storage, "NestedDirectoryStore"):
+        pytest.skip("RosettaSciIO's zspy writer needs zarr 2 (NestedDirectoryStore); zarr 3 here")
+    data = np.arange(2 * 3 * 8 * 6, dtype=np.uint16).reshape(2, 3, 8, 6)
+    sig = Stack.from_array(data, signal_ndim=2, metadata={"title": "z"}).to_hyperspy()
+    sig.save(tmp_path / "x.zspy")
+    np.testing.assert_array_equal(np.asarray(hs.load(tmp_path / "x.zspy").data), data)
+
+
+def test_non_uniform_axis_and_signal_type_override():
+    data = np.arange(3 * 4 * 16, dtype=np.float32).reshape(3, 4, 16)
+    axes = [
+        Axis("y", 3, "nm", values=np.array([0.0, 1.5, 4.0])),
+        Axis("x", 4, "nm", 2.0, 10.0),
+        Axis("energy", 16, "keV", 0.5, 1.0, navigate=False),
+    ]
+    s = Stack.from_array(data, signal_ndim=1, axes=axes, metadata={"signal_type": "xrf"})
+    sig = s.to_hyperspy(lazy=False)
+    assert not sig._lazy
+    y = sig.axes_manager["y"]
+    assert not y.is_uniform
+    np.testing.assert_array_equal(y.axis, [0.0, 1.5, 4.0])
+    pytest.importorskip("exspy")
+    eds = s.to_hyperspy(signal_type="EDS_SEM")
+    assert type(eds).__name__ == "LazyEDSSEMSpectrum"  # exspy's tooling applies
