@@ -81,6 +81,7 @@ def to_hyperspy(stack: Any, lazy: bool = True, signal_type: str | None = None):
             "to_hyperspy needs HyperSpy: pip install 'scanstack[hyperspy]'"
         ) from exc
     (d,) = stack.to_rsciio_dicts(lazy=lazy)
+    d["metadata"] = hyperspy_metadata(stack)  # ours, with the format's RosettaSciIO tree on top
     if signal_type is not None:
         d["metadata"]["Signal"]["signal_type"] = signal_type
     d["original_metadata"] = _browsable(to_jsonable(d["original_metadata"]))

@@ -347,7 +347,8 @@ class Stack:
             axes.append(d)
         from .hyperspy_signal import hyperspy_metadata
 
-        metadata = hyperspy_metadata(self)
+        # a format that mirrors RosettaSciIO's own reader gives its tree key for key
+        metadata = getattr(self, "rsciio_metadata", None) or hyperspy_metadata(self)
         return [
             {
                 "data": data,
