@@ -45,7 +45,7 @@ def _mib_case(shared_data) -> Case:
 
 
 def _crono_case(tmp) -> Case:
-    from scanstack.formats.crono import write_crono
+    from scanstack.datasets import write_crono
 
     path = tmp / "scan.HDF5"
     truth = write_crono(path, rows=4, columns=5, channels=512, images=False, seed=3)
