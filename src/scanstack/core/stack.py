@@ -422,6 +422,20 @@ class Stack:
         )
 
 
+def _unique_names(names: list[str]) -> list[str]:
+    """Dimension names: repeated names get ``_1``, ``_2``... (xarray, napari)."""
+    seen: dict[str, int] = {}
+    out = []
+    for n in names:
+        if n in seen:
+            seen[n] += 1
+            out.append(f"{n}_{seen[n]}")
+        else:
+            seen[n] = 0
+            out.append(n)
+    return out
+
+
 def _split_signal_key(keys: tuple, signal_shape: tuple[int, ...]) -> tuple[Region | None, tuple]:
     """Split keys over the signal dims into a readable region plus what to apply after reading."""
     if not keys:

@@ -27,7 +27,7 @@ from xarray.core import indexing
 
 from .metadata import to_jsonable
 from .outer import read_outer
-from .stack import PER_FRAME_METADATA_KEYS, PER_FRAME_UNITS, Stack
+from .stack import PER_FRAME_METADATA_KEYS, PER_FRAME_UNITS, Stack, _unique_names
 
 #: name of the one data variable of a dataset opened with the backend
 VARIABLE = "data"
@@ -52,16 +52,7 @@ class ScanstackBackendArray(BackendArray):
 
 def dim_names(stack: Stack) -> list[str]:
     """The dimension names of ``stack`` (axis names; repeated names get ``_1``, ``_2``...)."""
-    seen: dict[str, int] = {}
-    out = []
-    for name in (a.name for a in stack.axes):
-        if name in seen:
-            seen[name] += 1
-            out.append(f"{name}_{seen[name]}")
-        else:
-            seen[name] = 0
-            out.append(name)
-    return out
+    return _unique_names([a.name for a in stack.axes])
 
 
 def _per_frame(metadata: dict, nframes: int) -> dict[str, np.ndarray]:
