@@ -9,6 +9,7 @@ Examples::
     scanstack convert raw.h5 clean.h5 --format hdf5 --op dark=dark.npy --op flip=v -O path=images
     scanstack stats ge.npz --stat median -o median.tif
     scanstack preview crono.HDF5 -o crono.png
+    scanstack live scan.mib --nav 256x256 --bf r=30 -o live.png
     scanstack demo --output demo-output
 """
 
@@ -316,9 +317,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_demo)
 
+    from . import live as live_cli
     from . import simulate as simulate_cli
 
     simulate_cli.add_parser(sub)
+    live_cli.add_parser(sub)
 
     try:
         from . import crono as crono_cli

@@ -8,7 +8,8 @@
 
 :mod:`.protocol` (framing), :mod:`.merlin` (client), :mod:`.stack` (:class:`LiveStack`, reusable
 by any producer appending ``.mib`` frames to a file), :mod:`.simulator` (``scanstack simulate
-merlin``).
+merlin``), :mod:`.follow` (a ``.mib`` still being written, ``open(p, follow=True)``, and the
+picture ``scanstack live`` refreshes).
 """
 
 from __future__ import annotations

@@ -23,6 +23,7 @@ import numpy as np
 
 from ...core.errors import FormatError, UnsupportedError
 from ...core.reader import Reader, Region, crop, region_shape
+from ...core.registry import forwarding_signature
 from ...core.stack import ReaderStack
 from .._files import file_runs
 from . import navigation as nav
@@ -871,12 +872,23 @@ class MibStack(ReaderStack):
         return (MibStack, (self.reader,))
 
 
-def open_mib(source: Any, **options: Any) -> MibStack:
-    """``scanstack.open(source, 'mib', **options)``; see :class:`MibReader` for the options."""
+def open_mib(source: Any, *, follow: bool = False, timeout: float | None = None, **options: Any):
+    """``scanstack.open(source, 'mib', **options)``; see :class:`MibReader` for the options.
+
+    ``follow=True``: the file is still being written (:mod:`.follow`); ``timeout`` (s, default
+    10) is how long a read waits for a new frame before giving up.
+    """
+    if follow:
+        from .follow import open_follow
+
+        return open_follow(source, **({} if timeout is None else {"timeout": timeout}), **options)
+    if timeout is not None:
+        raise ValueError("timeout= applies to follow=True only")
     return MibStack(MibReader(source, **options))
 
 
-open_mib.__wrapped__ = MibReader  # its options are MibReader's (the registry checks them)
+# its options are MibReader's plus follow/timeout (the registry checks them)
+open_mib.__signature__ = forwarding_signature(open_mib, MibReader)
 
 
 def sniff(probe) -> float:

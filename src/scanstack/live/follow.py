@@ -1,0 +1,171 @@
+"""Follow a scan while it is recorded: a growing ``.mib`` and a picture that fills in.
+
+>>> import scanstack
+>>> from scanstack.live.follow import LivePicture, detector_masks
+>>> s = scanstack.open("scan.mib", follow=True, nav_shape=(256, 256))  # len(s) grows
+>>> pic = LivePicture(s, detector_masks(s.signal_shape, bf=30))
+>>> pic.run("live.png", every_frames=4096)   # PNG rewritten atomically as frames land
+
+:class:`LivePicture` works on any stack; on a growing one (``frames_available()`` /
+``wait_for()``, :class:`scanstack.core.growing.Growing`) it reads only frames that have landed,
+so a followed file and a live detector stream are driven the same way. An ordinary file is a
+stack that has already arrived whole.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..core.growing import Growing, StalledError
+from ..core.safety import atomic_path
+from ..core.stack import Stack
+from ..formats.mib.follow import FollowMibStack, open_follow
+
+__all__ = [
+    "FollowMibStack",
+    "Growing",
+    "LivePicture",
+    "StalledError",
+    "detector_masks",
+    "open_follow",
+]
+
+
+def detector_masks(
+    signal_shape: Sequence[int],
+    bf: float | None = None,
+    adf: tuple[float, float] | None = None,
+    center: Sequence[float] | None = None,
+) -> dict[str, np.ndarray]:
+    """Virtual detectors by name: ``"BF"`` a disk of radius ``bf`` px, ``"ADF"`` a ring
+    ``adf = (inner, outer)`` px, around ``center`` (row, col; default the frame centre)."""
+    from ..stem.detectors import disk_mask, ring_mask
+
+    rows, cols = signal_shape[-2:]
+    c = tuple(center) if center is not None else ((rows - 1) / 2, (cols - 1) / 2)
+    masks = {}
+    if bf is not None:
+        masks[f"BF r={bf:g}"] = disk_mask((rows, cols), c, bf)
+    if adf is not None:
+        masks[f"ADF {adf[0]:g}-{adf[1]:g}"] = ring_mask((rows, cols), c, *adf)
+    return masks
+
+
+class LivePicture:
+    """Virtual images (one per detector) and the sum pattern of a stack, filled in frame order.
+
+    ``images[name]``: float64 ``nav_shape``, NaN where no frame has been read yet;
+    ``sum_pattern``: float64 frame shape, the sum of the frames read; ``done``: frames read.
+    """
+
+    def __init__(self, stack: Stack, detectors: dict[str, np.ndarray], sum_pattern: bool = True):
+        if len(stack.signal_shape) != 2:
+            raise ValueError(f"live pictures need 2-D frames, not {stack.signal_shape}")
+        self.stack = stack
+        self.names = list(detectors)
+        self._weights = (
+            np.stack([np.asarray(detectors[k], np.float64).reshape(-1) for k in self.names])
+            if self.names
+            else np.empty((0, math.prod(stack.signal_shape)))
+        )
+        self.nav_shape = tuple(stack.nav_shape) or (1,)
+        self.nframes = stack.nframes
+        self._flat = np.full((len(self.names), self.nframes), np.nan)
+        self.sum_pattern = np.zeros(stack.signal_shape, np.float64) if sum_pattern else None
+        self.done = 0
+        self.writes = 0
+
+    @property
+    def images(self) -> dict[str, np.ndarray]:
+        return {k: self._flat[i].reshape(self.nav_shape) for i, k in enumerate(self.names)}
+
+    def available(self) -> int:
+        """Frames readable now."""
+        if isinstance(self.stack, Growing):
+            return self.stack.frames_available()
+        return self.nframes
+
+    def update(self, stop: int | None = None) -> int:
+        """Read and fold frames ``done:stop`` (default: all available); returns how many."""
+        stop = self.available() if stop is None else min(stop, self.nframes)
+        start = self.done
+        if stop <= start:
+            return 0
+        for a, b, block in self.stack.iter_blocks(start=start, stop=stop):
+            flat = block.reshape(b - a, -1)
+            if self.names:
+                self._flat[:, a:b] = self._weights @ flat.T  # (k, n): one BLAS call per block
+            if self.sum_pattern is not None:
+                self.sum_pattern += block.sum(axis=0, dtype=np.float64)
+            self.done = b
+        return stop - start
+
+    def render(self):
+        """The picture: one panel per detector and the sum pattern (PIL image)."""
+        from ..preview import render
+
+        nav = self.nav_shape if len(self.nav_shape) == 2 else (1, self.nframes)
+        panels = [render.image(img.reshape(nav), title=k) for k, img in self.images.items()]
+        if self.sum_pattern is not None:
+            panels.append(render.image(self.sum_pattern, log=True, title="sum pattern (log)"))
+        page = render.grid(panels, ncols=len(panels))
+        return render.stack_vertically(
+            [render.titled(page, f"{self.done} / {self.nframes} frames")]
+        )
+
+    def write(self, path: str | Path) -> None:
+        """Write the picture as PNG, atomically (a viewer never sees half a file)."""
+        img = self.render()
+        with atomic_path(path, inputs=self.stack.source_paths()) as tmp:
+            img.save(tmp, format="PNG")
+        self.writes += 1
+
+    def run(
+        self,
+        path: str | Path,
+        every_frames: int | None = None,
+        every_seconds: float | None = 1.0,
+        timeout: float | None = None,
+        on_write=None,
+    ) -> int:
+        """Fill the picture to the end of the scan, rewriting ``path`` every ``every_frames``
+        frames or ``every_seconds`` s (whichever comes first), and once at the end.
+
+        A growing source that stalls for ``timeout`` s (default: the source's own) ends with
+        :class:`StalledError` after the picture of the frames seen has been written.
+        Returns the number of pictures written. ``on_write(done, nframes)`` is called after each.
+        """
+        growing = isinstance(self.stack, Growing)
+        last_write, written_at = time.monotonic(), self.done
+        while True:
+            if self.done >= self.nframes:
+                break
+            try:
+                if growing:
+                    self.stack.wait_for(self.done, timeout)
+                # a bounded step keeps the picture fresh while a fast source runs ahead
+                step = every_frames or self.stack.frames_per_block()
+                self.update(min(self.available(), self.done + step))
+            except StalledError:
+                self.write(path)
+                if on_write:
+                    on_write(self.done, self.nframes)
+                raise
+            due_frames = every_frames is not None and self.done - written_at >= every_frames
+            due_time = every_seconds is not None and (
+                time.monotonic() - last_write >= every_seconds
+            )
+            if (due_frames or due_time) and self.done < self.nframes:
+                self.write(path)
+                last_write, written_at = time.monotonic(), self.done
+                if on_write:
+                    on_write(self.done, self.nframes)
+        self.write(path)
+        if on_write:
+            on_write(self.done, self.nframes)
+        return self.writes
