@@ -14,7 +14,6 @@ stack that has already arrived whole.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -68,11 +67,7 @@ class LivePicture:
             raise ValueError(f"live pictures need 2-D frames, not {stack.signal_shape}")
         self.stack = stack
         self.names = list(detectors)
-        self._weights = (
-            np.stack([np.asarray(detectors[k], np.float64).reshape(-1) for k in self.names])
-            if self.names
-            else np.empty((0, math.prod(stack.signal_shape)))
-        )
+        self._masks = [np.asarray(detectors[k], np.float64) for k in self.names]
         self.nav_shape = tuple(stack.nav_shape) or (1,)
         self.nframes = stack.nframes
         self._flat = np.full((len(self.names), self.nframes), np.nan)
@@ -96,12 +91,15 @@ class LivePicture:
         start = self.done
         if stop <= start:
             return 0
+        from .. import stem
+
         for a, b, block in self.stack.iter_blocks(start=start, stop=stop):
-            flat = block.reshape(b - a, -1)
+            # the block as an in-memory stack: stem's compiled kernels fold it in place
+            part = Stack.from_array(block, signal_ndim=2)
             if self.names:
-                self._flat[:, a:b] = self._weights @ flat.T  # (k, n): one BLAS call per block
+                self._flat[:, a:b] = stem.virtual_images(part, self._masks)
             if self.sum_pattern is not None:
-                self.sum_pattern += block.sum(axis=0, dtype=np.float64)
+                self.sum_pattern += stem.sum_pattern(part)
             self.done = b
         return stop - start
 
