@@ -91,6 +91,9 @@ def test_cli_live_stalled_and_bad_options(tmp_path, capsys):
     rc = main(["live", str(dst), "--bf", "r=3", "-o", str(png), "--timeout", "0.3", "-q"])
     assert rc == 2 and png.exists()
     assert "5 of 20 frames" in capsys.readouterr().err
+    assert main(["live", str(dst), "--bf", "r=3", "-o", str(png)]) == 2  # exists: refused first
+    assert "exists" in capsys.readouterr().err
+    png = tmp_path / "other.png"
     assert main(["live", str(dst), "--nav", "4by5", "--bf", "3", "-o", str(png)]) == 2
     assert "--nav wants ROWSxCOLUMNS" in capsys.readouterr().err
     assert main(["live", str(dst), "--bf", "radius=3", "-o", str(png)]) == 2

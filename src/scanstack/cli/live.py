@@ -18,7 +18,7 @@ import argparse
 import sys
 
 from ..core import errors
-from .options import parse_options
+from .options import add_overwrite, parse_options
 
 
 def parse_nav(text: str) -> tuple[int, ...]:
@@ -50,12 +50,12 @@ def _numbers(text: str, keys: tuple[str, ...], what: str) -> list[float]:
         raise errors.UnsupportedError(f"{what} wants {form}, not {text!r}") from None
 
 
-def _open_source(args):
+def _open_source(args, nav: tuple[int, ...] | None):
     import scanstack
 
     options = parse_options(args.in_option)
-    if args.nav:
-        options["nav_shape"] = parse_nav(args.nav)
+    if nav:
+        options["nav_shape"] = nav
     source = args.input
     if str(source).lower().endswith(".mib"):
         options.setdefault("follow", True)
@@ -65,12 +65,15 @@ def _open_source(args):
 
 
 def cmd_live(args) -> int:
+    from ..core.safety import check_output
     from ..live.follow import LivePicture, detector_masks
 
     bf = _numbers(args.bf, ("r",), "--bf")[0] if args.bf else None
     adf = tuple(_numbers(args.adf, ("inner", "outer"), "--adf")) if args.adf else None
     center = _numbers(args.center, ("row", "col"), "--center") if args.center else None
-    with _open_source(args) as stack:
+    nav = parse_nav(args.nav) if args.nav else None
+    check_output(args.output, args.overwrite)  # before waiting for a scan, not after it
+    with _open_source(args, nav) as stack:
         masks = detector_masks(stack.signal_shape, bf=bf, adf=adf, center=center)
         if not masks and args.no_sum:
             raise errors.UnsupportedError(
@@ -89,6 +92,7 @@ def cmd_live(args) -> int:
                 every_seconds=args.every_seconds,
                 timeout=args.timeout,
                 on_write=report,
+                overwrite=args.overwrite,
             )
         finally:
             if not args.quiet:
@@ -135,5 +139,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--in-option", "-i", action="append", metavar="KEY=VALUE", help="reader option, repeatable"
     )
     p.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+    add_overwrite(p)
     p.set_defaults(func=cmd_live)
     return p

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.growing import Growing, StalledError
-from ..core.safety import atomic_path
+from ..core.safety import atomic_path, check_output
 from ..core.stack import Stack
 from ..formats.mib.follow import FollowMibStack, open_follow
 
@@ -116,10 +116,13 @@ class LivePicture:
             [render.titled(page, f"{self.done} / {self.nframes} frames")]
         )
 
-    def write(self, path: str | Path) -> None:
-        """Write the picture as PNG, atomically (a viewer never sees half a file)."""
+    def write(self, path: str | Path, overwrite: bool = False) -> None:
+        """Write the picture as PNG, atomically (a viewer never sees half a file).
+
+        An existing ``path`` is refused unless ``overwrite`` or this picture wrote it before."""
         img = self.render()
-        with atomic_path(path, inputs=self.stack.source_paths()) as tmp:
+        again = overwrite or self.writes > 0  # refreshing its own picture
+        with atomic_path(path, overwrite=again, inputs=self.stack.source_paths()) as tmp:
             img.save(tmp, format="PNG")
         self.writes += 1
 
@@ -130,6 +133,7 @@ class LivePicture:
         every_seconds: float | None = 1.0,
         timeout: float | None = None,
         on_write=None,
+        overwrite: bool = False,
     ) -> int:
         """Fill the picture to the end of the scan, rewriting ``path`` every ``every_frames``
         frames or ``every_seconds`` s (whichever comes first), and once at the end.
@@ -137,7 +141,9 @@ class LivePicture:
         A growing source that stalls for ``timeout`` s (default: the source's own) ends with
         :class:`StalledError` after the picture of the frames seen has been written.
         Returns the number of pictures written. ``on_write(done, nframes)`` is called after each.
+        An existing ``path`` is refused at the start unless ``overwrite``.
         """
+        check_output(path, overwrite or self.writes > 0)  # refuse before the scan, not after
         growing = isinstance(self.stack, Growing)
         last_write, written_at = time.monotonic(), self.done
         while True:
@@ -150,7 +156,7 @@ class LivePicture:
                 step = every_frames or self.stack.frames_per_block()
                 self.update(min(self.available(), self.done + step))
             except StalledError:
-                self.write(path)
+                self.write(path, overwrite)
                 if on_write:
                     on_write(self.done, self.nframes)
                 raise
@@ -159,11 +165,11 @@ class LivePicture:
                 time.monotonic() - last_write >= every_seconds
             )
             if (due_frames or due_time) and self.done < self.nframes:
-                self.write(path)
+                self.write(path, overwrite)
                 last_write, written_at = time.monotonic(), self.done
                 if on_write:
                     on_write(self.done, self.nframes)
-        self.write(path)
+        self.write(path, overwrite)
         if on_write:
             on_write(self.done, self.nframes)
         return self.writes
