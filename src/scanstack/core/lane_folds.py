@@ -16,26 +16,22 @@ from .aot import AotKernel
 from .lanes import Lanes
 
 # The kernels of :mod:`.lane_kernels` run either compiled ahead of time (loaded without numba, see
-# :mod:`.aot`) or under numba's JIT. Measured on this project's machine (64 frames of 1 Mpixel,
-# big-endian u16, one thread): the ahead-of-time build runs 3-5x slower than the JIT (sum 0.092 s
-# vs 0.029 s, max 0.103 s vs 0.018 s), but starting numba costs ~0.6 s of CPU once per process.
-# So the JIT is used when numba is loaded already, or when the memory folded is large enough to
-# repay its start (JIT_BYTES); small files in a fresh process (the CLI) never start numba.
+# :mod:`.aot`) or under numba's JIT, equally fast per byte since the ahead-of-time build is compiled
+# for C-contiguous arrays like the JIT (it was 3-5x slower when built for any layout, and numba was
+# then started for sources of 2 GiB and more). The JIT is used when numba is loaded already (its
+# dispatcher costs nothing more then); otherwise a fresh process (the CLI) never starts numba.
 _SOURCE = "scanstack.core.lane_kernels"
 _LANES = "{1}[:]({0}[:, :], int64[:], int64, int64, boolean, {1}[:])"
 _BITS = "uint64[:](uint64[:, :], int64[:], int64, int64, uint64[:])"
-#: bytes of a source above which numba's JIT is started for it (see above)
-JIT_BYTES = 2 << 30
 
 
-def _use_jit(data: np.ndarray) -> bool:
-    return "numba" in sys.modules or data.nbytes >= JIT_BYTES
+def _use_jit() -> bool:
+    return "numba" in sys.modules
 
 
 class _Kernels:
     """``K.name(data, frames, off, n, [swap,] acc)`` calls the kernel for the dtypes: the JIT or
-    the ahead-of-time build, as decided by :func:`_use_jit` for ``data`` (the whole memory map
-    when folding in place, one block otherwise)."""
+    the ahead-of-time build, as decided by :func:`_use_jit`."""
 
     def __init__(self):
         lanes = ("sum_lanes", "add_lanes", "max_lanes", "min_lanes")
@@ -50,21 +46,22 @@ class _Kernels:
             kernel = self._bits[name]
 
             def bits(data, frames, off, n, acc):
-                func = kernel.jit() if _use_jit(data) else kernel.get()
+                func = kernel.jit() if _use_jit() else kernel.get()
                 return func(data, _frames(frames), int(off), int(n), acc)
 
             return bits
         kernel = self._lanes[name]
 
         def lanes(data, frames, off, n, swap, acc):
-            func = kernel.jit() if _use_jit(data) else kernel.get(data.dtype, acc.dtype)
+            func = kernel.jit() if _use_jit() else kernel.get(data.dtype, acc.dtype)
             return func(data, _frames(frames), int(off), int(n), bool(swap), acc)
 
         return lanes
 
 
 def _frames(frames: np.ndarray) -> np.ndarray:
-    return frames if frames.dtype == np.int64 else frames.astype(np.int64)
+    # contiguous, so the kernel's build for contiguous arrays runs (see core.aot)
+    return np.ascontiguousarray(frames, dtype=np.int64)
 
 
 K = _Kernels()
