@@ -168,7 +168,7 @@ def _write_image(array: np.ndarray, path: str, sources, overwrite: bool = False)
         elif suffix == ".png":
             from ..preview import render
 
-            render.image(array, size=None).save(tmp, format="PNG")
+            render.array_png(array, tmp)
         else:
             raise errors.WriteError(f"{path}: write .tif, .npy or .png")
 
