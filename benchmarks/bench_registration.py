@@ -32,7 +32,7 @@ def make_pairs(quick: bool) -> list[tuple[np.ndarray, np.ndarray, tuple[float, f
     """``(crop_a, crop_b, true (drow, dcol))`` for overlapping frame pairs of a synthetic scan."""
     from scanstack.crono import open_frames
     from scanstack.crono.mosaic import _gray
-    from scanstack.formats.crono import write_crono
+    from scanstack.datasets import write_crono
 
     rng = np.random.default_rng(0)
     with tempfile.TemporaryDirectory() as tmp:

@@ -22,15 +22,13 @@ pytest.importorskip("matplotlib")
 
 
 @pytest.fixture(autouse=True)
-def fallback_registered():
+def fallback_registered(monkeypatch):
+    """The fallback registered for one test (restored after it, whatever was there)."""
     from scanstack.formats import rsciio_fallback
 
     registry.formats()  # the natives first, as the entry points load them
-    added = registry._registry.get("rsciio") is None
-    registry.register(rsciio_fallback.FORMAT)
-    yield rsciio_fallback
-    if added:
-        registry._registry.pop("rsciio", None)
+    monkeypatch.setitem(registry._registry, "rsciio", rsciio_fallback.FORMAT)
+    return rsciio_fallback
 
 
 def _blockfile(path, data: np.ndarray, scale_nm: float = 2.5) -> None:
@@ -126,6 +124,16 @@ def test_mrc_values_and_every_tool(tmp_path):
     np.testing.assert_array_equal(scanstack.open(tmp_path / "vol.zarr").to_numpy(), data)
     assert main(["preview", str(path), "-o", str(tmp_path / "vol.png"), "-q"]) == 0
     assert (tmp_path / "vol.png").stat().st_size > 10_000
+
+
+def test_reader_contract(blo, tmp_path):
+    from scanstack.testing import check_reader
+
+    path, data = blo
+    check_reader(path, "rsciio", expected=data)
+    vol = np.random.default_rng(2).normal(size=(4, 9, 7)).astype(np.float32)
+    _mrc(tmp_path / "v.mrc", vol)
+    check_reader(tmp_path / "v.mrc", "rsciio", expected=vol)
 
 
 def test_stem_tools_on_a_blockfile(blo):

@@ -48,7 +48,7 @@ def test_frame_series_preview(tmp_path):
 
 
 def test_spectrum_preview_has_a_log_axis_bands_and_maps_in_stage_units(tmp_path):
-    from scanstack.formats.crono import write_crono
+    from scanstack.datasets import write_crono
 
     path = tmp_path / "s.HDF5"
     truth = write_crono(path, rows=5, columns=6, channels=1024, images=False, seed=2)
