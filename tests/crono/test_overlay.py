@@ -21,8 +21,12 @@ def test_overlay_command_writes_the_picture(map_scan, tmp_path, capsys):
     pixels = np.asarray(Image.open(out).convert("RGB"))
     assert pixels.shape[1] == 1000 and 300 < pixels.shape[0] < 1400
     assert pixels.std() > 20 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1000
+    # an existing picture is kept unless --overwrite (checked before the work)
+    assert main([*argv, "-r", "40"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
     # unknown elements and wrong outputs are one-line errors
-    assert main(["crono", "overlay", str(path), "--elements", "Xx", "-o", str(out)]) == 2
+    other = str(tmp_path / "other.png")
+    assert main(["crono", "overlay", str(path), "--elements", "Xx", "-o", other]) == 2
     assert "Xx" in capsys.readouterr().err
     assert (
         main(["crono", "overlay", str(path), "--elements", "Fe", "-o", str(tmp_path / "o.jpg")])
