@@ -19,6 +19,7 @@ BENCHMARKS = [
     "bench_mib.py",
     "bench_mib_read.py",
     "bench_crono_frames.py",
+    "bench_registration.py",
     "bench_crono_xrf.py",
     "bench_convert.py",
 ]

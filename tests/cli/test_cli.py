@@ -143,14 +143,3 @@ def test_convert_on_a_dask_cluster(series, tmp_path):
         assert cluster.scheduler.task_prefixes  # the chunks ran as tasks on the cluster
     back = scanstack.open(out)
     np.testing.assert_array_equal(back.to_numpy(), data)
-
-
-def test_image_panels_carry_a_colour_scale():
-    from scanstack.preview import render
-
-    data = np.linspace(0, 1000, 64 * 48).reshape(64, 48)
-    plain = render.image(data, size=200, scale=False)
-    scaled = render.image(data, size=200, units="counts")
-    assert scaled.size[1] == plain.size[1] and scaled.size[0] > plain.size[0] + 50
-    lo, hi = render.display_limits(data)
-    assert 0 <= lo < 10 and 990 < hi <= 1000

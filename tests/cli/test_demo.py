@@ -16,6 +16,14 @@ def test_demo_writes_and_reopens(tmp_path, capsys):
     assert "outputs in" in printed
     for name in ("series.png", "scan-mib.png", "crono.png", "crono-mosaic.png"):
         assert Image.open(out / name).format == "PNG"
+    # the pictures drawn by matplotlib: their sizes and real content (not a blank page)
+    sizes = {"series.png": (1000, 460), "scan-mib.png": (1000, 460), "crono.png": (1280, 660)}
+    for name, size in sizes.items():
+        img = Image.open(out / name)
+        assert img.size == size, name
+        assert np.asarray(img.convert("L")).std() > 20, name
+    overlay = Image.open(out / "crono-overlay.png")
+    assert overlay.size[0] == 1000 and np.asarray(overlay.convert("RGB")).std() > 20
     series = scanstack.open(out / "series.h5")
     np.testing.assert_array_equal(tifffile.imread(out / "max.tif"), series.to_numpy().max(0))
     clean = scanstack.open(out / "series-clean.npz")

@@ -107,3 +107,15 @@ def test_benchmark_quick():
     )
     assert run.returncode == 0, run.stderr
     assert "ratio" in run.stdout and "frames/s" in run.stdout
+
+
+@pytest.mark.slow
+def test_registration_benchmark_quick():
+    """Ours against scikit-image on the same frame pairs (speed is read, not asserted)."""
+    pytest.importorskip("skimage")
+    script = REPO / "benchmarks" / "bench_registration.py"
+    run = subprocess.run(
+        [sys.executable, str(script), "--quick"], capture_output=True, text=True, timeout=600
+    )
+    assert run.returncode == 0, run.stderr
+    assert "pairs/s" in run.stdout and "ours / scikit-image speed" in run.stdout

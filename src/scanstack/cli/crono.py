@@ -4,6 +4,7 @@ Examples::
 
     scanstack crono frames scan.HDF5 -o frames/          # every JPEG + frames.csv (time, position)
     scanstack crono mosaic scan.HDF5 -o mosaic.png --resolution 50
+    scanstack crono overlay scan.HDF5 --elements Pb,Fe,Cu -o overlay.png
     scanstack crono summary scan.HDF5                   # why ~3x more frames than spectra
 """
 
@@ -118,19 +119,13 @@ def cmd_frames(args) -> int:
     return 0
 
 
-def cmd_mosaic(args) -> int:
-    """Stitch the frames taken inside rows into a PNG (north-up, µm grid)."""
+def _build_mosaic(args):
+    """The registered mosaic the ``mosaic`` and ``overlay`` commands draw (options shared)."""
     import numpy as np
-    from PIL import Image
 
-    from ..core.safety import atomic_path, check_output
     from ..crono import ScanTrack, build_mosaic, estimate_camera, open_frames, place_frames
 
     progress = not args.quiet
-    out = Path(args.output)
-    if out.suffix.lower() not in (".png", ".tif", ".tiff", ".jpg", ".jpeg"):
-        raise errors.WriteError(f"{out}: write .png, .tif or .jpg")
-    check_output(out, args.overwrite)  # before the work, not after it
     with open_frames(args.input, on_empty="zeros") as stack:
         reader = stack.reader
         track = ScanTrack.from_file(args.input)
@@ -150,7 +145,7 @@ def cmd_mosaic(args) -> int:
                 f"{camera.pixel_size_um[0]:.3f} x {camera.pixel_size_um[1]:.3f} µm/px, "
                 f"x_sign={camera.x_sign:+d}, y_sign={camera.y_sign:+d}"
             )
-        mosaic = build_mosaic(
+        return build_mosaic(
             reader,
             placement,
             camera,
@@ -159,6 +154,24 @@ def cmd_mosaic(args) -> int:
             refine=not args.no_refine,
             progress=progress,
         )
+
+
+def cmd_mosaic(args) -> int:
+    """Stitch the frames taken inside rows into a PNG (north-up, µm grid).
+
+    The mosaic is data, not a plot: one pixel per ``resolution`` µm, its scale in the file's
+    description, so other programs can place it; ``crono overlay`` draws it with axes.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from ..core.safety import atomic_path, check_output
+
+    out = Path(args.output)
+    if out.suffix.lower() not in (".png", ".tif", ".tiff", ".jpg", ".jpeg"):
+        raise errors.WriteError(f"{out}: write .png, .tif or .jpg")
+    check_output(out, args.overwrite)  # before the work, not after it
+    mosaic = _build_mosaic(args)
     image = mosaic.image[::-1] if args.north_up else mosaic.image
     fmt = Image.registered_extensions()[out.suffix.lower()]
     rows, cols = mosaic.weight.shape
@@ -188,6 +201,42 @@ def cmd_mosaic(args) -> int:
     return 0
 
 
+def cmd_overlay(args) -> int:
+    """Element maps over the camera mosaic, in stage millimetres, as a PNG drawn by matplotlib."""
+    import scanstack
+
+    from ..core.safety import check_output
+    from ..crono import map_positions
+    from ..preview import render
+    from ..preview.overlay import element_list, overlay_figure
+    from ..xrf import element_maps
+
+    out = Path(args.output)
+    if out.suffix.lower() != ".png":
+        raise errors.WriteError(f"{out}: the overlay is written as .png")
+    check_output(out, args.overwrite)  # before the work, not after it
+    elements = element_list(args.elements)
+    if not elements:
+        raise errors.UnsupportedError("--elements wants line names, e.g. Pb,Fe,Cu or FeKa,PbLa")
+    with scanstack.open(args.input) as stack:
+        if len(stack.nav_shape) != 2:
+            raise errors.UnsupportedError(
+                f"{args.input}: the overlay needs a 2-D map, this file has nav {stack.nav_shape}"
+            )
+        try:
+            maps = element_maps(stack, elements, progress=not args.quiet)
+        except KeyError as exc:  # an unknown element or line: say which, not a traceback
+            raise errors.UnsupportedError(f"--elements: {exc.args[0]}") from exc
+    map_x, map_y = map_positions(args.input)
+    mosaic = _build_mosaic(args)
+    fig = overlay_figure(
+        mosaic, maps, map_x, map_y, title=f"{Path(args.input).name}: {', '.join(elements)}"
+    )
+    render.save_png(fig, out, inputs=[args.input], overwrite=args.overwrite)
+    print(f"{out}: {', '.join(elements)} over the camera mosaic ({mosaic.frames.size} frames)")
+    return 0
+
+
 def cmd_summary(args) -> int:
     """Print the frame/spectrum counts, rates and the explanation of the ratio."""
     import json
@@ -210,7 +259,7 @@ def cmd_summary(args) -> int:
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
-    """Add ``crono`` (frames / mosaic / summary) to the main CLI's subparsers."""
+    """Add ``crono`` (frames / mosaic / overlay / summary) to the main CLI's subparsers."""
     p = subparsers.add_parser(
         "crono",
         help="CRONO MA-XRF camera frames: extract with times and positions, stitch",
@@ -229,34 +278,39 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     add_overwrite(q)
     q.set_defaults(func=cmd_frames)
 
+    def mosaic_options(q):
+        q.add_argument(
+            "--resolution",
+            "-r",
+            type=float,
+            default=None,
+            help="µm per mosaic pixel (default: the camera pixel, ImagePixelSizeRatio)",
+        )
+        q.add_argument(
+            "--no-refine",
+            action="store_true",
+            help="place by motor positions only (no phase-correlation registration)",
+        )
+        q.add_argument(
+            "--all-frames",
+            action="store_true",
+            help="also use frames taken during row changes and before/after the scan",
+        )
+        q.add_argument("--flip-x", action="store_true", help="image columns run towards -X")
+        q.add_argument("--flip-y", action="store_true", help="image rows run towards +Y")
+        q.add_argument(
+            "--auto-camera",
+            action="store_true",
+            help="measure the axis directions and pixel size from overlapping frames first",
+        )
+        q.add_argument(
+            "--spot", metavar="COL,ROW", help="X-ray spot in the frame (default: centre)"
+        )
+
     q = sub.add_parser("mosaic", help="stitch the frames into a mosaic image (PNG/TIFF/JPEG)")
     common(q)
     q.add_argument("--output", "-o", required=True, help="output .png (or .tif/.jpg)")
-    q.add_argument(
-        "--resolution",
-        "-r",
-        type=float,
-        default=None,
-        help="µm per mosaic pixel (default: the camera pixel, ImagePixelSizeRatio)",
-    )
-    q.add_argument(
-        "--no-refine",
-        action="store_true",
-        help="place by motor positions only (no phase-correlation registration)",
-    )
-    q.add_argument(
-        "--all-frames",
-        action="store_true",
-        help="also use frames taken during row changes and before/after the scan",
-    )
-    q.add_argument("--flip-x", action="store_true", help="image columns run towards -X")
-    q.add_argument("--flip-y", action="store_true", help="image rows run towards +Y")
-    q.add_argument(
-        "--auto-camera",
-        action="store_true",
-        help="measure the axis directions and pixel size from overlapping frames first",
-    )
-    q.add_argument("--spot", metavar="COL,ROW", help="X-ray spot in the frame (default: centre)")
+    mosaic_options(q)
     q.add_argument(
         "--north-up",
         action="store_true",
@@ -264,6 +318,21 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     )
     add_overwrite(q)
     q.set_defaults(func=cmd_mosaic)
+
+    q = sub.add_parser(
+        "overlay", help="element maps over the camera mosaic in stage mm (PNG, matplotlib)"
+    )
+    common(q)
+    q.add_argument("--output", "-o", required=True, help="output .png")
+    q.add_argument(
+        "--elements",
+        "-e",
+        required=True,
+        help="comma-separated lines or elements, e.g. Pb,Fe,Cu (Kα, else Lα) or FeKa,PbLa",
+    )
+    mosaic_options(q)
+    add_overwrite(q)
+    q.set_defaults(func=cmd_overlay)
 
     q = sub.add_parser("summary", help="frame and spectrum counts and rates: why more frames")
     common(q)

@@ -8,7 +8,7 @@ own writers):
 2. a 4D-STEM Merlin acquisition (.mib + .hdr): info, preview (sum pattern + virtual bright field),
    conversion to Zarr;
 3. a CRONO MA-XRF scan with camera frames: info, preview (sum spectrum + element maps), camera
-   mosaic, conversion to NeXus for PyMca.
+   mosaic, Pb/Fe/Cu maps over the mosaic (overlay), conversion to NeXus for PyMca.
 """
 
 from __future__ import annotations
@@ -91,6 +91,19 @@ def run_demo(output: Path, quiet: bool = False, overwrite: bool = False) -> int:
         ("info", ["info", str(crono)]),
         ("preview", ["preview", str(crono), "-o", str(output / "crono.png"), *q]),
         ("mosaic", ["crono", "mosaic", str(crono), "-o", str(output / "crono-mosaic.png"), *q]),
+        (
+            "overlay",
+            [
+                "crono",
+                "overlay",
+                str(crono),
+                "--elements",
+                "Pb,Fe,Cu",
+                "-o",
+                str(output / "crono-overlay.png"),
+                *q,
+            ],
+        ),
         ("nexus", ["convert", str(crono), str(output / "crono.nxs"), "--format", "nexus", *q]),
     ]
     if _run(main, steps):

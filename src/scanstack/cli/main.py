@@ -58,8 +58,12 @@ def cmd_formats(args) -> int:
     import scanstack
 
     specs = scanstack.formats()
+    # fallbacks (capabilities "fallback": RosettaSciIO) read what no native format reads: listed
+    # last, with only the extensions they add, so they never look like a native reader
+    native = {n: s for n, s in specs.items() if not s.capabilities.get("fallback")}
+    fallback = {n: s for n, s in specs.items() if s.capabilities.get("fallback")}
     rows = []
-    for name, spec in specs.items():
+    for name, spec in native.items():
         mode = ("r" if spec.can_read else "-") + ("w" if spec.can_write else "-")
         rows.append((name, mode, " ".join(spec.extensions), spec.description))
     width = max(len(r[0]) for r in rows)
@@ -70,6 +74,14 @@ def cmd_formats(args) -> int:
         if args.verbose:
             for key, value in specs[name].capabilities.items():
                 print(f"{'':<{width}}       {key}: {value}")
+    claimed = {e for s in native.values() if s.can_read for e in s.extensions}
+    for name, spec in fallback.items():
+        added = [e for e in spec.extensions if e not in claimed]
+        print(f"\nfallback, used when no format above reads the file: {name}: {spec.description}")
+        print(f"  extensions: {' '.join(added) if added else '(none: package not installed)'}")
+        if args.verbose:
+            for key, value in spec.capabilities.items():
+                print(f"  {key}: {value}")
     return 0
 
 
@@ -169,7 +181,7 @@ def _write_image(array: np.ndarray, path: str, sources, overwrite: bool = False)
         elif suffix == ".png":
             from ..preview import render
 
-            render.image(array, size=None).save(tmp, format="PNG")
+            render.array_png(array, tmp)
         else:
             raise errors.WriteError(f"{path}: write .tif, .npy or .png")
 

@@ -82,6 +82,7 @@ DECODER_PACKAGES = (
     "fabio",
     "simplejpeg",
     "yaml",
+    "rsciio",  # the RosettaSciIO fallback reader (formats/rsciio_fallback.py)
 )
 
 

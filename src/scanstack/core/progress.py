@@ -1,16 +1,39 @@
-"""A small progress reporter: a text bar on a terminal, silent otherwise.
+"""Progress reporting for long jobs, drawn by tqdm with tqdm's own conventions.
 
 Long jobs (statistics, conversions, frame extraction) accept ``progress=`` which may be ``True``
-(a bar on stderr), ``False``/``None`` (silent) or a callable ``f(done, total)``.
+(a tqdm bar on stderr), ``False`` (silent), ``None`` (``config.progress`` decides) or a callable
+``f(done, total)``. The bar comes from ``tqdm.auto``: a widget in a Jupyter notebook, text on a
+terminal, and nothing at all when stderr is not a terminal (``disable=None``), so logs and pipes
+get no carriage-return spam. ``scanstack ... --quiet`` passes ``progress=False``.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
+from typing import Any
 
 ProgressArg = bool | Callable[[int, int], None] | None
+
+
+def _bar(total: int, label: str, unit: str) -> Any:
+    """A tqdm bar (notebook-aware), disabled when stderr is not a terminal."""
+    import warnings
+
+    with warnings.catch_warnings():
+        # tqdm.auto warns when a notebook lacks ipywidgets and falls back to text: that's fine
+        warnings.simplefilter("ignore")
+        from tqdm.auto import tqdm
+
+    return tqdm(
+        total=total,
+        desc=label or None,
+        unit=unit or "it",
+        file=sys.stderr,
+        disable=None,  # tqdm's convention: no bar when the output is not a terminal
+        mininterval=0.1,
+        dynamic_ncols=True,
+    )
 
 
 class Progress:
@@ -26,41 +49,23 @@ class Progress:
         if progress is None:
             progress = config.progress
         self._callback = progress if callable(progress) else None
-        self._bar = progress is True
-        self._start = time.perf_counter()
-        self._last_draw = 0.0
-        self._last_drawn = -1
+        # the bar is created on entry so that a Progress never entered draws nothing
+        self._want_bar = progress is True
+        self._bar: Any = None
 
     def __enter__(self) -> Progress:
+        if self._want_bar:
+            self._bar = _bar(self.total, self.label, self.unit)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._bar and exc[0] is None:
-            if self._last_drawn != self.done:
-                self._draw()
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
     def update(self, n: int = 1) -> None:
         self.done += n
         if self._callback is not None:
             self._callback(self.done, self.total)
-        if self._bar:
-            now = time.perf_counter()
-            if now - self._last_draw > 0.1 or self.done >= self.total:
-                self._draw()
-                self._last_draw = now
-
-    def _draw(self) -> None:
-        self._last_drawn = self.done
-        elapsed = time.perf_counter() - self._start
-        frac = self.done / self.total if self.total else 1.0
-        width = 30
-        filled = int(round(frac * width))
-        rate = self.done / elapsed if elapsed > 0 else 0.0
-        text = (
-            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] "
-            f"{self.done}/{self.total} {self.unit} {elapsed:5.1f}s ({rate:,.0f} {self.unit}/s)"
-        )
-        sys.stderr.write(text)
-        sys.stderr.flush()
+        if self._bar is not None:
+            self._bar.update(n)

@@ -1,4 +1,4 @@
-"""PNG previews of any stack: what a scientist would rather look at than read.
+"""PNG previews of any stack, drawn by matplotlib (Agg): what a scientist would rather look at.
 
 - 1-D signals (spectra): the sum spectrum on the energy axis, ROI/element bands, and element maps
   (via :mod:`scanstack.xrf`);
@@ -9,27 +9,57 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
-from PIL import Image
 
 from ..core.progress import ProgressArg
 from ..core.stack import Stack
 from . import render
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def _axis_label(axis) -> str:
     return f"{axis.name} ({axis.units})" if axis.units else axis.name
 
 
-def _map_aspect(stack: Stack) -> float:
-    """Height / width of one scan pixel when both scan axes share units (else square pixels)."""
-    if len(stack.nav_shape) != 2:
-        return 1.0
-    rows, cols = stack.nav_axes
-    if rows.values is not None or cols.values is not None or rows.units != cols.units:
-        return 1.0
-    ratio = abs(float(rows.scale)) / abs(float(cols.scale)) if cols.scale else 0.0
-    return ratio if 0.01 < ratio < 100 else 1.0
+def _map_geometry(stack: Stack) -> tuple[list[float] | None, Any, str, str]:
+    """How to draw a ``nav_shape`` map: ``(extent, aspect, xlabel, ylabel)`` for ``imshow``.
+
+    Uniform scan axes in the same units are drawn in those units with equal scales, so a map
+    keeps the proportions of the scanned area (CRONO: columns ~1000 µm apart, rows 500 µm);
+    otherwise pixel indices with square pixels. Row 0 (the first scanned row) is at the top.
+    """
+    rows, cols = stack.nav_axes[-2:]
+    if (
+        rows.is_uniform
+        and cols.is_uniform
+        and rows.units == cols.units
+        and rows.scale
+        and cols.scale
+    ):
+        x0, sx, nx = float(cols.offset), float(cols.scale), cols.size
+        y0, sy, ny = float(rows.offset), float(rows.scale), rows.size
+        extent = [x0 - sx / 2, x0 + (nx - 0.5) * sx, y0 + (ny - 0.5) * sy, y0 - sy / 2]
+        return extent, "equal", _axis_label(cols), _axis_label(rows)
+    return None, 1.0, f"{cols.name} (index)", f"{rows.name} (index)"
+
+
+def _title(stack: Stack) -> str:
+    import os
+
+    title = stack.metadata.get("title") or stack.metadata.get("original_file")
+    if not title and getattr(stack, "path", None):
+        title = os.path.basename(stack.path)
+    return str(title or "")
+
+
+def _caption(stack: Stack, title: str) -> str:
+    return (
+        f"{title}  nav {stack.nav_shape}  signal {stack.signal_shape}  {np.dtype(stack.dtype).name}"
+    ).strip()
 
 
 def preview(
@@ -39,20 +69,19 @@ def preview(
     client=None,
     threads: int | None = None,
     memory_budget: int | None = None,
-) -> Image.Image:
-    """A picture summarising ``stack`` (reads every frame once, out of core).
+) -> Figure:
+    """A matplotlib ``Figure`` summarising ``stack`` (reads every frame once, out of core).
+
+    Spectra: the sum spectrum (log y-axis, ROI/element bands) over up to four element maps;
+    4D-STEM: the sum pattern (log colour scale) and a virtual bright-field image; frame series:
+    the sum frame and the max frame. Every image has a colour bar in counts.
 
     ``client``, ``threads``, ``progress``, ``memory_budget``: as in every out-of-core function
     (:mod:`scanstack.core.resources`).
     """
-    import os
-
     kw = {"client": client, "threads": threads, "progress": progress}
     kw["memory_budget"] = memory_budget
-    title = stack.metadata.get("title") or stack.metadata.get("original_file")
-    if not title and getattr(stack, "path", None):
-        title = os.path.basename(stack.path)
-    title = str(title or "")
+    title = _title(stack)
     if len(stack.signal_shape) == 1:
         return _spectrum_preview(stack, title, kw)
     if len(stack.signal_shape) == 2 and len(stack.nav_shape) == 2:
@@ -60,26 +89,45 @@ def preview(
 
         images = preview_images(stack, **kw)
         titles = _stem_titles(images["sum pattern"])
-        panels = [
-            render.image(
+        fig = render.new_figure(10, 4.6)
+        axes = fig.subplots(1, len(images))
+        for ax, (name, img) in zip(np.atleast_1d(axes), images.items(), strict=True):
+            pattern = name == "sum pattern"
+            if pattern:
+                extent, aspect, xlabel, ylabel = (
+                    None,
+                    1.0,
+                    "detector column (px)",
+                    "detector row (px)",
+                )
+            else:
+                extent, aspect, xlabel, ylabel = _map_geometry(stack)
+            render.show_image(
+                ax,
                 img,
-                log=(name == "sum pattern"),
+                log=pattern,
                 title=titles.get(name, name),
-                aspect=1.0 if name == "sum pattern" else _map_aspect(stack),
+                aspect=aspect,
+                extent=extent,
                 units="counts",
             )
-            for name, img in images.items()
-        ]
-        return render.stack_vertically([_caption(stack, title), render.grid(panels, 3)])
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+        fig.suptitle(_caption(stack, title))
+        return fig
     from .. import stats
 
     both = stats.reduce_together(stack, ("sum", "max"), **kw)  # one read of the file
-    total, peak = both["sum"], both["max"]
-    panels = [
-        render.image(total, title=f"sum of {stack.nframes} frames", units="counts"),
-        render.image(peak, title="max frame", units="counts"),
-    ]
-    return render.stack_vertically([_caption(stack, title), render.grid(panels, 2)])
+    fig = render.new_figure(10, 4.6)
+    axes = fig.subplots(1, 2)
+    for ax, (name, label) in zip(
+        axes, (("sum", f"sum of {stack.nframes} frames"), ("max", "max frame")), strict=True
+    ):
+        render.show_image(ax, both[name], title=label, units="counts")
+        ax.set_xlabel("column (px)")
+        ax.set_ylabel("row (px)")
+    fig.suptitle(_caption(stack, title))
+    return fig
 
 
 def _stem_titles(sum_pattern: np.ndarray) -> dict[str, str]:
@@ -94,37 +142,43 @@ def _stem_titles(sum_pattern: np.ndarray) -> dict[str, str]:
     }
 
 
-def _caption(stack: Stack, title: str) -> Image.Image:
-    text = (
-        f"{title}  nav {stack.nav_shape}  signal {stack.signal_shape}  {np.dtype(stack.dtype).name}"
-    )
-    return render.titled(Image.new("RGB", (700, 1), "white"), text)
-
-
-def _spectrum_preview(stack: Stack, title: str, kw: dict) -> Image.Image:
+def _spectrum_preview(stack: Stack, title: str, kw: dict) -> Figure:
     from ..xrf import preview_data
 
     data = preview_data(stack, **kw)
-    axis = stack.signal_axes[0]
-    plot = render.line_plot(
-        data["energy"],
+    maps = {n: m for n, m in data.get("maps", {}).items() if np.ndim(m) == 2}
+    # a series of spectra (e.g. spectra='acquisition') has no map: the spectrum alone
+    ncols = max(len(maps), 1)
+    fig = render.new_figure(max(9.0, 3.2 * ncols), 4.0 + (2.6 if maps else 0.0))
+    grid = fig.add_gridspec(2 if maps else 1, ncols, height_ratios=[1, 1.1] if maps else None)
+    energy = data["energy"]
+    x = energy if energy is not None else np.arange(stack.signal_shape[0])
+    render.spectrum(
+        fig.add_subplot(grid[0, :]),
+        x,
         data["sum_spectrum"],
-        xlabel=_axis_label(axis),
+        xlabel=_axis_label(stack.signal_axes[0]) if energy is not None else "channel",
         ylabel="counts (sum spectrum)",
-        title=title,
+        title=_caption(stack, title),
         bands=[(r["start"], r["end"], r["name"]) for r in data.get("rois", ())],
         log=True,
     )
-    aspect = _map_aspect(stack)
-    maps = [
-        render.image(m, title=f"{name} (counts in ROI)", aspect=aspect, units="counts")
-        for name, m in data.get("maps", {}).items()
-        if np.ndim(m) == 2  # a series of spectra (e.g. spectra='acquisition') has no map
-    ]
-    parts = [plot]
-    if maps:
-        parts.append(render.grid(maps, 4))
-    return render.stack_vertically(parts)
+    extent, aspect, xlabel, ylabel = _map_geometry(stack) if maps else (None, 1.0, "", "")
+    for k, (name, m) in enumerate(maps.items()):
+        ax = fig.add_subplot(grid[1, k])
+        render.show_image(
+            ax,
+            m,
+            title=f"{name} (counts in ROI)",
+            aspect=aspect,
+            extent=extent,
+            units="counts",
+            colorbar_location="bottom",
+        )
+        ax.locator_params(nbins=4)  # stage coordinates have six digits: few ticks stay legible
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(ylabel)
+    return fig
 
 
 def save_preview(
@@ -139,8 +193,5 @@ def save_preview(
 ) -> None:
     """Write :func:`preview` as a PNG file (atomically; an existing ``path`` only with
     ``overwrite=True``); keywords as in :func:`preview`."""
-    from ..core.safety import atomic_path
-
-    img = preview(stack, progress, client=client, threads=threads, memory_budget=memory_budget)
-    with atomic_path(path, overwrite=overwrite, inputs=stack.source_paths()) as tmp:
-        img.save(tmp, format="PNG")
+    fig = preview(stack, progress, client=client, threads=threads, memory_budget=memory_budget)
+    render.save_png(fig, path, inputs=stack.source_paths(), overwrite=overwrite)
