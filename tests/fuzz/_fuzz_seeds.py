@@ -192,11 +192,17 @@ def build_seeds(base: Path, shared_mib: Path | None = None) -> dict[str, Seed]:
 
 
 def readable_file_formats() -> set[str]:
-    """Registered formats that read files (``array`` and ``function`` take no file)."""
+    """Registered formats that read files of their own.
+
+    Left out: ``array`` and ``function`` (no file), formats opened by URL scheme (``merlin://``:
+    a TCP stream, fuzzed by ``tests/live/test_faults.py``) and the ``rsciio`` fallback, whose
+    decoding is RosettaSciIO's own (its exceptions are translated by ``errors.DECODER_PACKAGES``;
+    mutating its many formats is not done here).
+    """
     import scanstack
 
     return {
         name
         for name, spec in scanstack.formats().items()
-        if spec.can_read and name not in ("array", "function")
+        if spec.can_read and not spec.schemes and name not in ("array", "function", "rsciio")
     }

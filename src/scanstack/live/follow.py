@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.growing import Growing, StalledError
-from ..core.safety import atomic_path, check_output
+from ..core.safety import check_output
 from ..core.stack import Stack
 from ..formats.mib.follow import FollowMibStack, open_follow
 
@@ -104,26 +104,28 @@ class LivePicture:
         return stop - start
 
     def render(self):
-        """The picture: one panel per detector and the sum pattern (PIL image)."""
+        """The picture: one panel per detector and the sum pattern (a matplotlib ``Figure``)."""
         from ..preview import render
 
         nav = self.nav_shape if len(self.nav_shape) == 2 else (1, self.nframes)
-        panels = [render.image(img.reshape(nav), title=k) for k, img in self.images.items()]
+        panels = [(k, img.reshape(nav), False) for k, img in self.images.items()]
         if self.sum_pattern is not None:
-            panels.append(render.image(self.sum_pattern, log=True, title="sum pattern (log)"))
-        page = render.grid(panels, ncols=len(panels))
-        return render.stack_vertically(
-            [render.titled(page, f"{self.done} / {self.nframes} frames")]
-        )
+            panels.append(("sum pattern (log)", self.sum_pattern, True))
+        fig = render.new_figure(3.2 * len(panels), 3.4)
+        axes = fig.subplots(1, len(panels), squeeze=False)[0]
+        for ax, (title, data, log) in zip(axes, panels, strict=True):
+            render.show_image(ax, data, title=title, units="counts", log=log)
+        fig.suptitle(f"{self.done} / {self.nframes} frames")
+        return fig
 
     def write(self, path: str | Path, overwrite: bool = False) -> None:
         """Write the picture as PNG, atomically (a viewer never sees half a file).
 
         An existing ``path`` is refused unless ``overwrite`` or this picture wrote it before."""
-        img = self.render()
+        from ..preview import render
+
         again = overwrite or self.writes > 0  # refreshing its own picture
-        with atomic_path(path, overwrite=again, inputs=self.stack.source_paths()) as tmp:
-            img.save(tmp, format="PNG")
+        render.save_png(self.render(), path, inputs=self.stack.source_paths(), overwrite=again)
         self.writes += 1
 
     def run(
