@@ -104,9 +104,7 @@ def _write_crono_exported(data: np.ndarray, target: Path) -> Path:
 
     spectra = max(1, data.nbytes // (4096 * 4))
     columns = max(1, int(np.sqrt(spectra)))
-    write_crono(
-        target, rows=spectra // columns, columns=columns, images=False, exported=True
-    )
+    write_crono(target, rows=spectra // columns, columns=columns, images=False, exported=True)
     return target
 
 
