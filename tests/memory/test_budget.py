@@ -43,11 +43,11 @@ OVERRUNS = {
     )
     for stat in ("median", "percentile")
 }
-#: at the edge, not investigated: max measured 3.05 MiB once with the rest of the suite running
+#: at the edge, not investigated: max 3.03-3.05 MiB and min 3.43 MiB measured with the rest of the suite running
 #: alongside (all six below 3 MiB in a run alone)
 OVERRUNS.update(
     {
-        ("crono-exported", stat): "at the edge of budget + 2 MiB (max 3.05 MiB once under load)"
+        ("crono-exported", stat): "at the edge of budget + 2 MiB (max 3.05, min 3.43 MiB under load)"
         for stat in mc.STATS
     }
 )
