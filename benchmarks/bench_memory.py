@@ -50,11 +50,13 @@ def main(argv=None) -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench_memory_"))
     try:
         cases = []
+        helds = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             for case in args.formats.split(","):
                 path = mc.build(case, data, folder, chunk)
                 fmt, options = mc.open_options(case, data)
+                helds[case] = mc.held(case, data, path)
                 for stat in mc.STATS:
                     cases.append(
                         dict(
@@ -65,7 +67,7 @@ def main(argv=None) -> None:
                             call=stat,
                             budget=args.budget,
                             threads=2,
-                            dtype="uint16",
+                            dtype=str(helds[case].dtype),
                             out=str(folder / f"{case}-{stat}.npy"),
                         )
                     )
@@ -79,7 +81,7 @@ def main(argv=None) -> None:
         for i in range(0, len(results), len(mc.STATS)):
             row = results[i : i + len(mc.STATS)]
             case = row[0]["name"].split(":")[0]
-            held = mc.sparse(data) if case.startswith("frame-cache") else data
+            held = helds[case]
             cells = []
             for r, spec in zip(row, cases[i : i + len(mc.STATS)], strict=True):
                 if r["error"]:

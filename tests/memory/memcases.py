@@ -54,13 +54,79 @@ BUILDERS = {
     "nexus": ("n.nxs", lambda d, p, chunk: _write(d, p, "nexus", file_chunk_bytes=chunk)),
     "tiff": ("t.tif", lambda d, p, chunk: _write(d, p, "tiff")),
     "mib": ("m.mib", lambda d, p, chunk: _write(d, p, "mib", depth=12)),
+    "usid": ("u.h5", lambda d, p, chunk: _write(d, p, "usid", file_chunk_bytes=chunk)),
+    "nsid": ("n.h5", lambda d, p, chunk: _write(d, p, "nsid", file_chunk_bytes=chunk)),
+    "crono": ("c.hdf5", lambda d, p, chunk: _write_crono(d, p)),
+    "crono-exported": ("x.hdf5", lambda d, p, chunk: _write_crono_exported(d, p)),
+    "eiger-stream-v1": ("e1.h5", lambda d, p, chunk: _write(d, p, "eiger-stream-v1")),
+    "eiger-stream-v2": (
+        "e2.h5",
+        lambda d, p, chunk: _write(d, p, "eiger-stream-v2", threshold_2=d),
+    ),
+    "image-files": ("seq.yml", lambda d, p, chunk: _write(d, p, "tiff", sequence=True)),
 }
+#: not here: ``array`` and ``function`` read no file (their frames are already in memory or
+#: computed); frame-cache's legacy ``yml`` names an npz, read by the npz case's own code; these
+#: are every other readable format of ``scanstack formats``
+
+#: the format each case is opened with (the rest are detected from the file)
+FORMATS = {
+    "raw-image": "raw-image",
+    "crono": "crono",
+    "crono-exported": "crono-exported",
+    "eiger-stream-v1": "eiger-stream-v1",
+    "eiger-stream-v2": "eiger-stream-v2",
+    "image-files": "image-files",
+}
+
+#: cases whose file holds spectra, not ``data``'s frames: the frames read back are compared
+SPECTRA = ("crono", "crono-exported")
+
+
+def _write_crono(data: np.ndarray, target: Path) -> Path:
+    """``data`` (rows, columns, channels) as a native CRONO map of spectra (keV axis)."""
+    from scanstack.core.axes import Axis
+
+    rows, cols, channels = data.shape
+    axes = [
+        Axis("y", rows, navigate=True),
+        Axis("x", cols, navigate=True),
+        Axis("energy", channels, units="keV", scale=0.01, navigate=False),
+    ]
+    stack = scanstack.Stack.from_array(data, signal_ndim=1, axes=axes)
+    scanstack.save(stack, target, "crono")
+    return target
+
+
+def _write_crono_exported(data: np.ndarray, target: Path) -> Path:
+    """A simulated "Export to HDF5" CRONO file as large as ``data`` (4096 uint32 channels)."""
+    from scanstack.datasets.crono import write_crono
+
+    spectra = max(1, data.nbytes // (4096 * 4))
+    columns = max(1, int(np.sqrt(spectra)))
+    write_crono(target, rows=spectra // columns, columns=columns, images=False, exported=True)
+    return target
 
 
 def open_options(case: str, data: np.ndarray) -> tuple[str | None, dict]:
     if case == "raw-image":
         return "raw-image", {"shape": list(data.shape[1:]), "dtype": data.dtype.str}
-    return None, {}
+    return FORMATS.get(case), {}
+
+
+def held(case: str, data: np.ndarray, path: Path) -> np.ndarray:
+    """What the file of ``case`` holds, as ``(frames, *frame shape)``: the statistics' input.
+
+    Frame-caches hold the values above their threshold; CRONO files hold spectra (read back
+    here, outside any measurement).
+    """
+    if case.startswith("frame-cache"):
+        return sparse(data)
+    if case in SPECTRA:
+        with scanstack.open(path, FORMATS[case]) as stack:
+            spectra = stack.to_numpy()
+        return spectra.reshape(-1, spectra.shape[-1])
+    return data
 
 
 def build(case: str, data: np.ndarray, folder: Path, chunk: int = CHUNK) -> Path:

@@ -395,8 +395,8 @@ class USIDReader(h5io.H5FileReader, Reader):
         self._check_open()
         main = self._main
         if self._row_of_frame is None:
-            if region is not None and self._col_of_item is None and len(self.signal_shape) == 1:
-                return main[start:stop, region[0]].astype(self.dtype, copy=False)
+            if region is not None and self._col_of_item is None:
+                return self._read_band(start, stop, region)
             block = main[start:stop, :]
         else:  # rows not in C order: h5py wants increasing indices, so sort then put back
             rows = self._row_of_frame[start:stop]
@@ -407,6 +407,22 @@ class USIDReader(h5io.H5FileReader, Reader):
             block = block[:, self._col_of_item]
         block = block.reshape((len(block), *self.signal_shape))
         return np.ascontiguousarray(crop(block, region)).astype(self.dtype, copy=False)
+
+    def _read_band(self, start: int, stop: int, region: Region) -> np.ndarray:
+        """Frames ``start:stop`` of ``region`` when Main's columns are the frames in C order:
+        only the columns of the region's rows (first signal dimension) are read, so a pixel
+        tile of all frames costs that band, not whole frames."""
+        inner = int(np.prod(self.signal_shape[1:], dtype=np.int64))
+        r0, r1, _ = region[0].indices(self.signal_shape[0])  # regions have unit steps
+        band = self._main[start:stop, r0 * inner : r1 * inner]
+        band = band.reshape((stop - start, max(0, r1 - r0), *self.signal_shape[1:]))
+        rest = (slice(None), slice(None), *region[1:])
+        return np.ascontiguousarray(band[rest]).astype(self.dtype, copy=False)
+
+    def read_overhead(self) -> int:
+        """HDF5's chunk cache and one decoded chunk when Main is filtered (see chunk_scratch)."""
+        main = getattr(self, "_main", None)
+        return ic.chunk_scratch(main) if main is not None else 0
 
 
 @h5_sniffer
