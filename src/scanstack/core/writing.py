@@ -75,15 +75,18 @@ def file_chunk_target(
     res: Resources,
     deprecated: Any = UNSET,
     where: str = "write",
+    stacklevel: int = 4,
 ) -> int:
     """Bytes of one chunk stored in the file (a writer's ``file_chunk_bytes``).
 
     ``requested`` as given; else ``default``, made smaller when the budget asks for it: each of
     the ``2 × threads`` chunk tasks in flight holds :data:`TASK_CHUNKS` chunks (and so does one
     block of :func:`copy_to`), all within ``res.memory_budget``. ``deprecated`` is the value of
-    the writer's old keyword ``chunk_bytes=`` (a ``DeprecationWarning``), ``where`` its name.
+    the writer's old keyword ``chunk_bytes=`` (a ``DeprecationWarning`` pointing ``stacklevel``
+    frames up from :func:`~scanstack.core.resources.renamed`: the writer's caller by default),
+    ``where`` its name.
     """
-    requested = renamed(requested, deprecated, "chunk_bytes", "file_chunk_bytes", where, 4)
+    requested = renamed(requested, deprecated, "chunk_bytes", "file_chunk_bytes", where, stacklevel)
     if requested is not None:
         if int(requested) <= 0:
             raise ValueError(f"file_chunk_bytes must be positive, got {requested}")

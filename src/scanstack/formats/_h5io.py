@@ -5,14 +5,17 @@ writing of the main dataset."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..core.metadata import to_jsonable
 from ..core.reader import Region
+from ..core.resources import Resources
 from ..core.stack import Stack
 from ._interchange import (
     POSITION_KEYS,
@@ -45,6 +48,69 @@ def new_h5(stack: Stack, path, overwrite: bool = False) -> Iterator[Any]:
         h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE) as f,
     ):
         yield f
+
+
+#: the HDF5 chunk the interchange writers store when ``file_chunk_bytes`` is not given (bytes;
+#: less when the memory budget asks for it)
+FILE_CHUNK_BYTES = 4 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class H5Target:
+    """What :func:`write_h5_file` hands a writer's ``layout``: the new file, its final path, and
+    the h5py keywords and chunk size (bytes) to create the main dataset with
+    (:func:`scanstack.formats._interchange.h5_data_kwargs`)."""
+
+    file: Any
+    path: Path
+    compression: dict
+    chunk_bytes: int
+
+
+def write_h5_file(
+    stack: Stack,
+    path,
+    layout: Callable[[H5Target], Any],
+    fmt: str,
+    res: Resources,
+    compression: str | None,
+    overwrite: bool,
+    file_chunk_bytes: int | None,
+    chunk_bytes: Any,
+    flat: bool = False,
+) -> Path:
+    """The one writing path of the HDF5 interchange writers (NeXus, NSID, USID).
+
+    Checks ``compression``, sizes the chunk (``file_chunk_bytes``, default
+    :data:`FILE_CHUNK_BYTES` made smaller for ``res.memory_budget``; ``chunk_bytes`` is its
+    deprecated name), opens a new file atomically (:func:`new_h5`), lets ``layout`` write the
+    format's groups and attributes and return the empty main dataset, then fills that dataset
+    block-wise with ``res`` (:func:`write_blocks`; ``flat``: it is ``(nframes, prod(signal))``).
+    ``fmt`` names the writer in warnings and the progress bar. Returns the path written.
+    """
+    from ..core.writing import file_chunk_target
+    from ._interchange import h5_compression
+
+    comp = h5_compression(compression)
+    # stacklevel 5: past renamed, file_chunk_target, this and the writer, to the writer's caller
+    target = file_chunk_target(
+        file_chunk_bytes, FILE_CHUNK_BYTES, res, chunk_bytes, f"write_{fmt}", stacklevel=5
+    )
+    path = Path(path)
+    with new_h5(stack, path, overwrite) as f:
+        data = layout(H5Target(f, path, comp, target))
+        write_blocks(
+            stack,
+            data,
+            compression,
+            res.progress,
+            f"{fmt} {path.name}",
+            flat=flat,
+            threads=res.threads,
+            client=res.client,
+            memory_budget=res.memory_budget,
+        )
+    return path
 
 
 #: longest list stored as an array attribute: HDF5 refuses attributes over 64 KiB in the object

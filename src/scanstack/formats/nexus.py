@@ -55,7 +55,6 @@ from ..core.reader import Reader
 from ..core.registry import FormatSpec
 from ..core.resources import UNSET, resolve
 from ..core.stack import Stack
-from ..core.writing import file_chunk_target
 from . import _h5io as h5io
 from . import _interchange as ic
 from ._nexus_layout import (
@@ -96,44 +95,43 @@ def write_nexus(
 ) -> Path:
     """Write ``stack`` to a NeXus/PyMca HDF5 file, block by block, atomically.
 
-        ``layout``: ``"nexus"`` (NXentry/NXinstrument/NXdetector + default NXdata, see module doc) or
-        ``"mca_0"`` (PyMca's minimal layout). ``file_chunk_bytes`` is the HDF5 chunk size (whole
+    ``layout``: ``"nexus"`` (NXentry/NXinstrument/NXdetector + default NXdata, see module doc) or
+    ``"mca_0"`` (PyMca's minimal layout). ``file_chunk_bytes`` is the HDF5 chunk size (whole
     frames; default 4 MiB, less when ``memory_budget`` asks for it; ``chunk_bytes`` is its old name).
     ``threads``, ``progress``, ``memory_budget``: as everywhere (:mod:`scanstack.core.resources`).
-        Returns the path written.
-        ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
-        blosc) on its workers, which re-open the source file; this process writes them.
+    Returns the path written.
+    ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
+    blosc) on its workers, which re-open the source file; this process writes them.
     """
     if layout not in ("nexus", "mca_0"):
         raise UnsupportedError(f"layout must be 'nexus' or 'mca_0', not {layout!r}")
-    comp = ic.h5_compression(compression)
-    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
-    chunk_bytes = file_chunk_target(file_chunk_bytes, 4 << 20, res, chunk_bytes, "write_nexus")
     if layout == "mca_0" and len(stack.signal_shape) != 1:
         raise UnsupportedError(
             "the mca_0 layout holds spectra (1-D frames); this stack has "
             f"frames of shape {stack.signal_shape}; use layout='nexus'"
         )
-    path = Path(path)
-    with h5io.new_h5(stack, path, overwrite) as f:
-        if layout == "mca_0":
-            group = f.create_group("mca_0")
-            data = _create_data(group, stack, comp, chunk_bytes)
-            _write_detector_info(group, stack, mca0=True)
-            _write_scanstack_group(group, stack)
-        else:
-            data = _write_nexus_tree(f, stack, comp, chunk_bytes, path.name)
-        h5io.write_blocks(
-            stack,
-            data,
-            compression,
-            res.progress,
-            f"nexus {path.name}",
-            threads=res.threads,
-            client=client,
-            memory_budget=res.memory_budget,
-        )
-    return path
+
+    def write_layout(t: h5io.H5Target) -> h5py.Dataset:
+        if layout == "nexus":
+            return _write_nexus_tree(t.file, stack, t.compression, t.chunk_bytes, t.path.name)
+        group = t.file.create_group("mca_0")
+        data = _create_data(group, stack, t.compression, t.chunk_bytes)
+        _write_detector_info(group, stack, mca0=True)
+        _write_scanstack_group(group, stack)
+        return data
+
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
+    return h5io.write_h5_file(
+        stack,
+        path,
+        write_layout,
+        "nexus",
+        res,
+        compression,
+        overwrite,
+        file_chunk_bytes,
+        chunk_bytes,
+    )
 
 
 def _create_data(group: h5py.Group, stack: Stack, comp: dict, chunk_bytes: int) -> h5py.Dataset:

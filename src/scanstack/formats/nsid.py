@@ -45,7 +45,6 @@ from ..core.reader import Reader
 from ..core.registry import FormatSpec
 from ..core.resources import UNSET, resolve
 from ..core.stack import Stack
-from ..core.writing import file_chunk_target
 from . import _h5io as h5io
 from . import _interchange as ic
 from ._sniff import h5_sniffer
@@ -174,20 +173,17 @@ def write_nsid(
     """
     from .. import __version__
 
-    comp = ic.h5_compression(compression)
-    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
-    chunk_bytes = file_chunk_target(file_chunk_bytes, 4 << 20, res, chunk_bytes, "write_nsid")
-    path = Path(path)
     meta = ic.common_metadata(stack)
     book = bookkeeping()  # once: socket.getfqdn() may ask DNS
-    with h5io.new_h5(stack, path, overwrite) as f:
-        chan = f.create_group("Measurement_000/Channel_000")
+
+    def write_layout(t: h5io.H5Target) -> h5py.Dataset:
+        chan = t.file.create_group("Measurement_000/Channel_000")
         group = chan.create_group(name)
         group.attrs.update(book)
         group.attrs["scanstack_axes"] = ic.json_attr(ic.axes_to_json(stack.axes))
         group.attrs["scanstack_metadata"] = ic.json_attr(meta)
         kwargs = ic.h5_data_kwargs(
-            stack.nav_shape, stack.signal_shape, stack.dtype, chunk_bytes, comp
+            stack.nav_shape, stack.signal_shape, stack.dtype, t.chunk_bytes, t.compression
         )
         main = group.create_dataset(name, shape=stack.shape, dtype=stack.dtype, **kwargs)
         quantity, units = ic.quantity_units(stack)
@@ -224,17 +220,20 @@ def write_nsid(
         # as attribute-only metadata and raises TypeError on a group holding datasets
         h5io.write_h5_per_position(group, stack, stack.nav_shape or (1,), extra=False)
         h5io.write_h5_positions(chan, stack, positions_group_name(name))
-        h5io.write_blocks(
-            stack,
-            main,
-            compression,
-            res.progress,
-            f"nsid {path.name}",
-            threads=res.threads,
-            client=client,
-            memory_budget=res.memory_budget,
-        )
-    return path
+        return main
+
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
+    return h5io.write_h5_file(
+        stack,
+        path,
+        write_layout,
+        "nsid",
+        res,
+        compression,
+        overwrite,
+        file_chunk_bytes,
+        chunk_bytes,
+    )
 
 
 def positions_group_name(main_group: str) -> str:

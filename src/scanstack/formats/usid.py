@@ -49,7 +49,6 @@ from ..core.reader import Reader, Region, crop
 from ..core.registry import FormatSpec
 from ..core.resources import UNSET, resolve
 from ..core.stack import Stack
-from ..core.writing import file_chunk_target
 from . import _h5io as h5io
 from . import _interchange as ic
 from ._sniff import h5_sniffer
@@ -168,14 +167,11 @@ def write_usid(
     it; ``chunk_bytes`` is its old name); ``threads``, ``progress``, ``memory_budget``: as
     everywhere (:mod:`scanstack.core.resources`).
     """
-    comp = ic.h5_compression(compression)
-    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
-    chunk_bytes = file_chunk_target(file_chunk_bytes, 4 << 20, res, chunk_bytes, "write_usid")
-    path = Path(path)
     npos, nspec = stack.nframes, int(np.prod(stack.signal_shape))
     book = bookkeeping()  # once: socket.getfqdn() may ask DNS
-    with h5io.new_h5(stack, path, overwrite) as f:
-        meas = f.create_group("Measurement_000")
+
+    def write_layout(t: h5io.H5Target) -> h5py.Dataset:
+        meas = t.file.create_group("Measurement_000")
         meas.attrs.update(book)
         meas.attrs.update({k: v for k, v in measurement_attrs(stack).items() if k not in book})
         meas.create_dataset(
@@ -183,7 +179,7 @@ def write_usid(
         )
         chan = meas.create_group("Channel_000")
         chan.attrs.update(book)
-        kwargs = ic.h5_data_kwargs((npos,), (nspec,), stack.dtype, chunk_bytes, comp)
+        kwargs = ic.h5_data_kwargs((npos,), (nspec,), stack.dtype, t.chunk_bytes, t.compression)
         main = chan.create_dataset(main_name, shape=(npos, nspec), dtype=stack.dtype, **kwargs)
         quantity, units = ic.quantity_units(stack)
         main.attrs.update({"quantity": quantity, "units": units, **book})
@@ -192,18 +188,21 @@ def write_usid(
         for name, ds in zip(ANCILLARY, refs, strict=True):
             main.attrs[name] = ds.ref
         h5io.write_h5_per_position(chan, stack)
-        h5io.write_blocks(
-            stack,
-            main,
-            compression,
-            res.progress,
-            f"usid {path.name}",
-            flat=True,
-            threads=res.threads,
-            client=client,
-            memory_budget=res.memory_budget,
-        )
-    return path
+        return main
+
+    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
+    return h5io.write_h5_file(
+        stack,
+        path,
+        write_layout,
+        "usid",
+        res,
+        compression,
+        overwrite,
+        file_chunk_bytes,
+        chunk_bytes,
+        True,
+    )
 
 
 # =============================================================================================
