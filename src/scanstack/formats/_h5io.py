@@ -81,12 +81,20 @@ def write_h5_file(
 ) -> Path:
     """The one writing path of the HDF5 interchange writers (NeXus, NSID, USID).
 
-    Checks ``compression``, sizes the chunk (``file_chunk_bytes``, default
-    :data:`FILE_CHUNK_BYTES` made smaller for ``res.memory_budget``; ``chunk_bytes`` is its
-    deprecated name), opens a new file atomically (:func:`new_h5`), lets ``layout`` write the
-    format's groups and attributes and return the empty main dataset, then fills that dataset
-    block-wise with ``res`` (:func:`write_blocks`; ``flat``: it is ``(nframes, prod(signal))``).
-    ``fmt`` names the writer in warnings and the progress bar. Returns the path written.
+    Their shared keywords mean: ``compression`` one of
+    :data:`~scanstack.formats._interchange.HDF5_COMPRESSIONS` (see
+    :func:`~scanstack.formats._interchange.h5_compression`); ``file_chunk_bytes`` the
+    HDF5 chunk (whole frames; default :data:`FILE_CHUNK_BYTES`, 4 MiB, less when
+    ``memory_budget`` asks for it; ``chunk_bytes`` is its deprecated name); ``overwrite`` replace
+    an existing file (refused by default; never an input of ``stack``); ``client`` a
+    dask.distributed Client: chunks are then read and compressed on its workers, which re-open
+    the source file, and this process writes them; ``threads``, ``progress``, ``memory_budget``
+    as everywhere (:mod:`scanstack.core.resources`), resolved by the writer into ``res``.
+
+    Opens a new file atomically (:func:`new_h5`), lets ``layout`` write the format's groups and
+    attributes and return the empty main dataset, then fills that dataset block-wise
+    (:func:`write_blocks`; ``flat``: it is ``(nframes, prod(signal))``). ``fmt`` names the
+    writer in warnings and the progress bar. Returns the path written.
     """
     from ..core.writing import file_chunk_target
     from ._interchange import h5_compression
@@ -191,6 +199,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, np.ndarray) and value.dtype.kind in "OS":
         return [as_str(v) for v in value.reshape(-1)]
     return to_jsonable(value)
+
+
+def find_datasets(f, test: Callable[[Any], bool]) -> list[str]:
+    """Absolute paths of every object of ``f`` for which ``test(obj)`` holds, sorted (how the
+    USID and NSID readers find their Main datasets)."""
+    found: list[str] = []
+
+    def visit(name, obj):
+        if test(obj):
+            found.append("/" + name)
+
+    f.visititems(visit)
+    return sorted(found)
 
 
 def resolve_link(group, name: str) -> str:

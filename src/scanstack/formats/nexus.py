@@ -96,12 +96,9 @@ def write_nexus(
     """Write ``stack`` to a NeXus/PyMca HDF5 file, block by block, atomically.
 
     ``layout``: ``"nexus"`` (NXentry/NXinstrument/NXdetector + default NXdata, see module doc) or
-    ``"mca_0"`` (PyMca's minimal layout). ``file_chunk_bytes`` is the HDF5 chunk size (whole
-    frames; default 4 MiB, less when ``memory_budget`` asks for it; ``chunk_bytes`` is its old name).
-    ``threads``, ``progress``, ``memory_budget``: as everywhere (:mod:`scanstack.core.resources`).
-    Returns the path written.
-    ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
-    blosc) on its workers, which re-open the source file; this process writes them.
+    ``"mca_0"`` (PyMca's minimal layout). Returns the path written.
+    ``compression``, ``file_chunk_bytes``, ``overwrite``, ``client``, ``threads``, ``progress``,
+    ``memory_budget``: as for every HDF5 interchange writer (:func:`~._h5io.write_h5_file`).
     """
     if layout not in ("nexus", "mca_0"):
         raise UnsupportedError(f"layout must be 'nexus' or 'mca_0', not {layout!r}")

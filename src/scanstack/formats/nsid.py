@@ -165,11 +165,9 @@ def write_nsid(
 ) -> Path:
     """Write ``stack`` as an NSID HDF5 file (N-D Main + dimension scales), block by block.
 
-    ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
-    blosc) on its workers, which re-open the source file; this process writes them.
-    ``file_chunk_bytes``: the HDF5 chunk (default 4 MiB, less when ``memory_budget`` asks for
-    it; ``chunk_bytes`` is its old name); ``threads``, ``progress``, ``memory_budget``: as
-    everywhere (:mod:`scanstack.core.resources`).
+    Main is the dataset ``name`` in ``/Measurement_000/Channel_000/<name>``; returns the path.
+    ``compression``, ``file_chunk_bytes``, ``overwrite``, ``client``, ``threads``, ``progress``,
+    ``memory_budget``: as for every HDF5 interchange writer (:func:`~._h5io.write_h5_file`).
     """
     from .. import __version__
 
@@ -262,14 +260,8 @@ def is_main(dset) -> bool:
 
 
 def find_mains(f: h5py.File) -> list[str]:
-    found: list[str] = []
-
-    def visit(name, obj):
-        if is_main(obj):
-            found.append("/" + name)
-
-    f.visititems(visit)
-    return sorted(found)
+    """Paths of every NSID Main dataset in the file, sorted."""
+    return h5io.find_datasets(f, is_main)
 
 
 def _group_attrs(group: h5py.Group) -> dict[str, Any]:

@@ -161,11 +161,8 @@ def write_usid(
     """Write ``stack`` as an h5USID file (one Measurement, one Channel), block by block, atomically.
 
     Main is ``(prod(nav_shape), prod(signal_shape))``; returns the path written.
-    ``client``: a dask.distributed Client; chunks are then read and compressed (gzip, zstd,
-    blosc) on its workers, which re-open the source file; this process writes them.
-    ``file_chunk_bytes``: the HDF5 chunk (default 4 MiB, less when ``memory_budget`` asks for
-    it; ``chunk_bytes`` is its old name); ``threads``, ``progress``, ``memory_budget``: as
-    everywhere (:mod:`scanstack.core.resources`).
+    ``compression``, ``file_chunk_bytes``, ``overwrite``, ``client``, ``threads``, ``progress``,
+    ``memory_budget``: as for every HDF5 interchange writer (:func:`~._h5io.write_h5_file`).
     """
     npos, nspec = stack.nframes, int(np.prod(stack.signal_shape))
     book = bookkeeping()  # once: socket.getfqdn() may ask DNS
@@ -218,14 +215,7 @@ def is_main(dset) -> bool:
 
 def find_mains(f: h5py.File) -> list[str]:
     """Paths of every USID Main dataset in the file, sorted."""
-    found: list[str] = []
-
-    def visit(name, obj):
-        if is_main(obj):
-            found.append("/" + name)
-
-    f.visititems(visit)
-    return sorted(found)
+    return h5io.find_datasets(f, is_main)
 
 
 def _deref(main: h5py.Dataset, name: str, path) -> h5py.Dataset:
