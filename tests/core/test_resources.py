@@ -151,7 +151,8 @@ def test_writers_in_order_refuse_a_client(tmp_path):
             raise AssertionError("must not be used")
 
     stack = scanstack.Stack.from_array(np.ones((2, 8, 8), np.uint16))
-    for fmt, name in (("tiff", "a.tif"), ("mib", "a.mib"), ("frame-cache", "a.npz")):
+    in_order = [("tiff", "a.tif"), ("mib", "a.mib"), ("frame-cache", "a.npz")]
+    for fmt, name in [*in_order, ("eiger-stream-v1", "a.h5"), ("eiger-stream-v2", "b.h5")]:
         opts = {"threshold": 0} if fmt == "frame-cache" else {}
         with pytest.raises(scanstack.UnsupportedError, match="client= is not supported"):
             scanstack.save(stack, tmp_path / name, fmt, client=NotACluster(), **opts)

@@ -125,6 +125,24 @@ def resolve(
     return Resources(client, max(1, int(nthreads)), progress, budget)
 
 
+def resolve_here(
+    where: str,
+    *,
+    client: Any = None,
+    threads: int | None = None,
+    progress: ProgressArg = None,
+    memory_budget: int | None = None,
+) -> Resources:
+    """:func:`resolve` for a job that runs in this process only (a writer storing frames in
+    order): a ``client`` is refused with an :class:`~scanstack.core.errors.UnsupportedError`
+    naming ``where`` (the format, or the file)."""
+    if client is not None:
+        from .errors import UnsupportedError
+
+        raise UnsupportedError(f"{where}: written in this process; client= is not supported")
+    return resolve(threads=threads, progress=progress, memory_budget=memory_budget)
+
+
 #: marks a deprecated keyword that was not given
 UNSET: Any = object()
 

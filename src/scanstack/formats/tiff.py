@@ -47,7 +47,7 @@ from ..core.metadata import to_jsonable
 from ..core.progress import Progress
 from ..core.reader import Reader, crop
 from ..core.registry import FormatSpec, Probe
-from ..core.resources import Resources, resolve
+from ..core.resources import Resources, resolve_here
 from ..core.safety import atomic_path, resolve_inside
 from ..core.writing import copy_frames_per_block
 from ._hexrd import YAML_SUFFIXES
@@ -334,9 +334,9 @@ def write_tiff(
     (:mod:`scanstack.core.resources`); pages are written in order in this process (``threads``
     compress tiles in tifffile; ``client`` is refused).
     """
-    if client is not None:
-        raise UnsupportedError("tiff: written in this process; client= is not supported")
-    res = resolve(threads=threads, progress=progress, memory_budget=memory_budget)
+    res = resolve_here(
+        "tiff", client=client, threads=threads, progress=progress, memory_budget=memory_budget
+    )
     progress = res.progress
     path = Path(os.fspath(path))
     _check_compression(compression)

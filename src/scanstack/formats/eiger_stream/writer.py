@@ -16,11 +16,11 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import UnsupportedError, WriteError
+from ...core.errors import WriteError
 from ...core.h5tree import dict_to_group
 from ...core.progress import Progress
 from ...core.registry import forwarding_signature
-from ...core.resources import UNSET, renamed, resolve
+from ...core.resources import UNSET, renamed, resolve_here
 from ...core.safety import atomic_path
 from .._hexrd import OptionError
 from . import codec
@@ -67,9 +67,9 @@ def write_eiger_stream(
 
     fmt = f"eiger-stream-v{version}"
     threads = renamed(threads, max_workers, "max_workers", "threads", f"write {fmt}")
-    if client is not None:
-        raise UnsupportedError(f"{fmt}: written in this process; client= is not supported")
-    res = resolve(threads=threads, progress=progress, memory_budget=memory_budget)
+    res = resolve_here(
+        fmt, client=client, threads=threads, progress=progress, memory_budget=memory_budget
+    )
     _check(stack, compression, fmt)
     sources = [stack]
     if version == 2:
