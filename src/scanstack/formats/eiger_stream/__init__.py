@@ -38,35 +38,36 @@ def _version(probe: Probe) -> int | None:
     return None
 
 
-def _sniff(version: int):
+def _spec(version: int, reader, writer, description: str) -> FormatSpec:
+    """The FormatSpec of one version: the two differ only in reader, writer and description."""
+
     def sniff(probe: Probe) -> float:
         return 0.9 if _version(probe) == version else 0.0
 
-    return sniff
+    return FormatSpec(
+        name=f"eiger-stream-v{version}",
+        description=f"hexrd eiger-stream-v{version}: {description}",
+        reader=reader,
+        writer=writer,
+        sniff=sniff,
+        capabilities={"lazy": True, "region": True, "write": True, "threads": True},
+    )
 
 
-CAPABILITIES = {"lazy": True, "region": True, "write": True, "threads": True}
-
-FORMAT_V1 = FormatSpec(
-    name="eiger-stream-v1",
-    description="hexrd eiger-stream-v1: DECTRIS stream frames in HDF5, one group per frame "
-    "(bslz4, lz4, csrnpz or none); write with compression=",
-    reader=EigerStreamReader,
-    writer=write_v1,
-    sniff=_sniff(1),
-    capabilities=CAPABILITIES,
+FORMAT_V1 = _spec(
+    1,
+    EigerStreamReader,
+    write_v1,
+    "DECTRIS stream frames in HDF5, one group per frame (bslz4, lz4, csrnpz or none); "
+    "write with compression=",
 )
-
-FORMAT_V2 = FormatSpec(
-    name="eiger-stream-v2",
-    description="hexrd eiger-stream-v2: two thresholds per frame; options threshold_setting="
-    "threshold_1|threshold_2|man_diff, multiplier=; write with threshold_2=, compression=",
-    reader=EigerStreamV2Reader,
-    writer=write_v2,
-    sniff=_sniff(2),
-    capabilities=CAPABILITIES,
+FORMAT_V2 = _spec(
+    2,
+    EigerStreamV2Reader,
+    write_v2,
+    "two thresholds per frame; options threshold_setting=threshold_1|threshold_2|man_diff, "
+    "multiplier=; write with threshold_2=, compression=",
 )
-
 FORMAT = FORMAT_V1
 
 __all__ = [
