@@ -205,6 +205,23 @@ def summarize(
     )
 
 
+def _only(stack: Stack, field: str, client, threads, progress, memory_budget, bands=(), width=None):
+    """One field of :func:`summarize` (``"sum_spectrum"``, ``"max_spectrum"`` or ``"maps"``),
+    computing nothing else: the public one-result tools are this with their own signature."""
+    summary = summarize(
+        stack,
+        bands,
+        sum_spectrum=field == "sum_spectrum",
+        max_spectrum=field == "max_spectrum",
+        width=width,
+        client=client,
+        threads=threads,
+        progress=progress,
+        memory_budget=memory_budget,
+    )
+    return getattr(summary, field)
+
+
 def sum_spectrum(
     stack: Stack,
     *,
@@ -214,15 +231,7 @@ def sum_spectrum(
     memory_budget: int | None = None,
 ) -> np.ndarray:
     """Sum of all spectra, float64 ``(channels,)`` (counts). Keywords as in :func:`summarize`."""
-    return summarize(
-        stack,
-        (),
-        max_spectrum=False,
-        client=client,
-        threads=threads,
-        progress=progress,
-        memory_budget=memory_budget,
-    ).sum_spectrum
+    return _only(stack, "sum_spectrum", client, threads, progress, memory_budget)
 
 
 def mean_spectrum(
@@ -234,9 +243,7 @@ def mean_spectrum(
     memory_budget: int | None = None,
 ) -> np.ndarray:
     """Mean spectrum, float64 ``(channels,)`` (counts per spectrum)."""
-    total = sum_spectrum(
-        stack, client=client, threads=threads, progress=progress, memory_budget=memory_budget
-    )
+    total = _only(stack, "sum_spectrum", client, threads, progress, memory_budget)
     return total / max(stack.nframes, 1)
 
 
@@ -249,15 +256,7 @@ def max_spectrum(
     memory_budget: int | None = None,
 ) -> np.ndarray:
     """Channel-wise maximum over all spectra ("max pixel spectrum"), ``(channels,)``, stack dtype."""
-    return summarize(
-        stack,
-        (),
-        sum_spectrum=False,
-        client=client,
-        threads=threads,
-        progress=progress,
-        memory_budget=memory_budget,
-    ).max_spectrum
+    return _only(stack, "max_spectrum", client, threads, progress, memory_budget)
 
 
 def element_maps(
@@ -275,14 +274,4 @@ def element_maps(
     ``bands``: None for the file's ROIs, line names (``["FeKa", "PbLa"]``), ``{name: (lo, hi)}``
     keV or ``(name, lo, hi)`` tuples. Only the channels the windows cover are read.
     """
-    return summarize(
-        stack,
-        bands,
-        sum_spectrum=False,
-        max_spectrum=False,
-        width=width,
-        client=client,
-        threads=threads,
-        progress=progress,
-        memory_budget=memory_budget,
-    ).maps
+    return _only(stack, "maps", client, threads, progress, memory_budget, bands, width)
