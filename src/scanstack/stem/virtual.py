@@ -56,6 +56,20 @@ def _sum_dtype(dtype: np.dtype) -> np.dtype:
     return np.dtype(np.float64)
 
 
+def _fold(stack: Stack, fold, label: str, fast: bool, client, threads, progress, memory_budget):
+    """:func:`fold_frames` with the keywords every tool here takes (one place passes them)."""
+    return fold_frames(
+        stack,
+        fold,
+        client=client,
+        threads=threads,
+        memory_budget=memory_budget,
+        progress=progress,
+        label=label,
+        fast=fast,
+    )
+
+
 # -- sum and max ---------------------------------------------------------------------------------
 def sum_pattern(
     stack: Stack,
@@ -79,16 +93,8 @@ def sum_pattern(
     """
     _check(stack)
     out_dtype = _sum_dtype(stack.dtype)
-    acc = fold_frames(
-        stack,
-        SumFold(ints_exact=True),
-        client=client,
-        threads=threads,
-        memory_budget=memory_budget,
-        progress=progress,
-        label="sum pattern",
-        fast=fast,
-    )
+    fold = SumFold(ints_exact=True)
+    acc = _fold(stack, fold, "sum pattern", fast, client, threads, progress, memory_budget)
     if acc is None:
         return np.zeros(stack.signal_shape, out_dtype)
     return acc.astype(out_dtype, copy=False)
@@ -107,16 +113,8 @@ def max_pattern(
     _check(stack)
     if stack.nframes == 0:
         raise ValueError("the maximum of an empty stack is undefined")
-    acc = fold_frames(
-        stack,
-        ExtremeFold("max"),
-        client=client,
-        threads=threads,
-        memory_budget=memory_budget,
-        progress=progress,
-        label="max pattern",
-        fast=fast,
-    )
+    fold = ExtremeFold("max")
+    acc = _fold(stack, fold, "max pattern", fast, client, threads, progress, memory_budget)
     return acc.astype(np.dtype(stack.dtype).newbyteorder("="), copy=False)
 
 
@@ -246,16 +244,8 @@ def virtual_images(
     weights = _as_weights(stack, detectors)
     k = weights.shape[0]
     nav = tuple(stack.nav_shape)
-    pieces = fold_frames(
-        stack,
-        _DotFold(weights),
-        client=client,
-        threads=threads,
-        memory_budget=memory_budget,
-        progress=progress,
-        label="virtual images",
-        fast=fast,
-    )
+    fold = _DotFold(weights)
+    pieces = _fold(stack, fold, "virtual images", fast, client, threads, progress, memory_budget)
     out = np.empty((stack.nframes, k), np.float64)
     for a, values in pieces or []:
         out[a : a + len(values)] = values
