@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from ..core import errors
-from .options import add_overwrite
+from .options import add_output
 
 
 def _camera(args, reader):
@@ -273,9 +273,8 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     q = sub.add_parser("frames", help="write every frame as JPEG and frames.csv (time, position)")
     common(q)
-    q.add_argument("--output", "-o", required=True, help="output folder")
+    add_output(q, "output folder")
     q.add_argument("--frames", metavar="START:STOP", help="only these frames")
-    add_overwrite(q)
     q.set_defaults(func=cmd_frames)
 
     def mosaic_options(q):
@@ -309,21 +308,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
     q = sub.add_parser("mosaic", help="stitch the frames into a mosaic image (PNG/TIFF/JPEG)")
     common(q)
-    q.add_argument("--output", "-o", required=True, help="output .png (or .tif/.jpg)")
+    add_output(q, "output .png (or .tif/.jpg)")
     mosaic_options(q)
     q.add_argument(
         "--north-up",
         action="store_true",
         help="put the highest Y at the top (default: map orientation, first row at the top)",
     )
-    add_overwrite(q)
     q.set_defaults(func=cmd_mosaic)
 
     q = sub.add_parser(
         "overlay", help="element maps over the camera mosaic in stage mm (PNG, matplotlib)"
     )
     common(q)
-    q.add_argument("--output", "-o", required=True, help="output .png")
+    add_output(q, "output .png")
     q.add_argument(
         "--elements",
         "-e",
@@ -331,7 +329,6 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="comma-separated lines or elements, e.g. Pb,Fe,Cu (Kα, else Lα) or FeKa,PbLa",
     )
     mosaic_options(q)
-    add_overwrite(q)
     q.set_defaults(func=cmd_overlay)
 
     q = sub.add_parser("summary", help="frame and spectrum counts and rates: why more frames")

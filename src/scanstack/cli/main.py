@@ -30,7 +30,7 @@ import numpy as np
 from .. import __version__
 from ..core import config, errors
 from ..core.metadata import to_jsonable
-from .options import add_overwrite, parse_bytes, parse_ops, parse_options
+from .options import add_output, add_overwrite, parse_bytes, parse_ops, parse_options
 
 STATS = ("max", "min", "sum", "mean", "average", "median", "percentile")
 
@@ -311,21 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pctl", type=float, default=50.0, help="percentile for --stat percentile")
     p.add_argument("--nframes", type=int, default=0, help="use only the first N frames (0: all)")
     p.add_argument("--scheduler", help="dask.distributed scheduler address to run on a cluster")
-    p.add_argument("--output", "-o", required=True, help="output .tif, .npy or .png")
-    add_overwrite(p)
+    add_output(p, "output .tif, .npy or .png")
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(
         "preview", help="a PNG picture: sum frame / sum spectrum, maps, virtual images"
     )
     add_input(p)
-    p.add_argument("--output", "-o", required=True, help="output .png")
-    add_overwrite(p)
+    add_output(p, "output .png")
     p.set_defaults(func=cmd_preview)
 
     p = sub.add_parser("demo", help="write a small sample dataset and run the main jobs on it")
-    p.add_argument("--output", "-o", default="demo-output", help="folder for the outputs")
-    add_overwrite(p)
+    add_output(p, "folder for the outputs", "demo-output")
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_demo)
 

@@ -79,6 +79,13 @@ def parse_bytes(text: str) -> int:
     return int(float(text))
 
 
+def add_output(p: argparse.ArgumentParser, text: str, default: str | None = None) -> None:
+    """``--output``/``-o`` (help ``text``; required unless it has a ``default``) and, with it,
+    ``--overwrite``: every command that writes a file refuses an existing one unless told."""
+    p.add_argument("--output", "-o", required=default is None, default=default, help=text)
+    add_overwrite(p)
+
+
 def add_overwrite(p: argparse.ArgumentParser) -> None:
     """``--overwrite``: replace an existing output (refused by default)."""
     p.add_argument(
