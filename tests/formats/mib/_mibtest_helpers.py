@@ -22,6 +22,29 @@ ZIPS = (
 )
 
 
+#: the two real files every option-by-option comparison with RosettaSciIO reads
+SCAN_4X2 = "Merlin_navigation4x2_ROI.zip/001_4x2_6bit.mib"
+SINGLE_9 = "Merlin_Single_Quad.zip/Single_9_Frame_CounterDepth_12_Rows_256.mib"
+
+#: frame range and navigation options compared with RosettaSciIO (file_reader, load_mib_data,
+#: scanstack.open): none, each alone, both, too few and too many frames for the shape
+FRAME_OPTIONS = [
+    {},
+    {"first_frame": 2},
+    {"last_frame": 4},
+    {"first_frame": 1, "last_frame": 5},
+    {"first_frame": -3},
+    {"navigation_shape": (3, 3)},
+    {"navigation_shape": (4, 2)},
+    {"navigation_shape": (2, 2)},
+    {"navigation_shape": (5, 5)},
+    {"navigation_shape": (4, 4)},
+    {"navigation_shape": (4, 4), "first_frame": 2},
+    {"navigation_shape": (2, 2), "first_frame": 3},
+    {"navigation_shape": (8,), "last_frame": -1},
+]
+
+
 def real_mib_names() -> list[str]:
     """``zip/member`` names of every real .mib (read from the zip directories, cheap)."""
     names = []

@@ -8,7 +8,14 @@ import warnings
 
 import numpy as np
 import pytest
-from _mibtest_helpers import as_native, real_mib_names, rsciio_read
+from _mibtest_helpers import (
+    FRAME_OPTIONS,
+    SCAN_4X2,
+    SINGLE_9,
+    as_native,
+    real_mib_names,
+    rsciio_read,
+)
 
 import scanstack
 from scanstack.formats import mib
@@ -55,30 +62,8 @@ def test_processed_matches_rsciio(mib_dir, name):
     assert ours["original_metadata"].get("hdr_file") == ref["original_metadata"].get("hdr_file")
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        "Merlin_navigation4x2_ROI.zip/001_4x2_6bit.mib",
-        "Merlin_Single_Quad.zip/Single_9_Frame_CounterDepth_12_Rows_256.mib",
-    ],
-)
-@pytest.mark.parametrize(
-    "kw",
-    [
-        {},
-        {"first_frame": 2},
-        {"last_frame": 4},
-        {"first_frame": 1, "last_frame": 5},
-        {"first_frame": -3},
-        {"navigation_shape": (3, 3)},
-        {"navigation_shape": (4, 2)},
-        {"navigation_shape": (2, 2)},
-        {"navigation_shape": (5, 5)},
-        {"navigation_shape": (4, 4)},
-        {"navigation_shape": (4, 4), "first_frame": 2},
-        {"navigation_shape": (2, 2), "first_frame": 3},
-    ],
-)
+@pytest.mark.parametrize("name", [SCAN_4X2, SINGLE_9])
+@pytest.mark.parametrize("kw", FRAME_OPTIONS, ids=str)
 def test_frame_range_and_navigation_shape_match_rsciio(mib_dir, name, kw):
     path = mib_dir / name
     with warnings.catch_warnings():

@@ -15,7 +15,7 @@ import warnings
 
 import numpy as np
 import pytest
-from _mibtest_helpers import real_mib_names
+from _mibtest_helpers import FRAME_OPTIONS, SCAN_4X2, SINGLE_9, real_mib_names
 
 from scanstack.formats import mib as ours
 
@@ -24,8 +24,6 @@ from rsciio.exceptions import VisibleDeprecationWarning  # noqa: E402
 
 PROCESSED = [n for n in real_mib_names() if not n.endswith("RAW.mib")]
 
-SCAN_4X2 = "Merlin_navigation4x2_ROI.zip/001_4x2_6bit.mib"
-SINGLE_9 = "Merlin_Single_Quad.zip/Single_9_Frame_CounterDepth_12_Rows_256.mib"
 QUAD_9 = "Merlin_Single_Quad.zip/Quad_9_Frame_CounterDepth_6_Rows_256.mib"
 
 
@@ -133,23 +131,8 @@ def test_parse_hdr_file_matches_on_every_hdr(mib_dir):
         assert ours.parse_hdr_file(h) == ours.parse_hdr_file(str(h))  # Path accepted too
 
 
-OPTIONS = [
-    {"first_frame": 2},
-    {"last_frame": 4},
-    {"first_frame": 1, "last_frame": 5},
-    {"first_frame": -3},
-    {"navigation_shape": (3, 3)},
-    {"navigation_shape": (4, 2)},
-    {"navigation_shape": (2, 2)},
-    {"navigation_shape": (5, 5)},
-    {"navigation_shape": (4, 4), "first_frame": 2},
-    {"navigation_shape": (2, 2), "first_frame": 3},
-    {"navigation_shape": (8,), "last_frame": -1},
-]
-
-
 @pytest.mark.parametrize("name", [SCAN_4X2, SINGLE_9])
-@pytest.mark.parametrize("kw", OPTIONS, ids=str)
+@pytest.mark.parametrize("kw", FRAME_OPTIONS, ids=str)
 def test_frame_range_and_navigation_options_match(mib_dir, name, kw):
     path = str(mib_dir / name)
     for lazy in (False, True):
