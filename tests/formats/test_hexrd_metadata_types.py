@@ -35,6 +35,21 @@ def frames(n=N, dtype=np.uint16):
     return data
 
 
+def save_frames(target, fmt: str, meta=None, /, **options):
+    """:func:`frames` with ``meta`` written by scanstack as ``fmt`` (``options`` may hold the
+    hdf5 writer's ``path``); the path written."""
+    stack = scanstack.Stack.from_array(frames(), metadata=meta)
+    return scanstack.save(stack, target, fmt, **options)
+
+
+def hexrd_write_hdf5(path, data, meta) -> None:
+    """What hexrd's hdf5 writer stores: ``imageseries/images`` and the metadata as attributes."""
+    with h5py.File(path, "w") as f:
+        g = f.create_group("imageseries")
+        g.create_dataset("images", data=data)
+        hexrd_hdf5_attrs(g, meta)
+
+
 def numeric_meta():
     """Values every hexrd writer accepts (all have ``.dtype``)."""
     return {
@@ -65,12 +80,7 @@ def fch5_meta():
 # -- fch5 ------------------------------------------------------------------------------------
 def test_fch5_written_by_scanstack_reads_the_same_in_hexrd_and_scanstack(tmp_path):
     meta = fch5_meta()
-    out = scanstack.save(
-        scanstack.Stack.from_array(frames(), metadata=meta),
-        tmp_path / "s.fch5",
-        "frame-cache",
-        threshold=0,
-    )
+    out = save_frames(tmp_path / "s.fch5", "frame-cache", meta, threshold=0)
     ours = scanstack.open(out).metadata
     with h5py.File(out, "r") as f:
         theirs = hexrd_h5_to_dict(f["metadata"])
@@ -90,7 +100,7 @@ def test_fch5_written_by_scanstack_reads_the_same_in_hexrd_and_scanstack(tmp_pat
 
 def test_fch5_written_by_hexrd_reads_the_same_in_scanstack(tmp_path):
     path = tmp_path / "h.fch5"
-    scanstack.save(scanstack.Stack.from_array(frames()), path, "frame-cache", threshold=0)
+    save_frames(path, "frame-cache", threshold=0)
     with h5py.File(path, "a") as f:
         del f["metadata"]
         hexrd_dict_to_h5(f.create_group("metadata"), fch5_meta())
@@ -107,18 +117,11 @@ def test_fch5_written_by_hexrd_reads_the_same_in_scanstack(tmp_path):
 
 def test_hexrd_writes_hdf5_from_a_series_scanstack_opened_from_fch5(tmp_path):
     # hexrd's WriteH5 reads value.dtype of every metadata value: Python floats failed
-    out = scanstack.save(
-        scanstack.Stack.from_array(frames(), metadata=numeric_meta() | {"pyfloat": 2.5}),
-        tmp_path / "s.fch5",
-        "frame-cache",
-        threshold=0,
-    )
+    meta = numeric_meta() | {"pyfloat": 2.5}
+    out = save_frames(tmp_path / "s.fch5", "frame-cache", meta, threshold=0)
     ims = imageseries.open(out, "frame-cache", style="fch5")
     target = tmp_path / "h.h5"
-    with h5py.File(target, "w") as f:
-        g = f.create_group("imageseries")
-        g.create_dataset("images", data=np.stack([ims[i] for i in range(len(ims))]))
-        hexrd_hdf5_attrs(g, ims.metadata)
+    hexrd_write_hdf5(target, np.stack([ims[i] for i in range(len(ims))]), ims.metadata)
     back = imageseries.open(target, "hdf5", path="imageseries")
     np.testing.assert_array_equal(back[N - 1], frames()[N - 1])
     assert type(back.metadata["pyfloat"]) is np.float64 and back.metadata["pyfloat"] == 2.5
@@ -132,17 +135,9 @@ def hdf5_meta():
 
 def test_hdf5_both_directions(tmp_path):
     meta = hdf5_meta()
-    ours_file = scanstack.save(
-        scanstack.Stack.from_array(frames(), metadata=meta),
-        tmp_path / "s.h5",
-        "hdf5",
-        path="imageseries",
-    )
+    ours_file = save_frames(tmp_path / "s.h5", "hdf5", meta, path="imageseries")
     theirs_file = tmp_path / "h.h5"
-    with h5py.File(theirs_file, "w") as f:
-        g = f.create_group("imageseries")
-        g.create_dataset("images", data=frames())
-        hexrd_hdf5_attrs(g, meta)
+    hexrd_write_hdf5(theirs_file, frames(), meta)
     for path in (ours_file, theirs_file):
         with h5py.File(path, "r") as f:
             theirs = dict(f["imageseries"].attrs)  # hexrd's _getmeta
@@ -159,12 +154,7 @@ def npz_meta():
 
 def test_npz_both_directions(tmp_path):
     meta = npz_meta()
-    ours_file = scanstack.save(
-        scanstack.Stack.from_array(frames(), metadata=meta),
-        tmp_path / "s.npz",
-        "frame-cache",
-        threshold=0,
-    )
+    ours_file = save_frames(tmp_path / "s.npz", "frame-cache", meta, threshold=0)
     theirs_file = tmp_path / "h.npz"
     data = frames()
     arrd = {}
