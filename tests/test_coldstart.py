@@ -103,20 +103,14 @@ def test_cli_median_in_fresh_process_runs_without_numba(tmp_path):
 
 @pytest.mark.parametrize("suffix", [".tif", ".npy"])
 def test_statistic_is_written_without_a_copy(tmp_path, suffix):
-    import tracemalloc
-
     from scanstack import stats
     from scanstack.cli.main import _write_image
+    from traced_peak import traced_peak
 
     frames = np.random.default_rng(2).poisson(2.0, (5, 512, 512)).astype(np.uint16)
     result = stats.median(frames)
     out = tmp_path / f"median{suffix}"
-    tracemalloc.start()
-    try:
-        _write_image(result, str(out), [])
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(lambda: _write_image(result, str(out), []), warm_up=False)
     assert peak < result.nbytes / 2  # written from the array itself, at most in strips
     back = tifffile.imread(out) if suffix == ".tif" else np.load(out)
     np.testing.assert_array_equal(back, np.median(frames, axis=0).astype(np.float32))

@@ -3,8 +3,6 @@ then copied, so the only large allocation is the result itself (tracemalloc peak
 
 from __future__ import annotations
 
-import tracemalloc
-
 import h5py
 import numpy as np
 import pytest
@@ -13,20 +11,9 @@ import scanstack
 from scanstack import Stack, settings
 from scanstack.datasets import SyntheticFrames
 from scanstack.formats import mib
+from traced_peak import traced_peak
 
 CHUNK = 1 << 20  # blocks of 1 MiB: a fill-then-copy read would hold one or two of them
-
-
-def _peak(func):
-    func()  # warm up (imports, thread pools, numba)
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    try:
-        result = func()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return result, peak
 
 
 def _data(n=40, shape=(128, 256), dtype="<u2") -> np.ndarray:
@@ -38,7 +25,7 @@ def _data(n=40, shape=(128, 256), dtype="<u2") -> np.ndarray:
 
 def _check(open_stack, dense, slack=CHUNK // 4):
     with settings(block_bytes=CHUNK), open_stack() as s:
-        got, peak = _peak(s.to_numpy)
+        got, peak = traced_peak(s.to_numpy)
         np.testing.assert_array_equal(got, dense)
         assert got.flags.c_contiguous and got.dtype == s.dtype
         assert peak <= dense.nbytes + slack, (peak - dense.nbytes, slack)

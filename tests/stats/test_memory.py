@@ -2,28 +2,15 @@
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 from stats_data import make_frames
 
 import scanstack
 from scanstack import stats
+from traced_peak import traced_peak
 
 #: numpy scalars, small arrays, Python objects of the machinery: well below one tile
 SLACK = 256 << 10
-
-
-def peak_of(func):
-    func()  # warm up: numba loads or compiles the kernel (compiler allocations are not ours)
-    tracemalloc.start()
-    tracemalloc.reset_peak()
-    try:
-        result = func()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return result, peak
 
 
 def test_median_of_a_file_four_times_the_budget(raw_stack):
@@ -34,10 +21,10 @@ def test_median_of_a_file_four_times_the_budget(raw_stack):
     expected_p90 = np.percentile(data, [10, 90], axis=0).astype(np.float32)
     del data
     with scanstack.settings(memory_budget=budget, num_threads=2):
-        median, peak = peak_of(lambda: stats.median(s))
+        median, peak = traced_peak(lambda: stats.median(s))
         np.testing.assert_array_equal(median, expected_median)
         assert peak <= budget + SLACK, (peak, budget)
-        p90, peak = peak_of(lambda: stats.percentile(s, [10, 90]))
+        p90, peak = traced_peak(lambda: stats.percentile(s, [10, 90]))
         np.testing.assert_array_equal(p90, expected_p90)
         assert peak <= budget + SLACK, (peak, budget)
 
@@ -51,7 +38,7 @@ def test_reductions_of_a_file_four_times_the_budget(raw_stack):
         ("average", data.mean(axis=0, dtype=np.float64).astype(np.float32)),
         ("sum", data.sum(axis=0, dtype=np.float64)),
     ):
-        result, peak = peak_of(
+        result, peak = traced_peak(
             lambda name=name: getattr(stats, name)(s, memory_budget=budget, threads=2)
         )
         np.testing.assert_allclose(result, expected, rtol=1e-6)
