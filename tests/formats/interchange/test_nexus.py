@@ -203,6 +203,16 @@ def _pymca_doc_data():
     return data, calibration, live_time
 
 
+def _assert_pymca_doc_map(s, data, live_time) -> None:
+    """What both PyMca recipes must read as: the 5x10 map of 2048-channel spectra, live times."""
+    assert s.format == "nexus"
+    assert s.nav_shape == (5, 10) and s.signal_shape == (2048,)
+    np.testing.assert_array_equal(s.to_numpy(), data)
+    # in the NeXus recipe the NXdata only links the data: detector info is found at the link
+    # target, as PyMca does
+    np.testing.assert_allclose(s.metadata["live_time"], live_time)
+
+
 def test_read_pymca_plain_mca0_example(tmp_path):
     data, calibration, live_time = _pymca_doc_data()
     path = tmp_path / "plain_mca0.h5"
@@ -213,9 +223,7 @@ def test_read_pymca_plain_mca0_example(tmp_path):
         h5["/mca_0/live_time"] = live_time
     assert scanstack.detect_format(path) == "nexus"
     s = scanstack.open(path)
-    assert s.nav_shape == (5, 10) and s.signal_shape == (2048,)
-    np.testing.assert_array_equal(s.to_numpy(), data)
-    np.testing.assert_allclose(s.metadata["live_time"], live_time)
+    _assert_pymca_doc_map(s, data, live_time)
     assert s.metadata["energy_calibration"] == dict(zip("abc", calibration.tolist(), strict=True))
     energy = s.axes[-1]
     assert (energy.name, energy.units) == ("energy", "keV")
@@ -242,11 +250,7 @@ def test_read_pymca_nexus_example(tmp_path):
         h5["/entry/measurement"].attrs["signal"] = "data"
         h5["/entry"].attrs["default"] = "measurement"
     s = scanstack.open(path)  # no root @default: falls back to the NXentry's default
-    assert s.format == "nexus"
-    assert s.nav_shape == (5, 10) and s.signal_shape == (2048,)
-    np.testing.assert_array_equal(s.to_numpy(), data)
-    # the NXdata only links the data: detector info is found at the link target, as PyMca does
-    np.testing.assert_allclose(s.metadata["live_time"], live_time)
+    _assert_pymca_doc_map(s, data, live_time)
     assert s.metadata["energy_calibration"]["b"] == calibration[1]
     assert s.metadata["title"] == "Dummy generated map"
     s2 = scanstack.open(path, "nexus", path="/entry/instrument/detector/data")
