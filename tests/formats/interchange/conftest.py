@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -73,3 +75,18 @@ def mib_file(tmp_path_factory):
     path = tmp_path_factory.mktemp("mib") / "scan.mib"
     write_mib(path, frames, depth=12, nav_shape=(3, 4))
     return path
+
+
+@pytest.fixture(scope="module")
+def usid():
+    """pyUSID; its 0.0.12 writers call ``np.product``, gone in numpy 2, so alias it meanwhile."""
+    added = not hasattr(np, "product")
+    if added:
+        setattr(np, "product", np.prod)  # noqa: B010 - the name is the point
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pyUSID
+
+    yield pyUSID
+    if added:
+        delattr(np, "product")

@@ -106,20 +106,6 @@ def test_nexus_in_pymca(tmp_path, xrf_stack):
 
 
 # -- USID: pyUSID ------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def usid():
-    added = not hasattr(np, "product")  # pyUSID 0.0.12 calls np.product, gone in numpy 2
-    if added:
-        setattr(np, "product", np.prod)  # noqa: B010 - the name is the point
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pyUSID
-
-    yield pyUSID
-    if added:
-        delattr(np, "product")
-
-
 @pytest.mark.parametrize("which", ["xrf", "stem"])
 def test_usid_in_pyusid(tmp_path, usid, xrf_stack, stem_stack, which):
     from sidpy.hdf.hdf_utils import get_attributes

@@ -15,21 +15,6 @@ from scanstack.formats import _interchange as ic
 from scanstack.formats.usid import write_usid
 
 
-@pytest.fixture(scope="module")
-def usid():
-    """pyUSID; its 0.0.12 writers call ``np.product``, gone in numpy 2, so alias it meanwhile."""
-    added = not hasattr(np, "product")
-    if added:
-        setattr(np, "product", np.prod)  # noqa: B010 - the name is the point
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pyUSID
-
-    yield pyUSID
-    if added:
-        delattr(np, "product")
-
-
 def check_with_pyusid(usid, path, expected: np.ndarray, labels: list[str]):
     with h5py.File(path) as f:
         mains = usid.hdf_utils.get_all_main(f)
