@@ -3,6 +3,8 @@ after a reinstall), so these tests pass before and after it."""
 
 from __future__ import annotations
 
+import zipfile
+
 import pytest
 
 npe2 = pytest.importorskip("npe2")
@@ -17,3 +19,12 @@ def plugin_manager():
     if PLUGIN not in pm._manifests:  # registered already when installed with the entry point
         pm.register(npe2.PluginManifest.from_file(MANIFEST))
     return pm
+
+
+@pytest.fixture(scope="module")
+def scan_mib(shared_data, tmp_path_factory):
+    """The real 4 x 2 scan of 256 x 256 6-bit frames (a writable copy per test module)."""
+    out = tmp_path_factory.mktemp("mib")
+    with zipfile.ZipFile(shared_data / "mib" / "Merlin_navigation4x2_ROI.zip") as z:
+        z.extractall(out)
+    return out / "001_4x2_6bit.mib"

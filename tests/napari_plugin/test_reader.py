@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import zipfile
 
 import dask.array as da
 import h5py
@@ -20,15 +19,6 @@ npe2 = pytest.importorskip("npe2")
 
 def read(path):
     return npe2.read([str(path)], stack=False, plugin_name="scanstack")
-
-
-@pytest.fixture(scope="module")
-def scan_mib(shared_data, tmp_path_factory):
-    """The real 4 x 2 scan of 256 x 256 6-bit frames (a writable copy)."""
-    out = tmp_path_factory.mktemp("mib")
-    with zipfile.ZipFile(shared_data / "mib" / "Merlin_navigation4x2_ROI.zip") as z:
-        z.extractall(out)
-    return out / "001_4x2_6bit.mib"
 
 
 def test_real_mib_scan_is_a_lazy_layer_with_sliders(scan_mib):

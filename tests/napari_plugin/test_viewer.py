@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
-
 import numpy as np
 import pytest
 
@@ -11,14 +9,6 @@ from scanstack.datasets import write_crono
 
 pytest.importorskip("napari")
 from napari.components import ViewerModel  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def scan_mib(shared_data, tmp_path_factory):
-    out = tmp_path_factory.mktemp("mib")
-    with zipfile.ZipFile(shared_data / "mib" / "Merlin_navigation4x2_ROI.zip") as z:
-        z.extractall(out)
-    return out / "001_4x2_6bit.mib"
 
 
 def test_viewer_opens_a_scan_with_sliders(scan_mib):
