@@ -2,104 +2,35 @@
 
 Formats are discovered through the ``scanstack.formats`` entry-point group (scanstack's own formats
 register there too, in ``pyproject.toml``), so the core never imports a format module. Each entry
-point names a :class:`FormatSpec`.
+point names a :class:`FormatSpec`. What sniffers see is :class:`~scanstack.core.probe.Probe`;
+options are checked against signatures by :mod:`scanstack.core.signatures` (both names stay
+importable from here).
 """
 
 from __future__ import annotations
 
-import builtins
 import inspect
 import os
 import re
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from .errors import (
     FormatError,
     UnknownFormatError,
-    UnknownOptionError,
     UnsupportedError,
     decoder_error,
 )
+from .probe import Probe, SnifferWarning
 from .reader import Reader
+from .signatures import _parameters, accepted_options, check_options, forwarding_signature
 from .stack import ReaderStack, Stack
 
 #: the option every reader that follows paths named inside files takes (see core.safety)
 ALLOW_OUTSIDE = "allow_outside"
-
-
-class SnifferWarning(UserWarning):
-    """A format's sniffer raised while detecting a format (that format then scores 0)."""
-
-
-class Probe:
-    """What sniffers look at: the path, its suffix, the first bytes, and (cached) an h5py handle.
-
-    The h5py handle is only given out after :func:`~scanstack.core.h5safety.check_h5_inside`
-    (unless ``allow_outside``), so no sniffer follows a link out of the file's folder.
-    """
-
-    HEAD_BYTES = 4096
-
-    def __init__(self, source: Any, allow_outside: bool = False):
-        self.source = source
-        self.allow_outside = allow_outside
-        self.path: Path | None = None
-        if isinstance(source, (str, os.PathLike)) and "\n" not in os.fspath(source):
-            self.path = Path(source)
-        self.suffix = self.path.suffix.lower() if self.path else ""
-        self._h5 = None
-
-    @cached_property
-    def head(self) -> bytes:
-        if isinstance(self.source, (bytes, bytearray, memoryview)):
-            return bytes(self.source[: self.HEAD_BYTES])
-        if hasattr(self.source, "__array_interface__"):  # a numpy buffer (uint8 array, memmap)
-            import numpy as np
-
-            return np.asarray(self.source).reshape(-1).view(np.uint8)[: self.HEAD_BYTES].tobytes()
-        if self.path is not None and self.path.is_file():
-            with builtins.open(self.path, "rb") as fh:
-                return fh.read(self.HEAD_BYTES)
-        return b""
-
-    @property
-    def is_hdf5(self) -> bool:
-        return self.head.startswith(b"\x89HDF\r\n\x1a\n")
-
-    def h5(self):
-        """An open ``h5py.File`` (read-only) or None; closed by :meth:`close`.
-
-        Raises :class:`FormatError` when the file names a file outside its folder (external
-        storage, external link, virtual dataset source) and ``allow_outside`` is not set.
-        """
-        if self._h5 is None and self.is_hdf5:
-            from .h5safety import open_h5_inside
-
-            try:
-                self._h5 = open_h5_inside(self.path, self.allow_outside)
-            except OSError:
-                return None
-        return self._h5
-
-    def check_outside(self) -> None:
-        """Refuse (:class:`FormatError`) an HDF5 file or open ``h5py`` object naming files
-        outside its folder, unless ``allow_outside``."""
-        if self.is_hdf5:
-            self.h5()
-        elif getattr(type(self.source), "__module__", "").startswith("h5py"):
-            from .h5safety import check_h5_inside
-
-            check_h5_inside(self.source, self.allow_outside)
-
-    def close(self) -> None:
-        if self._h5 is not None:
-            self._h5.close()
-            self._h5 = None
 
 
 class Lazy:
@@ -309,68 +240,6 @@ def _where(source: Any) -> str:
     return "<in-memory input>"
 
 
-def _parameters(func: Callable[..., Any], leading: int) -> tuple[list[str], bool] | None:
-    """(keyword options named by ``func`` after ``leading`` positional inputs, takes **options),
-    or None when ``func`` has no signature (builtins, C callables)."""
-    try:
-        params = list(inspect.signature(func).parameters.values())
-    except (TypeError, ValueError):
-        return None
-    named = [p for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    positional = [p for p in params if p.kind is p.POSITIONAL_ONLY]
-    skip = max(0, leading - len(positional))
-    return [p.name for p in named[skip:]], any(p.kind is p.VAR_KEYWORD for p in params)
-
-
-def accepted_options(func: Callable[..., Any], leading: int) -> list[str] | None:
-    """Keyword options ``func`` accepts after its ``leading`` positional inputs.
-
-    ``None`` when it takes ``**options`` (it checks them itself). Wrappers declare the callable
-    they forward to with ``__wrapped__`` (``functools.wraps`` or by hand), which
-    :func:`inspect.signature` follows, or a :func:`forwarding_signature`, so the signature of the
-    real reader or writer decides.
-    """
-    found = _parameters(func, leading)
-    if found is None or found[1]:
-        return None
-    return found[0]
-
-
-def forwarding_signature(
-    wrapper: Callable[..., Any], target: Callable[..., Any], fixed: tuple[str, ...] = ()
-) -> inspect.Signature:
-    """The signature of ``wrapper(..., **options)`` that passes ``options`` on to ``target``.
-
-    ``wrapper``'s own parameters, then ``target``'s keyword parameters that the wrapper does not
-    already take or set itself (``fixed``). Assign it to ``wrapper.__signature__`` so the registry
-    checks forwarded options up front.
-    """
-    own = [p for p in inspect.signature(wrapper).parameters.values() if p.kind is not p.VAR_KEYWORD]
-    taken = {p.name for p in own} | set(fixed)
-    forwarded = [
-        p.replace(kind=p.KEYWORD_ONLY)
-        for p in inspect.signature(target).parameters.values()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name not in taken
-    ]
-    return inspect.Signature(own + forwarded)
-
-
-def check_options(
-    spec: FormatSpec, kind: str, func: Callable[..., Any], leading: int, options: dict
-) -> None:
-    """:class:`UnknownOptionError`, listing the accepted options, for an option ``func`` lacks."""
-    accepted = accepted_options(func, leading)
-    if accepted is None:
-        return
-    unknown = [k for k in options if k not in accepted]
-    if unknown:
-        listing = ", ".join(accepted) if accepted else "none"
-        raise UnknownOptionError(
-            f"unknown option(s) {', '.join(map(repr, unknown))} for the {spec.name} {kind}; "
-            f"accepted: {listing}"
-        )
-
-
 def _container_error(exc: BaseException, format: str, source: Any) -> FormatError | None:  # noqa: A002
     """What ``open()`` does with an exception a format's reader callable raised.
 
@@ -467,3 +336,24 @@ def save(stack: Stack, path: Any, /, format: str | None = None, **options: Any) 
         raise UnsupportedError(f"format {format!r} cannot be written")
     check_options(spec, "writer", spec.writer, 2, options)
     return spec.writer(stack, path, **options)
+
+
+__all__ = [
+    "ALLOW_OUTSIDE",
+    "FormatSpec",
+    "Lazy",
+    "Probe",
+    "SnifferWarning",
+    "accepted_options",
+    "check_options",
+    "detect_format",
+    "format_for_scheme",
+    "formats",
+    "forwarding_signature",
+    "get_format",
+    "open",
+    "open_reader",
+    "register",
+    "save",
+    "url_scheme",
+]
