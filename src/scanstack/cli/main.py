@@ -18,11 +18,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import logging
-import signal
 import sys
-import threading
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +27,7 @@ from .. import __version__
 from ..core import config, errors
 from ..core.metadata import to_jsonable
 from .options import add_output, add_overwrite, parse_bytes, parse_ops, parse_options
+from .running import run_command
 
 STATS = ("max", "min", "sum", "mean", "average", "median", "percentile")
 
@@ -341,111 +338,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def one_line(text: object) -> str:
-    """``text`` on one line: line breaks (YAML parser messages, h5py's) become spaces."""
-    return " ".join(str(text).split())
-
-
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    """A warning as one line on stderr, without the source line Python would print below it."""
-    name = category.__name__ if category not in (UserWarning, Warning) else ""
-    prefix = f"{name}: " if name else ""
-    print(f"scanstack: warning: {prefix}{one_line(message)}", file=sys.stderr)
-
-
-@contextlib.contextmanager
-def _one_line_messages(debug: bool):
-    """Warnings printed as one line each and library log messages (tifffile's, ...) silenced,
-    for the duration of a command; restored afterwards (``main`` also runs in-process)."""
-    if debug:
-        yield
-        return
-    disabled = logging.root.manager.disable
-    with warnings.catch_warnings():
-        warnings.showwarning = _show_warning
-        logging.disable(logging.CRITICAL)
-        try:
-            yield
-        finally:
-            logging.disable(disabled)
-
-
-def _error(text: object) -> None:
-    print(f"scanstack: error: {one_line(text)}", file=sys.stderr)
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that the same clean-up runs (temporary outputs removed)."""
-
-
-def _terminate(signum, frame):
-    raise Terminated
-
-
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    """In the main thread, and unless someone else handles SIGTERM, make it a :class:`Terminated`."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGTERM)
-    if previous is not signal.SIG_DFL:
-        yield
-        return
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code: 0 done, 2 an error in the input or the
-    options (one line on stderr), 3 an unexpected error (a bug: one line, ``--debug`` for the
-    traceback), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."""
+    """Run the command line; returns the exit code (:func:`~.running.run_command`: 0 done, 2 an
+    error in the input or the options, 3 a bug, 130 interrupted, 143 terminated)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.memory_budget:
         config.memory_budget = args.memory_budget
     if args.threads:
         config.num_threads = args.threads
-    with _one_line_messages(args.debug):
-        try:
-            with _sigterm_as_interrupt():
-                return int(args.func(args) or 0)
-        except (errors.ScanstackError, OSError) as exc:  # OSError: missing file, disk full, ...
-            if args.debug:
-                raise
-            _error(exc)
-            return 2
-        except TypeError as exc:  # an -i/-O/--compression option the reader or writer lacks
-            if "unexpected keyword argument" not in str(exc) or args.debug:
-                return _unexpected(exc, args.debug)
-            _error(f"unknown option: {exc}")
-            return 2
-        except MemoryError:
-            if args.debug:
-                raise
-            _error("out of memory; try a smaller --memory-budget (the file may claim absurd sizes)")
-            return 2
-        except KeyboardInterrupt as exc:  # Ctrl-C, and SIGTERM (Terminated)
-            if isinstance(exc, Terminated):
-                print("scanstack: terminated", file=sys.stderr)
-                return 128 + signal.SIGTERM
-            print("scanstack: interrupted", file=sys.stderr)
-            return 130
-        except Exception as exc:  # noqa: BLE001 - a bug: one line, not a traceback
-            return _unexpected(exc, args.debug)
-
-
-def _unexpected(exc: Exception, debug: bool) -> int:
-    if debug:
-        raise exc
-    _error(
-        f"unexpected {type(exc).__name__}: {exc} (a bug in scanstack: please report it "
-        "with the output of the same command run with --debug)"
-    )
-    return 3
+    return run_command(lambda: args.func(args), args.debug)
 
 
 if __name__ == "__main__":
