@@ -38,7 +38,7 @@ def write_nexus(
     ``layout``: ``"nexus"`` (NXentry/NXinstrument/NXdetector + default NXdata, see module doc) or
     ``"mca_0"`` (PyMca's minimal layout). Returns the path written.
     ``compression``, ``file_chunk_bytes``, ``overwrite``, ``client``, ``threads``, ``progress``,
-    ``memory_budget``: as for every HDF5 interchange writer (:func:`~._h5io.write_h5_file`).
+    ``memory_budget``: as for every HDF5 interchange writer (:func:`~._h5write.write_h5_file`).
     """
     if layout not in ("nexus", "mca_0"):
         raise UnsupportedError(f"layout must be 'nexus' or 'mca_0', not {layout!r}")

@@ -167,7 +167,7 @@ def write_nsid(
 
     Main is the dataset ``name`` in ``/Measurement_000/Channel_000/<name>``; returns the path.
     ``compression``, ``file_chunk_bytes``, ``overwrite``, ``client``, ``threads``, ``progress``,
-    ``memory_budget``: as for every HDF5 interchange writer (:func:`~._h5io.write_h5_file`).
+    ``memory_budget``: as for every HDF5 interchange writer (:func:`~._h5write.write_h5_file`).
     """
     from .. import __version__
 

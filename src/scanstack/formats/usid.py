@@ -162,7 +162,7 @@ def write_usid(
 
     Main is ``(prod(nav_shape), prod(signal_shape))``; returns the path written.
     ``compression``, ``file_chunk_bytes``, ``overwrite``, ``client``, ``threads``, ``progress``,
-    ``memory_budget``: as for every HDF5 interchange writer (:func:`~._h5io.write_h5_file`).
+    ``memory_budget``: as for every HDF5 interchange writer (:func:`~._h5write.write_h5_file`).
     """
     npos, nspec = stack.nframes, int(np.prod(stack.signal_shape))
     book = bookkeeping()  # once: socket.getfqdn() may ask DNS
