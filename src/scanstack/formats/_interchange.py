@@ -2,8 +2,8 @@
 
 Compression choices, whole-frame chunking, reading a flat frame range out of an N-D navigation
 grid, attribute decoding, and the per-position array convention. Axes from coordinate values and
-JSON are in :mod:`._axes_io` (re-exported here); HDF5 files, readers and block writing in
-:mod:`._h5io`.
+JSON are in :mod:`._axes_io` (re-exported here); HDF5 readers and attribute trees in
+:mod:`._h5io`, writing HDF5 files (atomically, block-wise) in :mod:`._h5write`.
 
 Per-position arrays (live time, real time)
 ------------------------------------------
