@@ -39,6 +39,15 @@ POSITION_KEYS = ("live_time", "real_time")
 
 #: accepted ``compression=`` values (``"<name>-<level>"`` chooses a level, e.g. ``"gzip-6"``)
 HDF5_COMPRESSIONS = (None, "gzip", "lzf", "blosc-zstd", "blosc-lz4", "zstd")
+
+#: what the HDF5 interchange formats (NeXus, NSID, USID) can do, for ``scanstack formats``: all
+#: three read lazily by region and write through one path (``_h5write.write_h5_file``)
+HDF5_CAPABILITIES = {
+    "lazy": True,
+    "region": True,
+    "write": "block-wise, atomic",
+    "compression": list(HDF5_COMPRESSIONS),
+}
 ZARR_COMPRESSIONS = (None, "gzip", "zstd", "blosc-zstd", "blosc-lz4")
 
 

@@ -265,10 +265,7 @@ FORMAT = FormatSpec(
     writer=write_nexus,
     sniff=sniff,
     capabilities={
-        "lazy": True,
-        "region": True,
-        "write": "block-wise, atomic",
-        "compression": list(ic.HDF5_COMPRESSIONS),
+        **ic.HDF5_CAPABILITIES,
         "metadata": "title, start_time, calibration, live_time, real_time, preset_time",
     },
 )

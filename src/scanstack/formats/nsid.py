@@ -409,12 +409,7 @@ FORMAT = FormatSpec(
     reader=NSIDReader,
     writer=write_nsid,
     sniff=sniff,
-    capabilities={
-        "lazy": True,
-        "region": True,
-        "write": "block-wise, atomic",
-        "compression": list(ic.HDF5_COMPRESSIONS),
-    },
+    capabilities=dict(ic.HDF5_CAPABILITIES),
 )
 
 __all__ = ["FORMAT", "NSIDReader", "write_nsid", "find_mains", "data_type"]

@@ -437,12 +437,7 @@ FORMAT = FormatSpec(
     reader=USIDReader,
     writer=write_usid,
     sniff=sniff,
-    capabilities={
-        "lazy": True,
-        "region": True,
-        "write": "block-wise, atomic",
-        "compression": list(ic.HDF5_COMPRESSIONS),
-    },
+    capabilities=dict(ic.HDF5_CAPABILITIES),
 )
 
 __all__ = ["FORMAT", "USIDReader", "write_usid", "find_mains"]
