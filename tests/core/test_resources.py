@@ -108,6 +108,17 @@ def test_blocks_follow_the_budget():
     assert file_chunk_target(123, 4 << 20, res) == 123  # a chunk asked for is kept
 
 
+@pytest.mark.parametrize("fmt", ["nexus", "nsid", "usid", "zarr"])
+def test_chunk_bytes_warning_names_the_callers_line(tmp_path, fmt):
+    # the HDF5 writers reach file_chunk_target through write_h5_file, one frame deeper than zarr:
+    # either way the DeprecationWarning must point at the line that called the writer
+    writer = scanstack.formats()[fmt].writer
+    stack = scanstack.Stack.from_array(np.zeros((4, 8, 8), np.uint16))
+    with pytest.warns(DeprecationWarning, match="file_chunk_bytes") as caught:
+        writer(stack, tmp_path / f"a.{fmt}", chunk_bytes=2 * 8 * 8 * 2)
+    assert [w.filename for w in caught if "chunk_bytes" in str(w.message)] == [__file__]
+
+
 def test_the_old_names_warn_and_still_work(tmp_path):
     with pytest.warns(DeprecationWarning, match="block_bytes"):
         assert config.chunk_bytes == config.block_bytes
