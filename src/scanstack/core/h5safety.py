@@ -77,8 +77,12 @@ class _Walker:
         self.folder = Path(top).resolve().parent
         self.walked: set[Path] = set()
 
+    def _elsewhere(self, holder: str) -> bool:
+        """Whether ``holder`` is another file than the one being checked (messages name it)."""
+        return Path(holder).resolve() != Path(self.top).resolve()
+
     def refuse(self, where: str, kind: str, name: str, target: Path, holder: str) -> None:
-        via = f" (in {holder})" if Path(holder).resolve() != Path(self.top).resolve() else ""
+        via = f" (in {holder})" if self._elsewhere(holder) else ""
         raise FormatError(
             f"{kind} {name!r}{via} makes HDF5 read {target.resolve()}, outside the folder "
             f"{self.folder}; {OUTSIDE_HINT}",
@@ -163,7 +167,7 @@ class _Walker:
                 raise failed[0]
 
     def damaged(self, holder: str, where: str | None, exc: BaseException) -> FormatError:
-        via = f" {holder}:" if Path(holder).resolve() != Path(self.top).resolve() else ""
+        via = f" {holder}:" if self._elsewhere(holder) else ""
         return FormatError(
             f"cannot check which files{via} this file names (damaged HDF5? "
             f"{type(exc).__name__}: {exc})",
