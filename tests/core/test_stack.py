@@ -193,3 +193,29 @@ def test_axis_validation():
     a = Axis("e", 4, "keV", values=[0.1, 0.2, 0.4, 0.8], navigate=False)
     assert not a.is_uniform
     assert a.index(slice(1, 3)).coordinates.tolist() == [0.2, 0.4]
+
+
+def test_one_image_with_its_two_axes_gets_a_frame_axis():
+    """A 2-D array with its 2 axes is one frame (as in hexrd): the stack's axes must describe all
+    three dimensions (the napari writer found them one short)."""
+    image = np.arange(12.0).reshape(3, 4)
+    axes = [Axis("r", 3, "µm", 2.0, navigate=False), Axis("c", 4, "µm", 0.5, navigate=False)]
+    s = Stack.from_array(image, signal_ndim=2, axes=axes)
+    assert s.shape == (1, 3, 4)
+    assert [(a.name, a.size, a.navigate) for a in s.axes] == [
+        ("frame", 1, True),
+        ("r", 3, False),
+        ("c", 4, False),
+    ]
+    assert (s.axes[1].units, s.axes[1].scale) == ("µm", 2.0)
+    np.testing.assert_array_equal(s[0], image)
+    assert s.to_xarray().dims == ("frame", "r", "c")
+
+
+def test_axes_that_do_not_match_the_array_are_refused():
+    from scanstack.core.errors import FormatError
+
+    with pytest.raises(FormatError, match=r"2 axes .* 3 dimensions"):
+        Stack.from_array(np.zeros((2, 3, 4)), signal_ndim=2, axes=[Axis("r", 3), Axis("c", 4)])
+    with pytest.raises(FormatError, match="axis 'r' has 5 points, the array 3"):
+        Stack.from_array(np.zeros((2, 3, 4)), 2, [Axis("f", 2), Axis("r", 5), Axis("c", 4)])

@@ -6,6 +6,7 @@ import copy
 
 import numpy as np
 
+from .axes import Axis
 from .errors import FormatError
 from .reader import Reader, crop
 
@@ -48,7 +49,8 @@ class ArrayReader(Reader):
             signal_ndim = 2 if data.ndim >= 2 else 1
         if data.ndim < signal_ndim:
             raise FormatError(f"array of {data.ndim} dimensions cannot hold {signal_ndim}-D frames")
-        if data.ndim == signal_ndim:
+        one_frame = data.ndim == signal_ndim
+        if one_frame:
             data = data[None]
         self.data = data
         self.nav_shape = tuple(data.shape[: data.ndim - signal_ndim])
@@ -57,7 +59,7 @@ class ArrayReader(Reader):
         self.metadata = meta if meta is not None else (metadata if metadata is not None else {})
         self.original_metadata = original_metadata or {}
         if axes is not None:
-            self.axes = copy.deepcopy(list(axes))
+            self.axes = _checked_axes(list(axes), data.shape, one_frame)
         self._flat = data.reshape((-1, *self.signal_shape))
 
     def read(self, start, stop, region=None):
@@ -74,3 +76,17 @@ class ArrayReader(Reader):
 
     def as_array(self):
         return self._flat if isinstance(self._flat, np.ndarray) else None
+
+
+def _checked_axes(axes: list[Axis], shape: tuple[int, ...], one_frame: bool) -> list[Axis]:
+    """Copies of ``axes`` for an array of ``shape``; a single frame given with only its signal
+    axes gets the one-point ``frame`` axis its leading dimension needs."""
+    axes = copy.deepcopy(axes)
+    if one_frame and len(axes) == len(shape) - 1:
+        axes.insert(0, Axis("frame", 1))
+    if len(axes) != len(shape):
+        raise FormatError(f"{len(axes)} axes given for an array of {len(shape)} dimensions {shape}")
+    for axis, n in zip(axes, shape, strict=True):
+        if axis.size != n:
+            raise FormatError(f"axis {axis.name!r} has {axis.size} points, the array {n}")
+    return axes

@@ -52,9 +52,7 @@ def layer_stack(data: Any, meta: dict[str, Any]):
         )
         for i in range(ndim)
     ]
-    if ndim == signal_ndim:  # one image: a stack has at least one frame, so say so
-        data = data[None]
-        axes.insert(0, Axis("frame", 1))
+    # one image (ndim == signal_ndim) becomes one frame; from_array adds its "frame" axis
     return Stack.from_array(data, signal_ndim=signal_ndim, axes=axes)
 
 
