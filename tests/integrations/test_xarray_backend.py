@@ -31,7 +31,7 @@ def test_values_axes_units(case):
     want = case.truth[[1, 0]][..., slice(None, 7, -2)]
     np.testing.assert_array_equal(da.isel(key).values, want)
     meta = scanstack.open(case.path, case.format, **case.options).metadata
-    per = set(scanstack.core.stack.PER_FRAME_METADATA_KEYS)
+    per = set(scanstack.core.metadata.PER_FRAME_METADATA_KEYS)
     kept = {k for k, v in meta.items() if v is not None and k not in per}
     assert set(ds.attrs) == kept  # every metadata key but the per-frame arrays (coordinates)
     assert json.loads(json.dumps(ds.attrs, allow_nan=False)) == ds.attrs  # JSON-safe

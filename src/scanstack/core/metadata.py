@@ -10,6 +10,7 @@ for E = a + b·ch + c·ch², keV), plus format-specific keys such as hexrd's ``o
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import math
 from typing import Any
@@ -58,3 +59,35 @@ def utc_iso(moment: _dt.datetime) -> str:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=_dt.timezone.utc)
     return moment.astimezone(_dt.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+#: metadata arrays with one row per frame (flat, C order over nav_shape); views cut them like frames
+PER_FRAME_METADATA_KEYS = (
+    "omega",
+    "live_time",
+    "real_time",
+    "output_count_rate",
+    "detected",
+    "motor_positions",
+    "timestamp",
+    "spectrum_id",
+    "selected_pixel",
+)
+#: units of the per-frame arrays where every format that writes them agrees (xarray/HyperSpy attrs)
+PER_FRAME_UNITS = {
+    "omega": "deg",
+    "live_time": "s",
+    "real_time": "s",
+    "output_count_rate": "counts/ms",
+    "motor_positions": "µm",
+}
+
+
+def select_per_frame_metadata(metadata: dict, frames: np.ndarray, nframes: int) -> dict:
+    """Copy of ``metadata`` with per-frame arrays (hexrd's ``omega``) cut to ``frames``."""
+    out = copy.deepcopy(metadata)
+    for key in PER_FRAME_METADATA_KEYS:
+        value = out.get(key)
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == nframes:
+            out[key] = value[np.asarray(frames).reshape(-1)]
+    return out

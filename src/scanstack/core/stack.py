@@ -2,8 +2,9 @@
 
 A :class:`Stack` never holds its data. Its primitive is ``_read_frames(frames, region)`` which
 returns the frames with the given flat indices (C order over ``nav_shape``), optionally cut to a
-rectangular region of the signal. Indexing, dask, numpy and xarray conversion, iteration in blocks
-and pickling are all built on that primitive here, once.
+rectangular region of the signal. Indexing, reading into numpy, iteration in blocks and pickling
+are built on that primitive here, once; the lazy views live in ``views``, the hand-offs to dask,
+xarray and RosettaSciIO in ``conversions`` (HyperSpy's in ``hyperspy_signal``).
 
 Indexing rules (hexrd-compatible at the front, numpy-style through ``inav``/``isig``):
 
@@ -16,63 +17,31 @@ Indexing rules (hexrd-compatible at the front, numpy-style through ``inav``/``is
 
 from __future__ import annotations
 
-import copy
 import math
-import numbers
 import operator
 import uuid
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .axes import Axis
+from . import conversions
+from .axes import Axis, default_axes
 from .config import config
 from .errors import FrameIndexError, check_fits
-from .readahead import read_ahead
-from .reader import Reader, Region, compose_regions, normalize_region, region_shape
-
-#: metadata arrays with one row per frame (flat, C order over nav_shape); views cut them like frames
-PER_FRAME_METADATA_KEYS = (
-    "omega",
-    "live_time",
-    "real_time",
-    "output_count_rate",
-    "detected",
-    "motor_positions",
-    "timestamp",
-    "spectrum_id",
-    "selected_pixel",
+from .indexing import frame_number, is_integer, split_signal_key
+from .metadata import (  # noqa: F401  (the per-frame keys were defined here first)
+    PER_FRAME_METADATA_KEYS,
+    PER_FRAME_UNITS,
+    select_per_frame_metadata,
 )
-#: units of the per-frame arrays where every format that writes them agrees (xarray/HyperSpy attrs)
-PER_FRAME_UNITS = {
-    "omega": "deg",
-    "live_time": "s",
-    "real_time": "s",
-    "output_count_rate": "counts/ms",
-    "motor_positions": "µm",
-}
+from .readahead import read_ahead
+from .reader import Reader, Region, normalize_region, region_shape
 
+if TYPE_CHECKING:
+    from .views import NavIndexer, SigIndexer
 
-def _is_integer(key: Any) -> bool:
-    return isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_))
-
-
-def _frame_number(value: Any) -> int:
-    """``value`` as a frame number: any integer type; a float or a bool is a FrameIndexError."""
-    if not _is_integer(value):
-        raise FrameIndexError(f"frame numbers are integers, not {value!r}")
-    return operator.index(value)
-
-
-def select_per_frame_metadata(metadata: dict, frames: np.ndarray, nframes: int) -> dict:
-    """Copy of ``metadata`` with per-frame arrays (hexrd's ``omega``) cut to ``frames``."""
-    out = copy.deepcopy(metadata)
-    for key in PER_FRAME_METADATA_KEYS:
-        value = out.get(key)
-        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == nframes:
-            out[key] = value[np.asarray(frames).reshape(-1)]
-    return out
+__all__ = ["ReaderStack", "Stack", "ViewStack"]
 
 
 class Stack:
@@ -143,7 +112,7 @@ class Stack:
 
     def read(self, start: int, stop: int, region=None) -> np.ndarray:
         """Consecutive frames ``start:stop`` as ``(n, *region_shape)``."""
-        start, stop = (None if v is None else _frame_number(v) for v in (start, stop))
+        start, stop = (None if v is None else frame_number(v) for v in (start, stop))
         start, stop, _ = slice(start, stop).indices(self.nframes)
         return self.read_frames(np.arange(start, max(start, stop)), region)
 
@@ -162,15 +131,15 @@ class Stack:
         first, rest = key[0], key[1:]
         if first is Ellipsis:
             return self.to_numpy()[key]
-        if _is_integer(first):
+        if is_integer(first):
             i = operator.index(first)
             if not -self.nframes <= i < self.nframes:
                 raise FrameIndexError(
                     f"frame {i} is out of range for a stack of {self.nframes} frames"
                 )
         try:  # check the whole key before reading anything (1.5 is no frame number)
-            region, post = _split_signal_key(rest, self.signal_shape)
-            frames = None if _is_integer(first) else np.arange(self.nframes)[first]
+            region, post = split_signal_key(rest, self.signal_shape)
+            frames = None if is_integer(first) else np.arange(self.nframes)[first]
             if post:  # a zero-stride stand-in for a frame: validates, allocates nothing
                 np.broadcast_to(np.zeros((), bool), self.signal_shape)[post]
         except (IndexError, TypeError, ValueError) as exc:
@@ -186,7 +155,7 @@ class Stack:
 
     def get_region(self, frame: int, region) -> np.ndarray:
         """Frame ``frame`` cut to ``((r0, r1), (c0, c1))`` (or a tuple of slices), reading only it."""
-        frames = self._check_frames(np.array([_frame_number(frame)]))
+        frames = self._check_frames(np.array([frame_number(frame)]))
         return self._read_frames(frames, normalize_region(region, self.signal_shape))[0]
 
     def __iter__(self) -> Iterator[np.ndarray]:
@@ -227,14 +196,18 @@ class Stack:
 
     # -- lazy views -----------------------------------------------------------------------
     @property
-    def inav(self) -> _NavIndexer:
+    def inav(self) -> NavIndexer:
         """Numpy-style lazy indexing over the navigation axes: ``s.inav[2:5, ::2]``."""
-        return _NavIndexer(self)
+        from .views import NavIndexer
+
+        return NavIndexer(self)
 
     @property
-    def isig(self) -> _SigIndexer:
+    def isig(self) -> SigIndexer:
         """Lazy indexing of the frames: ``s.isig[100:200, 50:150]`` reads only that region."""
-        return _SigIndexer(self)
+        from .views import SigIndexer
+
+        return SigIndexer(self)
 
     def frames(self, frames: Sequence[int] | np.ndarray | slice) -> Stack:
         """A lazy 1-D stack of the given frames (flat indices, in the order given)."""
@@ -250,8 +223,6 @@ class Stack:
         nav_shape = tuple(int(n) for n in nav_shape)
         if math.prod(nav_shape) != self.nframes:
             raise ValueError(f"cannot view {self.nframes} frames as navigation shape {nav_shape}")
-        from .axes import default_axes
-
         nav_axes = list(axes) if axes is not None else default_axes(nav_shape, ())
         return ViewStack(
             self, np.arange(self.nframes).reshape(nav_shape), None, (), nav_axes + self.signal_axes
@@ -270,19 +241,7 @@ class Stack:
 
     def to_dask(self, chunks: Any = None):
         """A dask array of shape ``nav_shape + signal_shape``; chunks default to whole frames."""
-        import dask.array as da
-
-        if chunks is None or chunks == "auto":
-            chunks = self.default_chunks()
-        return da.from_array(
-            _DaskSource(self),
-            chunks=chunks,
-            lock=False,
-            asarray=True,
-            fancy=False,
-            meta=np.empty((0,) * self.ndim, self.dtype),
-            name=f"scanstack-{self.token}",
-        )
+        return conversions.to_dask(self, chunks)
 
     @property
     def token(self) -> str:
@@ -323,15 +282,7 @@ class Stack:
 
         Built by the same code as the ``scanstack`` xarray backend. Needs the ``xarray`` extra.
         """
-        try:
-            from .xarray_backend import to_dataarray
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            from .errors import UnsupportedError
-
-            raise UnsupportedError(
-                "to_xarray needs xarray: pip install 'scanstack[xarray]'"
-            ) from exc
-        return to_dataarray(self, self.to_dask() if lazy else self.to_numpy())
+        return conversions.to_xarray(self, lazy)
 
     def to_rsciio_dicts(self, lazy: bool = True) -> list[dict]:
         """RosettaSciIO's return value: ``[{'data', 'axes', 'metadata', 'original_metadata'}]``.
@@ -339,24 +290,7 @@ class Stack:
         ``hyperspy.api.signals.BaseSignal(**d)`` (or ``hs.load``-style dict handling) builds a
         signal from each entry. Axes are listed in array order.
         """
-        data = self.to_dask() if lazy else self.to_numpy()
-        axes = []
-        for i, axis in enumerate(self.axes):
-            d = axis.to_dict()
-            d["index_in_array"] = i
-            axes.append(d)
-        from .hyperspy_signal import hyperspy_metadata
-
-        # a format that mirrors RosettaSciIO's own reader gives its tree key for key
-        metadata = getattr(self, "rsciio_metadata", None) or hyperspy_metadata(self)
-        return [
-            {
-                "data": data,
-                "axes": axes,
-                "metadata": copy.deepcopy(metadata),
-                "original_metadata": copy.deepcopy(self.original_metadata),
-            }
-        ]
+        return conversions.to_rsciio_dicts(self, lazy)
 
     def to_hyperspy(self, lazy: bool = True, signal_type: str | None = None):
         """A HyperSpy signal over this stack: ``Signal2D`` for 2-D frames, ``Signal1D`` for
@@ -420,31 +354,6 @@ class Stack:
                 original_metadata=original_metadata,
             )
         )
-
-
-def _unique_names(names: list[str]) -> list[str]:
-    """Dimension names: repeated names get ``_1``, ``_2``... (xarray, napari)."""
-    seen: dict[str, int] = {}
-    out = []
-    for n in names:
-        if n in seen:
-            seen[n] += 1
-            out.append(f"{n}_{seen[n]}")
-        else:
-            seen[n] = 0
-            out.append(n)
-    return out
-
-
-def _split_signal_key(keys: tuple, signal_shape: tuple[int, ...]) -> tuple[Region | None, tuple]:
-    """Split keys over the signal dims into a readable region plus what to apply after reading."""
-    if not keys:
-        return None, ()
-    if len(keys) <= len(signal_shape) and all(
-        isinstance(k, slice) and k.step in (None, 1) for k in keys
-    ):
-        return normalize_region(keys, signal_shape), ()
-    return None, tuple(keys)
 
 
 class ReaderStack(Stack):
@@ -556,157 +465,6 @@ def _copy_in_threads(src: np.ndarray, out: np.ndarray, step: int, tick) -> None:
             f.result()
 
 
-class ViewStack(Stack):
-    """A lazy selection of another stack's frames (any nav shape) and of a region of its frames.
-
-    ``frame_map`` holds, for each new navigation position, the parent's flat frame index;
-    ``region`` the unit-step region read from the parent; ``post`` keys applied after reading
-    (strides or integer indices over the signal dims).
-    """
-
-    def __init__(
-        self,
-        parent: Stack,
-        frame_map: np.ndarray,
-        region: Region | None,
-        post: tuple,
-        axes: list[Axis],
-        metadata: dict | None = None,
-    ):
-        self.parent = parent
-        self.frame_map = np.asarray(frame_map, dtype=np.int64)
-        self.region = region
-        self.post = post
-        self._axes = axes
-        self.nav_shape = self.frame_map.shape
-        probe = np.empty(region_shape(region, parent.signal_shape), dtype=np.bool_)
-        self.signal_shape = probe[post].shape if post else probe.shape
-        self.dtype = parent.dtype
-        self.metadata = (
-            metadata
-            if metadata is not None
-            else select_per_frame_metadata(parent.metadata, self.frame_map, parent.nframes)
-        )
-        self.original_metadata = parent.original_metadata
-
-    @property
-    def axes(self) -> list[Axis]:
-        return self._axes
-
-    @property
-    def rsciio_metadata(self):
-        return getattr(self.parent, "rsciio_metadata", None)
-
-    @property
-    def path(self):
-        return getattr(self.parent, "path", None)
-
-    def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
-        parent_frames = self.frame_map.reshape(-1)[frames]
-        if not self.post:
-            return self.parent._read_frames(parent_frames, compose_regions(self.region, region))
-        data = self.parent._read_frames(parent_frames, self.region)[(slice(None), *self.post)]
-        return data if region is None else data[(slice(None), *region)]
-
-    def source_paths(self) -> list[str]:
-        return self.parent.source_paths()
-
-    def close(self) -> None:
-        self.parent.close()
-
-
-class _NavIndexer:
-    def __init__(self, stack: Stack):
-        self.stack = stack
-
-    def __getitem__(self, key) -> Stack:
-        s = self.stack
-        key = key if isinstance(key, tuple) else (key,)
-        nnav = len(s.nav_shape)
-        if any(k is Ellipsis for k in key):
-            i = key.index(Ellipsis)
-            key = key[:i] + (slice(None),) * (nnav - len(key) + 1) + key[i + 1 :]
-        if len(key) > nnav:
-            raise FrameIndexError(f"{len(key)} indices for {nnav} navigation axes")
-        key = key + (slice(None),) * (nnav - len(key))
-        try:
-            frame_map = np.arange(s.nframes).reshape(s.nav_shape)[key]
-        except (IndexError, TypeError, ValueError) as exc:
-            raise FrameIndexError(
-                f"cannot index navigation axes {s.nav_shape} with {key!r}: {exc}"
-            ) from exc
-        arrays = [k for k in key if not isinstance(k, slice) and not _is_integer(k)]
-        if len(arrays) <= 1 and all(np.ndim(k) <= 1 for k in arrays):
-            axes = []
-            for axis, k in zip(s.nav_axes, key, strict=True):
-                if _is_integer(k):
-                    continue
-                if isinstance(k, slice):
-                    axes.append(axis.index(k))
-                else:
-                    k = np.asarray(k)
-                    axes.append(axis.index(np.flatnonzero(k) if k.dtype == bool else k))
-        else:
-            from .axes import default_axes
-
-            axes = default_axes(frame_map.shape, ())
-        return ViewStack(s, frame_map, None, (), axes + s.signal_axes)
-
-
-class _SigIndexer:
-    def __init__(self, stack: Stack):
-        self.stack = stack
-
-    def __getitem__(self, key) -> Stack:
-        s = self.stack
-        key = key if isinstance(key, tuple) else (key,)
-        nsig = len(s.signal_shape)
-        if len(key) > nsig:
-            raise FrameIndexError(f"{len(key)} indices for {nsig} signal axes")
-        key = key + (slice(None),) * (nsig - len(key))
-        region, post, axes = [], [], []
-        for axis, k, n in zip(s.signal_axes, key, s.signal_shape, strict=True):
-            if _is_integer(k):
-                i = operator.index(k)
-                if not -n <= i < n:
-                    raise FrameIndexError(f"index {i} out of range for signal axis of size {n}")
-                i %= n
-                region.append(slice(i, i + 1))
-                post.append(0)
-            elif isinstance(k, slice):
-                try:
-                    start, stop, step = k.indices(n)
-                except TypeError as exc:
-                    raise FrameIndexError(f"isig slices take integers, not {k!r}") from exc
-                if step < 0:
-                    region.append(slice(0, n))
-                    post.append(k)
-                else:
-                    region.append(slice(start, max(start, stop)))
-                    post.append(slice(None, None, step))
-                axes.append(axis.index(k))
-            else:
-                raise FrameIndexError("isig takes integers and slices")
-        post_t = tuple(post)
-        if all(isinstance(p, slice) and p == slice(None, None, None) for p in post_t):
-            post_t = ()
-        nreg = normalize_region(tuple(region), s.signal_shape)
-        frame_map = np.arange(s.nframes).reshape(s.nav_shape)
-        return ViewStack(
-            s, frame_map, nreg, post_t, s.nav_axes + axes, metadata=copy.deepcopy(s.metadata)
-        )
-
-
-class _DaskSource:
-    """What dask's ``from_array`` reads from: an array-like over a stack."""
-
-    def __init__(self, stack: Stack):
-        self.stack = stack
-        self.shape = stack.shape
-        self.dtype = np.dtype(stack.dtype)
-        self.ndim = len(self.shape)
-
-    def __getitem__(self, key):
-        from .outer import read_outer
-
-        return read_outer(self.stack, key)
+# the views are stacks themselves, so their module imports this one; imported last, here, so
+# that ``scanstack.core.stack.ViewStack`` keeps working
+from .views import ViewStack  # noqa: E402

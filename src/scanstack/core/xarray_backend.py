@@ -25,9 +25,10 @@ import xarray as xr
 from xarray.backends import BackendArray, BackendEntrypoint
 from xarray.core import indexing
 
-from .metadata import to_jsonable
+from .conversions import unique_names
+from .metadata import PER_FRAME_METADATA_KEYS, PER_FRAME_UNITS, to_jsonable
 from .outer import read_outer
-from .stack import PER_FRAME_METADATA_KEYS, PER_FRAME_UNITS, Stack, _unique_names
+from .stack import Stack
 
 #: name of the one data variable of a dataset opened with the backend
 VARIABLE = "data"
@@ -52,7 +53,7 @@ class ScanstackBackendArray(BackendArray):
 
 def dim_names(stack: Stack) -> list[str]:
     """The dimension names of ``stack`` (axis names; repeated names get ``_1``, ``_2``...)."""
-    return _unique_names([a.name for a in stack.axes])
+    return unique_names([a.name for a in stack.axes])
 
 
 def _per_frame(metadata: dict, nframes: int) -> dict[str, np.ndarray]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.axes import Axis
-from ..core.stack import Stack, _unique_names
+from ..core.conversions import unique_names
+from ..core.stack import Stack
 
 #: napari's layer data tuple: (data, layer keyword arguments, layer type)
 LayerData = tuple[Any, dict[str, Any], str]
@@ -70,7 +71,7 @@ def stack_layer(stack: Stack, name: str | None = None) -> LayerData:
         "scale": tuple(g[0] for g in geometry),
         "translate": tuple(g[1] for g in geometry),
         "units": tuple(napari_units(a.units) for a in shown),
-        "axis_labels": tuple(_unique_names([a.name or f"axis{i}" for i, a in enumerate(shown)])),
+        "axis_labels": tuple(unique_names([a.name or f"axis{i}" for i, a in enumerate(shown)])),
         "metadata": {
             "scanstack_format": getattr(stack, "format", None),
             "path": getattr(stack, "path", None),

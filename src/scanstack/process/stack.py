@@ -20,8 +20,9 @@ import numpy as np
 from ..core.axes import Axis, default_axes
 from ..core.config import config
 from ..core.errors import ScanstackError
+from ..core.metadata import select_per_frame_metadata
 from ..core.reader import Region, region_shape
-from ..core.stack import Stack, select_per_frame_metadata
+from ..core.stack import Stack
 from .ops import GaussLaplace, Op, PointwiseOp, ProcessError, UnknownOpError, UserOp, builtin_ops
 
 Shape = tuple[int, ...]
