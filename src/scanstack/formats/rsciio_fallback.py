@@ -9,7 +9,11 @@ reordered to navigation axes then signal axes (RosettaSciIO's ``navigate`` flags
 by block through :class:`~scanstack.core.memory.ArrayReader`; axes keep names, units,
 scale/offset; ``metadata`` and ``original_metadata`` are RosettaSciIO's trees. Where several
 plugins share an extension (``.mrc``: MRC and MRCZ) they are tried in RosettaSciIO's order
-and the first that reads the file is used (``plugin=`` chooses one by name).
+and the first that reads the file is used (``plugin=`` chooses one by name). A file whose axes
+RosettaSciIO flags all as signal and that has more than two is read as 2-D frames over the
+leading axes. A plugin with no lazy reader (MSA, DigitalSurf), or whose lazy reader would read
+this file wrong (Panta Rhei's on a deflated .prz), reads the whole file at open, and only if its
+size fits the memory budget.
 
 Needs the optional extra ``scanstack[rsciio]``; without it the format is listed but reads
 nothing and detection passes over it.
@@ -25,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from ..core.axes import Axis
-from ..core.errors import FormatError, UnsupportedError
+from ..core.errors import FormatError, MemoryBudgetError, UnsupportedError, check_fits
 from ..core.memory import ArrayReader
 from ..core.registry import FormatSpec, Probe, formats
 
@@ -82,10 +86,35 @@ def _read_signals(path: str, plugin: str | None) -> tuple[list[dict[str, Any]], 
     for spec in candidates:
         try:
             module = importlib.import_module(spec["api"])
-            return module.file_reader(path, lazy=True), spec["name"]
+            try:
+                if _lazy_reads_wrong(spec["name"], path):
+                    raise NotImplementedError
+                return module.file_reader(path, lazy=True), spec["name"]
+            except NotImplementedError:
+                # a plugin without a lazy reader (MSA, DigitalSurf) reads the whole file: allowed
+                # only when the file itself fits the memory budget (its size, not a header's claim)
+                check_fits(os.path.getsize(path), f"{spec['name']} reads whole files", path)
+                return module.file_reader(path, lazy=False), spec["name"]
+        except MemoryBudgetError:
+            raise
         except Exception as exc:  # noqa: BLE001 - the next plugin for the extension may read it
             failures.append(f"{spec['name']}: {type(exc).__name__}: {exc}")
     raise FormatError("no RosettaSciIO plugin could read it (" + "; ".join(failures) + ")", path)
+
+
+def _lazy_reads_wrong(plugin: str, path: str) -> bool:
+    """RosettaSciIO 0.15's lazy Panta Rhei reader memory-maps ``data.npy`` inside the .prz zip
+    as if it were stored, but its own writer deflates it: the lazy array is compressed bytes
+    read as pixels (tested). Such a file is read whole instead."""
+    if plugin != "PantaRhei":
+        return False
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return zf.getinfo("data.npy").compress_type != zipfile.ZIP_STORED
+    except (OSError, KeyError, zipfile.BadZipFile):
+        return False  # the plugin itself reports what is wrong
 
 
 def _axis(d: dict[str, Any], navigate: bool) -> Axis:
@@ -136,6 +165,11 @@ class RsciioReader(ArrayReader):
         sig = [i for i, a in enumerate(axes) if not a.get("navigate")]
         if not sig:  # every axis navigates (a point series): the last one becomes the signal
             sig, nav = nav[-1:], nav[:-1]
+        elif not nav and len(sig) > 2:
+            # nothing navigates (RosettaSciIO's EMD-NCEM and Semper readers flag no axis, so
+            # HyperSpy loads a BaseSignal): frames are the last two axes, as HyperSpy's
+            # as_signal2D would make them, so the stack has frames to fold over
+            nav, sig = sig[:-2], sig[-2:]
         order = nav + sig
         if order != list(range(data.ndim)):
             data = data.transpose(order)
