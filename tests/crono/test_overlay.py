@@ -50,7 +50,17 @@ def test_overlay_places_each_map_on_its_stage_positions(map_scan, tmp_path):
     assert ax.get_xlabel() == "stage X (mm)" and ax.get_ylabel() == "stage Y (mm)"
     assert ax.get_aspect() == 1.0 and ax.get_ylim()[1] > ax.get_ylim()[0]  # north up
     bars = [a for a in fig.axes if hasattr(a, "_colorbar")]
-    assert sorted(b.get_ylabel() for b in bars) == ["CuKa (counts)", "FeKa (counts)"]
+    fig.canvas.draw()  # lay out, so the colour bars have their places
+    # read left to right, the colour bars come in the order the elements were asked for
+    bars.sort(key=lambda b: b.get_window_extent().x0)
+    assert [b.get_ylabel() for b in bars] == ["FeKa (counts)", "CuKa (counts)"]
+    assert all(b.get_window_extent().x0 > ax.get_window_extent().x1 for b in bars)
+    # the camera picture is drawn in grey, so colour on the picture is an element's alone
+    picture = ax.images[0].get_array()
+    assert np.allclose(picture[..., 0], picture[..., 1]) and np.allclose(
+        picture[..., 1], picture[..., 2]
+    )
+    assert np.ptp(picture[..., 0]) > 0.3  # the mosaic's contrast is kept
     meshes = ax.collections
     assert len(meshes) == 2
     for mesh, m in zip(meshes, maps.values(), strict=True):

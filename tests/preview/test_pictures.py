@@ -70,6 +70,15 @@ def test_spectrum_preview_has_a_log_axis_bands_and_maps_in_stage_units(tmp_path)
     assert maps[0].get_aspect() == 1.0 and maps[0].get_xlabel().endswith("(µm)")
     pixels = np.asarray(Image.open(tmp_path / "s.png").convert("RGB"))
     assert pixels.shape[1] == 1280 and pixels.std() > 20
+    drawn = _png(fig, tmp_path / "again.png")
+    for ax in maps + _colourbars(fig):  # every map and colour bar has content
+        region = _region(fig, ax, drawn)
+        assert region.size and region.std() > 10, ax.get_title() or ax.get_xlabel()
+    # no empty band between the spectrum and the maps (the maps' row is sized to their
+    # proportions): from the spectrum's axis to the maps' top only its tick labels, its axis
+    # label and the maps' titles
+    gap_px = spectrum.get_window_extent().y0 - max(m.get_window_extent().y1 for m in maps)
+    assert 0 < gap_px < 160, gap_px  # 116 px now; 252 px with a fixed 1 : 1.1 split
 
 
 def test_array_png_is_one_pixel_per_value(tmp_path):

@@ -47,6 +47,18 @@ def _map_geometry(stack: Stack) -> tuple[list[float] | None, Any, str, str]:
     return None, 1.0, f"{cols.name} (index)", f"{rows.name} (index)"
 
 
+def _map_row_height(maps: dict, extent: list[float] | None, cell_width_in: float) -> float:
+    """Inches for a row of maps ``cell_width_in`` wide each: the map's height at its drawn
+    proportions (``extent`` in data units, else square pixels), clipped to 1-5 in, plus 1.6 in
+    for the title, the tick labels and the colour bar below."""
+    rows, cols = np.shape(next(iter(maps.values())))
+    if extent is not None:
+        ratio = abs(extent[2] - extent[3]) / max(abs(extent[1] - extent[0]), 1e-12)
+    else:
+        ratio = rows / max(cols, 1)
+    return float(np.clip(0.75 * cell_width_in * ratio, 1.0, 5.0)) + 1.6
+
+
 def _title(stack: Stack) -> str:
     import os
 
@@ -149,12 +161,19 @@ def _spectrum_preview(stack: Stack, title: str, kw: dict) -> Figure:
     maps = {n: m for n, m in data.get("maps", {}).items() if np.ndim(m) == 2}
     # a series of spectra (e.g. spectra='acquisition') has no map: the spectrum alone
     ncols = max(len(maps), 1)
-    fig = render.new_figure(max(9.0, 3.2 * ncols), 4.0 + (2.6 if maps else 0.0))
-    grid = fig.add_gridspec(2 if maps else 1, ncols, height_ratios=[1, 1.1] if maps else None)
+    width = max(9.0, 3.2 * ncols)
+    extent, aspect, xlabel, ylabel = _map_geometry(stack) if maps else (None, 1.0, "", "")
+    # the map row is as tall as its maps drawn at their own proportions (plus title, tick
+    # labels and colour bar), so an equal-aspect map leaves no empty band above it
+    map_height = _map_row_height(maps, extent, width / ncols) if maps else 0.0
+    fig = render.new_figure(width, 4.0 + map_height)
+    # two sub-figures, each laid out on its own: the spectrum's decorations do not widen the
+    # maps' row, nor the maps' colour bars the spectrum's
+    top, bottom = fig.subfigures(2, 1, height_ratios=[4.0, map_height]) if maps else (fig, None)
     energy = data["energy"]
     x = energy if energy is not None else np.arange(stack.signal_shape[0])
     render.spectrum(
-        fig.add_subplot(grid[0, :]),
+        top.add_subplot(),
         x,
         data["sum_spectrum"],
         xlabel=_axis_label(stack.signal_axes[0]) if energy is not None else "channel",
@@ -163,9 +182,8 @@ def _spectrum_preview(stack: Stack, title: str, kw: dict) -> Figure:
         bands=[(r["start"], r["end"], r["name"]) for r in data.get("rois", ())],
         log=True,
     )
-    extent, aspect, xlabel, ylabel = _map_geometry(stack) if maps else (None, 1.0, "", "")
     for k, (name, m) in enumerate(maps.items()):
-        ax = fig.add_subplot(grid[1, k])
+        ax = bottom.add_subplot(1, ncols, k + 1)
         render.show_image(
             ax,
             m,

@@ -84,8 +84,12 @@ def overlay_figure(
     height_in = float(np.clip(width_in * 0.8 * height_mm / max(width_mm, 1e-9), 2.5, 12.0)) + 1.2
     fig = render.new_figure(width_in, height_in)
     ax = fig.add_subplot()
-    rgba = np.dstack([mosaic.image[..., :3], np.where(mosaic.covered, 255, 0).astype(np.uint8)])
+    # the camera picture in grey: colour on the picture belongs to the elements alone (a red
+    # object under a red Pb map could not be told apart)
+    grey = np.asarray(mosaic.image[..., :3], float) @ np.array([0.299, 0.587, 0.114])
+    rgba = np.dstack([np.repeat(grey[..., None], 3, axis=2) / 255.0, mosaic.covered.astype(float)])
     ax.imshow(rgba, origin="lower", extent=extent, interpolation="bilinear")
+    bars = []
     for (name, m), colour in zip(maps.items(), element_colours(len(maps)), strict=True):
         values = np.asarray(m, float)
         finite = values[np.isfinite(values)]
@@ -103,6 +107,10 @@ def overlay_figure(
             shading="nearest",
             rasterized=True,
         )
+        bars.append((name, mesh))
+    # constrained layout puts each new colour bar between the axes and the earlier ones: adding
+    # them last to first reads them left to right in the order the elements were asked for
+    for name, mesh in reversed(bars):
         fig.colorbar(mesh, ax=ax, label=f"{name} ({units})", shrink=0.8, pad=0.01, aspect=30)
     ax.set_xlim(min(extent[0], np.nanmin(mx)), max(extent[1], np.nanmax(mx)))
     ax.set_ylim(min(extent[2], np.nanmin(my)), max(extent[3], np.nanmax(my)))
