@@ -17,7 +17,7 @@ def test_demo_writes_and_reopens(tmp_path, capsys):
     for name in ("series.png", "scan-mib.png", "crono.png", "crono-mosaic.png"):
         assert Image.open(out / name).format == "PNG"
     # the pictures drawn by matplotlib: their sizes and real content (not a blank page)
-    sizes = {"series.png": (1000, 460), "scan-mib.png": (1000, 460), "crono.png": (1280, 660)}
+    sizes = {"series.png": (1000, 460), "scan-mib.png": (1000, 460), "crono.png": (1280, 699)}
     for name, size in sizes.items():
         img = Image.open(out / name)
         assert img.size == size, name
