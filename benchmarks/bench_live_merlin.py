@@ -51,7 +51,7 @@ def live_rate(url: str, nav: tuple[int, int], spill: Path, **options) -> tuple[f
     s = scanstack.open(url, nav_shape=nav, spill=spill, timeout=120, **options)
     t1 = time.perf_counter()
     with s:
-        bf = stem.virtual_bright_field(s, progress=False)
+        bf = stem.virtual_bright_field(s, center=(255.5, 255.5), radius=30, progress=False)
         s.wait()
     t2 = time.perf_counter()
     assert bf.shape == nav

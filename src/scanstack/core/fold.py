@@ -11,7 +11,11 @@ at the reader. The fastest way available is chosen here, once:
 2. **blocks** — otherwise frames are read block by block (the next block read in a background
    thread, one partition per thread, :func:`~scanstack.core.blockwise.reduce_frames`), and each
    block is handed to the same fold as lanes in frame order (:func:`~scanstack.core.lanes.block_lanes`);
-3. with ``client=`` the frames are split into dask.distributed tasks; each task makes the same
+3. **growing** — a stack still being recorded (:class:`~scanstack.core.growing.Growing`: a
+   followed ``.mib``, a live detector stream) is folded batch by batch as its frames land: each
+   batch is the frames that arrived since the last one (at least about ``config.block_bytes``
+   of them, or the rest of the scan), read from ``arrived()`` by 1. or 2. like a file;
+4. with ``client=`` the frames are split into dask.distributed tasks; each task makes the same
    choice on its worker (the stack re-opens its file there).
 
 So a new reader that offers ``as_array()`` gets the fast path in every tool for free.
@@ -33,8 +37,9 @@ from .blockwise import (
     run_partitions,
 )
 from .config import config
+from .growing import Growing
 from .lanes import Lanes, block_lanes, direct_source
-from .progress import ProgressArg
+from .progress import Progress, ProgressArg
 from .reader import normalize_region, region_shape
 from .resources import resolve
 from .stack import Stack
@@ -103,6 +108,8 @@ def fold_frames(
             run_on_cluster(client, stack, task, start, stop, fpb, progress, label), fold.combine
         )
     nthreads = res.threads
+    if isinstance(stack, Growing):
+        return _fold_growing(stack, fold, start, stop, region, fpb, nthreads, progress, label, fast)
     src = direct_source(stack) if fast and region is None else None
     if src is None:
         layout = block_layout(region_shape(region, stack.signal_shape))
@@ -162,6 +169,51 @@ def _fold_in_place(
     # and it keeps ``combine`` to one order (e.g. 1-bit maxima are OR-ed words in memory order)
     results = run_partitions(run, partitions(n, nthreads, per), n, progress, label)
     return combine_all([fold.to_frames(r, src) for r in results if r is not None], fold.combine)
+
+
+def _fold_growing(
+    stack: Stack,
+    fold: LaneFold,
+    start: int,
+    stop: int,
+    region,
+    fpb: int,
+    nthreads: int,
+    progress,
+    label: str,
+    fast: bool,
+) -> Any:
+    """Fold a growing stack in batches of the frames that have arrived, in frame order.
+
+    Each batch waits for about ``config.block_bytes`` of new frames (fewer at the end of the
+    scan), so the per-batch cost (a memory map of the complete part, thread start-up) is paid
+    rarely, and the fold of one batch overlaps the arrival of the next.
+    """
+    frame_bytes = max(1, stack.frame_nbytes)
+    step = max(1, config.block_bytes // frame_bytes)
+    results = []
+    with Progress(stop - start, progress, label, "frames") as bar:
+        done = start
+        while done < stop:
+            stack.wait_for(min(done + step, stop) - 1)
+            part = stack.arrived()
+            b = min(part.nframes, stop)
+            results.append(
+                fold_frames(
+                    part,
+                    fold,
+                    start=done,
+                    stop=b,
+                    region=region,
+                    frames_per_block=fpb,
+                    threads=nthreads,
+                    progress=False,
+                    fast=fast,
+                )
+            )
+            bar.update(b - done)
+            done = b
+    return combine_all(results, fold.combine)
 
 
 def _fold_task(stack: Stack, a: int, b: int, *, fold: LaneFold, region, fpb: int, fast: bool):

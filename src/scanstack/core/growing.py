@@ -6,19 +6,24 @@ for it; when no new frame arrives for ``timeout`` seconds, :class:`StalledError`
 frames were seen and how many were expected. Because the shape is the final one, every reduction
 (``stem.*``, ``stats.*``, previews) runs unchanged and simply finishes when the scan does.
 
-The interface is two methods, so that a followed file and a live detector stream are driven the
-same way (``scanstack live`` uses only these):
+The interface is three methods, so that a followed file and a live detector stream are driven
+the same way (``scanstack live``, :class:`~scanstack.live.follow.LivePicture`, the napari layer
+and :func:`scanstack.core.fold.fold_frames` use only these):
 
 - ``frames_available() -> int``: complete frames readable now (never more than ``nframes``);
 - ``wait_for(i, timeout=None) -> int``: block until frame ``i`` is readable, return
-  ``frames_available()``; raises :class:`StalledError` when nothing arrives for ``timeout`` s.
+  ``frames_available()``; raises a :class:`~scanstack.core.errors.ScanstackError` when the
+  source ended before (:class:`StalledError` when nothing arrived for ``timeout`` s);
+- ``arrived() -> Stack``: an ordinary (not growing) flat stack of the frames complete now, with
+  the source's zero-copy fast paths (a memory map of the file's complete part), so reductions
+  fold the frames that have landed in place, batch by batch, as they do a file.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from .errors import ScanstackError
 
@@ -43,6 +48,8 @@ class Growing(Protocol):
     def frames_available(self) -> int: ...
 
     def wait_for(self, i: int, timeout: float | None = None) -> int: ...
+
+    def arrived(self) -> Any: ...
 
 
 #: seconds between two looks at a source that has not grown (short enough for a live picture,

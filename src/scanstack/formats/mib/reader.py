@@ -781,7 +781,9 @@ class MibReader(Reader):
                 block, geo.depth, *geo.stream_shape, geo.quad, geo.gap, self.flip
             )
 
-        return {"data": data, "lanes": lanes, "decode": decode}
+        # the layout decides the permutation: the fold learns it once per layout, not per view
+        key = ("mib", geo.depth, tuple(geo.stream_shape), geo.quad, geo.gap, self.flip)
+        return {"data": data, "lanes": lanes, "decode": decode, "layout_key": key}
 
     # -- per-frame headers ----------------------------------------------------------------------
     def header_bytes(
