@@ -1,18 +1,24 @@
 """Frames/s received and reduced (virtual bright field) from a Merlin quad stream on loopback.
 
-    PYTHONPATH=src python benchmarks/bench_live_merlin.py [--nav 16x32] [--libertem]
+    PYTHONPATH=src python benchmarks/bench_live_merlin.py [--nav 32x64] [--libertem]
+    PYTHONPATH=src python benchmarks/bench_live_merlin.py --nav 256x256 --libertem   # the issue's
 
-Writes a 12-bit quad (512x512 frames) ``.mib`` in a temporary folder, serves it with our
-simulator and measures (1) receiving into the spill + ``stem.virtual_bright_field`` over the
-stream, (2) the same reduction on the file from the page cache; ``--libertem`` also times
-receiving the same file served by LiberTEM-live's ``CameraSim`` (its first frame waits for its
-numba warm-up, which is excluded). The full 256x256 scan (65,536 frames, 32 GB) is scaled down
-by default: the shared machine has 2 cores and limited disk.
+A 12-bit quad ``.mib`` (512x512 frames, 524,800-byte records) of ``--file-frames`` frames is
+written to a temporary folder and served as a stream of ``--nav`` frames (the file's frames over
+and over: our simulator's ``frames=``, LiberTEM-live's ``CameraSim(continuous=True)``), so the
+issue's 256x256 scan (65,536 frames, 34 GB on the wire) needs no 34 GB file. Measured, warm-up
+excluded: (1) receiving into the spill ``.mib`` + ``stem.virtual_bright_field`` (r=30 disk) as
+the frames arrive; (2) receiving only; (3) the same reduction on the served file from the page
+cache; with ``--libertem`` also (4) our client on LiberTEM-live's ``CameraSim`` and (5)
+LiberTEM-live's own client (``ApplyMasksUDF``, inline executor) on it. Every spill is deleted
+after its run (the disk needs one stream's size free: ``df -h``). The simulator, the receiver
+and the reduction share this machine's cores; the load average is printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -26,12 +32,15 @@ from scanstack.formats.mib import write_mib
 from scanstack.live import FORMAT
 from scanstack.live.simulator import MerlinSimulator
 
+CENTER, RADIUS = (255.5, 255.5), 30
+
 
 def make(path: Path, n: int) -> None:
+    """``n`` random 12-bit quad frames (64 distinct ones), written block by block."""
     rng = np.random.default_rng(0)
     frames = rng.integers(0, 4095, size=(64, 512, 512), dtype=np.uint16)
 
-    class Cycle:  # n frames from 64 distinct ones, written block by block
+    class Cycle:
         shape = (n, 512, 512)
         dtype = frames.dtype
         ndim = 3
@@ -40,22 +49,27 @@ def make(path: Path, n: int) -> None:
             return n
 
         def __getitem__(self, key):
-            idx = np.arange(n)[key]
-            return frames[idx % 64]
+            return frames[np.arange(n)[key] % 64]
 
     write_mib(path, Cycle(), depth=12, layout="2x2", raw=False, nav_shape=(n,))
 
 
-def live_rate(url: str, nav: tuple[int, int], spill: Path, **options) -> tuple[float, float]:
-    t0 = time.perf_counter()
-    s = scanstack.open(url, nav_shape=nav, spill=spill, timeout=120, **options)
-    t1 = time.perf_counter()
-    with s:
-        bf = stem.virtual_bright_field(s, center=(255.5, 255.5), radius=30, progress=False)
-        s.wait()
-    t2 = time.perf_counter()
-    assert bf.shape == nav
-    return s.nframes / (t2 - t1), t1 - t0
+def load() -> str:
+    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def live_rate(url: str, nav: tuple[int, ...], spill: Path, bf: bool = True) -> float:
+    """Frames/s from the first frame to the last frame reduced (or received); spill deleted."""
+    try:
+        with scanstack.open(url, nav_shape=nav, spill=spill, timeout=120) as s:
+            t = time.perf_counter()
+            if bf:
+                img = stem.virtual_bright_field(s, center=CENTER, radius=RADIUS, progress=False)
+                assert img.shape == nav and np.isfinite(img).all()
+            s.wait()
+            return s.nframes / (time.perf_counter() - t)
+    finally:
+        spill.unlink(missing_ok=True)
 
 
 def libertem_rate(sim, nav: tuple[int, int]) -> float:
@@ -65,7 +79,7 @@ def libertem_rate(sim, nav: tuple[int, int]) -> float:
     from libertem_live.api import LiveContext
 
     yy, xx = np.mgrid[:512, :512]
-    disk = ((yy - 256) ** 2 + (xx - 256) ** 2 < 30**2).astype(np.float32)
+    disk = (((yy - CENTER[0]) ** 2 + (xx - CENTER[1]) ** 2) <= RADIUS**2).astype(np.float32)
     ctx = LiveContext(executor=InlineJobExecutor())
     conn = ctx.make_connection("merlin").open(
         api_host="127.0.0.1",
@@ -74,8 +88,8 @@ def libertem_rate(sim, nav: tuple[int, int]) -> float:
         data_port=sim.server_t.sockname[1],
     )
     try:
-        for _ in range(2):
-            aq = ctx.make_acquisition(conn=conn, nav_shape=nav)
+        for k in range(2):  # the first run compiles and warms up: excluded
+            aq = ctx.make_acquisition(conn=conn, nav_shape=nav if k else (1, 64))
             t = time.perf_counter()
             ctx.run_udf(
                 dataset=aq, udf=ApplyMasksUDF(mask_factories=[lambda: disk]), progress=False
@@ -88,41 +102,47 @@ def libertem_rate(sim, nav: tuple[int, int]) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--nav", default="16x32")
-    ap.add_argument("--libertem", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--nav", default="32x64", help="scan shape of the stream (default 32x64)")
+    ap.add_argument("--file-frames", type=int, default=256, help="frames in the served file")
+    ap.add_argument("--libertem", action="store_true", help="also LiberTEM-live (~1 min warm-up)")
+    ap.add_argument("--dir", default=None, help="folder for the file and spills (default: tmp)")
     args = ap.parse_args()
-    nav = tuple(int(v) for v in args.nav.split("x"))
-    n = nav[0] * nav[1]
+    nav = tuple(int(v) for v in args.nav.lower().split("x"))
+    n = int(np.prod(nav))
     register(FORMAT)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         path = Path(tmp) / "quad.mib"
-        make(path, n)
-        size = path.stat().st_size
-        print(f"{n} frames of 512x512 12-bit quad, {size / 2**20:.0f} MiB")
-        with MerlinSimulator(path) as sim:
-            url = f"merlin://127.0.0.1:{sim.data_port}"
-            live_rate(url, (1, 8), Path(tmp) / "warm.mib")  # imports and numba kernels: excluded
-            rate, _ = live_rate(url, nav, Path(tmp) / "s.mib")
-            t = time.perf_counter()
-            with scanstack.open(url, nav_shape=nav, spill=Path(tmp) / "r.mib") as s:
-                s.wait()
-            recv = n / (time.perf_counter() - t)
+        make(path, min(args.file_frames, n))
+        stride = path.stat().st_size // min(args.file_frames, n)
         print(
-            f"scanstack, our simulator: {rate:,.0f} frames/s received + virtual BF "
-            f"({rate * size / n / 2**30:.2f} GiB/s); received only: {recv:,.0f} frames/s"
+            f"stream: {nav[0]}x{nav[1]} = {n:,} frames of 512x512 12-bit quad "
+            f"({n * stride / 1e9:.1f} GB), served from a {path.stat().st_size / 2**20:.0f} MiB file"
         )
-        ref = scanstack.open(path, nav_shape=nav)
-        stem.virtual_bright_field(ref, progress=False)  # page cache warm
+        print(f"{os.cpu_count()} cores; before: {load()}")
+        with MerlinSimulator(path, frames=n) as sim:
+            url = f"merlin://127.0.0.1:{sim.data_port}"
+            live_rate(url, (1, 64), Path(tmp) / "warm.mib")  # imports, numba kernels: excluded
+            rate = live_rate(url, nav, Path(tmp) / "s.mib")
+            print(
+                f"scanstack, our simulator: {rate:,.0f} frames/s received + virtual BF "
+                f"({rate * stride / 2**30:.2f} GiB/s); {load()}"
+            )
+            recv = live_rate(url, nav, Path(tmp) / "r.mib", bf=False)
+            print(f"scanstack, our simulator: {recv:,.0f} frames/s received only; {load()}")
+        ref = scanstack.open(path, nav_shape=(min(args.file_frames, n),))
+        stem.virtual_bright_field(ref, center=CENTER, radius=RADIUS, progress=False)  # warm
         t = time.perf_counter()
-        stem.virtual_bright_field(ref, progress=False)
-        print(f"page cache (file): {n / (time.perf_counter() - t):,.0f} frames/s virtual BF")
+        stem.virtual_bright_field(ref, center=CENTER, radius=RADIUS, progress=False)
+        rate = ref.nframes / (time.perf_counter() - t)
+        print(f"the served file from the page cache: {rate:,.0f} frames/s virtual BF")
         if args.libertem:
             from libertem_live.detectors.merlin.sim import CameraSim
 
             lt = CameraSim(
                 path=str(path),
-                nav_shape=nav,
+                nav_shape=(1, min(args.file_frames, n)),
+                continuous=True,
                 host="127.0.0.1",
                 data_port=0,
                 control_port=0,
@@ -132,12 +152,15 @@ def main() -> None:
             lt.wait_for_listen()
             try:
                 url = f"merlin://127.0.0.1:{lt.server_t.sockname[1]}"
-                live_rate(url, (1, 8), Path(tmp) / "warm.mib")  # its warm-up, excluded
-                rate, _ = live_rate(url, nav, Path(tmp) / "l.mib")
-                print(f"scanstack, LiberTEM-live's CameraSim: {rate:,.0f} frames/s received + BF")
+                live_rate(url, (1, 64), Path(tmp) / "warm.mib")  # its numba warm-up: excluded
+                rate = live_rate(url, nav, Path(tmp) / "l.mib")
                 print(
-                    f"LiberTEM-live, its CameraSim: {libertem_rate(lt, nav):,.0f} frames/s "
-                    "received + virtual BF (ApplyMasksUDF, inline executor)"
+                    f"scanstack, LiberTEM-live's CameraSim: {rate:,.0f} frames/s received + "
+                    f"virtual BF; {load()}"
+                )
+                print(
+                    f"LiberTEM-live's client, its CameraSim: {libertem_rate(lt, nav):,.0f} "
+                    f"frames/s received + virtual BF (ApplyMasksUDF, inline executor); {load()}"
                 )
             finally:
                 lt.stop()

@@ -98,3 +98,43 @@ def test_cli_live_stalled_and_bad_options(tmp_path, capsys):
     assert "--nav wants ROWSxCOLUMNS" in capsys.readouterr().err
     assert main(["live", str(dst), "--bf", "radius=3", "-o", str(png)]) == 2
     assert "--bf wants r=N" in capsys.readouterr().err
+
+
+def test_cli_live_on_a_merlin_stream(tmp_path, simulate, capsys):
+    """``scanstack live merlin://HOST:PORT``: the picture of a stream from our simulator, whose
+    BF panel equals the BF image of the file served."""
+    from live_helpers import make_mib
+
+    path = make_mib(tmp_path / "scan.mib", 12, "2x2", False, n=48)
+    sim = simulate(path)
+    png = tmp_path / "live.png"
+    spill = tmp_path / "spill.mib"
+    args = ["live", f"merlin://127.0.0.1:{sim.data_port}", "--nav", "6x8", "--bf", "r=30"]
+    rc = main([*args, "--no-sum", "-o", str(png), "-i", f"spill={spill}", "--timeout", "30"])
+    assert rc == 0 and "48 frames" in capsys.readouterr().out
+    # the same picture drawn from the file served: pixel for pixel the same PNG
+    ref = scanstack.open(path, nav_shape=(6, 8))
+    masks = detector_masks(ref.signal_shape, bf=30)
+    ref_png = tmp_path / "ref.png"
+    LivePicture(ref, masks, sum_pattern=False).run(ref_png)
+    got = np.asarray(Image.open(png).convert("RGB"))
+    np.testing.assert_array_equal(got, np.asarray(Image.open(ref_png).convert("RGB")))
+    assert got.std() > 10  # a picture, not a blank page
+    assert spill.read_bytes() == path.read_bytes()  # the recording is the file served
+
+
+def test_live_picture_of_a_stream_equals_the_bf_image(tmp_path, simulate):
+    from live_helpers import make_mib
+
+    path = make_mib(tmp_path / "scan.mib", 6, "1x1", True, n=40)
+    sim = simulate(path)
+    ref = scanstack.open(path, nav_shape=(5, 8))
+    with scanstack.open(
+        f"merlin://127.0.0.1:{sim.data_port}", nav_shape=(5, 8), spill=tmp_path / "s.mib"
+    ) as s:
+        masks = detector_masks(s.signal_shape, bf=20)
+        pic = LivePicture(s, masks)
+        pic.run(tmp_path / "p.png", every_frames=8, every_seconds=None)
+        assert s.frames_available() == 40 and s.arrived().nframes == 40
+    np.testing.assert_allclose(pic.images["BF r=20"], stem.virtual_image(ref, masks["BF r=20"]))
+    np.testing.assert_array_equal(pic.sum_pattern, stem.sum_pattern(ref))

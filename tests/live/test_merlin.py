@@ -189,3 +189,42 @@ def test_connection_refused_is_clear(tmp_path):
         port = srv.getsockname()[1]  # bound, not listening: refused
     with pytest.raises(LiveError, match=f"merlin://127.0.0.1:{port}: connection refused"):
         scanstack.open(f"merlin://127.0.0.1:{port}", spill=tmp_path / "s.mib", timeout=0.3)
+
+
+def test_simulator_cycles_a_short_file_with_new_sequence_numbers(tmp_path, simulate):
+    """``frames=N``: a long scan served from a short file (how the benchmark streams 256x256)."""
+    import warnings
+
+    from scanstack.formats.mib.reader import MibWarning
+
+    path = make_mib(tmp_path / "scan.mib", 12, "2x2", False, n=12)
+    sim = simulate(path, frames=30)
+    ref = scanstack.open(path, nav_shape=(12,)).to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MibWarning)  # sequence numbers run on: no warning
+        with scanstack.open(
+            f"merlin://127.0.0.1:{sim.data_port}", nav_shape=(5, 6), spill=tmp_path / "s.mib"
+        ) as s:
+            got = s.to_numpy().reshape(30, *ref.shape[1:])
+            h = scanstack.open(tmp_path / "s.mib", nav_shape=(30,)).frame_headers()
+    np.testing.assert_array_equal(got, ref[np.arange(30) % 12])
+    np.testing.assert_array_equal(h["sequence"], np.arange(1, 31))
+
+
+def test_live_stack_is_a_growing_stack(tmp_path, simulate):
+    from scanstack.core.growing import Growing, StalledError
+
+    path = make_mib(tmp_path / "scan.mib", 6, "1x1", False)
+    sim = simulate(path, fault="stall:7")
+    with scanstack.open(
+        f"merlin://127.0.0.1:{sim.data_port}", nav_shape=NAV, spill=tmp_path / "s.mib"
+    ) as s:
+        assert isinstance(s, Growing)
+        assert s.wait_for(6, timeout=10) == 7
+        part = s.arrived()
+        assert part.nframes == 7
+        np.testing.assert_array_equal(part.to_numpy(), scanstack.open(path).to_numpy()[:7])
+        with pytest.raises(StalledError, match="7 of 12 frames"):
+            s.wait_for(7, timeout=0.3)
+        with pytest.raises(IndexError):
+            s.wait_for(12)

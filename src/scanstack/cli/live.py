@@ -57,10 +57,11 @@ def _open_source(args, nav: tuple[int, ...] | None):
     if nav:
         options["nav_shape"] = nav
     source = args.input
+    stream = "://" in str(source)  # merlin://HOST:PORT: received into a spill as it arrives
     if str(source).lower().endswith(".mib"):
         options.setdefault("follow", True)
-        if args.timeout is not None:
-            options.setdefault("timeout", args.timeout)
+    if (stream or options.get("follow")) and args.timeout is not None:
+        options.setdefault("timeout", args.timeout)
     return scanstack.open(source, **options)
 
 

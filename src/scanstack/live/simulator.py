@@ -8,7 +8,8 @@ Data port: each client gets ``HDR,`` + the acquisition header (the ``.hdr`` besi
 one written for it), then every frame record of the file as one message; then the simulator
 waits for the client to close (``repeat=True``: it sends the acquisition again, like a
 detector in continuous mode). ``frames=N`` sends N frames per acquisition, cycling through the
-file's (a long scan served from a short file). ``wait_start=True``: frames only after ``CMD,STARTACQUISITION``
+file's (a long scan served from a short file; the repeated frames' headers get the next sequence
+numbers). ``wait_start=True``: frames only after ``CMD,STARTACQUISITION``
 on the control port. Control port: ``SET``/``GET``/``CMD`` answered with the detector's codes.
 
 ``fault`` makes the simulator misbehave at frame ``k``, for tests and demos of the client's
@@ -70,6 +71,7 @@ class MerlinSimulator:
         reader = MibReader(self.path, hdr=False, join=False)
         try:
             self.stride = reader.geometry.stride
+            self.head = reader.geometry.header_size
             self.nframes = reader.n_in_files
             depth, layout = reader.geometry.depth, reader.geometry.layout
             nchips = reader.geometry.nchips
@@ -187,16 +189,23 @@ class MerlinSimulator:
             for i in self._frame_order():
                 if self._stop.is_set():
                     return
-                if i < 0:  # the next acquisition (repeat=True)
+                if i < 0:  # the next acquisition (repeat=True): sequence numbers from 1
                     conn.sendall(message_prefix(len(header)) + header)
+                    self._sent = 0
                     continue
                 if self._sent == at and kind in ("drop", "header", "size", "stall"):
                     record = os.pread(fh.fileno(), self.stride, i * self.stride)
                     self._send_fault(conn, kind, memoryview(record))
                     return
                 # zero copy: the kernel sends the frame record from the page cache
-                conn.sendall(prefix, more)
-                conn.sendfile(fh, i * self.stride, self.stride)
+                if self._sent < self.nframes:
+                    conn.sendall(prefix, more)
+                    conn.sendfile(fh, i * self.stride, self.stride)
+                else:  # cycling: the header gets the next sequence number, as on a detector
+                    head = bytearray(os.pread(fh.fileno(), self.head, i * self.stride))
+                    head[4:10] = b"%06d" % ((self._sent + 1) % 1_000_000)
+                    conn.sendall(prefix + head, more)
+                    conn.sendfile(fh, i * self.stride + self.head, self.stride - self.head)
                 self._sent += 1
         self._wait_for_close(conn)
 
