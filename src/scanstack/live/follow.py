@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..core.errors import ScanstackError
 from ..core.growing import Growing, StalledError
 from ..core.safety import check_output
 from ..core.stack import Stack
@@ -142,37 +143,46 @@ class LivePicture:
         frames or ``every_seconds`` s (whichever comes first), and once at the end.
 
         A growing source that stalls for ``timeout`` s (default: the source's own) ends with
-        :class:`StalledError` after the picture of the frames seen has been written.
+        :class:`StalledError` (a live stream that fails: its ``LiveError``) after the picture
+        of the frames seen has been written.
         Returns the number of pictures written. ``on_write(done, nframes)`` is called after each.
         An existing ``path`` is refused at the start unless ``overwrite``.
         """
         check_output(path, overwrite or self.writes > 0)  # refuse before the scan, not after
-        growing = isinstance(self.stack, Growing)
         last_write, written_at = time.monotonic(), self.done
-        while True:
-            if self.done >= self.nframes:
-                break
-            try:
-                if growing:
-                    self.stack.wait_for(self.done, timeout)
-                # a bounded step keeps the picture fresh while a fast source runs ahead
-                step = every_frames or self.stack.frames_per_block()
-                self.update(min(self.available(), self.done + step))
-            except StalledError:
-                self.write(path, overwrite)
-                if on_write:
-                    on_write(self.done, self.nframes)
-                raise
-            due_frames = every_frames is not None and self.done - written_at >= every_frames
-            due_time = every_seconds is not None and (
-                time.monotonic() - last_write >= every_seconds
-            )
-            if (due_frames or due_time) and self.done < self.nframes:
-                self.write(path, overwrite)
-                last_write, written_at = time.monotonic(), self.done
-                if on_write:
-                    on_write(self.done, self.nframes)
+        try:
+            for _ in self.steps(every_frames, timeout):
+                due_frames = every_frames is not None and self.done - written_at >= every_frames
+                due_time = every_seconds is not None and (
+                    time.monotonic() - last_write >= every_seconds
+                )
+                if (due_frames or due_time) and self.done < self.nframes:
+                    self.write(path, overwrite)
+                    last_write, written_at = time.monotonic(), self.done
+                    if on_write:
+                        on_write(self.done, self.nframes)
+        except ScanstackError:  # the source stalled or failed: keep the picture of what came
+            self.write(path, overwrite)
+            if on_write:
+                on_write(self.done, self.nframes)
+            raise
         self.write(path, overwrite)
         if on_write:
             on_write(self.done, self.nframes)
         return self.writes
+
+    def steps(self, every_frames: int | None = None, timeout: float | None = None):
+        """Fill the picture to the end of the scan, yielding the frames done after each step.
+
+        Each step waits for the next frame (a growing source: ``timeout`` s at most, default the
+        source's own) and folds what has arrived, at most ``every_frames`` frames (default one
+        block), so the picture stays fresh while a fast source runs ahead. The one loop that
+        ``run`` (PNG) and the napari layer (:mod:`scanstack.napari`) both drive.
+        """
+        growing = isinstance(self.stack, Growing)
+        step = every_frames or self.stack.frames_per_block()
+        while self.done < self.nframes:
+            if growing:
+                self.stack.wait_for(self.done, timeout)
+            self.update(min(self.available(), self.done + step))
+            yield self.done

@@ -9,6 +9,8 @@ the writer takes ``(path, data, meta)``, so the plug-in is testable with npe2 al
   ``scale``/``translate`` from the axes, ``units`` and ``axis_labels``; navigation axes become
   sliders. A CRONO scan gives its stitched camera mosaic and one element map per ROI (additive
   blending, one colour map each), all placed in stage micrometres;
+- :func:`add_live_layers` — virtual BF/ADF image layers that fill in while a scan is recorded
+  (a ``merlin://`` stream, a ``.mib`` opened with ``follow=True``), see :mod:`._live`;
 - :mod:`._writer` — the writer contributions (one per writable format with its own extension).
 
 Example (headless, with npe2)::
@@ -18,6 +20,7 @@ Example (headless, with npe2)::
 """
 
 from ._layers import stack_layer
+from ._live import add_live_layers, live_images
 from ._reader import get_reader, read_layers
 
-__all__ = ["get_reader", "read_layers", "stack_layer"]
+__all__ = ["add_live_layers", "get_reader", "live_images", "read_layers", "stack_layer"]
