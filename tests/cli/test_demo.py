@@ -32,6 +32,10 @@ def test_demo_writes_and_reopens(tmp_path, capsys):
     zarr = scanstack.open(out / "scan.zarr")
     assert zarr.shape == mib.shape == (16, 16, 256, 256)
     np.testing.assert_array_equal(zarr.inav[3, 4].to_numpy(), mib.inav[3, 4].to_numpy())
+    # the live step: the recording is the scan served, the picture its BF while it arrived
+    assert (out / "scan-live.mib").read_bytes() == (out / "scan.mib").read_bytes()
+    live = Image.open(out / "scan-live.png")
+    assert np.asarray(live.convert("L")).std() > 20
     crono = next(out.glob("*.HDF5"))
     nexus = scanstack.open(out / "crono.nxs")
     np.testing.assert_array_equal(nexus.to_numpy(), scanstack.open(crono).to_numpy())

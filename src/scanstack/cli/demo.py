@@ -6,7 +6,9 @@ own writers):
 1. a rotating-crystal X-ray series (hexrd hdf5 with omega): median dark, dark-subtracted and
    flipped frame-cache (npz), max frame (TIFF), preview;
 2. a 4D-STEM Merlin acquisition (.mib + .hdr): info, preview (sum pattern + virtual bright field),
-   conversion to Zarr;
+   conversion to Zarr; then the same scan live: our Merlin simulator serves it on loopback (a
+   port the system chooses) and ``scanstack live merlin://...`` draws the virtual bright field
+   while the frames arrive, recording them (``scan-live.mib``);
 3. a CRONO MA-XRF scan with camera frames: info, preview (sum spectrum + element maps), camera
    mosaic, Pb/Fe/Cu maps over the mosaic (overlay), conversion to NeXus for PyMca.
 """
@@ -83,6 +85,8 @@ def run_demo(output: Path, quiet: bool = False, overwrite: bool = False) -> int:
     ]
     if _run(main, steps):
         return 1
+    if _run_live(main, mib, output, q):
+        return 1
 
     print("\n== 3. CRONO MA-XRF scan with camera frames ==")
     crono = output / "143000011120261-demo.HDF5"
@@ -114,6 +118,21 @@ def run_demo(output: Path, quiet: bool = False, overwrite: bool = False) -> int:
         size = sum(f.stat().st_size for f in p.rglob("*")) if p.is_dir() else p.stat().st_size
         print(f"  {p.name:<36} {size / 1e6:8.2f} MB")
     return 0
+
+
+def _run_live(main, mib: Path, output: Path, q: list[str]) -> bool:
+    """The scan as a live Merlin stream: our simulator on loopback, ``scanstack live`` on it."""
+    from ..live.simulator import MerlinSimulator
+
+    spill = output / "scan-live.mib"
+    with MerlinSimulator(mib, control_port=None) as sim:
+        print(f"\n(a simulated Merlin detector serves {mib.name} on 127.0.0.1:{sim.data_port})")
+        argv = ["live", f"merlin://127.0.0.1:{sim.data_port}", "--nav", "16x16", "--bf", "r=30"]
+        argv += ["-o", str(output / "scan-live.png"), "-i", f"spill={spill}"]
+        failed = _run(main, [("live", [*argv, "--timeout", "30", *q])])
+    if not failed:
+        print(f"recorded while drawing: {spill} (+ .hdr)")
+    return failed
 
 
 def _run(main, steps) -> bool:
