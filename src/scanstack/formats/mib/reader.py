@@ -4,18 +4,16 @@ Only the first frame header is parsed to learn the geometry (plus the last frame
 file, to check that the frame size is right); frames are reached through one ``np.memmap`` per file
 with a structured dtype ``[('hdr', V<H>), ('px', >u2, (rows, cols))]``, so the pixel field is a
 zero-copy strided view of every frame. Raw files are decoded block-wise with numpy
-(:mod:`.raw`). Orientation: ``flip=True`` (default) returns RosettaSciIO's ``file_reader`` result
+(:mod:`.raw`). The reader's parts: :mod:`.geometry` (frame layout), :mod:`.files` (sources,
+split sets, memory maps), :mod:`.scan_shape` (navigation), :mod:`.metadata`; here: opening,
+checks, reading and the zero-copy views (``as_array``/``as_packed``) the fast paths fold. Orientation: ``flip=True`` (default) returns RosettaSciIO's ``file_reader`` result
 (rows reversed); ``flip=False`` returns the file order (LiberTEM, ``rsciio.load_mib_data``).
 """
 
 from __future__ import annotations
 
-import glob
-import math
 import os
-import re
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,256 +24,38 @@ from ...core.reader import Reader, Region, crop, region_shape
 from ...core.registry import forwarding_signature
 from ...core.stack import ReaderStack
 from .._files import file_runs
-from . import navigation as nav
 from . import raw as rawmod
+from .files import (  # noqa: F401 - BUFFER_TYPES and the helpers: their import path of old
+    BUFFER_TYPES,
+    _File,
+    _numbered_siblings,
+    _same_stem_mib,
+    _split_sources,
+    _validated_siblings,
+)
+from .geometry import (  # noqa: F401 - public here too (the live client, follow.py)
+    PROCESSED_DTYPES,
+    Geometry,
+    MibWarning,
+    geometry_from_header,
+)
 from .header import (
     MAGIC,
     PROBE_BYTES,
     FrameHeader,
-    check_supported_type,
     find_hdr,
     hdr_int,
-    header_size,
-    parse_frame_header,
     parse_hdr_text,
     parse_header_table,
 )
+from .metadata import MibMetadata
+from .scan_shape import MibScanShape
 
-BUFFER_TYPES = (bytes, bytearray, memoryview)
 #: frame headers parsed per block by frame_headers()
 HEADER_BLOCK = 16384
-PROCESSED_DTYPES = {"U08": ">u1", "U16": ">u2", "U32": ">u4", "U64": ">u8"}
 
 
-class MibWarning(UserWarning):
-    """Something about a Merlin file that the reader worked around (see the message)."""
-
-
-@dataclass
-class Geometry:
-    """How the bytes of one frame map to an output frame."""
-
-    header_size: int
-    payload: int  # bytes of pixel data per frame
-    raw: bool
-    depth: int
-    file_dtype: np.dtype  # processed: the file's (big-endian) dtype; raw: uint8
-    out_shape: tuple[int, int]  # one frame in the output (processed orientation)
-    stream_shape: tuple[int, int]  # raw: (rows, width) of the decoded stream
-    quad: bool
-    gap: bool
-    layout: str
-    nchips: int
-
-    @property
-    def stride(self) -> int:
-        return self.header_size + self.payload
-
-    @property
-    def out_dtype(self) -> np.dtype:
-        if self.raw:
-            return np.dtype(rawmod.OUT_DTYPE[self.depth])
-        return self.file_dtype.newbyteorder("=")
-
-
-def geometry_from_header(h: FrameHeader, hdr: dict | None, path=None) -> Geometry:
-    """Frame geometry from the first frame header (and the ``.hdr`` for old raw headers)."""
-    check_supported_type(h, path)
-    layout = h.layout
-    gap = layout.endswith("G")
-    if not h.raw:
-        dt = np.dtype(PROCESSED_DTYPES[h.pixel_type])
-        depth = h.depth or {"U08": 6, "U16": 12, "U32": 24, "U64": 24}[h.pixel_type]
-        return Geometry(
-            h.header_size,
-            h.width * h.height * dt.itemsize,
-            False,
-            depth,
-            dt,
-            (h.height, h.width),
-            (h.height, h.width),
-            False,
-            gap,
-            layout,
-            h.nchips,
-        )
-    depth = h.depth or hdr_int(hdr, "Counter Depth")
-    if depth not in rawmod.STREAM_BITS:
-        raise FormatError(
-            f"raw (R64) frames need a counter depth of 1, 6, 12 or 24; the frame header gives "
-            f"{h.depth} and the .hdr {hdr_int(hdr, 'Counter Depth')}",
-            path,
-            0,
-        )
-    width = h.width // 2 if depth == 24 else h.width
-    quad = h.nchips > 1 and layout.startswith("2x2")
-    if h.nchips > 1 and not quad:
-        raise UnsupportedError(
-            f"{path or '<in-memory input>'}: raw (R64) data with the {layout!r} layout cannot be "
-            "decoded (only 1x1 and 2x2/2x2G raw layouts are known)"
-        )
-    npix = h.height * width
-    if quad and width % 4:
-        raise FormatError(f"raw quad frame width {width} is not a multiple of 4 chips", path, 0)
-    payload = rawmod.payload_bytes(npix, depth)
-    if payload % 8 or (width * rawmod.STREAM_BITS[depth]) % 64:
-        raise FormatError(
-            f"raw frame rows of {width} pixels at counter depth {depth} do not fill whole "
-            "64-bit words",
-            path,
-            0,
-        )
-    if quad:
-        g = rawmod.GAP if gap else 0
-        out = (2 * h.height + g, width // 2 + g)
-    else:
-        out = (h.height, width)
-    return Geometry(
-        h.header_size,
-        payload,
-        True,
-        depth,
-        np.dtype(np.uint8),
-        out,
-        (h.height, width),
-        quad,
-        gap,
-        layout,
-        h.nchips,
-    )
-
-
-class _File:
-    """One ``.mib`` file (or an in-memory buffer): its frames and a lazily opened memmap."""
-
-    def __init__(self, path: str | None, buffer: Any, mmap_mode: str):
-        self.path = path
-        self.buffer = buffer
-        self.mmap_mode = mmap_mode
-        self._mm: np.ndarray | None = None
-        if path is not None:
-            self.size = os.path.getsize(path)
-        else:
-            self.size = len(buffer) if not isinstance(buffer, np.ndarray) else buffer.nbytes
-        self.nframes = 0
-        self.first: FrameHeader | None = None
-
-    def head(self, offset: int, nbytes: int) -> bytes:
-        if self.path is None:
-            return bytes(memoryview(self.buffer).cast("B")[offset : offset + nbytes])
-        with open(self.path, "rb") as fh:
-            fh.seek(offset)
-            return fh.read(nbytes)
-
-    def header_at(self, offset: int) -> FrameHeader:
-        probe = self.head(offset, PROBE_BYTES)
-        size = header_size(probe, self.path, offset)
-        return parse_frame_header(self.head(offset, size), self.path, offset)
-
-    def records(self, geo: Geometry) -> np.ndarray:
-        """Structured view ``(nframes,)`` with fields ``hdr`` and ``px``."""
-        if self._mm is None:
-            if geo.raw:
-                px = ("px", np.uint8, (geo.payload,))
-            else:
-                px = ("px", geo.file_dtype, geo.out_shape)
-            dt = np.dtype([("hdr", f"V{geo.header_size}"), px])
-            if self.path is not None:
-                self._mm = np.memmap(
-                    self.path, dtype=dt, mode=self.mmap_mode, shape=(self.nframes,)
-                )
-            else:
-                self._mm = np.frombuffer(self.buffer, dtype=dt, count=self.nframes)
-        return self._mm
-
-    def header_bytes(self, geo: Geometry, start: int, stop: int) -> np.ndarray:
-        """Raw headers of frames ``start:stop`` as ``(n, H)`` uint8 (copies only those bytes)."""
-        rec = self.records(geo)[start:stop]
-        return np.frombuffer(rec["hdr"].tobytes(), np.uint8).reshape(-1, geo.header_size)
-
-    def close(self) -> None:
-        mm, self._mm = self._mm, None
-        if isinstance(mm, np.memmap) and getattr(mm, "_mmap", None) is not None:
-            try:
-                mm._mmap.close()
-            except (BufferError, ValueError):  # still referenced by a view the user holds
-                pass
-
-
-def _split_sources(source: Any, join: bool) -> tuple[list[str] | None, Any]:
-    """Paths (or a buffer) from the user's source: a path, a list, a glob, a ``.hdr``."""
-    if isinstance(source, np.ndarray):
-        return None, np.ascontiguousarray(source).view(np.uint8).reshape(-1)
-    if isinstance(source, BUFFER_TYPES):
-        return None, source
-    if isinstance(source, (list, tuple)):
-        return [os.fspath(p) for p in source], None
-    if not isinstance(source, (str, os.PathLike)):
-        raise TypeError(
-            f"a Merlin source must be a path, a list of paths or bytes, not {type(source).__name__}"
-        )
-    text = os.fspath(source)
-    if any(ch in text for ch in "*?["):
-        paths = sorted(glob.glob(text))
-        if not paths:
-            raise FileNotFoundError(f"{text}: no file matches")
-        return paths, None
-    p = Path(text)
-    if p.suffix.lower() == ".hdr":
-        return _numbered_siblings(p, p.stem) or _same_stem_mib(p), None
-    if join:
-        m = re.fullmatch(r"(.*?)(\d+)", p.stem)
-        if m and m.group(1):
-            siblings = _numbered_siblings(p, m.group(1))
-            if len(siblings) > 1:
-                return siblings, None
-    return [text], None
-
-
-def _validated_siblings(given: str, paths: list[str], mode: str) -> list[str]:
-    """Keep an automatically found ``name<k>.mib`` set only if it is one acquisition: the same
-    frame geometry everywhere and sequence numbers that continue from file to file. Otherwise
-    (e.g. ``..._Rows_32.mib`` beside ``..._Rows_64.mib``) only the given file is read."""
-    try:
-        files = [_File(p, None, mode) for p in paths]
-        heads = [f.header_at(0) for f in files]
-    except (OSError, FormatError):
-        return [given]
-    ref = heads[0]
-    keys = ("header_size", "width", "height", "pixel_type", "nchips", "layout", "depth")
-    if any(getattr(h, k) != getattr(ref, k) for h in heads for k in keys):
-        return [given]
-    try:
-        stride = geometry_from_header(ref, None, given).stride
-    except (FormatError, UnsupportedError):
-        return [given]
-    order = sorted(range(len(files)), key=lambda i: heads[i].sequence)
-    for i, j in zip(order, order[1:], strict=False):
-        if heads[j].sequence != heads[i].sequence + files[i].size // stride:
-            return [given]
-    return [paths[i] for i in order]
-
-
-def _same_stem_mib(hdr: Path) -> list[str]:
-    for ext in (".mib", ".MIB", ".Mib"):
-        cand = hdr.with_suffix(ext)
-        if cand.is_file():
-            return [os.fspath(cand)]
-    raise FileNotFoundError(f"{hdr}: no .mib file with this name")
-
-
-def _numbered_siblings(p: Path, prefix: str) -> list[str]:
-    """``<prefix><digits>.mib`` files in ``p``'s folder (a split acquisition)."""
-    pat = re.compile(re.escape(prefix) + r"\d+\.mib", re.IGNORECASE)
-    folder = p.parent
-    try:
-        names = [n for n in os.listdir(folder or ".") if pat.fullmatch(n)]
-    except OSError:
-        return []
-    return [os.fspath(folder / n) for n in names]
-
-
-class MibReader(Reader):
+class MibReader(MibScanShape, MibMetadata, Reader):
     """A Merlin acquisition (one file, a split set of files or a bytes buffer) as frames.
 
     Options (RosettaSciIO's ``file_reader`` options plus scanstack's):
@@ -494,187 +274,6 @@ class MibReader(Reader):
     def _note(self, msg: str) -> None:
         self.notes.append(msg)
         warnings.warn(f"{self.path or '<in-memory input>'}: {msg}", MibWarning, stacklevel=5)
-
-    # -- navigation -------------------------------------------------------------------------
-    def _resolve_navigation(
-        self, navigation_shape, nav_shape, first_frame, last_frame, heuristic: str, squeeze: bool
-    ) -> None:
-        n_files = self.n_in_files
-        hdr = self.hdr
-        shape_xy: tuple[int, ...] | None
-        if navigation_shape is not None or nav_shape is not None:
-            given = navigation_shape if navigation_shape is not None else nav_shape
-            try:
-                given = tuple(int(v) for v in given)
-            except TypeError:
-                raise TypeError("navigation_shape/nav_shape must be a tuple of integers") from None
-            shape_xy = given if navigation_shape is not None else given[::-1]
-            source = "user"
-        else:
-            counts = {}
-            for key in ("ScanX", "ScanY", "Frames per Trigger", "Frames in Acquisition"):
-                counts[key] = value = hdr_int(hdr, key)
-                if value is not None and value < 0:  # not "-12 frames" further down
-                    raise FormatError(
-                        f"{key}: expected a count >= 0, found {value}",
-                        self.hdr_path or self.path,
-                        key,
-                    )
-            scan_x, scan_y = counts["ScanX"], counts["ScanY"]
-            fpt = counts["Frames per Trigger"] or 1
-            total = counts["Frames in Acquisition"] if hdr else None
-            total = n_files if total is None else total
-            if scan_x and scan_y:
-                shape_xy, source = (scan_x, scan_y), "hdr ScanX/ScanY"
-            elif total == 0:
-                shape_xy, source = None, "none (.hdr: Frames in Acquisition = 0)"
-            elif fpt > 1:
-                shape_xy, source = (fpt, total // fpt), "hdr Frames per Trigger"
-            else:
-                length = self._line_length(heuristic)
-                if length and length > 1:
-                    shape_xy, source = (length, total // length), f"timestamps ({heuristic})"
-                else:
-                    shape_xy = (1, total) if heuristic == "rsciio" else None
-                    source = "none (no scan lines in the timestamps)"
-        shape, first, interrupted, msg = nav.fit_to_frames(
-            shape_xy, n_files, first_frame, last_frame
-        )
-        if interrupted and len(shape) == 2 and shape[0] == 0:
-            shape = (n_files - first,)
-        if msg:
-            self._note(msg)
-        unread = n_files - first - math.prod(shape)
-        # after an interrupted fit the dropped partial line is already reported above
-        if unread > 0 and not interrupted and first_frame is None and last_frame is None:
-            scan = "x".join(map(str, shape))
-            if source.startswith("hdr"):
-                self._note(
-                    f"the .hdr describes a {scan} scan but the file(s) hold {unread} more "
-                    "frames, which are not read (pass nav_shape= to read them)"
-                )
-            elif source.startswith("timestamps"):  # a last line cut short: interrupted
-                interrupted = True
-                self._note(
-                    f"interrupted acquisition: the frame timestamps give lines of {shape[-1]}; "
-                    f"keeping {scan} complete lines, the last {unread} frames are not read "
-                    "(pass nav_shape= to read them)"
-                )
-        self.interrupted = interrupted
-        self.nav_source = source
-        self.first_frame = first
-        self.nav_shape = nav.squeeze(shape) if squeeze else shape
-        if math.prod(self.nav_shape) + first > n_files:  # pragma: no cover - guarded above
-            raise FormatError("navigation shape larger than the frames present", self.path)
-
-    def _line_length(self, heuristic: str) -> int | None:
-        n = min(self.n_in_files, nav.HEURISTIC_FRAMES)
-        if n < 2:
-            return None
-        table = self.frame_headers(0, n, all_frames=True)
-        ts = table["timestamp"]
-        if np.isnat(ts).any():
-            ts = table["timestamp_local"].astype("datetime64[ns]")
-        if heuristic == "rsciio":
-            return nav.line_length_rsciio(ts)
-        return nav.line_length_from_timestamps(ts.astype(np.int64))
-
-    # -- metadata -----------------------------------------------------------------------------
-    def _build_metadata(self, with_frame_headers: bool) -> None:
-        h, geo = self.first_header, self.geometry
-        exposure_s = h.shutter_ns * 1e-9 if h.shutter_ns is not None else h.shutter_s
-        title = Path(self._files[0].path).stem if self._files[0].path else ""
-        instrument = {
-            "detector": "Quantum Detectors Merlin",
-            "chip_type": (self.hdr or {})
-            .get("Chip Type (Medipix 3.0, Medipix 3.1, Medipix 3RX)", "")
-            .strip()
-            or None,
-            "layout": h.layout,
-            "nchips": h.nchips,
-            "counter_depth": geo.depth,
-            "raw": geo.raw,
-            "thresholds_keV": h.thresholds,
-            "gain_mode": h.gain_mode,
-        }
-        self.metadata = {
-            "title": title,
-            "original_file": self._files[0].path,
-            "format": "mib",
-            "signal_type": "electron_diffraction",
-            "acquisition_time": h.timestamp_utc if h.timestamp_utc else None,
-            "dwell_time": exposure_s,
-            "instrument": instrument,
-            "navigation_source": self.nav_source,
-            "interrupted": self.interrupted,
-            "notes": list(self.notes),
-        }
-        mib_props = {
-            "paths": [f.path for f in self._files] if self._files[0].path else None,
-            "buffer": self._files[0].path is None,
-            "file_sizes": [f.size for f in self._files],
-            "frames_in_files": self.n_in_files,
-            "first_frame": self.first_frame,
-            "head_size": geo.header_size,
-            "frame_size": geo.stride,
-            "merlin_size": tuple(self.signal_shape),
-            "raw": geo.raw,
-            "pixel_type": h.pixel_type,
-            "counter_depth": geo.depth,
-            "detector_geometry": h.layout,
-            "navigation_shape": tuple(self.nav_shape),
-            "navigation_source": self.nav_source,
-            "interrupted": self.interrupted,
-            "flip": self.flip,
-            "exposure": exposure_s * 1e3,
-            "timestamp": h.timestamp_utc or h.timestamp_local,
-        }
-        self.original_metadata = {"mib_properties": mib_props, "frame_header": h.to_dict()}
-        if self.hdr is not None:
-            self.original_metadata["hdr_file"] = dict(self.hdr)
-        if with_frame_headers:
-            self.original_metadata["frame_headers"] = self.frame_headers()
-        # RosettaSciIO's metadata tree, key for key (used by Stack.to_rsciio_dicts)
-        general: dict[str, Any] = {
-            "original_filename": os.path.basename(self._files[0].path)
-            if self._files[0].path
-            else ""
-        }
-        stamp = h.timestamp_utc or h.timestamp_local.replace(" ", "T")
-        if "T" in stamp:
-            date, time = stamp.split("T", 1)
-            general["date"] = date
-            general["time"] = time.strip("Z")
-            if "Z" in time:
-                general["time_zone"] = "UTC"
-        exposure_ms = (h.shutter_ns / 1e6) if h.shutter_ns is not None else h.shutter_s * 1e3
-        self.rsciio_metadata = {
-            "General": general,
-            "Signal": {"signal_type": "electron_diffraction"},
-            "Acquisition_instrument": {"dwell_time": exposure_ms * 1e-3},
-        }
-
-    def info(self) -> str:
-        """A short human-readable summary (what ``print_info=True`` prints)."""
-        g = self.geometry
-        src = (
-            ", ".join(os.path.basename(f.path) for f in self._files)
-            if self._files[0].path
-            else "in-memory buffer"
-        )
-        return "\n".join(
-            [
-                f"Merlin MIB: {src}",
-                f"  {self.first_header.nchips} chip(s), layout {g.layout}, "
-                f"{'raw R64' if g.raw else self.first_header.pixel_type}, counter depth {g.depth}",
-                f"  frame {g.out_shape[0]}x{g.out_shape[1]} px, header {g.header_size} B, "
-                f"{g.stride} B per frame",
-                f"  {self.n_in_files} frames in file(s); navigation {self.nav_shape} "
-                f"from {self.nav_source}; first frame {self.first_frame}",
-                f"  exposure {self.metadata['dwell_time']} s, started {self.metadata['acquisition_time']}",
-                *(f"  note: {n}" for n in self.notes),
-            ]
-        )
 
     # -- frames -----------------------------------------------------------------------------
     def source_paths(self) -> list[str]:
