@@ -137,21 +137,13 @@ def main() -> None:
         rate = ref.nframes / (time.perf_counter() - t)
         print(f"the served file from the page cache: {rate:,.0f} frames/s virtual BF")
         if args.libertem:
-            from libertem_live.detectors.merlin.sim import CameraSim
+            from scanstack.live.simulator import start_libertem_sim
 
-            lt = CameraSim(
-                path=str(path),
-                nav_shape=(1, min(args.file_frames, n)),
-                continuous=True,
-                host="127.0.0.1",
-                data_port=0,
-                control_port=0,
-                trigger_port=0,
+            lt, data_port, _ = start_libertem_sim(
+                path, (1, min(args.file_frames, n)), continuous=True
             )
-            lt.start()
-            lt.wait_for_listen()
             try:
-                url = f"merlin://127.0.0.1:{lt.server_t.sockname[1]}"
+                url = f"merlin://127.0.0.1:{data_port}"
                 live_rate(url, (1, 64), Path(tmp) / "warm.mib")  # its numba warm-up: excluded
                 rate = live_rate(url, nav, Path(tmp) / "l.mib")
                 print(

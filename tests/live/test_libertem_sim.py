@@ -8,8 +8,9 @@ from live_helpers import NAV, make_mib
 
 import scanstack
 from scanstack import stem
+from scanstack.live.simulator import start_libertem_sim
 
-sim_mod = pytest.importorskip("libertem_live.detectors.merlin.sim")
+pytest.importorskip("libertem_live.detectors.merlin.sim")
 
 pytestmark = pytest.mark.slow  # its first frame waits for LiberTEM's numba warm-up (~30 s here)
 
@@ -18,21 +19,12 @@ pytestmark = pytest.mark.slow  # its first frame waits for LiberTEM's numba warm
 def test_libertem_camerasim(tmp_path, depth, layout, raw):
     path = make_mib(tmp_path / "scan.mib", depth, layout, raw)
     ref = scanstack.open(path, nav_shape=NAV)
-    sim = sim_mod.CameraSim(
-        path=str(path),
-        nav_shape=NAV,
-        host="127.0.0.1",
-        data_port=0,
-        control_port=0,
-        trigger_port=0,
-    )
-    sim.start()
-    sim.wait_for_listen()
+    sim, data_port, control_port = start_libertem_sim(path, NAV)
     try:
         with scanstack.open(
-            f"merlin://127.0.0.1:{sim.server_t.sockname[1]}",
+            f"merlin://127.0.0.1:{data_port}",
             nav_shape=NAV,
-            control_port=sim.control_t.sockname[1],
+            control_port=control_port,
             spill=tmp_path / "s.mib",
             timeout=180,
         ) as s:

@@ -287,4 +287,26 @@ def frames_in(path: str | os.PathLike) -> int:
         reader.close()
 
 
-__all__ = ["FAULTS", "MerlinSimulator", "frames_in"]
+def start_libertem_sim(path: str | os.PathLike, nav_shape: tuple[int, ...], **options):
+    """LiberTEM-live's own Merlin simulator (``CameraSim``) serving ``path`` on loopback, ports
+    chosen by the system; returns ``(sim, data_port, control_port)`` (``sim.stop()`` ends it).
+
+    For comparisons and interoperability tests (``libertem-live`` must be installed);
+    ``options`` go to ``CameraSim`` (e.g. ``continuous=True``)."""
+    from libertem_live.detectors.merlin.sim import CameraSim
+
+    sim = CameraSim(
+        path=os.fspath(path),
+        nav_shape=tuple(nav_shape),
+        host="127.0.0.1",
+        data_port=0,
+        control_port=0,
+        trigger_port=0,
+        **options,
+    )
+    sim.start()
+    sim.wait_for_listen()
+    return sim, sim.server_t.sockname[1], sim.control_t.sockname[1]
+
+
+__all__ = ["FAULTS", "MerlinSimulator", "frames_in", "start_libertem_sim"]
