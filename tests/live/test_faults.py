@@ -77,6 +77,7 @@ def test_wait_timeout_names_progress(tmp_path, simulate):
 def test_close_stops_the_receiver(tmp_path, simulate):
     sim = simulate(make_mib(tmp_path / "scan.mib", 6, "1x1", False), fault="stall:2")
     s = _open(sim, tmp_path, timeout=30)
+    s.wait(2, timeout=10)  # both frames before the stall are in (else close may beat frame 1)
     t0 = time.monotonic()
     s.close()  # the thread ends now, not after the 30 s silence bound
     assert s.done
