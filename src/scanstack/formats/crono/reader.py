@@ -37,6 +37,7 @@ from .. import _h5io as h5io
 from .._sniff import h5_sniffer
 from .geometry import DEFAULT_BINNING, ScanGeometry, grid_shape, linear_energy
 from .nrbf import NrbfError, decode
+from .spectra_rows import SpectraRows
 
 SPECTRA = "XRF/Spectra"
 SELECTED = "XRF/SpectraSelectedIndex"
@@ -410,6 +411,7 @@ class CronoReader(h5io.H5FileReader, Reader):
             )
             raise FormatError(f"/XRF/Spectra holds no spectra{hint}", path, f"/{SPECTRA}")
         self._spectra = ds
+        self._rows = SpectraRows(ds, path, f"/{SPECTRA}")
         self.dtype = numeric_dtype(ds.dtype, path, f"/{SPECTRA}")  # an S1 dataset is not counts
         self.mode = mode
         sel = _dataset(f, SELECTED, path)
@@ -484,45 +486,45 @@ class CronoReader(h5io.H5FileReader, Reader):
         return out
 
     # -- reading ---------------------------------------------------------------------------
-    def _take(self, rows: np.ndarray, region: Region | None) -> np.ndarray:
-        """Spectra ``rows`` (any order, repeats allowed) as ``(n, channels-in-region)``."""
-        csl = region[0] if region else slice(None)
-        if rows.size == 0:
-            width = len(range(*csl.indices(self.signal_shape[0])))
-            return np.empty((0, width), self.dtype)
-        uniq, inverse = np.unique(rows, return_inverse=True)
-        lo, hi = int(uniq[0]), int(uniq[-1]) + 1
-        if hi - lo <= 2 * uniq.size + 64:  # one slab: map blocks are near each other in time
-            data = self._read_spectra((slice(lo, hi), csl))[uniq - lo]
-        else:
-            data = self._read_spectra((uniq, csl))
-        return data[inverse.reshape(-1)]
+    def _piece(self) -> int:
+        """Frames read as one piece: whole map rows (a row's spectra are contiguous in
+        acquisition order, so pieces walk the chunks forwards), about one chunk of spectra."""
+        if self.mode == "acquisition":
+            return self._rows.rows_per_chunk
+        columns = max(1, self.nav_shape[1])
+        return columns * max(1, self._rows.rows_per_chunk // columns)
 
-    def _read_spectra(self, key) -> np.ndarray:
-        try:
-            return self._spectra[key]
-        except OSError as exc:  # a corrupt or truncated chunk: say where
-            rows = key[0]
-            what = (
-                f"rows {rows.start}:{rows.stop}"
-                if isinstance(rows, slice)
-                else f"{len(rows)} rows from {rows[0]}"
-            )
-            raise FormatError(
-                f"cannot read {what} of /XRF/Spectra ({exc})", self.path, f"/{SPECTRA}"
-            ) from None
+    def _width(self, region: Region | None) -> tuple[slice, int]:
+        csl = region[0] if region else slice(None)
+        return csl, len(range(*csl.indices(self.signal_shape[0])))
 
     def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
+        csl, width = self._width(region)
+        out = np.empty((max(0, stop - start), width), self.dtype)
         if self.mode == "acquisition":
-            csl = region[0] if region else slice(None)
-            return self._read_spectra((slice(start, stop), csl))
-        return self._take(self.selected_index.reshape(-1)[start:stop], region)
+            self._rows.range_into(start, stop, csl, out)
+            return out
+        flat, step = self.selected_index.reshape(-1), self._piece()
+        for a in range(start - start % step, stop, step):  # pieces on a grid of whole rows
+            lo, hi = max(a, start), min(a + step, stop)
+            self._rows.take_into(flat[lo:hi], csl, out[lo - start : hi - start])
+        return out
 
     def read_frames(self, frames: np.ndarray, region: Region | None = None) -> np.ndarray:
         frames = np.asarray(frames, dtype=np.int64).reshape(-1)
-        if self.mode == "acquisition":
-            return self._take(frames, region)
-        return self._take(self.selected_index.reshape(-1)[frames], region)
+        csl, width = self._width(region)
+        out = np.empty((frames.size, width), self.dtype)
+        if self.mode == "map":
+            frames = self.selected_index.reshape(-1)[frames]
+        step = self._piece()
+        for a in range(0, frames.size, step):
+            self._rows.take_into(frames[a : a + step], csl, out[a : a + step])
+        return out
+
+    def read_overhead(self) -> int:
+        """A decoded chunk of /XRF/Spectra (kept in its cache), its stored bytes, a slab of one
+        chunk's rows and a piece's index arrays (:meth:`SpectraRows.overhead`)."""
+        return self._rows.overhead(self._piece())
 
     def as_array(self):
         return self._spectra if self.mode == "acquisition" else None
