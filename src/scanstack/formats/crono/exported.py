@@ -18,7 +18,8 @@ from ...core.values import numeric_dtype
 from .. import _h5io as h5io
 from .._interchange import chunk_scratch, read_flat_range
 from .._sniff import h5_sniffer
-from .reader import PER_SPECTRUM, energy_axis, map_axes, read_common, read_table, scan_geometry
+from .h5values import read_table
+from .metadata import PER_SPECTRUM, energy_axis, map_axes, read_common, scan_geometry
 
 SUFFIX = " Regular Matrix"
 
