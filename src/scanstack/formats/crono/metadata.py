@@ -187,6 +187,20 @@ def _title(path) -> str:
     return stem.split("-", 1)[1] if "-" in stem and stem.split("-", 1)[0].isdigit() else stem
 
 
+#: ScanGeometry field <- its /Configuration/Settings attribute (binningFactor: of MapSetup)
+GEOMETRY_FROM_SETTINGS = {
+    "x_origin": "XStart",
+    "y_origin": "YStart",
+    "z": "ZStart",
+    "y_pitch": "YStep",
+    "x_size": "XSize",
+    "y_size": "YSize",
+    "x_speed": "XSpeed",
+    "dwell_time": "SpectraTime",
+    "binning": "binningFactor",
+}
+
+
 def scan_geometry(
     attrs: dict, map_setup: dict, rows: int, columns: int, path=None
 ) -> ScanGeometry | None:
@@ -196,7 +210,7 @@ def scan_geometry(
     not a finite number, or a size, speed, step, time or binning is not positive (a ``YStep`` of
     0 would divide by zero).
     """
-    needed = ("XStart", "YStart", "XSize", "YSize", "XSpeed", "YStep", "SpectraTime")
+    needed = [k for k in GEOMETRY_FROM_SETTINGS.values() if k not in ("ZStart", "binningFactor")]
     if any(attrs.get(k) is None for k in needed):
         return None
     binning = map_setup.get("binningFactor", DEFAULT_BINNING) or DEFAULT_BINNING
@@ -217,21 +231,12 @@ def scan_geometry(
             expected = "a positive number" if positive else "a finite number"
             raise FormatError(f"expected {expected}, found {value!r}", path, where)
         values[key] = number
-    pitch = values["XSpeed"] * values["SpectraTime"] * values["binningFactor"]
     return ScanGeometry(
         rows=rows,
         columns=columns,
-        x_origin=values["XStart"],
-        y_origin=values["YStart"],
-        z=values["ZStart"],
-        x_pitch=pitch,
-        y_pitch=values["YStep"],
-        x_size=values["XSize"],
-        y_size=values["YSize"],
-        x_speed=values["XSpeed"],
-        dwell_time=values["SpectraTime"],
-        binning=values["binningFactor"],
+        x_pitch=values["XSpeed"] * values["SpectraTime"] * values["binningFactor"],
         line_dead_time=map_setup.get("line_dead_time"),
+        **{field: values[key] for field, key in GEOMETRY_FROM_SETTINGS.items()},
     )
 
 
