@@ -119,9 +119,7 @@ def test_spectra_read_a_chunk_at_a_time_with_their_scratch_reported(tmp_path):
         assert reader.read_overhead() == 3 * chunk + 25 * 9
         for a, b in [(0, 54), (3, 31), (8, 10), (17, 18)]:
             np.testing.assert_array_equal(reader.read(a, b), flat[a:b])
-            np.testing.assert_array_equal(
-                reader.read(a, b, (slice(100, 140),)), flat[a:b, 100:140]
-            )
+            np.testing.assert_array_equal(reader.read(a, b, (slice(100, 140),)), flat[a:b, 100:140])
         frames = np.array([53, 0, 7, 7, 30, 1, 52])
         np.testing.assert_array_equal(reader.read_frames(frames), flat[frames])
     with scanstack.open(path, "crono", spectra="acquisition") as s:
