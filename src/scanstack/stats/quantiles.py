@@ -94,25 +94,26 @@ def _run_kernel(block: np.ndarray, plan, out: np.ndarray) -> None:
 
 
 def kernel_plan(n: int, itemsize: int, threads: int, room: int) -> tuple[int, int]:
-    """(pixels per kernel chunk, threads) whose kernel buffers fit a quarter of ``room`` bytes.
+    """(pixels per kernel chunk, threads) for ``room`` bytes left after the result and scratch.
 
-    Each thread's kernel holds ``(width + 1) × n`` values of ``itemsize`` bytes (a chunk of
-    pixels over all ``n`` frames, and one pixel's values): with many frames (a map of 10^4
-    spectra) 256 pixels would take megabytes. A tight budget is better spent on tiles than on
-    these buffers: the chunk gets narrower (down to :data:`_MIN_KERNEL_PIXELS`), then threads
-    are given up, then the chunk gets narrower still (one pixel at least).
+    Each thread's kernel holds a buffer of ``(width + 1) × n`` values of ``itemsize`` bytes (a
+    chunk of pixels over all ``n`` frames, and one pixel's values) and :data:`_THREAD_OVERHEAD`
+    of temporaries. With many frames (a map of 10^4 spectra) 256 pixels would take megabytes. A
+    tight budget is better spent on tiles than on the threads: the buffers get at most a quarter
+    of ``room``, by a narrower chunk (down to :data:`_MIN_KERNEL_PIXELS`), then fewer threads
+    (as when the temporaries alone are too many), then a narrower chunk still (one pixel).
     """
     width = _compiled.PIXELS_PER_CHUNK
 
-    def held(width: int, threads: int) -> int:
-        return threads * (_THREAD_OVERHEAD + (width + 1) * n * itemsize)
+    def buffers(width: int, threads: int) -> int:
+        return threads * (width + 1) * n * itemsize
 
-    while held(width, threads) > room // 4:
-        if width > _MIN_KERNEL_PIXELS:
+    while True:
+        if buffers(width, threads) > room // 4 and width > _MIN_KERNEL_PIXELS:
             width = max(_MIN_KERNEL_PIXELS, width // 2)
-        elif threads > 1:
+        elif threads > 1 and threads * _THREAD_OVERHEAD + buffers(width, threads) > room // 4:
             threads -= 1
-        elif width > 1:
+        elif buffers(width, threads) > room // 4 and width > 1:
             width //= 2
         else:
             break
