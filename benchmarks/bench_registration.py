@@ -31,7 +31,7 @@ import numpy as np
 def make_pairs(quick: bool) -> list[tuple[np.ndarray, np.ndarray, tuple[float, float]]]:
     """``(crop_a, crop_b, true (drow, dcol))`` for overlapping frame pairs of a synthetic scan."""
     from scanstack.crono import open_frames
-    from scanstack.crono.mosaic import _gray
+    from scanstack.crono.registration import gray_frames as _gray
     from scanstack.datasets import write_crono
 
     rng = np.random.default_rng(0)
@@ -69,7 +69,7 @@ def run(pairs, method) -> tuple[float, np.ndarray]:
 def main() -> None:
     from skimage.registration import phase_cross_correlation
 
-    from scanstack.crono.mosaic import _fft_shape, _hann2d, phase_correlate
+    from scanstack.crono.registration import _fft_shape, _hann2d, phase_correlate
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a smaller scan (CI)")

@@ -35,7 +35,7 @@ def _write(data: np.ndarray, target: Path, fmt: str, **options) -> Path:
     return Path(out if isinstance(out, (str, os.PathLike)) else target)
 
 
-#: chunk size of the zarr and nexus files: an eighth of the budget the tests use (as 8 MiB
+#: chunk size of the zarr, nexus, usid, nsid and crono files: an eighth of the budget the tests use (as 8 MiB
 #: chunks are to a 64 MiB budget)
 CHUNK = 1 << 19
 
@@ -56,7 +56,7 @@ BUILDERS = {
     "mib": ("m.mib", lambda d, p, chunk: _write(d, p, "mib", depth=12)),
     "usid": ("u.h5", lambda d, p, chunk: _write(d, p, "usid", file_chunk_bytes=chunk)),
     "nsid": ("n.h5", lambda d, p, chunk: _write(d, p, "nsid", file_chunk_bytes=chunk)),
-    "crono": ("c.hdf5", lambda d, p, chunk: _write_crono(d, p)),
+    "crono": ("c.hdf5", lambda d, p, chunk: _write_crono(d, p, chunk)),
     "crono-exported": ("x.hdf5", lambda d, p, chunk: _write_crono_exported(d, p)),
     "eiger-stream-v1": ("e1.h5", lambda d, p, chunk: _write(d, p, "eiger-stream-v1")),
     "eiger-stream-v2": (
@@ -83,8 +83,9 @@ FORMATS = {
 SPECTRA = ("crono", "crono-exported")
 
 
-def _write_crono(data: np.ndarray, target: Path) -> Path:
-    """``data`` (rows, columns, channels) as a native CRONO map of spectra (keV axis)."""
+def _write_crono(data: np.ndarray, target: Path, chunk: int) -> Path:
+    """``data`` (rows, columns, channels) as a native CRONO map of spectra (keV axis), in
+    chunks of ``chunk`` bytes."""
     from scanstack.core.axes import Axis
 
     rows, cols, channels = data.shape
@@ -94,7 +95,7 @@ def _write_crono(data: np.ndarray, target: Path) -> Path:
         Axis("energy", channels, units="keV", scale=0.01, navigate=False),
     ]
     stack = scanstack.Stack.from_array(data, signal_ndim=1, axes=axes)
-    scanstack.save(stack, target, "crono")
+    scanstack.save(stack, target, "crono", file_chunk_bytes=chunk)
     return target
 
 

@@ -32,29 +32,6 @@ SHAPE = (64, 128, 256)
 #: of an fch5's two datasets); README "Memory" states it
 CONSTANT = 2 << 20
 
-#: known overruns, measured (MiB added at BUDGET, 2 threads) and not fixed yet: the case still
-#: checks its result, and xfails only when it goes over
-OVERRUNS = {
-    ("crono", stat): (
-        "5.5 MiB added (median 5.47, percentile 5.43; budget 1 + 2 MiB): the crono writer stores "
-        "/XRF/Spectra in 1 MiB chunks whatever the budget, the reader reports no chunk scratch "
-        "(Reader.read_overhead() is 0), so each of 256 one-channel tiles decodes whole 1 MiB "
-        "chunks in both threads"
-    )
-    for stat in ("median", "percentile")
-}
-#: at the edge, not investigated: max 3.03-3.05 MiB and min 3.43 MiB measured with the rest of the suite running
-#: alongside (all six below 3 MiB in a run alone)
-OVERRUNS.update(
-    {
-        (
-            "crono-exported",
-            stat,
-        ): "at the edge of budget + 2 MiB (max 3.05, min 3.43 MiB under load)"
-        for stat in mc.STATS
-    }
-)
-
 
 @pytest.fixture(scope="module")
 def measured(tmp_path_factory):
@@ -95,8 +72,6 @@ def test_statistic_within_budget(measured, case, stat):
     assert result["error"] is None, result["error"]
     got = np.load(spec["out"])
     np.testing.assert_allclose(got, mc.expected(held[case], stat), rtol=1e-6)
-    if (case, stat) in OVERRUNS and result["added"] > BUDGET + CONSTANT:
-        pytest.xfail(f"{result['added'] / 2**20:.2f} MiB: {OVERRUNS[case, stat]}")
     assert result["added"] <= BUDGET + CONSTANT, (
         f"{case} {stat}: {result['added'] / 2**20:.2f} MiB added, budget "
         f"{BUDGET / 2**20:.0f} MiB + {CONSTANT / 2**20:.0f} MiB"

@@ -11,7 +11,8 @@ instrument's "Export to HDF5" variant (regular matrices, empty per-spectrum data
 
 It returns a :class:`CronoGroundTruth`: the object image, where each camera frame was cut from it,
 the frames' time stamps and stage positions, the element concentration maps and the selection
-index, for tests of readers, mosaics and XRF tools.
+index, for tests of readers, mosaics and XRF tools. The drawn object and its spectra are
+:mod:`.crono_scene`, the ground truth record :mod:`.crono_truth`; this module writes the file.
 """
 
 from __future__ import annotations
@@ -19,8 +20,6 @@ from __future__ import annotations
 import math
 import os
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from typing import Any
 
 import h5py
 import numpy as np
@@ -39,179 +38,14 @@ from ..formats.crono.layout import (
     write_xrf_tables,
 )
 from ..formats.crono.nrbf import encode_byte_array
+from .crono_scene import DEFAULT_ELEMENTS, ObjectModel, simulate_spectra, spectrum_shapes
+from .crono_truth import CronoGroundTruth
+
+__all__ = ["DEFAULT_ELEMENTS", "CronoGroundTruth", "write_crono"]
 
 CAMERA_SHAPE = (107, 143)  # rows, columns of a camera frame
 CAMERA_PIXEL = 11.085714  # µm per camera pixel (/Images/ImageAdjusting/ImagePixelSizeRatio)
 FIRST_FRAME = -210_012  # µs of the first camera frame relative to the DPP start (demo file)
-
-#: element lines drawn by default (keV) and the ink colour (RGB) that carries them
-DEFAULT_ELEMENTS: dict[str, tuple[float, tuple[int, int, int]]] = {
-    "FeKa": (6.404, (70, 45, 30)),  # iron-gall ink, dark brown
-    "CuKa": (8.048, (40, 120, 90)),  # verdigris green
-    "PbLa": (10.551, (235, 235, 228)),  # lead white (bright, subtle on paper)
-    "HgLa": (9.989, (200, 40, 30)),  # vermilion red
-}
-PAPER = (238, 228, 205)
-
-
-@dataclass
-class CronoGroundTruth:
-    """What :func:`write_crono` put into the file (shapes in brackets; lengths µm, times µs).
-
-    Object image: pixel ``[i, j]`` is centred on stage ``x = object_origin[0] + j·pixel_size``,
-    ``y = object_origin[1] + i·pixel_size`` (row index grows with stage Y, like the XRF map rows).
-    Camera frame ``k`` (``/Images/Static[k + 1]``) is exactly
-    ``object_image[r:r + 107, c:c + 143]`` with ``(r, c) = frame_origins[k]`` (before JPEG
-    compression); its centre is on the stage position ``frame_positions[k]`` (rounded to whole
-    object pixels) and its EXIF DateTimeOriginal is ``frame_timestamps[k]`` (µs, DPP clock).
-    """
-
-    path: str
-    geometry: ScanGeometry
-    object_image: np.ndarray  # (height, width, 3) uint8; (0, 0, 3) when written with images=False
-    object_origin: tuple[float, float]  # stage (x, y) of object pixel [0, 0]
-    pixel_size: float  # µm per object/camera pixel
-    frame_shape: tuple[int, int]
-    frame_origins: np.ndarray  # (n_frames, 2) int: object-image (row, col) of frame pixel [0, 0]
-    frame_positions: np.ndarray  # (n_frames, 2) float: stage (x, y) of the frame centre
-    frame_timestamps: np.ndarray  # (n_frames,) int64: EXIF stamp, µs on the DPP clock
-    dpp_start: int  # µs, /XRF/DPPStartTimestamp
-    selected_index: np.ndarray  # (rows, columns) int64 rows of /XRF/Spectra
-    spectra_positions: np.ndarray  # (n_spectra, 2) noiseless stage (x, y) of each spectrum
-    spectra_times: np.ndarray  # (n_spectra,) µs since DPP start (/XRF/Timestamps)
-    element_lines: dict[str, float]  # name -> line energy, keV
-    element_maps: dict[str, np.ndarray] = field(default_factory=dict)  # name -> (rows, columns)
-    calibration: tuple[float, float] = (0.0, 0.0)  # keV offset, keV/channel
-
-    @property
-    def n_frames(self) -> int:
-        return len(self.frame_timestamps)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Store as ``.npz`` (no pickle); :meth:`load` reads it back."""
-        arrays: dict[str, Any] = {
-            "object_image": self.object_image,
-            "frame_origins": self.frame_origins,
-            "frame_positions": self.frame_positions,
-            "frame_timestamps": self.frame_timestamps,
-            "selected_index": self.selected_index,
-            "spectra_positions": self.spectra_positions,
-            "spectra_times": self.spectra_times,
-        }
-        for name, m in self.element_maps.items():
-            arrays[f"element_map:{name}"] = m
-        scalars = {
-            "path": self.path,
-            "geometry": asdict(self.geometry),
-            "object_origin": list(self.object_origin),
-            "pixel_size": self.pixel_size,
-            "frame_shape": list(self.frame_shape),
-            "dpp_start": self.dpp_start,
-            "element_lines": self.element_lines,
-            "calibration": list(self.calibration),
-        }
-        import json
-
-        arrays["scalars"] = np.array(json.dumps(scalars))
-        with open(path, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike) -> CronoGroundTruth:
-        import json
-
-        with np.load(path, allow_pickle=False) as z:
-            s = json.loads(str(z["scalars"]))
-            maps = {k.split(":", 1)[1]: z[k] for k in z.files if k.startswith("element_map:")}
-            return cls(
-                path=s["path"],
-                geometry=ScanGeometry(**s["geometry"]),
-                object_image=z["object_image"],
-                object_origin=tuple(s["object_origin"]),
-                pixel_size=s["pixel_size"],
-                frame_shape=tuple(s["frame_shape"]),
-                frame_origins=z["frame_origins"],
-                frame_positions=z["frame_positions"],
-                frame_timestamps=z["frame_timestamps"],
-                dpp_start=s["dpp_start"],
-                selected_index=z["selected_index"],
-                spectra_positions=z["spectra_positions"],
-                spectra_times=z["spectra_times"],
-                element_lines=s["element_lines"],
-                element_maps=maps,
-                calibration=tuple(s["calibration"]),
-            )
-
-
-# -- the simulated object -----------------------------------------------------------------------
-class _ObjectModel:
-    """The drawn object: ink concentrations on a coarse grid, upsampled to camera pixels.
-
-    Concentrations live on a grid of ``cell`` camera pixels (0..1 per element); the RGB object
-    image is their composite on paper, upsampled bicubically, plus fine "paper fibre" texture so
-    that camera frames have something to register on.
-    """
-
-    def __init__(self, rng: np.random.Generator, shape: tuple[int, int], elements, cell: int):
-        self.shape, self.cell = shape, cell
-        coarse = (shape[0] // cell + 3, shape[1] // cell + 3)
-        rgb = np.empty((*coarse, 3), np.float32)
-        rgb[...] = PAPER
-        self.conc = {}
-        for name, (_, colour) in elements.items():
-            c = np.clip((rng.random(coarse, np.float32) - 0.55) * 4.0, 0.0, 1.0)
-            self.conc[name] = c
-            rgb += c[..., None] * (np.asarray(colour, np.float32) - rgb)
-        self.coarse_rgb = np.clip(rgb, 0, 255).astype(np.uint8)
-
-    def draw(self, rng: np.random.Generator) -> np.ndarray:
-        """The RGB object image (uint8, ``shape + (3,)``), built in row blocks (4 bytes/pixel)."""
-        from PIL import Image
-
-        h, w = self.shape
-        coarse = self.coarse_rgb.shape[:2]
-        big = np.asarray(
-            Image.fromarray(self.coarse_rgb).resize(
-                (coarse[1] * self.cell, coarse[0] * self.cell), Image.BICUBIC
-            )
-        )
-        fibres = np.asarray(
-            Image.fromarray(rng.integers(0, 256, (h // 3 + 1, w // 3 + 1), np.uint8)).resize(
-                (w, h), Image.BILINEAR
-            )
-        )
-        image = np.empty((h, w, 3), np.uint8)
-        for a in range(0, h, 512):
-            b = min(h, a + 512)
-            block = big[a:b, :w].astype(np.int16)
-            block += (fibres[a:b, :, None].astype(np.int16) - 128) // 12
-            image[a:b] = np.clip(block, 0, 255)
-        return image
-
-    def sample(self, name: str, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Concentration at (fractional) object-pixel positions, bilinear on the coarse grid."""
-        from scipy import ndimage
-
-        coords = [
-            (np.asarray(rows, float) + 0.5) / self.cell - 0.5,
-            (np.asarray(cols, float) + 0.5) / self.cell - 0.5,
-        ]
-        return ndimage.map_coordinates(self.conc[name], coords, order=1, mode="nearest")
-
-
-def _spectrum_shapes(energies: np.ndarray, lines: list[float], tube_kev: float = 20.216):
-    """Normalised background, scatter and element-peak shapes over the channels."""
-    e = energies.astype(np.float64)
-
-    def peak(e0: float) -> np.ndarray:
-        fwhm = math.sqrt(0.12**2 + 0.0025 * max(e0, 0.1))
-        g = np.exp(-0.5 * ((e - e0) / (fwhm / 2.3548)) ** 2)
-        return g / max(g.sum(), 1e-12)
-
-    bg = np.where(e > 0.8, np.exp(-(((e - 11.0) / 9.0) ** 2)), 0.0)
-    bg /= max(bg.sum(), 1e-12)
-    scatter = 0.6 * peak(tube_kev) + 0.4 * peak(tube_kev - 1.3)  # Rayleigh + Compton of Rh Kα
-    return bg, scatter, np.stack([peak(x) for x in lines]) if lines else np.zeros((0, e.size))
 
 
 # -- the writer ------------------------------------------------------------------------------------
@@ -313,7 +147,7 @@ def write_crono(
         int(math.ceil((ys.max() - ys.min()) / ps)) + 2 * margin + 1,
         int(math.ceil((xs.max() - xs.min()) / ps)) + 2 * margin + 1,
     )
-    model = _ObjectModel(rng, obj_shape, elements, object_cell)
+    model = ObjectModel(rng, obj_shape, elements, object_cell)
     # the full-resolution image is only needed for camera frames (it is large for big maps)
     obj = model.draw(rng) if images else np.zeros((0, 0, 3), np.uint8)
     names = list(elements)
@@ -322,7 +156,7 @@ def write_crono(
         spectrum_conc[:, i] = model.sample(name, (ys - oy) / ps, (xs - ox) / ps)
     cal = np.asarray(calibration_points, np.float64)
     energies = energy_vector(cal, channels)
-    bg, scatter, peaks = _spectrum_shapes(energies, [elements[n][0] for n in names])
+    bg, scatter, peaks = spectrum_shapes(energies, [elements[n][0] for n in names])
 
     camera = _camera_track(times, xs, ys, fps, ox, oy, ps, obj_shape) if images else None
     truth = CronoGroundTruth(
@@ -376,44 +210,6 @@ def write_crono(
     if truth_path is not None:
         truth.save(truth_path)
     return truth
-
-
-def _simulate_spectra(rng, conc, bg, scatter, peaks, counts) -> np.ndarray:
-    """Poisson spectra (N, C) uint16, event by event: each component (background, scatter, one
-    peak per element ∝ its concentration) draws a Poisson number of events whose channels follow
-    the component's shape. About ``counts`` events per spectrum; ~50× faster than a Poisson draw
-    per channel for sparse spectra."""
-    n, channels = conc.shape[0], bg.size
-    shapes = np.concatenate([bg[None], scatter[None], peaks])
-    weights = np.concatenate([np.full((n, 1), 0.45), np.full((n, 1), 0.15), 0.4 * conc], 1)
-    cdfs = np.cumsum(shapes, 1)
-    # a line above the last channel (few channels) has an all-zero shape: it emits no events
-    empty = cdfs[:, -1] <= 0
-    weights[:, empty] = 0.0
-    cdfs[empty] = np.linspace(0, 1, channels)
-    cdfs /= cdfs[:, -1:]
-    # inverse-CDF lookup tables: one random integer per event instead of a binary search
-    table_size = 1 << 16
-    tables = [
-        np.searchsorted(cdf, (np.arange(table_size) + 0.5) / table_size, side="right").clip(
-            0, channels - 1
-        )
-        for cdf in cdfs
-    ]
-    events = rng.poisson(weights * counts)  # (N, K)
-    out = np.empty((n, channels), "<u2")
-    block = max(1, (8 << 20) // (4 * channels))
-    for a in range(0, n, block):
-        b = min(n, a + block)
-        flat = []
-        for k in range(shapes.shape[0]):
-            m = events[a:b, k]
-            who = np.repeat(np.arange(b - a), m)
-            ch = tables[k][rng.integers(0, table_size, who.size)]
-            flat.append(who * channels + ch)
-        hist = np.bincount(np.concatenate(flat), minlength=(b - a) * channels)
-        out[a:b] = np.minimum(hist, 65535).reshape(b - a, channels)
-    return out
 
 
 def _offset_gain(cal: np.ndarray) -> tuple[float, float]:
@@ -501,7 +297,7 @@ def _write_xrf(
     rows, cols = geometry.rows, geometry.columns
     x = f.create_group("XRF")
     # spectra in blocks: background + scatter + element peaks ∝ concentration under the beam
-    spectra = _simulate_spectra(rng, conc, bg, scatter, peaks, counts)
+    spectra = simulate_spectra(rng, conc, bg, scatter, peaks, counts)
     det = spectra.sum(1, dtype=np.int64)
     real = np.full(n, ms * 1000, "<u8")
     live = (ms * 1000 - np.round(det * 1.05 + rng.normal(0, 5, n)).clip(0, ms * 500)).astype("<u8")

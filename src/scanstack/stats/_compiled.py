@@ -13,16 +13,17 @@ import numpy as np
 
 from ..core.aot import AotKernel
 
-#: pixels per chunk: 256 × 60 frames × 2 bytes = 30 kB, about an L1 data cache
+#: pixels per chunk of the quantile kernel: 256 × 60 frames × 2 bytes = 30 kB, about an L1 data
+#: cache; fewer when the frames are so many that the buffer would not fit the memory budget
 PIXELS_PER_CHUNK = 256
 
 _SOURCE = "scanstack.stats._kernels"
-_DEPENDS = (__name__,)  # the kernels read PIXELS_PER_CHUNK from here
+_DEPENDS: tuple[str, ...] = ()  # the kernels read no constant of this module
 
 _quantile_tile = AotKernel(
     _SOURCE,
     "quantile_tile",
-    "void({0}[:, :], int64[:], int64[:], int64[:], float64[:], boolean, boolean, int64, "
+    "void({0}[:, :], int64[:], int64[:], int64[:], float64[:], boolean, boolean, int64, int64, "
     "float32[:, :])",
     _DEPENDS,
 )
@@ -50,11 +51,11 @@ def rank_plan(nframes: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return ranks, lo, hi, gamma.astype(np.float64)
 
 
-def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, out) -> None:
+def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, width, out) -> None:
     """Quantiles over axis 0 of ``tile`` ``(nframes, npixels)`` into ``out`` ``(nq, npixels)``
-    float32 (see :func:`._kernels.quantile_tile`); ``tile`` in a dtype :func:`foldable` takes or
-    uint8/16/32, int8/16/32."""
-    _quantile_tile.get(tile.dtype)(tile, ranks, lo, hi, gamma, median, passes, maxval, out)
+    float32, ``width`` pixels at a time (see :func:`._kernels.quantile_tile`); ``tile`` in a
+    dtype :func:`foldable` takes or uint8/16/32, int8/16/32."""
+    _quantile_tile.get(tile.dtype)(tile, ranks, lo, hi, gamma, median, passes, maxval, width, out)
 
 
 def foldable(dtype: np.dtype) -> bool:

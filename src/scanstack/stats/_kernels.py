@@ -1,7 +1,7 @@
 """Numba kernels: per-pixel order statistics over the frames of a tile.
 
 A tile is a 2-D array ``(nframes, npixels)`` (any strides). The kernel copies a chunk of
-``P`` pixels × all frames into a small contiguous buffer (sequential reads, stays in L1/L2) and
+``P`` pixels (``width``, at most the tile's pixels) × all frames into a small contiguous buffer (sequential reads, stays in L1/L2) and
 finds, for every pixel, the sorted values at the requested ranks:
 
 - integer data (≤ 32 bit): *threshold passes*. With ``base`` the pixel's minimum, pass ``t``
@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import numpy as np
 from numba import njit
-
-from ._compiled import PIXELS_PER_CHUNK
 
 #: most threshold passes before the remaining pixels of a chunk are selected one by one
 MAX_PASSES = 16
@@ -114,16 +112,18 @@ def _finish(vals, lo, hi, gamma, median, nan_mask, p0, m, out):
 
 
 @njit(nogil=True, cache=True)
-def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, out):
+def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, width, out):
     """Quantiles over axis 0 of ``tile`` ``(nframes, npixels)`` into ``out`` ``(nq, npixels)``.
 
+    ``width`` pixels are worked on at a time: the kernel's buffer is ``nframes × width`` values
+    (never more pixels than the tile has), which the caller sizes to its memory budget.
     ``median`` uses numpy's median rule (mean of the two middle values), otherwise the linear
     interpolation with weights ``gamma``. ``passes`` enables the integer threshold passes;
     ``maxval`` is then the dtype's largest value. NaN in a pixel gives NaN.
     """
     nf, npix = tile.shape
     nr = ranks.size
-    P = PIXELS_PER_CHUNK
+    P = max(1, min(width, npix))
     rmax = ranks[nr - 1]
     buf = np.empty((nf, P), tile.dtype)
     base = np.empty(P, tile.dtype)

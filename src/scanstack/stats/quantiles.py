@@ -33,6 +33,8 @@ _THREAD_OVERHEAD = 64 << 10
 _TILES_PER_THREAD = 4
 #: but no tile below this many pixels unless the budget forces it
 _MIN_TILE_PIXELS = 1 << 16
+#: the kernel's chunk of pixels is made narrower down to this before threads are given up
+_MIN_KERNEL_PIXELS = 16
 
 
 def plan_tiles(signal_shape: Sequence[int], max_pixels: int) -> list[tuple[int, int, tuple]]:
@@ -87,8 +89,35 @@ def _prepare(block: np.ndarray, n: int, work_dtype: np.dtype) -> np.ndarray:
 
 
 def _run_kernel(block: np.ndarray, plan, out: np.ndarray) -> None:
-    ranks, lo, hi, gamma, median, passes, maxval = plan
-    _compiled.quantile_tile(block, ranks, lo, hi, gamma, median, passes, maxval, out)
+    ranks, lo, hi, gamma, median, passes, maxval, width = plan
+    _compiled.quantile_tile(block, ranks, lo, hi, gamma, median, passes, maxval, width, out)
+
+
+def kernel_plan(n: int, itemsize: int, threads: int, room: int) -> tuple[int, int]:
+    """(pixels per kernel chunk, threads) for ``room`` bytes left after the result and scratch.
+
+    Each thread's kernel holds a buffer of ``(width + 1) × n`` values of ``itemsize`` bytes (a
+    chunk of pixels over all ``n`` frames, and one pixel's values) and :data:`_THREAD_OVERHEAD`
+    of temporaries. With many frames (a map of 10^4 spectra) 256 pixels would take megabytes. A
+    tight budget is better spent on tiles than on the threads: the buffers get at most a quarter
+    of ``room``, by a narrower chunk (down to :data:`_MIN_KERNEL_PIXELS`), then fewer threads
+    (as when the temporaries alone are too many), then a narrower chunk still (one pixel).
+    """
+    width = _compiled.PIXELS_PER_CHUNK
+
+    def buffers(width: int, threads: int) -> int:
+        return threads * (width + 1) * n * itemsize
+
+    while True:
+        if buffers(width, threads) > room // 4 and width > _MIN_KERNEL_PIXELS:
+            width = max(_MIN_KERNEL_PIXELS, width // 2)
+        elif threads > 1 and threads * _THREAD_OVERHEAD + buffers(width, threads) > room // 4:
+            threads -= 1
+        elif buffers(width, threads) > room // 4 and width > 1:
+            width //= 2
+        else:
+            break
+    return width, threads
 
 
 def _tile_task(stack: Stack, n: int, region: tuple, plan, work_dtype: np.dtype) -> np.ndarray:
@@ -131,39 +160,14 @@ def _quantiles(
     plan = (ranks, lo, hi, gamma, bool(median), passes, maxval)
 
     # bytes per pixel of a tile: its values read (and converted, for dtypes the kernel does not
-    # take); the kernel's buffers per thread: a chunk of pixels × all frames, one pixel's values
+    # take)
     per_pixel = n * stack.dtype.itemsize
     if work_dtype != stack.dtype and stack.dtype.kind != "b":
         per_pixel += n * work_dtype.itemsize
-    kernel_bytes = (_compiled.PIXELS_PER_CHUNK + 1) * n * work_dtype.itemsize
     if client is not None:
-        _on_cluster(
-            client,
-            stack,
-            n,
-            plan,
-            work_dtype,
-            out,
-            budget,
-            per_pixel,
-            kernel_bytes,
-            progress,
-            label,
-        )
+        _on_cluster(client, stack, n, plan, work_dtype, out, budget, per_pixel, progress, label)
     else:
-        _on_threads(
-            stack,
-            n,
-            plan,
-            work_dtype,
-            out,
-            budget,
-            nthreads,
-            per_pixel,
-            kernel_bytes,
-            progress,
-            label,
-        )
+        _on_threads(stack, n, plan, work_dtype, out, budget, nthreads, per_pixel, progress, label)
     return out.reshape((q.size, *stack.signal_shape))
 
 
@@ -172,7 +176,7 @@ def _split(a: int, b: int, size: int) -> list[tuple[int, int]]:
 
 
 def _on_threads(
-    stack, n, plan, work_dtype, out, budget, nthreads, per_pixel, kernel_bytes, progress, label
+    stack, n, plan, work_dtype, out, budget, nthreads, per_pixel, progress, label
 ) -> None:
     """Tiles read one after the other (the next one read ahead), each computed by all threads.
 
@@ -188,13 +192,10 @@ def _on_threads(
     # a time (the tile after the current one)
     scratch = reader_scratch(stack, budget) if memory is None else 0
 
-    def avail(threads: int) -> int:
-        return budget - out.nbytes - scratch - threads * (_THREAD_OVERHEAD + kernel_bytes)
-
-    # a tight budget is better spent on tiles than on the threads' buffers
-    while nthreads > 1 and nthreads * (_THREAD_OVERHEAD + kernel_bytes) > avail(0) // 4:
-        nthreads -= 1
-    room = avail(nthreads)
+    left = budget - out.nbytes - scratch
+    width, nthreads = kernel_plan(n, work_dtype.itemsize, nthreads, left)
+    plan = (*plan, width)
+    room = left - nthreads * (_THREAD_OVERHEAD + (width + 1) * n * work_dtype.itemsize)
     if memory is not None or npix * per_pixel <= room:
         tiles = [(0, npix, None)]  # in RAM already, or the whole frame fits: one read
     else:
@@ -207,7 +208,7 @@ def _on_threads(
         return _prepare(stack.read(0, n, region), n, work_dtype)
 
     def parts_of(a: int, b: int) -> list[tuple[int, int]]:
-        size = max(math.ceil((b - a) / (_TILES_PER_THREAD * nthreads)), _compiled.PIXELS_PER_CHUNK)
+        size = max(math.ceil((b - a) / (_TILES_PER_THREAD * nthreads)), width)
         return _split(a, b, size)
 
     total = sum(len(parts_of(a, b)) for a, b, _ in tiles)
@@ -228,7 +229,7 @@ def _on_threads(
 
 
 def _on_cluster(
-    client, stack, n, plan, work_dtype, out, budget, per_pixel, kernel_bytes, progress, label
+    client, stack, n, plan, work_dtype, out, budget, per_pixel, progress, label
 ) -> None:
     """One dask.distributed task per tile (read and computed on a worker); results gathered."""
     from distributed import as_completed as dask_completed
@@ -237,7 +238,9 @@ def _on_cluster(
     threads = [int(w.get("nthreads", 1)) for w in workers.values()] or [1]
     per_worker = max(threads)  # tasks that may run at once in one worker process
     per_pixel += out.shape[0] * 4  # each task returns its results
-    room = budget - per_worker * (_THREAD_OVERHEAD + kernel_bytes)
+    width, _ = kernel_plan(n, work_dtype.itemsize, per_worker, budget)
+    plan = (*plan, width)
+    room = budget - per_worker * (_THREAD_OVERHEAD + (width + 1) * n * work_dtype.itemsize)
     max_pixels = max(1, room // (per_worker * per_pixel))
     balance = math.ceil(out.shape[1] / (_TILES_PER_THREAD * sum(threads)))
     tiles = plan_tiles(stack.signal_shape, min(max_pixels, max(balance, _MIN_TILE_PIXELS)))

@@ -59,32 +59,31 @@ __all__ = [
 ]
 
 
+#: the file names of both CRONO variants
+EXTENSIONS = (".hdf5", ".h5")
+
+
+def _capabilities(nav: str) -> dict:
+    """Both variants: a lazy map of spectra whose channels can be cut (``region``)."""
+    return {"lazy": True, "region": True, "nav": nav, "signal": "energy channels"}
+
+
 FORMAT = FormatSpec(
     name="crono",
     description="CRONO MA-XRF native HDF5 (spectrum map via SpectraSelectedIndex; "
     "option spectra='map'|'acquisition')",
-    extensions=(".hdf5", ".h5"),
+    extensions=EXTENSIONS,
     reader=Lazy("scanstack.formats.crono.reader:CronoReader"),
     writer=Lazy("scanstack.formats.crono.save:write_stack"),
     sniff=Lazy("scanstack.formats.crono.reader:sniff"),
-    capabilities={
-        "lazy": True,
-        "region": True,
-        "nav": "rows, columns (or acquisition)",
-        "signal": "energy channels",
-    },
+    capabilities=_capabilities("rows, columns (or acquisition)"),
 )
 
 EXPORTED_FORMAT = FormatSpec(
     name="crono-exported",
     description="CRONO MA-XRF 'Export to HDF5' file (Spectra Regular Matrix)",
-    extensions=(".hdf5", ".h5"),
+    extensions=EXTENSIONS,
     reader=Lazy("scanstack.formats.crono.exported:CronoExportedReader"),
     sniff=Lazy("scanstack.formats.crono.exported:sniff"),
-    capabilities={
-        "lazy": True,
-        "region": True,
-        "nav": "rows, columns",
-        "signal": "energy channels",
-    },
+    capabilities=_capabilities("rows, columns"),
 )

@@ -16,8 +16,10 @@ from ...core.errors import FormatError
 from ...core.reader import Reader, Region
 from ...core.values import numeric_dtype
 from .. import _h5io as h5io
+from .._interchange import chunk_scratch, read_flat_range
 from .._sniff import h5_sniffer
-from .reader import PER_SPECTRUM, energy_axis, map_axes, read_common, read_table, scan_geometry
+from .h5values import read_table
+from .metadata import PER_SPECTRUM, energy_axis, map_axes, read_common, scan_geometry
 
 SUFFIX = " Regular Matrix"
 
@@ -95,11 +97,11 @@ class CronoExportedReader(h5io.H5FileReader, Reader):
         self.original_metadata = orig
 
     def read(self, start: int, stop: int, region: Region | None = None) -> np.ndarray:
-        csl = region[0] if region else slice(None)
-        columns = self.nav_shape[1]
-        r0, r1 = start // columns, (stop - 1) // columns + 1
-        if stop <= start:
-            return np.empty((0, len(range(*csl.indices(self.signal_shape[0])))), self.dtype)
-        block = self._data[r0:r1, :, csl]
-        block = block.reshape(-1, block.shape[-1])
-        return block[start - r0 * columns : stop - r0 * columns]
+        # one chunk at a time into one result (the instrument chunks by map rows)
+        return read_flat_range(
+            self._data, self.nav_shape, start, stop, region, self.signal_shape
+        ).astype(self.dtype, copy=False)
+
+    def read_overhead(self) -> int:
+        """One decoded chunk, its stored bytes and HDF5's chunk cache (:func:`chunk_scratch`)."""
+        return chunk_scratch(self._data) if self._data is not None else 0

@@ -23,8 +23,9 @@ from ...core.errors import UnsupportedError, WriteError
 from ...core.progress import Progress, ProgressArg
 from ...core.resources import resolve
 from ...core.stack import Stack
-from ...core.writing import copy_frames_per_block
+from ...core.writing import copy_frames_per_block, file_chunk_target
 from .. import _h5io as h5io
+from .._interchange import frame_chunks
 from .geometry import DEFAULT_BINNING, ScanGeometry
 from .layout import (
     DPP_START,
@@ -32,6 +33,9 @@ from .layout import (
     write_root_and_configuration,
     write_xrf_tables,
 )
+
+#: bytes of one stored chunk of /XRF/Spectra when neither file_chunk_bytes nor the budget says
+DEFAULT_CHUNK = 1 << 20
 
 
 def _energy(stack: Stack) -> tuple[np.ndarray, np.ndarray, int]:
@@ -105,17 +109,22 @@ def write_stack(
     progress: ProgressArg = None,
     memory_budget: int | None = None,
     dwell_time: float | None = None,
+    file_chunk_bytes: int | None = None,
 ) -> None:
     """Write a spectrum map (nav ``(rows, columns)`` or ``(n,)``, 1-D spectra) as a CRONO file.
 
     ``dwell_time`` (s) defaults to ``metadata['dwell_time']`` or 0.06 s. ``progress``,
     ``memory_budget`` (the blocks of spectra read at once; per-spectrum tables are the file's
     own): as everywhere (:mod:`scanstack.core.resources`); spectra are written in order in this
-    thread (``threads`` is accepted and unused; ``client`` is refused).
+    thread (``threads`` is accepted and unused; ``client`` is refused). ``file_chunk_bytes``:
+    the HDF5 chunk of ``/XRF/Spectra`` (whole spectra, gzip), default 1 MiB, less when
+    ``memory_budget`` asks for it (:func:`~scanstack.core.writing.file_chunk_target`, the same
+    decision as the other writers); a reader decodes one chunk at a time.
     """
     if client is not None:
         raise UnsupportedError("crono: written in this process; client= is not supported")
     res = resolve(threads=threads, progress=progress, memory_budget=memory_budget)
+    chunk_bytes = file_chunk_target(file_chunk_bytes, DEFAULT_CHUNK, res, where="write_crono")
     if len(stack.signal_shape) != 1:
         raise UnsupportedError(
             f"CRONO files hold 1-D spectra; frames here are {stack.signal_shape}"
@@ -191,7 +200,7 @@ def write_stack(
             "Spectra",
             (n, channels),
             out_dtype,
-            chunks=(min(n, max(1, (1 << 20) // (channels * out_dtype.itemsize))), channels),
+            chunks=frame_chunks((n,), (channels,), out_dtype.itemsize, chunk_bytes),
             compression="gzip",
             compression_opts=4,
         )
