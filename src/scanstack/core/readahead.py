@@ -50,3 +50,35 @@ def bounded_map(
     finally:
         for fut in pending:
             fut.cancel()
+
+
+def runs(n: int, parts: int) -> list[tuple[int, int]]:
+    """``range(n)`` cut into at most ``parts`` contiguous ``(start, stop)`` runs of near-equal
+    length (none empty)."""
+    parts = max(1, min(int(parts), n))
+    per = -(-n // parts) if n else 0
+    return [(a, min(a + per, n)) for a in range(0, n, per)] if n else []
+
+
+def each_run(
+    func: Callable[[int, int], None], n: int, threads: int, pool: Executor | None = None
+) -> None:
+    """``func(a, b)`` once for each of :func:`runs` ``(n, threads)``, one run per thread.
+
+    One task per thread, not one per item: on a loaded machine every hand-over between threads
+    waits for a time slice, so many small tasks (a frame, a chunk) cost more than the work
+    they share; a single run is done in the calling thread. ``pool`` (a reader's own) is used
+    when given, else threads are started for this call. The first exception is raised.
+    """
+    parts = runs(n, threads)
+    if len(parts) <= 1:
+        for a, b in parts:
+            func(a, b)
+        return
+    if pool is None:
+        with ThreadPoolExecutor(len(parts)) as own:
+            for f in [own.submit(func, a, b) for a, b in parts]:
+                f.result()
+        return
+    for f in [pool.submit(func, a, b) for a, b in parts]:
+        f.result()

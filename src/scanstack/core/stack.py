@@ -443,26 +443,20 @@ class ReaderStack(Stack):
 def _copy_in_threads(src: np.ndarray, out: np.ndarray, step: int, tick) -> None:
     """``out[...] = src`` (any dtype/strides) in blocks of ``step`` frames, one run per thread."""
     import threading
-    from concurrent.futures import ThreadPoolExecutor
 
-    n = len(out)
+    from .readahead import each_run
+
     lock = threading.Lock()
-    nthreads = max(1, min(config.threads(), -(-n // max(step, 1))))
-    per = -(-n // nthreads)
+    step = max(step, 1)
 
-    def run(a: int) -> None:
-        for c in range(a, min(a + per, n), step):
-            d = min(c + step, a + per, n)
+    def run(a: int, b: int) -> None:
+        for c in range(a, b, step):
+            d = min(c + step, b)
             np.copyto(out[c:d], src[c:d], casting="equiv")
             with lock:
                 tick(d - c)
 
-    if nthreads == 1:
-        run(0)
-        return
-    with ThreadPoolExecutor(nthreads) as pool:
-        for f in [pool.submit(run, a) for a in range(0, n, per)]:
-            f.result()
+    each_run(run, len(out), min(config.threads(), -(-len(out) // step)))
 
 
 # the views are stacks themselves, so their module imports this one; imported last, here, so

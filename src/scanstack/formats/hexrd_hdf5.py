@@ -26,7 +26,7 @@ import zlib
 import numpy as np
 
 from ..core.errors import FormatError
-from ..core.readahead import bounded_map
+from ..core.readahead import each_run
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
 from ._h5chunks import (
@@ -206,9 +206,9 @@ class HDF5Reader(Reader):
     def _read_chunks(self, ds, start: int, stop: int, sig, out: np.ndarray) -> None:
         """Frames ``start:stop`` decoded from their raw chunks in threads, into ``out``.
 
-        Each thread reads and decodes one chunk at a time, its last filter writing straight into
-        ``out`` when whole rows are read, so a read of every frame costs its result plus one chunk
-        per thread (:meth:`read_overhead`).
+        Each thread takes one run of the chunks and decodes them one at a time, its last filter
+        writing straight into ``out`` when whole rows are read, so a read of every frame costs its
+        result plus one chunk per thread (:meth:`read_overhead`).
         """
         rows, cols = self.signal_shape
         rs, cs = (s if isinstance(s, slice) else slice(None) for s in sig)
@@ -231,8 +231,13 @@ class HDF5Reader(Reader):
                 dest[...] = chunk[lo - a : hi - a, c0:c1]
 
         jobs = [(i, a) for i in range(start, stop) for a in starts]
-        for _ in bounded_map(self._pool.get(), decode_into, jobs, self._pool.size()):
-            pass
+
+        def decode_run(j0: int, j1: int) -> None:
+            for job in jobs[j0:j1]:
+                decode_into(job)
+
+        threads = self._pool.size()
+        each_run(decode_run, len(jobs), threads, self._pool.get() if threads > 1 else None)
 
     def read_overhead(self) -> int:
         if self._filters is None:
