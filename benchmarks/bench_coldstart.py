@@ -34,6 +34,8 @@ from pathlib import Path
 
 MB = 1 << 20
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _common import best_process, load, scanstack_command, write_hexrd_frames  # noqa: E402
 
 #: the reference: hexrd's median path in a fresh python (read all frames, np.median, save)
 REFERENCE = """
@@ -46,34 +48,6 @@ with h5py.File(sys.argv[1], "r") as f:
         frames[i] = ds[i]
 tifffile.imwrite(sys.argv[2], np.median(frames, axis=0).astype(np.float32))
 """
-
-
-def run_process(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Run ``cmd`` to the end: (wall seconds, CPU seconds of it and its children)."""
-    with tempfile.TemporaryFile() as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode:
-            err.seek(0)
-            raise RuntimeError(f"{cmd} failed:\n{err.read().decode(errors='replace')}")
-    return wall, usage.ru_utime + usage.ru_stime
-
-
-def best_of(cmd: list[str], env: dict[str, str], repeat: int) -> tuple[float, float]:
-    """(best wall, CPU of that run) over ``repeat`` runs after one untimed warm-up run."""
-    run_process(cmd, env)
-    return min(run_process(cmd, env) for _ in range(repeat))
-
-
-def scanstack_command() -> list[str]:
-    """The ``scanstack`` console script next to this python, else ``python -m``."""
-    script = Path(sys.executable).with_name("scanstack")
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "scanstack.cli.main"]
 
 
 def _cpu() -> tuple[float, float, float]:
@@ -120,13 +94,6 @@ def in_process(path: str, where: str) -> None:
     print(json.dumps(out))
 
 
-def load() -> str:
-    try:
-        return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
-    except OSError:
-        return "load average unknown"
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small run (20 frames of 512x512)")
@@ -150,12 +117,9 @@ def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
     import numpy as np
     import tifffile
 
-    sys.path.insert(0, str(HERE))
-    from bench_stats import generate
-
     path = workdir / "frames.h5"
     t0 = time.perf_counter()
-    generate(path, nframes, size)
+    write_hexrd_frames(path, nframes, size)
     nbytes = nframes * size * size * 2
     print(
         f"data: {nframes} frames of {size}x{size} uint16 = {nbytes / MB:.0f} MB "
@@ -171,18 +135,18 @@ def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
         print(f"  {name:<58} {wall:7.3f} s wall {cpu:7.3f} s CPU  {note}")
 
     print("whole process:")
-    row("python -c pass", *best_of([py, "-c", "pass"], env, repeat))
-    row("python -c 'import scanstack'", *best_of([py, "-c", "import scanstack"], env, repeat))
-    row("scanstack --help", *best_of([*cli, "--help"], env, repeat))
+    row("python -c pass", *best_process([py, "-c", "pass"], env, repeat))
+    row("python -c 'import scanstack'", *best_process([py, "-c", "import scanstack"], env, repeat))
+    row("scanstack --help", *best_process([*cli, "--help"], env, repeat))
     ref_tif, aot_tif, jit_tif = (workdir / f"{n}.tif" for n in ("ref", "aot", "jit"))
-    ref_wall, ref_cpu = best_of([py, "-c", REFERENCE, str(path), str(ref_tif)], env, repeat)
+    ref_wall, ref_cpu = best_process([py, "-c", REFERENCE, str(path), str(ref_tif)], env, repeat)
     row("reference: h5py read all + np.median + tifffile save", ref_wall, ref_cpu)
     stats_cmd = [*cli, "stats", str(path), "-f", "hdf5", "-i", "path=imageseries", "-q"]
     for label, out, kenv in (
         ("ahead-of-time kernels", aot_tif, env),
         ("numba JIT", jit_tif, jit_env),
     ):
-        wall, cpu = best_of([*stats_cmd, "--stat", "median", "-o", str(out)], kenv, repeat)
+        wall, cpu = best_process([*stats_cmd, "--stat", "median", "-o", str(out)], kenv, repeat)
         note = f"reference / this: {ref_wall / wall:4.1f}x wall, {ref_cpu / cpu:.1f}x CPU"
         row(f"scanstack stats --stat median ({label})", wall, cpu, note)
     reference = tifffile.imread(ref_tif)

@@ -17,13 +17,15 @@ from __future__ import annotations
 import argparse
 import os
 import tempfile
-import time
 import warnings
 
 import h5py
 import numpy as np
 
 import scanstack
+from _common import h5py_read as h5py_whole_read
+from _common import load, per_frame_npz_read, timed
+from _common import per_frame_npz_write as per_frame_npz
 
 HEXRD_NOTES_S = {
     "npz write": 1.8,
@@ -41,41 +43,6 @@ def make_data(n: int, size: int) -> np.ndarray:
     return data
 
 
-def timed(fn, repeat: int = 2) -> tuple[tuple[float, float], object]:
-    """``((wall, cpu), result)`` of the fastest of ``repeat`` runs (seconds).
-
-    CPU seconds (all threads) show the work done, which a busy shared machine does not distort
-    as much as wall time does.
-    """
-    best, out = (float("inf"), 0.0), None
-    for _ in range(repeat):
-        t, c = time.perf_counter(), time.process_time()
-        out = fn()
-        wall = time.perf_counter() - t
-        if wall < best[0]:
-            best = (wall, time.process_time() - c)
-    return best, out
-
-
-def per_frame_npz(data: np.ndarray, threshold: int, path: str) -> None:
-    arrd = {}
-    for i, frame in enumerate(data):
-        r, c = np.nonzero(frame > threshold)
-        arrd[f"{i}_row"], arrd[f"{i}_col"] = r.astype(np.uint16), c.astype(np.uint16)
-        arrd[f"{i}_data"] = frame[r, c]
-    arrd.update(shape=np.array(data.shape[1:]), nframes=len(data), dtype=str(data.dtype).encode())
-    np.savez_compressed(path, **arrd)
-
-
-def per_frame_npz_read(path: str) -> np.ndarray:
-    with np.load(path) as z:
-        n, shape = int(z["nframes"]), tuple(z["shape"])
-        out = np.zeros((n, *shape), np.dtype(z["dtype"][()].decode()))
-        for i in range(n):
-            out[i, z[f"{i}_row"], z[f"{i}_col"]] = z[f"{i}_data"]
-    return out
-
-
 def per_frame_h5(data: np.ndarray, path: str) -> None:
     with h5py.File(path, "w") as f:
         ds = f.create_group("imageseries").create_dataset(
@@ -89,12 +56,6 @@ def per_frame_h5(data: np.ndarray, path: str) -> None:
         )
         for i, frame in enumerate(data):
             ds[i] = frame
-
-
-def h5py_whole_read(path: str) -> np.ndarray:
-    """h5py's own read of the whole dataset: what a whole read must at least match."""
-    with h5py.File(path) as f:
-        return f["imageseries/images"][()]
 
 
 def per_frame_h5_read(path: str) -> np.ndarray:
@@ -129,9 +90,9 @@ def main() -> None:
         (t_copy, _), _ = timed(lambda: data.copy())
         print(
             f"machine floor: memory copy of the dense data {t_copy:.3f} s "
-            f"({data.nbytes / t_copy / 1e9:.1f} GB/s); load average {os.getloadavg()[0]:.1f}"
+            f"({data.nbytes / t_copy / 1e9:.1f} GB/s); {load()}"
         )
-        ref, _ = timed(lambda: per_frame_npz(data, 10, f"{tmp}/ref.npz"), 1)
+        ref, _ = timed(lambda: per_frame_npz(data, f"{tmp}/ref.npz", 10), 1)
         ours, _ = timed(save("ss.npz", "frame-cache", threshold=10))
         rows.append(("npz write", ours, ref))
         ref5, _ = timed(save("one.fch5", "frame-cache", threshold=10, style="fch5", threads=1))
@@ -152,7 +113,7 @@ def main() -> None:
         ourspw, backp = timed(read("plain.h5", "hdf5"))
         assert np.array_equal(backp, data)
         rows.append(("plain hdf5 vs ds[()]", ourspw, refpw))
-        refr, dense = timed(lambda: per_frame_npz_read(f"{tmp}/ref.npz"), 1)
+        refr, dense = timed(lambda: per_frame_npz_read(f"{tmp}/ref.npz"))
         oursr, back = timed(read("ss.npz"))
         assert np.array_equal(dense, back)
         rows.append(("frame-cache full read", oursr, refr))

@@ -18,7 +18,6 @@ import argparse
 import shutil
 import sys
 import tempfile
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -49,28 +48,7 @@ def main(argv=None) -> None:
     data = mc.make_frames(nframes, args.frame, args.frame)
     folder = Path(tempfile.mkdtemp(prefix="bench_memory_"))
     try:
-        cases = []
-        helds = {}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for case in args.formats.split(","):
-                path = mc.build(case, data, folder, chunk)
-                fmt, options = mc.open_options(case, data)
-                helds[case] = mc.held(case, data, path)
-                for stat in mc.STATS:
-                    cases.append(
-                        dict(
-                            name=f"{case}:{stat}",
-                            path=str(path),
-                            format=fmt,
-                            options=options,
-                            call=stat,
-                            budget=args.budget,
-                            threads=2,
-                            dtype=str(helds[case].dtype),
-                            out=str(folder / f"{case}-{stat}.npy"),
-                        )
-                    )
+        cases, helds = mc.build_cases(data, folder, args.budget, args.formats.split(","), chunk)
         print(
             f"data {data.nbytes / MiB:.0f} MiB ({nframes} frames of {args.frame}x{args.frame} "
             f"uint16), budget {args.budget / MiB:.0f} MiB, zarr/nexus chunks {chunk / MiB:g} MiB"

@@ -31,7 +31,6 @@ import argparse
 import math
 import os
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -40,6 +39,10 @@ import numpy as np
 import scanstack
 from scanstack import stats, stem
 from scanstack.formats.mib import write_mib
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import best_of as best  # noqa: E402
+from _common import touch_file as limit  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SHAPE = (512, 512)
@@ -111,27 +114,7 @@ def ensure_file(folder: Path, name: str, quick: bool, side: int | None = None) -
     return path
 
 
-def best(fn, repeat: int) -> tuple[float, object]:
-    """Best time of ``repeat`` runs (a run slower than 10 s is not repeated)."""
-    t_best, out = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        out = fn()
-        t_best = min(t_best, time.perf_counter() - t)
-        if t_best > 10:
-            break
-    return t_best, out
-
-
 # -- contenders -------------------------------------------------------------------------------
-def limit(path: Path) -> int:
-    mm = np.memmap(path, np.uint8, "r")
-    n = mm.size // 8 * 8
-    value = int(np.bitwise_xor.reduce(mm[:n].view(np.uint64)))
-    del mm
-    return value
-
-
 def ring_mask() -> np.ndarray:
     return stem.ring_mask(SHAPE, CENTER, *RING)
 

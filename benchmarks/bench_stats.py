@@ -33,6 +33,9 @@ import h5py
 import numpy as np
 
 import scanstack
+from _common import h5py_read, load, touch_file, write_hexrd_frames
+from _common import per_frame_npz_read as numpy_framecache_read
+from _common import per_frame_npz_write as numpy_framecache_write
 from _memory import PeakRSS
 from scanstack import stats
 from scanstack.core.config import config, settings
@@ -54,19 +57,6 @@ def measure(func, repeat: int):
     return result, best, peak
 
 
-def generate(path: Path, nframes: int, size: int, seed: int = 0) -> None:
-    """hexrd's case, frame by frame: Poisson(2) noise, ~1 % bright pixels (spots), uint16."""
-    rng = np.random.default_rng(seed)
-    bright = rng.random((size, size)) < 0.01
-    nbright = int(bright.sum())
-    with h5py.File(path, "w") as f:
-        ds = f.create_dataset("imageseries/images", (nframes, size, size), np.uint16)
-        for i in range(nframes):
-            frame = rng.poisson(2.0, (size, size)).astype(np.uint16)
-            frame[bright] += rng.integers(200, 4000, nbright).astype(np.uint16)
-            ds[i] = frame
-
-
 def hexrd_percentile(path: Path, q: float) -> np.ndarray:
     """hexrd's stats.percentile re-expressed: every frame into one array, then np.percentile."""
     with h5py.File(path, "r") as f:
@@ -77,50 +67,11 @@ def hexrd_percentile(path: Path, q: float) -> np.ndarray:
     return np.percentile(frames, q, axis=0).astype(np.float32)
 
 
-def touch_file(path: Path) -> int:
-    """The limit: every byte of the file once through a fresh memory map (xor-reduce, 1 thread)."""
-    mm = np.memmap(path, np.uint8, "r")
-    n = mm.size // 8 * 8
-    value = int(np.bitwise_xor.reduce(mm[:n].view(np.uint64)))
-    del mm
-    return value
-
-
-def h5py_read(path: Path) -> np.ndarray:
-    """h5py's own whole read of the dataset (the reference for ``to_numpy``)."""
-    with h5py.File(path, "r") as f:
-        return f["imageseries/images"][()]
-
-
 def read_once(stack) -> int:
     total = 0
     for _, _, block in stack.iter_blocks():
         total += block.shape[0]
     return total
-
-
-def numpy_framecache_write(dense: np.ndarray, path: Path, threshold: float) -> None:
-    arrays = {
-        "shape": np.array(dense.shape[1:]),
-        "nframes": np.array(len(dense)),
-        "dtype": np.array(str(dense.dtype).encode()),
-    }
-    for i, frame in enumerate(dense):
-        rows, cols = np.nonzero(frame > threshold)
-        arrays[f"{i}_row"] = rows.astype(np.uint16)
-        arrays[f"{i}_col"] = cols.astype(np.uint16)
-        arrays[f"{i}_data"] = frame[rows, cols]
-    np.savez_compressed(path, **arrays)
-
-
-def numpy_framecache_read(path: Path) -> np.ndarray:
-    with np.load(path) as z:
-        shape = tuple(int(v) for v in z["shape"])
-        n = int(z["nframes"])
-        out = np.zeros((n, *shape), np.dtype(z["dtype"].item().decode()))
-        for i in range(n):
-            out[i, z[f"{i}_row"], z[f"{i}_col"]] = z[f"{i}_data"]
-    return out
 
 
 def main(argv=None) -> None:
@@ -141,13 +92,13 @@ def main(argv=None) -> None:
 def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
     path = workdir / "frames.h5"
     t0 = time.perf_counter()
-    generate(path, nframes, size)
+    write_hexrd_frames(path, nframes, size)
     nbytes = nframes * size * size * 2
     budget = min(256 * MB, nbytes // 2)
     print(
         f"data: {nframes} frames of {size}x{size} uint16 = {nbytes / MB:.0f} MB in {path.name} "
         f"(generated in {time.perf_counter() - t0:.1f} s); memory budget {budget / MB:.0f} MB; "
-        f"{config.threads()} threads; best of {repeat}"
+        f"{config.threads()} threads; best of {repeat}; {load()}"
     )
     stack = scanstack.open(path, "hdf5", path="imageseries")
     rows: list[tuple[str, float, int, str]] = []
@@ -236,6 +187,7 @@ def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
     gzipped(workdir, stack, ref_med, budget, row)
     framecache(workdir, stack, dense, repeat, row)
     print_summary(rows)
+    print(f"({load()} at the end)")
 
 
 def gzipped(workdir, stack, ref_med, budget, row) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = [
+    "bench_doors.py",
     "bench_stats.py",
     "bench_coldstart.py",
     "bench_hexrd_formats.py",

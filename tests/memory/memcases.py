@@ -12,6 +12,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -134,6 +135,35 @@ def build(case: str, data: np.ndarray, folder: Path, chunk: int = CHUNK) -> Path
     """Write ``data`` as format ``case`` in ``folder``; ``chunk``: zarr/nexus chunk bytes."""
     name, write = BUILDERS[case]
     return Path(write(data, folder / name, chunk))
+
+
+def build_cases(
+    data: np.ndarray, folder: Path, budget: int, cases=None, chunk: int = CHUNK
+) -> tuple[list[dict], dict[str, np.ndarray]]:
+    """Write ``data`` in each format of ``cases`` (default: every builder) and list one probe
+    case per statistic: ``(cases for probe(), {format case: the values it holds})``."""
+    specs, values = [], {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the frame-caches' "too dense" warnings
+        for case in cases or BUILDERS:
+            path = build(case, data, folder, chunk)
+            fmt, options = open_options(case, data)
+            values[case] = held(case, data, path)
+            for stat in STATS:
+                specs.append(
+                    dict(
+                        name=f"{case}:{stat}",
+                        path=str(path),
+                        format=fmt,
+                        options=options,
+                        call=stat,
+                        budget=budget,
+                        threads=2,
+                        dtype=str(values[case].dtype),
+                        out=str(folder / f"{case}-{stat}.npy"),
+                    )
+                )
+    return specs, values
 
 
 #: glibc's malloc hands allocations from 64 KiB up straight to mmap and back at free (instead of

@@ -10,7 +10,6 @@ more at once (MALLOC_MMAP_THRESHOLD_), so resident memory follows what is alloca
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -37,28 +36,7 @@ CONSTANT = 2 << 20
 def measured(tmp_path_factory):
     folder = tmp_path_factory.mktemp("budget")
     data = mc.make_frames(*SHAPE)
-    cases = []
-    held = {}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the frame-caches' "too dense" warnings
-        for case in mc.BUILDERS:
-            path = mc.build(case, data, folder)
-            fmt, options = mc.open_options(case, data)
-            held[case] = mc.held(case, data, path)
-            for stat in mc.STATS:
-                cases.append(
-                    dict(
-                        name=f"{case}:{stat}",
-                        path=str(path),
-                        format=fmt,
-                        options=options,
-                        call=stat,
-                        budget=BUDGET,
-                        threads=2,
-                        dtype=str(held[case].dtype),
-                        out=str(folder / f"{case}-{stat}.npy"),
-                    )
-                )
+    cases, held = mc.build_cases(data, folder, BUDGET)
     results = mc.probe(cases, folder)
     return data, held, {r["name"]: (r, c) for r, c in zip(results, cases, strict=True)}
 
