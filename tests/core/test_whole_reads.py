@@ -83,3 +83,41 @@ def test_frame_cache_read_into_clears_what_it_does_not_write(tmp_path):
         out = np.full(dense.shape, 7, dense.dtype)  # not zeros: the reader must clear it
         s.reader.read_into(0, 5, out)
         np.testing.assert_array_equal(out, dense)
+
+
+@pytest.mark.parametrize("first", [0, 3])
+@pytest.mark.parametrize("offset", [0, 100, 70_001])
+def test_memory_map_views_are_read_from_their_own_bytes(tmp_path, offset, first):
+    """A memory map (or a view of one) whose bytes are the result's is read with preadv from
+    the right file position, whatever the map's offset (not a multiple of the page size)."""
+    from scanstack.core.wholeread import copy_in_threads
+
+    data = _data(12, (64, 96))
+    path = tmp_path / "frames.raw"
+    path.write_bytes(b"\x07" * offset + data.tobytes() + b"\x09" * 33)
+    src = np.memmap(path, data.dtype, "r", offset=offset, shape=data.shape)[first:]
+    for step in (1, 5, 100):
+        out = np.zeros_like(data[first:])
+        ticks = []
+        copy_in_threads(src, out, step, ticks.append)
+        np.testing.assert_array_equal(out, data[first:])
+        assert sum(ticks) == len(out)
+    swapped = np.memmap(path, data.dtype.newbyteorder(), "r", offset=offset, shape=data.shape)
+    out = np.zeros(data.shape, data.dtype)
+    copy_in_threads(swapped, out, 4, lambda k: None)  # other byte order: copied, values kept
+    np.testing.assert_array_equal(out, swapped)
+
+
+def test_runs_cover_every_item_once():
+    from scanstack.core.readahead import each_run, runs
+
+    for n in (0, 1, 2, 7, 64):
+        for parts in (1, 2, 3, 100):
+            got = runs(n, parts)
+            assert [i for a, b in got for i in range(a, b)] == list(range(n))
+            assert len(got) <= max(1, parts) and all(b > a for a, b in got)
+    seen = []
+    each_run(lambda a, b: seen.extend(range(a, b)), 50, 3)
+    assert sorted(seen) == list(range(50))
+    with pytest.raises(ZeroDivisionError):
+        each_run(lambda a, b: 1 / 0, 10, 2)

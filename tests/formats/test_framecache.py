@@ -449,3 +449,39 @@ def test_legacy_yaml_string_and_bad_dtype(tmp_path, monkeypatch):
     np.savez_compressed(tmp_path / "obj.npz", shape=np.array([2, 2]), nframes=1, dtype=b"object")
     with pytest.raises(FormatError, match=r"obj\.npz \(dtype\).*numeric dtype, found object"):
         scanstack.open(tmp_path / "obj.npz", "frame-cache")
+
+
+def test_npz_stored_and_deflated_members_read_alike(tmp_path):
+    """numpy's np.savez (stored) and np.savez_compressed (deflated) frame-caches give the same
+    frames through the bounded inflate path; a member whose bytes were changed fails its CRC."""
+    rng = np.random.default_rng(3)
+    dense = rng.poisson(1.0, (6, 40, 50)).astype(np.uint16) * 7
+    arrays = {
+        "shape": np.array(dense.shape[1:]),
+        "nframes": np.array(6),
+        "dtype": np.array(b"uint16"),
+    }
+    for i, frame in enumerate(dense):
+        r, c = np.nonzero(frame)
+        arrays.update({f"{i}_row": r.astype(np.uint16), f"{i}_col": c.astype(np.uint16)})
+        arrays[f"{i}_data"] = frame[r, c]
+    for save in (np.savez, np.savez_compressed):
+        path = tmp_path / f"{save.__name__}.npz"
+        save(path, **arrays)
+        with scanstack.open(path, "frame-cache") as s:
+            np.testing.assert_array_equal(s.to_numpy(), dense)
+            np.testing.assert_array_equal(s[4], dense[4])
+    raw = bytearray((tmp_path / "savez.npz").read_bytes())
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "savez.npz") as zf:
+        info = zf.getinfo("2_data.npy")
+    at = info.header_offset + 30 + len(info.filename) + info.compress_size - 1
+    raw[at] ^= 0xFF  # the member's last byte: a frame value
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(bytes(raw))
+    with scanstack.open(bad, "frame-cache") as s:
+        np.testing.assert_array_equal(s[1], dense[1])
+        with pytest.raises(scanstack.FormatError, match="CRC") as err:
+            s[2]
+    assert "bad.npz" in str(err.value) and "2_data" in str(err.value)

@@ -91,6 +91,11 @@ def _smaller(x, y):  # pragma: no cover
     raise NotImplementedError
 
 
+def _plus(x, y):  # pragma: no cover
+    """``x + y`` — numba only (the combine of :func:`sum_lanes`)."""
+    raise NotImplementedError
+
+
 # plain overloads (LLVM inlines them): inline="always" with these branches makes numba warn
 @overload(_larger)
 def _larger_impl(x, y):
@@ -130,42 +135,77 @@ def _smaller_impl(x, y):
     return smaller
 
 
-@njit(**_JIT)
-def sum_lanes(data, frames, off, n, swap, acc):
-    """``acc (n,) += data[f, off:off+n]`` for every ``f`` in ``frames``.
+@overload(_plus)
+def _plus_impl(x, y):
+    return lambda x, y: x + y
 
+
+def _tiled_fold(combine, name: str, doc: str):
+    """A kernel ``fold(data, frames, off, n, swap, acc)``: ``acc[c] = combine(acc[c], value)``
+    for every lane ``c < n`` of every frame in ``frames`` (``data[f, off:off+n]``).
+
+    The one loop shared by :func:`sum_lanes`, :func:`max_lanes` and :func:`min_lanes` (``combine``
+    is an ``@overload``-ed function, inlined by LLVM, so each kernel is compiled as if written out).
     Tiled by runs of ``_RUN`` lanes: the accumulator's run stays in L1 while every frame's run
-    streams past once, four frames added per pass over it, so even a 4-Mpixel frame costs one
-    read of its bytes (the pass is bound by memory traffic, not arithmetic).
+    streams past once, four frames combined per pass over it (as a tree, so the four loads are
+    independent), so even a 4-Mpixel frame costs one read of its bytes.
     """
-    m = frames.shape[0]
-    for p0 in range(0, n, _RUN):
-        k = min(_RUN, n - p0)
-        a = acc[p0 : p0 + k]
-        lo = off + p0
-        i = 0
-        while i + 4 <= m:
-            r0 = data[frames[i], lo : lo + k]
-            r1 = data[frames[i + 1], lo : lo + k]
-            r2 = data[frames[i + 2], lo : lo + k]
-            r3 = data[frames[i + 3], lo : lo + k]
-            if swap:
-                for c in range(k):
-                    a[c] += (bswap(r0[c]) + bswap(r1[c])) + (bswap(r2[c]) + bswap(r3[c]))
-            else:
-                for c in range(k):
-                    a[c] += (r0[c] + r1[c]) + (r2[c] + r3[c])
-            i += 4
-        while i < m:
-            row = data[frames[i], lo : lo + k]
-            if swap:
-                for c in range(k):
-                    a[c] += bswap(row[c])
-            else:
-                for c in range(k):
-                    a[c] += row[c]
-            i += 1
-    return acc
+
+    def fold(data, frames, off, n, swap, acc):
+        m = frames.shape[0]
+        for p0 in range(0, n, _RUN):
+            k = min(_RUN, n - p0)
+            a = acc[p0 : p0 + k]
+            lo = off + p0
+            i = 0
+            while i + 4 <= m:
+                r0 = data[frames[i], lo : lo + k]
+                r1 = data[frames[i + 1], lo : lo + k]
+                r2 = data[frames[i + 2], lo : lo + k]
+                r3 = data[frames[i + 3], lo : lo + k]
+                if swap:
+                    for c in range(k):
+                        v = combine(
+                            combine(bswap(r0[c]), bswap(r1[c])), combine(bswap(r2[c]), bswap(r3[c]))
+                        )
+                        a[c] = combine(a[c], v)
+                else:
+                    for c in range(k):
+                        a[c] = combine(a[c], combine(combine(r0[c], r1[c]), combine(r2[c], r3[c])))
+                i += 4
+            while i < m:
+                row = data[frames[i], lo : lo + k]
+                if swap:
+                    for c in range(k):
+                        a[c] = combine(a[c], bswap(row[c]))
+                else:
+                    for c in range(k):
+                        a[c] = combine(a[c], row[c])
+                i += 1
+        return acc
+
+    # a name of its own: numba's disk cache and the ahead-of-time build key on it
+    fold.__name__ = fold.__qualname__ = name
+    fold.__doc__ = doc
+    return njit(**_JIT)(fold)
+
+
+sum_lanes = _tiled_fold(
+    _plus,
+    "sum_lanes",
+    """``acc (n,) += data[f, off:off+n]`` for every ``f`` in ``frames`` (integer sums: exact).""",
+)
+max_lanes = _tiled_fold(
+    _larger,
+    "max_lanes",
+    """``acc (n,) = max(acc, data[f, off:off+n])`` over ``frames``; acc starts at a data row.
+    NaN propagates (like ``np.max``): a NaN in any frame gives NaN.""",
+)
+min_lanes = _tiled_fold(
+    _smaller,
+    "min_lanes",
+    """``acc (n,) = min(acc, data[f, off:off+n])`` over ``frames``; as :func:`max_lanes`.""",
+)
 
 
 @njit(**_JIT)
@@ -188,84 +228,6 @@ def add_lanes(data, frames, off, n, swap, acc):
             else:
                 for c in range(k):
                     a[c] += row[c]
-    return acc
-
-
-@njit(**_JIT)
-def max_lanes(data, frames, off, n, swap, acc):
-    """``acc (n,) = max(acc, data[f, off:off+n])`` over ``frames``; acc starts at a data row.
-
-    NaN propagates (like ``np.max``): a NaN in any frame gives NaN. Tiled by runs of lanes (the
-    accumulator's run stays in L1), four frames per pass over it.
-    """
-    m = frames.shape[0]
-    for p0 in range(0, n, _RUN):
-        k = min(_RUN, n - p0)
-        a = acc[p0 : p0 + k]
-        lo = off + p0
-        i = 0
-        while i + 4 <= m:
-            r0 = data[frames[i], lo : lo + k]
-            r1 = data[frames[i + 1], lo : lo + k]
-            r2 = data[frames[i + 2], lo : lo + k]
-            r3 = data[frames[i + 3], lo : lo + k]
-            if swap:
-                for c in range(k):
-                    v = _larger(
-                        _larger(bswap(r0[c]), bswap(r1[c])), _larger(bswap(r2[c]), bswap(r3[c]))
-                    )
-                    a[c] = _larger(a[c], v)
-            else:
-                for c in range(k):
-                    v = _larger(_larger(r0[c], r1[c]), _larger(r2[c], r3[c]))
-                    a[c] = _larger(a[c], v)
-            i += 4
-        while i < m:
-            row = data[frames[i], lo : lo + k]
-            if swap:
-                for c in range(k):
-                    a[c] = _larger(a[c], bswap(row[c]))
-            else:
-                for c in range(k):
-                    a[c] = _larger(a[c], row[c])
-            i += 1
-    return acc
-
-
-@njit(**_JIT)
-def min_lanes(data, frames, off, n, swap, acc):
-    """``acc (n,) = min(acc, data[f, off:off+n])`` over ``frames``; as :func:`max_lanes`."""
-    m = frames.shape[0]
-    for p0 in range(0, n, _RUN):
-        k = min(_RUN, n - p0)
-        a = acc[p0 : p0 + k]
-        lo = off + p0
-        i = 0
-        while i + 4 <= m:
-            r0 = data[frames[i], lo : lo + k]
-            r1 = data[frames[i + 1], lo : lo + k]
-            r2 = data[frames[i + 2], lo : lo + k]
-            r3 = data[frames[i + 3], lo : lo + k]
-            if swap:
-                for c in range(k):
-                    v = _smaller(
-                        _smaller(bswap(r0[c]), bswap(r1[c])), _smaller(bswap(r2[c]), bswap(r3[c]))
-                    )
-                    a[c] = _smaller(a[c], v)
-            else:
-                for c in range(k):
-                    v = _smaller(_smaller(r0[c], r1[c]), _smaller(r2[c], r3[c]))
-                    a[c] = _smaller(a[c], v)
-            i += 4
-        while i < m:
-            row = data[frames[i], lo : lo + k]
-            if swap:
-                for c in range(k):
-                    a[c] = _smaller(a[c], bswap(row[c]))
-            else:
-                for c in range(k):
-                    a[c] = _smaller(a[c], row[c])
-            i += 1
     return acc
 
 

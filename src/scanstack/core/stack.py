@@ -425,7 +425,9 @@ class ReaderStack(Stack):
             and arr.shape == out.shape
             and np.can_cast(arr.dtype, out.dtype, "equiv")  # byte order only
         ):
-            _copy_in_threads(arr, out, self.frames_per_block(), tick)
+            from .wholeread import copy_in_threads
+
+            copy_in_threads(arr, out, self.frames_per_block(), tick)
             return
         step = self.frames_per_block()
         for a in range(0, self.nframes, step):
@@ -438,25 +440,6 @@ class ReaderStack(Stack):
 
     def close(self) -> None:
         self.reader.close()
-
-
-def _copy_in_threads(src: np.ndarray, out: np.ndarray, step: int, tick) -> None:
-    """``out[...] = src`` (any dtype/strides) in blocks of ``step`` frames, one run per thread."""
-    import threading
-
-    from .readahead import each_run
-
-    lock = threading.Lock()
-    step = max(step, 1)
-
-    def run(a: int, b: int) -> None:
-        for c in range(a, b, step):
-            d = min(c + step, b)
-            np.copyto(out[c:d], src[c:d], casting="equiv")
-            with lock:
-                tick(d - c)
-
-    each_run(run, len(out), min(config.threads(), -(-len(out) // step)))
 
 
 # the views are stacks themselves, so their module imports this one; imported last, here, so

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import mmap
 import operator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..core.errors import FormatError
+from ..core.progress import ProgressArg
 from ..core.reader import Reader, Region, crop, region_shape
 from ..core.resources import SCRATCH_SHARE, reader_scratch, resolve  # noqa: F401 (re-exported)
 from ..core.stack import ReaderStack, Stack
@@ -111,3 +113,29 @@ def in_memory_array(stack: Stack) -> np.ndarray | None:
     if arr.shape != (stack.nframes, *stack.signal_shape):
         return None
     return arr
+
+
+def per_pixel(name: str, doc: str, run: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """The public statistic ``name``: ``f(stack, nframes=0, *, client=None, progress=None,
+    memory_budget=None, threads=None)`` calling ``run(stack, nframes, client, progress,
+    memory_budget, threads)``, documented by ``doc``.
+
+    One signature for every per-pixel statistic (max, min, sum, average, median), explicit and
+    keyword-only, so ``inspect.signature`` shows the same four keywords everywhere.
+    """
+
+    def statistic(
+        stack: Any,
+        nframes: int = 0,
+        *,
+        client=None,
+        progress: ProgressArg = None,
+        memory_budget: int | None = None,
+        threads: int | None = None,
+    ) -> np.ndarray:
+        return run(stack, nframes, client, progress, memory_budget, threads)
+
+    statistic.__name__ = statistic.__qualname__ = name
+    statistic.__doc__ = doc
+    statistic.__module__ = run.__module__ if hasattr(run, "__module__") else __name__
+    return statistic

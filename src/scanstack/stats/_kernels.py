@@ -199,10 +199,11 @@ def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, width, out
 _FOLD_RUN = 2048
 
 
-def _extreme_kernel(ufunc):
+def _fold_kernel(ufunc):
     """A kernel ``kernel(block, acc)``: ``acc = ufunc(acc, block[i])`` for every frame of ``block``
-    ``(n, npix)``. ``ufunc`` is ``np.maximum`` or ``np.minimum`` (NaN wins); numba caches each
-    variant apart (the closure's contents are part of the cache key)."""
+    ``(n, npix)``, in ``acc``'s dtype. ``ufunc`` is ``np.maximum``, ``np.minimum`` (NaN wins) or
+    ``np.add``; numba caches each variant apart (the closure's contents are part of the cache
+    key)."""
 
     @njit(nogil=True, cache=True)
     def kernel(block, acc):
@@ -216,18 +217,7 @@ def _extreme_kernel(ufunc):
     return kernel
 
 
-max_into = _extreme_kernel(np.maximum)
-min_into = _extreme_kernel(np.minimum)
-
-
-@njit(nogil=True, cache=True)
-def add_into(block, acc):
-    """``acc += block[i]`` for every frame of ``block`` ``(n, npix)``, in ``acc``'s dtype."""
-    n, npix = block.shape
-    for p0 in range(0, npix, _FOLD_RUN):
-        m = min(_FOLD_RUN, npix - p0)
-        a = acc[p0 : p0 + m]
-        for f in range(n):
-            r = block[f, p0 : p0 + m]
-            for p in range(m):
-                a[p] += r[p]
+max_into = _fold_kernel(np.maximum)
+min_into = _fold_kernel(np.minimum)
+#: ``acc += block[i]`` for every frame of ``block`` ``(n, npix)``, in ``acc``'s dtype
+add_into = _fold_kernel(np.add)

@@ -25,7 +25,14 @@ from ..core.progress import Progress, ProgressArg
 from ..core.readahead import read_ahead
 from ..core.stack import Stack
 from . import _compiled
-from ._common import as_stack, budget_and_threads, frame_count, in_memory_array, reader_scratch
+from ._common import (
+    as_stack,
+    budget_and_threads,
+    frame_count,
+    in_memory_array,
+    per_pixel,
+    reader_scratch,
+)
 
 #: bytes reserved per thread for small temporaries (beyond the kernel's own buffers)
 _THREAD_OVERHEAD = 64 << 10
@@ -300,20 +307,7 @@ def percentile(
     return result.reshape(qshape + result.shape[1:])
 
 
-def median(
-    stack: Any,
-    nframes: int = 0,
-    *,
-    client=None,
-    progress: ProgressArg = None,
-    memory_budget: int | None = None,
-    threads: int | None = None,
-) -> np.ndarray:
-    """Pixel-wise median over the first ``nframes`` frames (0: all), float32, ``signal_shape``.
-
-    Equal to ``np.median(frames, axis=0)`` rounded to float32. Arguments as in
-    :func:`percentile`.
-    """
+def _median(stack, nframes, client, progress, memory_budget, threads) -> np.ndarray:
     result = _quantiles(
         stack,
         np.array([0.5]),
@@ -326,3 +320,14 @@ def median(
         label="median",
     )
     return result[0]
+
+
+median = per_pixel(
+    "median",
+    """Pixel-wise median over the first ``nframes`` frames (0: all), float32, ``signal_shape``.
+
+    Equal to ``np.median(frames, axis=0)`` rounded to float32. Arguments as in
+    :func:`percentile`.
+    """,
+    _median,
+)

@@ -21,7 +21,7 @@ from ..core.errors import check_fits
 from ..core.fold import fold_frames
 from ..core.lane_folds import ExtremeFold, SumFold, Together
 from ..core.progress import ProgressArg
-from ._common import as_stack, budget_and_threads, frame_count, reader_scratch
+from ._common import as_stack, budget_and_threads, frame_count, per_pixel, reader_scratch
 
 
 def _float_sum(total: np.ndarray, divisor: int = 1) -> np.ndarray:
@@ -142,73 +142,45 @@ def reduce_together(
     return _reduce_many(tuple(stats), stack, nframes, client, progress, memory_budget, threads)
 
 
-def max(
-    stack: Any,
-    nframes: int = 0,
-    *,
-    client=None,
-    progress: ProgressArg = None,
-    memory_budget: int | None = None,
-    threads: int | None = None,
-) -> np.ndarray:
+def _reduction(name: str, doc: str):
+    def run(stack, nframes, client, progress, memory_budget, threads):
+        return _reduce(name, stack, nframes, client, progress, memory_budget, threads)
+
+    return per_pixel(name, doc, run)
+
+
+max = _reduction(
+    "max",
     """Pixel-wise maximum over the first ``nframes`` frames (0: all), in the stack's dtype.
 
     ``stack`` is a Stack, an array ``(nframes, rows, cols)`` or a sequence of frames
     (:func:`as_stack`). Returns an array of ``signal_shape``. NaN propagates as in ``np.max``.
     ``client`` (dask.distributed) runs the blocks on a cluster; ``progress`` is ``True`` for a bar
     or a callable ``f(done, total)``.
-    """
-    return _reduce("max", stack, nframes, client, progress, memory_budget, threads)
-
-
-def min(
-    stack: Any,
-    nframes: int = 0,
-    *,
-    client=None,
-    progress: ProgressArg = None,
-    memory_budget: int | None = None,
-    threads: int | None = None,
-) -> np.ndarray:
+    """,
+)
+min = _reduction(
+    "min",
     """Pixel-wise minimum over the first ``nframes`` frames (0: all), in the stack's dtype.
 
     Arguments as in :func:`max`.
-    """
-    return _reduce("min", stack, nframes, client, progress, memory_budget, threads)
-
-
-def sum(
-    stack: Any,
-    nframes: int = 0,
-    *,
-    client=None,
-    progress: ProgressArg = None,
-    memory_budget: int | None = None,
-    threads: int | None = None,
-) -> np.ndarray:
+    """,
+)
+sum = _reduction(
+    "sum",
     """Pixel-wise sum over the first ``nframes`` frames (0: all) as float64, ``signal_shape``.
 
     Arguments as in :func:`max`. Zero frames give zeros.
-    """
-    return _reduce("sum", stack, nframes, client, progress, memory_budget, threads)
-
-
-def average(
-    stack: Any,
-    nframes: int = 0,
-    *,
-    client=None,
-    progress: ProgressArg = None,
-    memory_budget: int | None = None,
-    threads: int | None = None,
-) -> np.ndarray:
+    """,
+)
+average = _reduction(
+    "average",
     """Pixel-wise mean over the first ``nframes`` frames (0: all) as float32, ``signal_shape``.
 
     Accumulates in float64 (hexrd accumulates in float32), then divides. Arguments as in
     :func:`max`. Zero frames give NaN.
-    """
-    return _reduce("average", stack, nframes, client, progress, memory_budget, threads)
-
+    """,
+)
 
 #: numpy's name for :func:`average`
 mean = average
