@@ -156,3 +156,23 @@ def per_frame_npz_read(path: str | os.PathLike) -> np.ndarray:
         for i in range(n):
             out[i, z[f"{i}_row"], z[f"{i}_col"]] = z[f"{i}_data"]
     return out
+
+
+def in_work_folder(prefix: str, parent: Path | None, run: Callable[..., object], *args) -> object:
+    """``run(folder, *args)`` in a new temporary folder (under ``parent`` if given), removed
+    afterwards whatever happens: the generated data never outlives the run."""
+    import shutil
+
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    try:
+        return run(folder, *args)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def hexrd_file(folder: Path, nframes: int, size: int) -> tuple[Path, int, float]:
+    """:func:`write_hexrd_frames` into ``folder/frames.h5``: ``(path, data bytes, seconds)``."""
+    path = folder / "frames.h5"
+    t0 = time.perf_counter()
+    write_hexrd_frames(path, nframes, size)
+    return path, nframes * size * size * 2, time.perf_counter() - t0

@@ -25,17 +25,15 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 MB = 1 << 20
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _common import best_process, load, scanstack_command, write_hexrd_frames  # noqa: E402
+from _common import best_process, hexrd_file, in_work_folder, load, scanstack_command  # noqa: E402
 
 #: the reference: hexrd's median path in a fresh python (read all frames, np.median, save)
 REFERENCE = """
@@ -106,24 +104,17 @@ def main(argv=None) -> None:
         return
     nframes, size = (20, 512) if args.quick else (60, 2048)
     repeat = args.repeat or (2 if args.quick else 3)
-    workdir = Path(tempfile.mkdtemp(prefix="bench_coldstart_", dir=args.dir))
-    try:
-        run(workdir, nframes, size, repeat)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    in_work_folder("bench_coldstart_", args.dir, run, nframes, size, repeat)
 
 
 def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
     import numpy as np
     import tifffile
 
-    path = workdir / "frames.h5"
-    t0 = time.perf_counter()
-    write_hexrd_frames(path, nframes, size)
-    nbytes = nframes * size * size * 2
+    path, nbytes, seconds = hexrd_file(workdir, nframes, size)
     print(
         f"data: {nframes} frames of {size}x{size} uint16 = {nbytes / MB:.0f} MB "
-        f"(generated in {time.perf_counter() - t0:.1f} s); {os.cpu_count()} CPUs; {load()}; "
+        f"(generated in {seconds:.1f} s); {os.cpu_count()} CPUs; {load()}; "
         f"fresh processes, best wall of {repeat} after a warm-up run"
     )
     env = dict(os.environ, PYTHONWARNINGS="ignore")
@@ -146,7 +137,9 @@ def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
         ("ahead-of-time kernels", aot_tif, env),
         ("numba JIT", jit_tif, jit_env),
     ):
-        wall, cpu = best_process([*stats_cmd, "--stat", "median", "-o", str(out)], kenv, repeat)
+        wall, cpu = best_process(
+            [*stats_cmd, "--stat", "median", "-o", str(out), "--overwrite"], kenv, repeat
+        )
         note = f"reference / this: {ref_wall / wall:4.1f}x wall, {ref_cpu / cpu:.1f}x CPU"
         row(f"scanstack stats --stat median ({label})", wall, cpu, note)
     reference = tifffile.imread(ref_tif)

@@ -23,8 +23,6 @@ Usage: ``python benchmarks/bench_stats.py [--quick] [--repeat N] [--dir PATH]``
 from __future__ import annotations
 
 import argparse
-import shutil
-import tempfile
 import time
 import tracemalloc
 from pathlib import Path
@@ -33,7 +31,7 @@ import h5py
 import numpy as np
 
 import scanstack
-from _common import h5py_read, load, touch_file, write_hexrd_frames
+from _common import h5py_read, hexrd_file, in_work_folder, load, touch_file
 from _common import per_frame_npz_read as numpy_framecache_read
 from _common import per_frame_npz_write as numpy_framecache_write
 from _memory import PeakRSS
@@ -82,22 +80,15 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     nframes, size = (20, 512) if args.quick else (60, 2048)
     repeat = args.repeat or (1 if args.quick else 2)
-    workdir = Path(tempfile.mkdtemp(prefix="bench_stats_", dir=args.dir))
-    try:
-        run(workdir, nframes, size, repeat)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    in_work_folder("bench_stats_", args.dir, run, nframes, size, repeat)
 
 
 def run(workdir: Path, nframes: int, size: int, repeat: int) -> None:
-    path = workdir / "frames.h5"
-    t0 = time.perf_counter()
-    write_hexrd_frames(path, nframes, size)
-    nbytes = nframes * size * size * 2
+    path, nbytes, seconds = hexrd_file(workdir, nframes, size)
     budget = min(256 * MB, nbytes // 2)
     print(
         f"data: {nframes} frames of {size}x{size} uint16 = {nbytes / MB:.0f} MB in {path.name} "
-        f"(generated in {time.perf_counter() - t0:.1f} s); memory budget {budget / MB:.0f} MB; "
+        f"(generated in {seconds:.1f} s); memory budget {budget / MB:.0f} MB; "
         f"{config.threads()} threads; best of {repeat}; {load()}"
     )
     stack = scanstack.open(path, "hdf5", path="imageseries")

@@ -377,27 +377,21 @@ _SCATTER_BYTES = _SCATTER_STEP * 33
 def _scatter(frame: np.ndarray, row, col, data, region) -> None:
     """``frame[row, col] = data`` (cut to ``region``) in steps of :data:`_SCATTER_STEP` values.
 
-    Through flat indices ``row * cols + col`` into the C-contiguous frame: numpy's 1-D fancy
+    Through flat indices ``row * cols + col`` into a C-contiguous frame: numpy's 1-D fancy
     assignment is 3-5x faster than the 2-D one with uint16 index arrays, and the intp index
     array it builds stays small (one step) whatever the number of values.
     """
-    if not frame.flags.c_contiguous:  # reshape would copy: assign through 2-D indices
-        for i in range(0, row.size, _SCATTER_STEP):
-            r, c, v = (a[i : i + _SCATTER_STEP] for a in (row, col, data))
-            if region is not None:
-                rs, cs = region
-                keep = (r >= rs.start) & (r < rs.stop) & (c >= cs.start) & (c < cs.stop)
-                r, c, v = r[keep] - rs.start, c[keep] - cs.start, v[keep]
-            frame[r, c] = v
-        return
+    flat = frame.reshape(-1) if frame.flags.c_contiguous else None  # else reshape would copy
     cols = frame.shape[1]
-    flat = frame.reshape(-1)
     for i in range(0, row.size, _SCATTER_STEP):
         r, c, v = (a[i : i + _SCATTER_STEP] for a in (row, col, data))
         if region is not None:
             rs, cs = region
             keep = (r >= rs.start) & (r < rs.stop) & (c >= cs.start) & (c < cs.stop)
             r, c, v = r[keep] - rs.start, c[keep] - cs.start, v[keep]
+        if flat is None:
+            frame[r, c] = v
+            continue
         k = r.astype(np.intp)
         k *= cols
         k += c
