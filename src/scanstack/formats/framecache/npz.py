@@ -48,7 +48,9 @@ class NpzMembers:
         #: member name (without .npy) -> its declared uncompressed size
         self.sizes = {name: info.file_size for name, info in self.infos.items()}
         self.names = set(self.sizes)
-        self._fd: int | None = os.open(self.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        # a file object (closed by the garbage collector if close() is never called); its
+        # descriptor is read with os.pread, which has no file position to share between threads
+        self._file: io.BufferedReader | None = open(self.path, "rb")  # noqa: SIM115
 
     def zip(self) -> zipfile.ZipFile:
         zf = getattr(self._local, "zf", None)
@@ -79,8 +81,9 @@ class NpzMembers:
             )
         info = self.infos[key]
         try:
-            if self._fd is not None and inflatable(info) and self._plausible(info, max_items):
-                buf = inflate_member(self._fd, info, self.path, key)
+            handle = self._file
+            if handle is not None and inflatable(info) and self._plausible(info, max_items):
+                buf = inflate_member(handle.fileno(), info, self.path, key)
                 fh = io.BytesIO(buf)
                 shape, fortran, dtype, count = self._npy_header(fh, key, max_items)
                 arr = np.frombuffer(buf, dtype, count, offset=fh.tell())
@@ -174,9 +177,9 @@ class NpzMembers:
             for zf in self._handles:
                 zf.close()
             self._handles.clear()
-            fd, self._fd = self._fd, None
-        if fd is not None:
-            os.close(fd)
+            handle, self._file = self._file, None
+        if handle is not None:
+            handle.close()
         self._local = threading.local()
 
 
