@@ -31,6 +31,11 @@ def require_zarr():
         raise UnsupportedError(
             "the zarr format needs zarr>=3: pip install 'scanstack[zarr]'"
         ) from exc
+    if int(zarr.__version__.split(".")[0]) < 3:
+        raise UnsupportedError(
+            f"the zarr format needs zarr>=3, zarr {zarr.__version__} is installed: "
+            "pip install 'scanstack[zarr]'"
+        )
     return zarr
 
 

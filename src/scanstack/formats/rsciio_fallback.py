@@ -30,8 +30,10 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.errors import FormatError, MemoryBudgetError, UnsupportedError, check_fits
+from ..core.h5safety import open_h5_inside
 from ..core.memory import ArrayReader
 from ..core.registry import FormatSpec, Probe, formats
+from ..core.safety import OUTSIDE_HINT, is_inside
 
 #: the sniffer's score for an extension RosettaSciIO reads: a fallback, below any native reader
 FALLBACK_SCORE = 0.05
@@ -70,7 +72,8 @@ def _candidates(suffix: str, plugin: str | None) -> list[dict[str, Any]]:
 
 
 def _sniff(probe: Probe) -> float:
-    if probe.path is None or not probe.suffix or not probe.path.is_file():
+    # files, and directory stores (HyperSpy's .zspy)
+    if probe.path is None or not probe.suffix or not probe.path.exists():
         return 0.0
     if probe.suffix not in rsciio_extensions() or probe.suffix in native_extensions():
         return 0.0
@@ -100,6 +103,29 @@ def _read_signals(path: str, plugin: str | None) -> tuple[list[dict[str, Any]], 
         except Exception as exc:  # noqa: BLE001 - the next plugin for the extension may read it
             failures.append(f"{spec['name']}: {type(exc).__name__}: {exc}")
     raise FormatError("no RosettaSciIO plugin could read it (" + "; ".join(failures) + ")", path)
+
+
+def check_inside(path: str) -> None:
+    """Refuse an input through which RosettaSciIO would read outside the input's folder: an HDF5
+    file (hspy, EMD, ...) whose external links, virtual-dataset sources or external storage
+    leave it (the walk every HDF5 reader of scanstack does), or a directory store (.zspy) holding
+    a symlink out of the store. The other plugins' files name no other file outside their
+    folder."""
+    if os.path.isdir(path):
+        for root, dirs, files in os.walk(path):
+            for name in dirs + files:
+                entry = os.path.join(root, name)
+                if os.path.islink(entry) and not is_inside(entry, path):
+                    raise FormatError(
+                        f"{os.path.relpath(entry, path)} is a symlink out of the store, to "
+                        f"{os.path.realpath(entry)}; {OUTSIDE_HINT}",
+                        path,
+                    )
+        return
+    with open(path, "rb") as f:
+        if f.read(8) != b"\x89HDF\r\n\x1a\n":
+            return
+    open_h5_inside(path).close()
 
 
 def _lazy_reads_wrong(plugin: str, path: str) -> bool:
@@ -140,17 +166,26 @@ class RsciioReader(ArrayReader):
     """A file read by a RosettaSciIO plugin, lazily (its dask array), as a scanstack stack.
 
     Options: ``signal`` (which of the file's signals, default 0), ``plugin`` (a RosettaSciIO
-    plugin name, default: by extension).
+    plugin name, default: by extension), ``allow_outside`` (see :func:`check_inside`).
     """
 
     format_name = NAME
 
-    def __init__(self, source, *, signal: int = 0, plugin: str | None = None):
+    def __init__(
+        self,
+        source,
+        *,
+        signal: int = 0,
+        plugin: str | None = None,
+        allow_outside: bool = False,
+    ):
         if not plugins():
             raise UnsupportedError(
                 "reading this format needs RosettaSciIO: pip install 'scanstack[rsciio]'"
             )
         path = os.fspath(source)
+        if not allow_outside:
+            check_inside(path)
         signals, used = _read_signals(path, plugin)
         if not 0 <= signal < len(signals):
             raise FormatError(
@@ -185,7 +220,8 @@ class RsciioReader(ArrayReader):
                 "original_metadata": d.get("original_metadata") or {},
             },
         )
-        self.options = {"signal": signal, "plugin": plugin}  # pickling re-opens the path
+        # pickling re-opens the path with these
+        self.options = {"signal": signal, "plugin": plugin, "allow_outside": allow_outside}
         self.plugin = used
 
 
@@ -197,7 +233,7 @@ def _title(d: dict[str, Any]) -> str:
 FORMAT = FormatSpec(
     name=NAME,
     description="fallback: any other file RosettaSciIO reads (DM3/DM4, EMD, BLO, BCF, MRC, "
-    "TVIPS, EMPAD, ...), lazily; needs scanstack[rsciio]; options signal=, plugin=",
+    "TVIPS, EMPAD, ...), lazily; needs scanstack[rsciio]; options signal=, plugin=, allow_outside=",
     extensions=rsciio_extensions(),
     reader=RsciioReader,
     sniff=_sniff,

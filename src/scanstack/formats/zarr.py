@@ -275,6 +275,10 @@ def sniff(probe: Probe) -> float:
     path = probe.path
     if path is None or not path.is_dir():
         return 0.0
+    if path.suffix.lower() == ".zspy" or (path / "Experiments").is_dir():
+        # HyperSpy's zspy (signals under Experiments/<title>/, axes in its own attributes) is
+        # RosettaSciIO's format: left to the rsciio fallback, which reads it with its axes
+        return 0.0
     if (path / "zarr.json").is_file():
         if not is_inside(path / "zarr.json", path):
             return 0.8  # a link out of the store: not read here, the reader refuses it
