@@ -58,10 +58,13 @@ def load() -> str:
     return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
-def live_rate(url: str, nav: tuple[int, ...], spill: Path, bf: bool = True) -> float:
-    """Frames/s from the first frame to the last frame reduced (or received); spill deleted."""
+def live_rate(
+    url: str, nav: tuple[int, ...], spill: Path, bf: bool = True, splice: bool = True
+) -> float:
+    """Frames/s from the first frame to the last frame reduced (or received); spill deleted.
+    ``splice=False``: the receiver's recv + write path instead of ``os.splice``."""
     try:
-        with scanstack.open(url, nav_shape=nav, spill=spill, timeout=120) as s:
+        with scanstack.open(url, nav_shape=nav, spill=spill, timeout=120, splice=splice) as s:
             t = time.perf_counter()
             if bf:
                 img = stem.virtual_bright_field(s, center=CENTER, radius=RADIUS, progress=False)
@@ -130,6 +133,16 @@ def main() -> None:
             )
             recv = live_rate(url, nav, Path(tmp) / "r.mib", bf=False)
             print(f"scanstack, our simulator: {recv:,.0f} frames/s received only; {load()}")
+            for splice in (False, True):  # the two receive paths on the same stream, in turn
+                t = os.times()
+                recv = live_rate(url, nav, Path(tmp) / "r.mib", bf=False, splice=splice)
+                cpu = os.times()
+                print(
+                    f"  received only, {'os.splice' if splice else 'recv + write'}: "
+                    f"{recv:,.0f} frames/s, CPU of this process (receiver + simulator) "
+                    f"{(cpu.user - t.user) / n * 1e6:.0f} us user + "
+                    f"{(cpu.system - t.system) / n * 1e6:.0f} us system per frame; {load()}"
+                )
         ref = scanstack.open(path, nav_shape=(min(args.file_frames, n),))
         stem.virtual_bright_field(ref, center=CENTER, radius=RADIUS, progress=False)  # warm
         t = time.perf_counter()

@@ -32,8 +32,18 @@ from ..formats.mib.header import (
     parse_hdr_text,
 )
 from ..formats.mib.reader import Geometry, geometry_from_header
-from .protocol import CONTROL_PORT, DATA_PORT, REPLY_CODES, Channel, LiveError, StreamClosed
+from .protocol import (
+    CONTROL_PORT,
+    DATA_PORT,
+    PREFIX_BYTES,
+    REPLY_CODES,
+    Channel,
+    LiveError,
+    StreamClosed,
+    parse_prefix,
+)
 from .stack import LiveStack
+from .transfer import RecordSink
 
 #: the acquisition header is a few kB; a frame at most this (a 24-bit 4x4-chip frame is 16 MB)
 MAX_HEADER_BYTES = 1 << 20
@@ -131,6 +141,7 @@ class MerlinReceiver:
         control: dict[str, Any] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         flip: bool = True,
+        splice: bool = True,
     ):
         self.host, self.port = host, port
         self.where = f"merlin://{host}:{port}"
@@ -142,6 +153,7 @@ class MerlinReceiver:
         self.control = dict(control or {})
         self.timeout = float(timeout)
         self.flip = flip
+        self.splice = splice
         self._channel: Channel | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -254,27 +266,31 @@ class MerlinReceiver:
     def _run(self, geometry: Geometry) -> None:
         assert self._channel is not None and self.stack is not None
         stack, channel = self.stack, self._channel
-        stride, total = geometry.stride, stack.nframes
-        buf = bytearray(stride)
-        view = memoryview(buf)
+        stride, total, head = geometry.stride, stack.nframes, geometry.header_size
+        sink: RecordSink | None = None
         error: BaseException | None = None
         i = 1
         try:
+            sink = RecordSink(channel, self._out.fileno(), stride, splice=self.splice)
+            # prefix and frame header arrive in one call, to be checked before the payload
+            start = sink.buffer[: PREFIX_BYTES + head]
             while i < total and not self._stopping.is_set():
-                n = channel.read_prefix(f"frame {i}")
+                what = f"frame {i}"
+                channel.recv_into(start, what, prefix=PREFIX_BYTES, size=stride)
+                n = parse_prefix(bytes(start[:PREFIX_BYTES]), f"{self.where}, {what}")
                 if n != stride:
                     raise LiveError(
                         f"{self.where}: frame {i} announces {n} bytes, every frame of this "
                         f"acquisition is {stride} ({geometry.header_size} header + "
                         f"{geometry.payload} data); {i} frames received"
                     )
-                channel.recv_into(view, f"frame {i}")
-                if buf[:4] != MAGIC:
+                if start[PREFIX_BYTES : PREFIX_BYTES + 4] != MAGIC:
                     raise LiveError(
                         f"{self.where}: frame {i} does not start with a Merlin frame header "
-                        f"b'MQ1,': received {bytes(buf[:16])!r}; {i} frames received"
+                        f"b'MQ1,': received {bytes(start[PREFIX_BYTES : PREFIX_BYTES + 16])!r}; "
+                        f"{i} frames received"
                     )
-                self._out.write(view)
+                sink.append(head, what)
                 i += 1
                 stack.publish(i)
         except StreamClosed as exc:
@@ -286,8 +302,11 @@ class MerlinReceiver:
         except Exception as exc:  # the thread must report, never die silently
             error = LiveError(f"{self.where}: receiving frame {i} failed: {exc!r}")
         finally:
-            # the file ends after the last complete frame; space reserved beyond is given back
-            self._out.truncate(self._out.tell())
+            if sink is not None:
+                sink.close()
+            # the file ends after the last complete frame (a spliced header or part of a
+            # payload of the frame that failed goes); space reserved beyond is given back
+            self._out.truncate(i * stride)
             self._out.close()
             channel.close()
             if error is None and i < total:
@@ -312,6 +331,7 @@ def open_merlin(
     spill: str | os.PathLike | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     flip: bool = True,
+    splice: bool = True,
 ) -> LiveStack:
     """Connect to a Merlin data port and return the acquisition as a :class:`LiveStack`.
 
@@ -320,7 +340,9 @@ def open_merlin(
     detector): set up and start the acquisition there, with extra ``control`` settings
     (e.g. ``{"COUNTERDEPTH": 12}``). ``spill``: the ``.mib`` receiving the frames (default: a
     new temporary folder; kept after close). ``timeout`` (s): longest silence tolerated.
-    ``flip``: like the ``.mib`` reader (rows reversed as RosettaSciIO does).
+    ``flip``: like the ``.mib`` reader (rows reversed as RosettaSciIO does). ``splice``: move
+    payloads socket -> file with ``os.splice`` where the platform allows (False: always
+    ``recv`` + ``write``; :mod:`.transfer`).
 
     Returns once the header and the first frame have arrived; the rest arrives in a thread.
     """
@@ -334,6 +356,7 @@ def open_merlin(
         control=control,
         timeout=timeout,
         flip=flip,
+        splice=splice,
     )
     return receiver.start()
 

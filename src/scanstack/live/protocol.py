@@ -95,28 +95,64 @@ class Channel:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER)
         return cls(sock, where, timeout)
 
-    def recv_into(self, view: memoryview, what: str) -> None:
-        """Fill ``view`` completely; :class:`StreamClosed` / :class:`LiveError` name ``what``."""
+    def recv_into(
+        self,
+        view: memoryview,
+        what: str,
+        *,
+        prefix: int = 0,
+        arrived: int = 0,
+        size: int | None = None,
+    ) -> None:
+        """Fill ``view`` completely; :class:`StreamClosed` / :class:`LiveError` name ``what``.
+
+        ``prefix``: the first bytes of ``view`` are the message prefix (a fault there names
+        "the prefix of ``what``"), so prefix and payload head arrive in one call. ``arrived``:
+        bytes of ``what`` received before ``view``; ``size``: all of ``what`` in bytes (the
+        byte counts of an error are of the whole message, default the rest of ``view``).
+        """
         got, n = 0, len(view)
         while got < n:
             try:
                 k = self.sock.recv_into(view[got:], n - got)
             except TimeoutError:
-                raise LiveError(
-                    f"{self.where}: nothing received for {self.timeout:g} s while reading {what} "
-                    f"({got} of {n} bytes arrived); the detector stopped sending"
-                ) from None
+                raise self.fault(None, what, got, n, prefix, arrived, size) from None
             except OSError as exc:
-                raise StreamClosed(
-                    f"{self.where}: connection failed while reading {what} "
-                    f"({got} of {n} bytes arrived): {exc}"
-                ) from None
+                raise self.fault(exc, what, got, n, prefix, arrived, size) from None
             if k == 0:
-                raise StreamClosed(
-                    f"{self.where}: connection closed while reading {what}: {got} of {n} bytes "
-                    "arrived"
-                )
+                raise self.fault(EOFError(), what, got, n, prefix, arrived, size)
             got += k
+
+    def fault(
+        self,
+        exc: BaseException | None,
+        what: str,
+        got: int,
+        n: int,
+        prefix: int = 0,
+        arrived: int = 0,
+        size: int | None = None,
+    ) -> LiveError:
+        """The error for a read of ``what`` that ended after ``got`` of ``n`` bytes (see
+        :meth:`recv_into`): a silence of ``timeout`` s (``exc`` None), the peer closing
+        (:class:`EOFError`) or a failed connection (an :class:`OSError`)."""
+        if got < prefix:
+            what, n = f"the prefix of {what}", prefix
+        else:
+            got, n = arrived + got - prefix, size if size is not None else arrived + n - prefix
+        if exc is None:
+            return LiveError(
+                f"{self.where}: nothing received for {self.timeout:g} s while reading {what} "
+                f"({got} of {n} bytes arrived); the detector stopped sending"
+            )
+        if isinstance(exc, EOFError):
+            return StreamClosed(
+                f"{self.where}: connection closed while reading {what}: {got} of {n} bytes arrived"
+            )
+        return StreamClosed(
+            f"{self.where}: connection failed while reading {what} "
+            f"({got} of {n} bytes arrived): {exc}"
+        )
 
     def read_prefix(self, what: str) -> int:
         """The payload length of the next message (``what`` names it in errors)."""
