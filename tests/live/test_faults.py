@@ -30,12 +30,14 @@ def _open(sim, tmp_path, **options):
         ("stall:7", r"nothing received for 1 s while reading the prefix of frame 7"),
     ],
 )
-def test_fault_keeps_the_frames_received(tmp_path, simulate, fault, message):
+@pytest.mark.parametrize("splice", [True, False], ids=["splice", "recv"])
+def test_fault_keeps_the_frames_received(tmp_path, simulate, fault, message, splice):
+    """Both receive paths (live/transfer.py) fail alike and keep exactly the whole frames."""
     path = make_mib(tmp_path / "scan.mib", 12, "2x2", True)
     ref = scanstack.open(path, nav_shape=NAV)
     sim = simulate(path, fault=fault)
     t0 = time.monotonic()
-    with _open(sim, tmp_path, timeout=1) as s:
+    with _open(sim, tmp_path, timeout=1, splice=splice) as s:
         np.testing.assert_array_equal(s[6], ref[6])  # frames before the fault are fine
         with pytest.raises(LiveError, match=message):
             s[7]

@@ -66,18 +66,21 @@ class RecordSink:
         bytes that follow on the socket to the file. Errors name ``what`` and count bytes of
         the whole record."""
         first = PREFIX_BYTES  # what is still to be written starts here
+        done = head  # bytes of the record in the file or the buffer
         if self._pipe is not None:
             _write_all(self.fd, self.buffer[PREFIX_BYTES : PREFIX_BYTES + head])
-            if self._splice(head, what):
+            done += self._splice(head, what)
+            if done == self.stride:
                 return
-            first += head  # the kernel refused: the header is written, the payload received
-        payload = self.buffer[PREFIX_BYTES + head : PREFIX_BYTES + self.stride]
-        self.channel.recv_into(payload, what, arrived=head, size=self.stride)
+            first += done  # the kernel refused splice: the rest is received into the buffer
+        payload = self.buffer[PREFIX_BYTES + done : PREFIX_BYTES + self.stride]
+        self.channel.recv_into(payload, what, arrived=done, size=self.stride)
         _write_all(self.fd, self.buffer[first : PREFIX_BYTES + self.stride])
 
-    def _splice(self, head: int, what: str) -> bool:
-        """Move the payload socket -> pipe -> file; False (nothing moved, the pipe closed for
-        good) when the kernel refuses the first splice for these descriptors."""
+    def _splice(self, head: int, what: str) -> int:
+        """Move the payload socket -> pipe -> file; the bytes moved, all of them unless the
+        kernel refused the very first splice for these descriptors (EINVAL: e.g. a file opened
+        for appending): then the pipe is closed for good and the caller receives the rest."""
         assert self._pipe is not None and self._poll is not None
         r, w, capacity = self._pipe
         n, moved = self.stride - head, 0
@@ -93,16 +96,28 @@ class RecordSink:
             except OSError as exc:
                 if exc.errno in _UNSUPPORTED and not self._spliced:
                     self.close()
-                    return False
+                    return moved
                 raise self.channel.fault(exc, what, head + moved, self.stride) from None
             if k == 0:
                 raise self.channel.fault(EOFError(), what, head + moved, self.stride)
+            try:
+                while k:  # the pipe holds k bytes: into the file at its current offset
+                    j = os.splice(r, self.fd, k, flags=os.SPLICE_F_MOVE)
+                    k -= j
+                    moved += j
+            except OSError as exc:
+                if exc.errno not in _UNSUPPORTED or self._spliced:
+                    raise
+                # the file refuses splice: the bytes in the pipe are read out and written
+                at = PREFIX_BYTES + head + moved
+                while k:
+                    j = os.readv(r, [self.buffer[at : at + k]])
+                    _write_all(self.fd, self.buffer[at : at + j])
+                    at, k, moved = at + j, k - j, moved + j
+                self.close()
+                return moved
             self._spliced = True
-            while k:  # the pipe holds k bytes: into the file at its current offset
-                j = os.splice(r, self.fd, k, flags=os.SPLICE_F_MOVE)
-                k -= j
-                moved += j
-        return True
+        return moved
 
     def _wait(self, sock: int) -> bool:
         assert self._poll is not None
