@@ -8,7 +8,8 @@ written to a temporary folder and served as a stream of ``--nav`` frames (the fi
 and over: our simulator's ``frames=``, LiberTEM-live's ``CameraSim(continuous=True)``), so the
 issue's 256x256 scan (65,536 frames, 34 GB on the wire) needs no 34 GB file. Measured, warm-up
 excluded: (1) receiving into the spill ``.mib`` + ``stem.virtual_bright_field`` (r=30 disk) as
-the frames arrive; (2) receiving only; (3) the same reduction on the served file from the page
+the frames arrive; (2) receiving only, then once per receive path in turn (``recv`` +
+``write`` and ``os.splice``, with this process's CPU time per frame); (3) the same reduction on the served file from the page
 cache; with ``--libertem`` also (4) our client on LiberTEM-live's ``CameraSim`` and (5)
 LiberTEM-live's own client (``ApplyMasksUDF``, inline executor) on it. Every spill is deleted
 after its run (the disk needs one stream's size free: ``df -h``). The simulator, the receiver
