@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from live_helpers import NAV, make_mib
+from live_helpers import KINDS, NAV, make_mib
 
 import scanstack
 from scanstack import stem
@@ -14,8 +14,14 @@ pytest.importorskip("libertem_live.detectors.merlin.sim")
 
 pytestmark = pytest.mark.slow  # its first frame waits for LiberTEM's numba warm-up (~30 s here)
 
+# Every kind our own simulator is tested with (1/6/12-bit, processed and raw, single and quad).
+# Seen once: run in the order (12-bit raw quad, then 6-bit processed single), LiberTEM-live's
+# CameraSim thread failed inside LiberTEM's own numba code (SystemError from
+# _get_read_ranges_inner, 'descr' is NULL; libertem 0.16, numba 0.68) - its bug, not a frame of
+# ours; in this order all eleven pass (4 runs).
 
-@pytest.mark.parametrize(("depth", "layout", "raw"), [(12, "2x2", True), (6, "1x1", False)])
+
+@pytest.mark.parametrize(("depth", "layout", "raw"), KINDS)
 def test_libertem_camerasim(tmp_path, depth, layout, raw):
     path = make_mib(tmp_path / "scan.mib", depth, layout, raw)
     ref = scanstack.open(path, nav_shape=NAV)
