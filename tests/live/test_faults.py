@@ -27,6 +27,7 @@ def _open(sim, tmp_path, **options):
         ("drop:7", r"connection closed while reading frame 7: \d+ of \d+ bytes arrived; 7 of 12"),
         ("header:7", r"frame 7 does not start with a Merlin frame header b'MQ1,': received b'garb"),
         ("size:7", r"frame 7 announces \d+ bytes, every frame of this acquisition is \d+ \(\d+ "),
+        ("short:7", r"frame 7 announces 10 bytes, every frame of this acquisition is \d+ \(\d+ "),
         ("stall:7", r"nothing received for 1 s while reading the prefix of frame 7"),
     ],
 )

@@ -274,16 +274,21 @@ class MerlinReceiver:
             sink = RecordSink(channel, self._out.fileno(), stride, splice=self.splice)
             # prefix and frame header arrive in one call, to be checked before the payload
             start = sink.buffer[: PREFIX_BYTES + head]
-            while i < total and not self._stopping.is_set():
-                what = f"frame {i}"
-                channel.recv_into(start, what, prefix=PREFIX_BYTES, size=stride)
-                n = parse_prefix(bytes(start[:PREFIX_BYTES]), f"{self.where}, {what}")
+
+            def check_size(prefix: bytes) -> None:
+                n = parse_prefix(prefix, f"{self.where}, frame {i}")
                 if n != stride:
                     raise LiveError(
                         f"{self.where}: frame {i} announces {n} bytes, every frame of this "
                         f"acquisition is {stride} ({geometry.header_size} header + "
                         f"{geometry.payload} data); {i} frames received"
                     )
+
+            while i < total and not self._stopping.is_set():
+                what = f"frame {i}"
+                channel.recv_into(
+                    start, what, prefix=PREFIX_BYTES, size=stride, check_prefix=check_size
+                )
                 if start[PREFIX_BYTES : PREFIX_BYTES + 4] != MAGIC:
                     raise LiveError(
                         f"{self.where}: frame {i} does not start with a Merlin frame header "

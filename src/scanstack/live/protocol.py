@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import socket
 import time
+from collections.abc import Callable
 
 from ..core.errors import ScanstackError
 
@@ -103,11 +104,14 @@ class Channel:
         prefix: int = 0,
         arrived: int = 0,
         size: int | None = None,
+        check_prefix: Callable[[bytes], None] | None = None,
     ) -> None:
         """Fill ``view`` completely; :class:`StreamClosed` / :class:`LiveError` name ``what``.
 
         ``prefix``: the first bytes of ``view`` are the message prefix (a fault there names
-        "the prefix of ``what``"), so prefix and payload head arrive in one call. ``arrived``:
+        "the prefix of ``what``"), so prefix and payload head arrive in one call;
+        ``check_prefix(prefix_bytes)`` is called as soon as they are in (a message shorter than
+        the rest of ``view`` is refused then, not after a silence). ``arrived``:
         bytes of ``what`` received before ``view``; ``size``: all of ``what`` in bytes (the
         byte counts of an error are of the whole message, default the rest of ``view``).
         """
@@ -122,6 +126,9 @@ class Channel:
             if k == 0:
                 raise self.fault(EOFError(), what, got, n, prefix, arrived, size)
             got += k
+            if check_prefix is not None and got >= prefix:
+                check_prefix(bytes(view[:prefix]))
+                check_prefix = None
 
     def fault(
         self,

@@ -14,7 +14,8 @@ on the control port. Control port: ``SET``/``GET``/``CMD`` answered with the det
 
 ``fault`` makes the simulator misbehave at frame ``k``, for tests and demos of the client's
 error handling: ``"drop:k"`` (half of frame k, then the connection closes), ``"header:k"``
-(frame k's header is garbage), ``"size:k"`` (frame k is 8 bytes short), ``"stall:k"`` (nothing
+(frame k's header is garbage), ``"size:k"`` (frame k is 8 bytes short), ``"short:k"`` (frame k
+announces 10 bytes, shorter than a frame header, then silence), ``"stall:k"`` (nothing
 after frame k-1, the connection stays open), ``"hdr"`` (a malformed acquisition header).
 """
 
@@ -31,7 +32,7 @@ from ..formats.mib.reader import MibReader
 from ..formats.mib.writer import hdr_text
 from .protocol import Channel, LiveError, message_prefix
 
-FAULTS = ("drop", "header", "size", "stall", "hdr")
+FAULTS = ("drop", "header", "size", "short", "stall", "hdr")
 #: control parameters a GET answers before any SET
 DEFAULT_PARAMS = {"NUMFRAMESTOACQUIRE": "1", "COUNTERDEPTH": "12", "FILEFORMAT": "0"}
 KNOWN_COMMANDS = {"STARTACQUISITION", "STOPACQUISITION", "SOFTTRIGGER", "ABORT", "RESET"}
@@ -43,7 +44,9 @@ def parse_fault(fault: str | None) -> tuple[str, int] | None:
         return None
     kind, _, at = fault.partition(":")
     if kind not in FAULTS or (kind != "hdr" and not at.isdigit()):
-        raise ValueError(f"fault {fault!r}: expected one of drop:K, header:K, size:K, stall:K, hdr")
+        raise ValueError(
+            f"fault {fault!r}: expected one of drop:K, header:K, size:K, short:K, stall:K, hdr"
+        )
     return kind, int(at or 0)
 
 
@@ -193,7 +196,7 @@ class MerlinSimulator:
                     conn.sendall(message_prefix(len(header)) + header)
                     self._sent = 0
                     continue
-                if self._sent == at and kind in ("drop", "header", "size", "stall"):
+                if self._sent == at and kind in ("drop", "header", "size", "short", "stall"):
                     record = os.pread(fh.fileno(), self.stride, i * self.stride)
                     self._send_fault(conn, kind, memoryview(record))
                     return
@@ -227,6 +230,8 @@ class MerlinSimulator:
             conn.sendall(message_prefix(len(record)) + b"garbage!" + bytes(record[8:]))
         elif kind == "size":
             conn.sendall(message_prefix(len(record) - 8) + bytes(record[:-8]))
+        elif kind == "short":  # a message shorter than a frame header, then silence
+            conn.sendall(message_prefix(10) + bytes(record[:10]))
         self._wait_for_close(conn)  # "stall" (and after a bad frame): silence, connection open
 
     def _wait_for_close(self, conn: socket.socket) -> None:
