@@ -21,7 +21,7 @@ import numpy as np
 
 from ...core.errors import UnsupportedError, WriteError
 from ...core.progress import Progress, ProgressArg
-from ...core.resources import resolve
+from ...core.resources import resolve_here
 from ...core.stack import Stack
 from ...core.writing import copy_frames_per_block, file_chunk_target
 from .. import _h5io as h5io
@@ -121,9 +121,9 @@ def write_stack(
     ``memory_budget`` asks for it (:func:`~scanstack.core.writing.file_chunk_target`, the same
     decision as the other writers); a reader decodes one chunk at a time.
     """
-    if client is not None:
-        raise UnsupportedError("crono: written in this process; client= is not supported")
-    res = resolve(threads=threads, progress=progress, memory_budget=memory_budget)
+    res = resolve_here(
+        "crono", client=client, threads=threads, progress=progress, memory_budget=memory_budget
+    )
     chunk_bytes = file_chunk_target(file_chunk_bytes, DEFAULT_CHUNK, res, where="write_crono")
     if len(stack.signal_shape) != 1:
         raise UnsupportedError(

@@ -11,10 +11,10 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import UnsupportedError, WriteError
+from ...core.errors import WriteError
 from ...core.metadata import to_jsonable
 from ...core.progress import Progress
-from ...core.resources import UNSET, Resources, renamed, resolve
+from ...core.resources import UNSET, Resources, renamed, resolve_here
 from ...core.safety import atomic_path
 from ...core.writing import copy_frames_per_block
 from .._hexrd import OptionError
@@ -229,9 +229,13 @@ def write_framecache(
     import h5py
 
     threads = renamed(threads, max_workers, "max_workers", "threads", "write_framecache")
-    if client is not None:
-        raise UnsupportedError("frame-cache: written in this process; client= is not supported")
-    res = resolve(threads=threads, progress=progress, memory_budget=memory_budget)
+    res = resolve_here(
+        "frame-cache",
+        client=client,
+        threads=threads,
+        progress=progress,
+        memory_budget=memory_budget,
+    )
 
     if style is None:  # 'out.fch5' must not silently become an npz named 'out.fch5.npz'
         name = cache_file if cache_file is not None else fname

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from ...core.errors import UnsupportedError, WriteError
+from ...core.errors import WriteError
 from ...core.progress import Progress
 from ...core.registry import forwarding_signature
-from ...core.resources import resolve
+from ...core.resources import resolve, resolve_here
 from ...core.safety import atomic_path
 from . import raw as rawmod
 
@@ -400,9 +400,7 @@ def save(
     (:mod:`scanstack.core.resources`); frames are encoded in order in this thread (``threads``
     is accepted and unused; ``client`` is refused).
     """
-    if client is not None:
-        raise UnsupportedError(f"{path}: mib is written in this process; client= is not supported")
-    resolve(threads=threads)  # the same checks as everywhere
+    resolve_here(f"{path}: mib", client=client, threads=threads)  # the same checks as everywhere
     if len(stack.signal_shape) != 2:
         raise WriteError(
             f"{path}: Merlin frames are 2-D; this stack's frames are {stack.signal_shape}"
