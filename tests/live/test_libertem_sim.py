@@ -15,17 +15,16 @@ pytest.importorskip("libertem_live.detectors.merlin.sim")
 pytestmark = pytest.mark.slow  # its first frame waits for LiberTEM's numba warm-up (~30 s here)
 
 # Every kind our own simulator is tested with (1/6/12-bit, processed and raw, single and quad).
-# Seen once: run in the order (12-bit raw quad, then 6-bit processed single), LiberTEM-live's
-# CameraSim thread failed inside LiberTEM's own numba code (SystemError from
-# _get_read_ranges_inner, 'descr' is NULL; libertem 0.16, numba 0.68) - its bug, not a frame of
-# ours; in this order all eleven pass (4 runs).
+# CameraSim runs in a fresh process: in a pytest session where other LiberTEM code ran first,
+# LiberTEM's own numba reader failed inside its thread (SystemError from _get_read_ranges_inner,
+# 'descr' is NULL; libertem 0.16, numba 0.68) - its bug, not a frame of ours.
 
 
 @pytest.mark.parametrize(("depth", "layout", "raw"), KINDS)
 def test_libertem_camerasim(tmp_path, depth, layout, raw):
     path = make_mib(tmp_path / "scan.mib", depth, layout, raw)
     ref = scanstack.open(path, nav_shape=NAV)
-    sim, data_port, control_port = start_libertem_sim(path, NAV)
+    sim, data_port, control_port = start_libertem_sim(path, NAV, own_process=True)
     try:
         with scanstack.open(
             f"merlin://127.0.0.1:{data_port}",

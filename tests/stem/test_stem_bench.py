@@ -27,7 +27,8 @@ def test_bench_mib_quick(tmp_path):
     ]
     assert any(r.startswith("| limit") for r in rows)
     scanstack_rows = [r for r in rows if r.startswith("| scanstack")]
-    assert len(scanstack_rows) == 4  # fast and block-wise, processed and raw
+    # fast, block-wise and scanstack.stats.sum, for the processed and the raw file
+    assert len(scanstack_rows) == 6
     checked = [r for r in rows if "| sum " in r]
     assert checked, run.stdout
     for row in checked:  # sums agree exactly with scanstack's

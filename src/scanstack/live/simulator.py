@@ -292,12 +292,29 @@ def frames_in(path: str | os.PathLike) -> int:
         reader.close()
 
 
-def start_libertem_sim(path: str | os.PathLike, nav_shape: tuple[int, ...], **options):
+def start_libertem_sim(
+    path: str | os.PathLike, nav_shape: tuple[int, ...], *, own_process: bool = False, **options
+):
     """LiberTEM-live's own Merlin simulator (``CameraSim``) serving ``path`` on loopback, ports
     chosen by the system; returns ``(sim, data_port, control_port)`` (``sim.stop()`` ends it).
 
     For comparisons and interoperability tests (``libertem-live`` must be installed);
-    ``options`` go to ``CameraSim`` (e.g. ``continuous=True``)."""
+    ``options`` go to ``CameraSim`` (e.g. ``continuous=True``). ``own_process=True`` runs it in
+    a fresh interpreter (spawned): LiberTEM's numba-compiled reader has been seen failing in a
+    process where other LiberTEM code ran before (``SystemError ... 'descr' is NULL``)."""
+    if own_process:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        ports = ctx.Queue()
+        proc = ctx.Process(
+            target=_serve_libertem_sim,
+            args=(os.fspath(path), tuple(nav_shape), options, ports),
+            daemon=True,
+        )
+        proc.start()
+        data_port, control_port = ports.get(timeout=300)
+        return _ProcessSim(proc), data_port, control_port
     from libertem_live.detectors.merlin.sim import CameraSim
 
     sim = CameraSim(
@@ -312,6 +329,23 @@ def start_libertem_sim(path: str | os.PathLike, nav_shape: tuple[int, ...], **op
     sim.start()
     sim.wait_for_listen()
     return sim, sim.server_t.sockname[1], sim.control_t.sockname[1]
+
+
+def _serve_libertem_sim(path: str, nav_shape: tuple[int, ...], options: dict, ports) -> None:
+    sim, data_port, control_port = start_libertem_sim(path, nav_shape, **options)
+    ports.put((data_port, control_port))
+    sim.server_t.join()  # until the parent terminates this process
+
+
+class _ProcessSim:
+    """``stop()`` for a CameraSim running in its own process."""
+
+    def __init__(self, proc):
+        self.proc = proc
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.join(10)
 
 
 __all__ = ["FAULTS", "MerlinSimulator", "frames_in", "start_libertem_sim"]
