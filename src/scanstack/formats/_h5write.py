@@ -113,7 +113,7 @@ def _codec_encode(chunk: np.ndarray, codec) -> bytes:
     return bytes(codec.encode(np.ascontiguousarray(chunk)))
 
 
-def h5_encoder(compression: str | None, dtype: np.dtype):
+def h5_encoder(compression: str | None):
     """A picklable function chunk -> bytes giving exactly what HDF5's filters store, or None.
 
     Compression is what limits HDF5 writers; h5py compresses in the one writing thread. With an
@@ -169,7 +169,7 @@ def write_blocks(
 
     res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
     nav_ndim = 1 if flat else len(stack.nav_shape)
-    encoder = h5_encoder(compression, dset.dtype)
+    encoder = h5_encoder(compression)
     chunks, shape = dset.chunks, dset.shape
     workers = res.workers
     whole_frames = chunks is not None and tuple(chunks[nav_ndim:]) == tuple(shape[nav_ndim:])

@@ -13,10 +13,9 @@ import numpy as np
 from ..core.errors import WriteError
 from ..core.metadata import to_jsonable
 from ..core.resources import resolve
-from ..core.safety import atomic_path
 from ..core.writing import copy_to
 from ._h5chunks import filter_chunk, write_encoded
-from ._h5io import WRITE_CHUNK_CACHE
+from ._h5write import new_h5
 from ._hexrd import OptionError
 from ._interchange import h5_compression
 
@@ -174,7 +173,6 @@ def write_hdf5(
     if isinstance(target, h5py.Group):
         fill(target)
         return target
-    with atomic_path(target, overwrite=overwrite, inputs=stack.source_paths()) as tmp:
-        with h5py.File(tmp, "w", rdcc_nbytes=WRITE_CHUNK_CACHE) as f:
-            fill(f)
+    with new_h5(stack, target, overwrite) as f:
+        fill(f)
     return os.fspath(target)

@@ -90,7 +90,7 @@ def write_zarr(
             ARRAY,
             shape=stack.shape,
             dtype=stack.dtype,
-            chunks=tuple(min(c, max(n, 1)) for c, n in zip(chunks, stack.shape, strict=True)),
+            chunks=chunks,  # frame_chunks keeps every chunk within the shape
             compressors=compressors,
             dimension_names=names,
             fill_value=0,

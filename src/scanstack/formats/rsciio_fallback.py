@@ -50,6 +50,7 @@ def plugins() -> tuple[dict[str, Any], ...]:
     return tuple(p for p in rsciio.IO_PLUGINS if p.get("api"))
 
 
+@cache  # from plugins(), itself cached: asked by every probe
 def rsciio_extensions() -> tuple[str, ...]:
     """Every extension a RosettaSciIO plugin reads (lower case, with the dot), sorted."""
     return tuple(sorted({"." + e.lower() for p in plugins() for e in p["file_extensions"]}))

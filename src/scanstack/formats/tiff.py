@@ -337,7 +337,6 @@ def write_tiff(
     res = resolve_here(
         "tiff", client=client, threads=threads, progress=progress, memory_budget=memory_budget
     )
-    progress = res.progress
     path = Path(os.fspath(path))
     _check_compression(compression)
     if sequence is None:
@@ -365,7 +364,7 @@ def write_tiff(
     }
     with (
         atomic_path(path, overwrite=overwrite, inputs=stack.source_paths()) as tmp,
-        Progress(stack.nframes, progress, "tiff", "frames") as bar,
+        Progress(stack.nframes, res.progress, "tiff", "frames") as bar,
     ):
         with tifffile.TiffWriter(tmp, bigtiff=bigtiff) as tw:
 

@@ -91,8 +91,12 @@ def preview(
     ``client``, ``threads``, ``progress``, ``memory_budget``: as in every out-of-core function
     (:mod:`scanstack.core.resources`).
     """
-    kw = {"client": client, "threads": threads, "progress": progress}
-    kw["memory_budget"] = memory_budget
+    kw = {
+        "client": client,
+        "threads": threads,
+        "progress": progress,
+        "memory_budget": memory_budget,
+    }
     title = _title(stack)
     if len(stack.signal_shape) == 1:
         return _spectrum_preview(stack, title, kw)

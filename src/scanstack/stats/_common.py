@@ -12,7 +12,7 @@ import numpy as np
 from ..core.errors import FormatError
 from ..core.progress import ProgressArg
 from ..core.reader import Reader, Region, crop, region_shape
-from ..core.resources import SCRATCH_SHARE, reader_scratch, resolve  # noqa: F401 (re-exported)
+from ..core.resources import reader_scratch, resolve  # noqa: F401 (reader_scratch re-exported)
 from ..core.stack import ReaderStack, Stack
 
 

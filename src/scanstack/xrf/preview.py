@@ -84,8 +84,12 @@ def preview_data(
     (the ``max_maps`` with most counts, scatter ROIs excluded) or, without ROIs, from the element
     lines most visible in the sum spectrum. Keywords as in :func:`summarize`.
     """
-    kw = {"client": client, "threads": threads, "progress": progress}
-    kw["memory_budget"] = memory_budget
+    kw = {
+        "client": client,
+        "threads": threads,
+        "progress": progress,
+        "memory_budget": memory_budget,
+    }
     rois = stack.metadata.get("rois") if isinstance(stack.metadata, dict) else None
     if rois:
         bands = resolve_bands(stack, rois)

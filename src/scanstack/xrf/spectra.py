@@ -170,14 +170,14 @@ def summarize(
     band_list = resolve_bands(stack, bands, width) if bands is None or bands else []
     weights = span = None
     region = None
+    energy = energy_axis(stack)
     if band_list:
-        energy = energy_axis(stack)
         if energy is None:
             raise UnsupportedError("energy bands need a signal axis calibrated in keV or eV")
         weights, span = band_weights(energy, band_list)
         if not sum_spectrum and not max_spectrum and span.stop > span.start:
             region = (span,)  # read only the channels the bands need
-            weights, span = weights, slice(0, span.stop - span.start)
+            span = slice(0, span.stop - span.start)
     fold = _Fold(weights, span, sum_spectrum, max_spectrum)
     acc = fold_frames(
         stack,
@@ -197,7 +197,7 @@ def summarize(
         for i, (name, _, _) in enumerate(band_list):
             maps[name] = flat[:, i].reshape(stack.nav_shape)
     return XRFSummary(
-        energy=energy_axis(stack),
+        energy=energy,
         sum_spectrum=(acc or {}).get("sum") if sum_spectrum else None,
         max_spectrum=(acc or {}).get("max") if max_spectrum else None,
         bands=band_list,

@@ -21,7 +21,7 @@ from ...core.errors import FormatError, UnsupportedError
 from ...core.growing import wait_until
 from ...core.reader import Region
 from ...core.stack import ReaderStack, Stack
-from .header import PROBE_BYTES, find_hdr, hdr_int, header_size, parse_hdr_text
+from .header import PROBE_BYTES, hdr_int, header_size
 from .reader import Geometry, MibReader, MibStack, geometry_from_header
 
 #: seconds without a new complete frame before a read gives up (the writer stopped)
@@ -114,14 +114,7 @@ class FollowMibReader(MibReader):
     def _open_files(self, hdr_option: Any) -> None:
         f = self._files[0]
         first = f.header_at(0)
-        self.hdr_path, self.hdr = None, None
-        hp = None
-        if hdr_option is not False:
-            hp = hdr_option if hdr_option not in (None, True) else find_hdr(f.path)
-        if hp is not None:
-            self.hdr_path = os.fspath(hp)
-            with open(hp, "rb") as fh:
-                self.hdr = parse_hdr_text(fh.read(1 << 20))
+        self._read_hdr(hdr_option, f.path)
         self.first_header = f.first = first
         self.geometry = geometry_from_header(first, self.hdr, f.path)
         self._refresh()

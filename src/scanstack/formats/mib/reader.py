@@ -167,23 +167,25 @@ class MibReader(MibScanShape, MibMetadata, Reader):
             self._memory = self.read(0, self.nframes)
 
     # -- opening ----------------------------------------------------------------------------
+    def _read_hdr(self, hdr_option: Any, path: str | None) -> None:
+        """``self.hdr_path``/``self.hdr``: the ``.hdr`` given (a path), found beside ``path``
+        (``None``/``True``; a buffer has none) or none (``False``), parsed."""
+        self.hdr_path: str | None = None
+        self.hdr: dict[str, str] | None = None
+        if hdr_option is False:
+            return
+        hp = hdr_option if hdr_option not in (None, True) else (find_hdr(path) if path else None)
+        if hp is not None:
+            self.hdr_path = os.fspath(hp)
+            with open(hp, "rb") as fh:
+                self.hdr = parse_hdr_text(fh.read(1 << 20))
+
     def _open_files(self, hdr_option: Any) -> None:
         f0 = self._files[0]
         if f0.size < PROBE_BYTES:
             raise FormatError(f"{f0.size} bytes is too small for a Merlin frame header", f0.path, 0)
         first = f0.header_at(0)
-        self.hdr_path: str | None = None
-        self.hdr: dict[str, str] | None = None
-        if hdr_option is not False:
-            hp = (
-                hdr_option
-                if hdr_option not in (None, True)
-                else (find_hdr(f0.path) if f0.path else None)
-            )
-            if hp is not None:
-                self.hdr_path = os.fspath(hp)
-                with open(hp, "rb") as fh:
-                    self.hdr = parse_hdr_text(fh.read(1 << 20))
+        self._read_hdr(hdr_option, f0.path)
         self.first_header = first
         self.geometry = geo = geometry_from_header(first, self.hdr, f0.path)
         for f in self._files:
