@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import scanstack
+from _common import load
 from scanstack import stem
 from scanstack.core.registry import register
 from scanstack.formats.mib import write_mib
@@ -53,10 +54,6 @@ def make(path: Path, n: int) -> None:
             return frames[np.arange(n)[key] % 64]
 
     write_mib(path, Cycle(), depth=12, layout="2x2", raw=False, nav_shape=(n,))
-
-
-def load() -> str:
-    return "load average {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
 
 
 def live_rate(
@@ -126,7 +123,7 @@ def main() -> None:
         print(f"{os.cpu_count()} cores; before: {load()}")
         with MerlinSimulator(path, frames=n) as sim:
             url = f"merlin://127.0.0.1:{sim.data_port}"
-            live_rate(url, (1, 64), Path(tmp) / "warm.mib")  # imports, numba kernels: excluded
+            live_rate(url, (1, min(64, n)), Path(tmp) / "warm.mib")  # imports, numba kernels: excluded
             rate = live_rate(url, nav, Path(tmp) / "s.mib")
             print(
                 f"scanstack, our simulator: {rate:,.0f} frames/s received + virtual BF "
@@ -158,7 +155,7 @@ def main() -> None:
             )
             try:
                 url = f"merlin://127.0.0.1:{data_port}"
-                live_rate(url, (1, 64), Path(tmp) / "warm.mib")  # its numba warm-up: excluded
+                live_rate(url, (1, min(64, n)), Path(tmp) / "warm.mib")  # its numba warm-up: excluded
                 rate = live_rate(url, nav, Path(tmp) / "l.mib")
                 print(
                     f"scanstack, LiberTEM-live's CameraSim: {rate:,.0f} frames/s received + "

@@ -283,15 +283,6 @@ class MerlinSimulator:
         return f"{kind or '?'},{','.join(parts[1:2]) or '?'},2"
 
 
-def frames_in(path: str | os.PathLike) -> int:
-    """Frames of a ``.mib`` (what the simulator serves per acquisition)."""
-    reader = MibReader(path, hdr=False, join=False)
-    try:
-        return int(reader.n_in_files)
-    finally:
-        reader.close()
-
-
 def start_libertem_sim(
     path: str | os.PathLike, nav_shape: tuple[int, ...], *, own_process: bool = False, **options
 ):
@@ -348,4 +339,4 @@ class _ProcessSim:
         self.proc.join(10)
 
 
-__all__ = ["FAULTS", "MerlinSimulator", "frames_in", "start_libertem_sim"]
+__all__ = ["FAULTS", "MerlinSimulator", "start_libertem_sim"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from ..core import errors
 from ..core.stack import Stack
-from ._layers import LayerData, axis_geometry, napari_units
+from ._layers import LayerData, placement
 
 #: one colour map per element map, cycled; with additive blending overlapping elements mix
 MAP_COLORMAPS = ("red", "green", "blue", "magenta", "cyan", "yellow")
@@ -71,7 +71,6 @@ def element_map_layers(stack: Stack, bands=None) -> list[LayerData]:
             return []
     maps = xrf.element_maps(stack, bands)
     nav = stack.nav_axes
-    geometry = [axis_geometry(a) for a in nav]
     layers = []
     for k, (name, image) in enumerate(maps.items()):
         finite = image[image == image]  # NaN-free values for the contrast range
@@ -85,9 +84,7 @@ def element_map_layers(stack: Stack, bands=None) -> list[LayerData]:
             # scattered tube radiation covers the whole map: listed, but not drawn over the rest
             "visible": not any(word in name.lower() for word in SCATTER),
             "contrast_limits": (lo, hi if hi > lo else lo + 1.0),
-            "scale": tuple(g[0] for g in geometry),
-            "translate": tuple(g[1] for g in geometry),
-            "units": tuple(napari_units(a.units) for a in nav),
+            **placement(nav),
             "axis_labels": tuple(a.name for a in nav),
             "metadata": {"element_map": name, "units": "counts"},
         }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from ..core.axes import Axis
@@ -48,6 +49,16 @@ def axis_geometry(axis: Axis) -> tuple[float, float]:
     return (step if step != 0 else 1.0), float(v[0])
 
 
+def placement(axes: Sequence[Axis]) -> dict[str, tuple]:
+    """napari's ``scale``, ``translate`` and ``units`` of a layer over ``axes``."""
+    geometry = [axis_geometry(a) for a in axes]
+    return {
+        "scale": tuple(g[0] for g in geometry),
+        "translate": tuple(g[1] for g in geometry),
+        "units": tuple(napari_units(a.units) for a in axes),
+    }
+
+
 def stack_layer(stack: Stack, name: str | None = None) -> LayerData:
     """One lazy image layer over ``stack``.
 
@@ -65,12 +76,9 @@ def stack_layer(stack: Stack, name: str | None = None) -> LayerData:
         order = [len(axes) - 1, *range(len(axes) - 1)]
         data = data.transpose(order)
     shown = [axes[i] for i in order]
-    geometry = [axis_geometry(a) for a in shown]
     kwargs: dict[str, Any] = {
         "name": name or _stack_name(stack),
-        "scale": tuple(g[0] for g in geometry),
-        "translate": tuple(g[1] for g in geometry),
-        "units": tuple(napari_units(a.units) for a in shown),
+        **placement(shown),
         "axis_labels": tuple(unique_names([a.name or f"axis{i}" for i, a in enumerate(shown)])),
         "metadata": {
             "scanstack_format": getattr(stack, "format", None),

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..core.stack import Stack
-from ._layers import axis_geometry, napari_units
+from ._layers import placement
 
 
 def live_images(
@@ -44,12 +44,9 @@ def live_images(
 
 def _layer_kwargs(stack: Stack, name: str) -> dict[str, Any]:
     nav = stack.nav_axes
-    geometry = [axis_geometry(a) for a in nav]
     return {
         "name": f"{name} (live)",
-        "scale": tuple(g[0] for g in geometry),
-        "translate": tuple(g[1] for g in geometry),
-        "units": tuple(napari_units(a.units) for a in nav),
+        **placement(nav),
         "axis_labels": tuple(a.name for a in nav),
         "metadata": {"scanstack_live": name, "path": getattr(stack, "path", None)},
     }
