@@ -123,7 +123,8 @@ def main() -> None:
         print(f"{os.cpu_count()} cores; before: {load()}")
         with MerlinSimulator(path, frames=n) as sim:
             url = f"merlin://127.0.0.1:{sim.data_port}"
-            live_rate(url, (1, min(64, n)), Path(tmp) / "warm.mib")  # imports, numba kernels: excluded
+            # imports, numba kernels: excluded
+            live_rate(url, (1, min(64, n)), Path(tmp) / "warm.mib")
             rate = live_rate(url, nav, Path(tmp) / "s.mib")
             print(
                 f"scanstack, our simulator: {rate:,.0f} frames/s received + virtual BF "
@@ -155,7 +156,8 @@ def main() -> None:
             )
             try:
                 url = f"merlin://127.0.0.1:{data_port}"
-                live_rate(url, (1, min(64, n)), Path(tmp) / "warm.mib")  # its numba warm-up: excluded
+                # its numba warm-up: excluded
+                live_rate(url, (1, min(64, n)), Path(tmp) / "warm.mib")
                 rate = live_rate(url, nav, Path(tmp) / "l.mib")
                 print(
                     f"scanstack, LiberTEM-live's CameraSim: {rate:,.0f} frames/s received + "
