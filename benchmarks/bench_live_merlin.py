@@ -8,9 +8,11 @@ written to a temporary folder and served as a stream of ``--nav`` frames (the fi
 and over: our simulator's ``frames=``, LiberTEM-live's ``CameraSim(continuous=True)``), so the
 issue's 256x256 scan (65,536 frames, 34 GB on the wire) needs no 34 GB file. Measured, warm-up
 excluded: (1) receiving into the spill ``.mib`` + ``stem.virtual_bright_field`` (r=30 disk) as
-the frames arrive; (2) receiving only, then once per receive path in turn (``recv`` +
+the frames arrive, and the same recording nothing (``spill=False``: a ring of memory, as
+LiberTEM-live, which records nothing); (2) receiving only, then once per receive path in turn (``recv`` +
 ``write`` and ``os.splice``, with this process's CPU time per frame); (3) the same reduction on the served file from the page
-cache; with ``--libertem`` also (4) our client on LiberTEM-live's ``CameraSim`` and (5)
+cache; with ``--libertem`` also (4) our client on LiberTEM-live's ``CameraSim`` (recording and
+not) and (5)
 LiberTEM-live's own client (``ApplyMasksUDF``, inline executor) on it. Every spill is deleted
 after its run (the disk needs one stream's size free: ``df -h``). The simulator, the receiver
 and the reduction share this machine's cores; the load average is printed.
@@ -57,10 +59,11 @@ def make(path: Path, n: int) -> None:
 
 
 def live_rate(
-    url: str, nav: tuple[int, ...], spill: Path, bf: bool = True, splice: bool = True
+    url: str, nav: tuple[int, ...], spill: Path | bool, bf: bool = True, splice: bool = True
 ) -> float:
     """Frames/s from the first frame to the last frame reduced (or received); spill deleted.
-    ``splice=False``: the receiver's recv + write path instead of ``os.splice``."""
+    ``spill=False``: nothing recorded (a ring of memory). ``splice=False``: the receiver's
+    recv + write path instead of ``os.splice``."""
     try:
         with scanstack.open(url, nav_shape=nav, spill=spill, timeout=120, splice=splice) as s:
             t = time.perf_counter()
@@ -70,7 +73,8 @@ def live_rate(
             s.wait()
             return s.nframes / (time.perf_counter() - t)
     finally:
-        spill.unlink(missing_ok=True)
+        if spill:
+            spill.unlink(missing_ok=True)
 
 
 def libertem_rate(sim, nav: tuple[int, int]) -> float:
@@ -132,6 +136,11 @@ def main() -> None:
             )
             recv = live_rate(url, nav, Path(tmp) / "r.mib", bf=False)
             print(f"scanstack, our simulator: {recv:,.0f} frames/s received only; {load()}")
+            ring = live_rate(url, nav, False)
+            print(
+                f"scanstack, our simulator, nothing recorded (spill=False): {ring:,.0f} frames/s "
+                f"received + virtual BF ({ring * stride / 2**30:.2f} GiB/s); {load()}"
+            )
             for splice in (False, True):  # the two receive paths on the same stream, in turn
                 t = os.times()
                 recv = live_rate(url, nav, Path(tmp) / "r.mib", bf=False, splice=splice)
@@ -162,6 +171,11 @@ def main() -> None:
                 print(
                     f"scanstack, LiberTEM-live's CameraSim: {rate:,.0f} frames/s received + "
                     f"virtual BF; {load()}"
+                )
+                ring = live_rate(url, nav, False)
+                print(
+                    f"scanstack, LiberTEM-live's CameraSim, nothing recorded (spill=False): "
+                    f"{ring:,.0f} frames/s received + virtual BF; {load()}"
                 )
                 print(
                     f"LiberTEM-live's client, its CameraSim: {libertem_rate(lt, nav):,.0f} "

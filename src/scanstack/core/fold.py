@@ -190,9 +190,10 @@ def _fold_growing(
     rarely, and the fold of one batch overlaps the arrival of the next.
     """
     frame_bytes = max(1, stack.frame_nbytes)
-    step = max(1, config.block_bytes // frame_bytes)
     results = []
-    with Progress(stop - start, progress, label, "frames") as bar:
+    # the hold keeps a source that reuses memory (a live ring) from dropping unread frames
+    with stack.hold(start) as cursor, Progress(stop - start, progress, label, "frames") as bar:
+        step = cursor.batch(max(1, config.block_bytes // frame_bytes))
         done = start
         while done < stop:
             stack.wait_for(min(done + step, stop) - 1)
@@ -211,6 +212,7 @@ def _fold_growing(
                     fast=fast,
                 )
             )
+            cursor.advance(b)
             bar.update(b - done)
             done = b
     return combine_all(results, fold.combine)

@@ -16,7 +16,16 @@ and :func:`scanstack.core.fold.fold_frames` use only these):
   source ended before (:class:`StalledError` when nothing arrived for ``timeout`` s);
 - ``arrived() -> Stack``: an ordinary (not growing) flat stack of the frames complete now, with
   the source's zero-copy fast paths (a memory map of the file's complete part), so reductions
-  fold the frames that have landed in place, batch by batch, as they do a file.
+  fold the frames that have landed in place, batch by batch, as they do a file;
+- ``hold(start) -> Cursor``: a reader that goes through the frames in order from ``start``
+  declares it, so that a source keeping only its latest frames (a live stream received into a
+  ring of memory, nothing recorded) does not reuse a frame's memory before every reader has
+  passed it. ``cursor.window`` is how many frames past its position a reader may wait for
+  (None: any; a reader must never wait further, or the source could not deliver them);
+  ``cursor.advance(n)`` says frames before ``n`` are no longer needed. Sources that keep every
+  frame (a file) hand out :data:`KEEPS_ALL`. Such a source also says ``keeps_frames = False``
+  (optional attribute, True when absent): ``scanstack.save`` refuses it, since writers read
+  chunks in no fixed order.
 """
 
 from __future__ import annotations
@@ -39,6 +48,39 @@ class StalledError(ScanstackError, TimeoutError):
         super().__init__(f"{source or '<stream>'}: {message}")
 
 
+class Cursor:
+    """A reader's position over a growing stack that keeps every frame: nothing to release.
+
+    Sources that reuse memory hand out a subclass whose :meth:`advance` releases frames.
+    Use as a context manager: leaving it ends the reader's hold.
+    """
+
+    #: frames past the position a reader may wait for (None: no limit)
+    window: int | None = None
+
+    def advance(self, position: int) -> None:
+        """Frames before ``position`` will not be read again by this reader."""
+
+    def batch(self, frames: int) -> int:
+        """``frames`` capped so that waiting for a batch of them never exceeds the window."""
+        if self.window is None:
+            return frames
+        return max(1, min(frames, self.window // 2))
+
+    def close(self) -> None:
+        """End the hold (idempotent)."""
+
+    def __enter__(self) -> Cursor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+#: the cursor of a source that keeps every frame
+KEEPS_ALL = Cursor()
+
+
 @runtime_checkable
 class Growing(Protocol):
     """What ``scanstack live`` needs of a source whose frames are still arriving."""
@@ -50,6 +92,8 @@ class Growing(Protocol):
     def wait_for(self, i: int, timeout: float | None = None) -> int: ...
 
     def arrived(self) -> Any: ...
+
+    def hold(self, start: int) -> Cursor: ...
 
 
 #: seconds between two looks at a source that has not grown (short enough for a live picture,

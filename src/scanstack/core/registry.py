@@ -24,6 +24,7 @@ from .errors import (
     UnsupportedError,
     decoder_error,
 )
+from .growing import Growing
 from .probe import Probe, SnifferWarning
 from .reader import Reader
 from .signatures import _parameters, accepted_options, check_options, forwarding_signature
@@ -334,6 +335,14 @@ def save(stack: Stack, path: Any, /, format: str | None = None, **options: Any) 
     spec = get_format(format)
     if spec.writer is None:
         raise UnsupportedError(f"format {format!r} cannot be written")
+    if isinstance(stack, Growing) and not getattr(stack, "keeps_frames", True):
+        # writers read in chunks, several at once, in no fixed order: a source that reuses the
+        # memory of frames (a live ring) would lose frames under them
+        raise UnsupportedError(
+            f"{getattr(stack, 'source', stack)}: this live stack records nothing (spill=False) "
+            "and keeps only its latest frames; to save it, open it with a spill (the default), "
+            "which scanstack.save records while receiving"
+        )
     check_options(spec, "writer", spec.writer, 2, options)
     return spec.writer(stack, path, **options)
 

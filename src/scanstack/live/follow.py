@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from ..core.errors import ScanstackError
-from ..core.growing import Growing, StalledError
+from ..core.growing import KEEPS_ALL, Growing, StalledError
 from ..core.safety import check_output
 from ..core.stack import Stack
 from ..formats.mib.follow import FollowMibStack, open_follow
@@ -96,12 +96,14 @@ class LivePicture:
 
         # the frames that have landed as an ordinary stack: stem's compiled kernels fold them
         # in place from the memory map (no copy), exactly as for a finished file
-        whole = self.stack.arrived() if isinstance(self.stack, Growing) else self.stack
-        part = whole.frames(slice(start, stop))
-        if self.names:
-            self._flat[:, start:stop] = stem.virtual_images(part, self._masks, progress=False)
-        if self.sum_pattern is not None:
-            self.sum_pattern += stem.sum_pattern(part, progress=False)
+        growing = isinstance(self.stack, Growing)
+        with self.stack.hold(start) if growing else KEEPS_ALL:  # a live ring keeps them meanwhile
+            whole = self.stack.arrived() if growing else self.stack
+            part = whole.frames(slice(start, stop))
+            if self.names:
+                self._flat[:, start:stop] = stem.virtual_images(part, self._masks, progress=False)
+            if self.sum_pattern is not None:
+                self.sum_pattern += stem.sum_pattern(part, progress=False)
         self.done = stop
         return stop - start
 
@@ -180,9 +182,12 @@ class LivePicture:
         ``run`` (PNG) and the napari layer (:mod:`scanstack.napari`) both drive.
         """
         growing = isinstance(self.stack, Growing)
-        step = every_frames or self.stack.frames_per_block()
-        while self.done < self.nframes:
-            if growing:
-                self.stack.wait_for(self.done, timeout)
-            self.update(min(self.available(), self.done + step))
-            yield self.done
+        # held from the first frame still to read: a live ring keeps every frame for the picture
+        with self.stack.hold(self.done) if growing else KEEPS_ALL as cursor:
+            step = cursor.batch(every_frames or self.stack.frames_per_block())
+            while self.done < self.nframes:
+                if growing:
+                    self.stack.wait_for(self.done, timeout)
+                self.update(min(self.available(), self.done + step))
+                cursor.advance(self.done)
+                yield self.done

@@ -6,6 +6,10 @@ spill ``.mib`` (+ the ``.hdr`` as received), so memory stays bounded whatever th
 the raw data is a valid Merlin file when the acquisition ends (or fails). Frame headers are
 parsed and frames decoded by the ``.mib`` format's own code (:mod:`scanstack.formats.mib`).
 
+With ``spill=False`` nothing is recorded: the frames are received into a ring of memory
+(:mod:`.ring`) that every reduction reads as the frames arrive (a live view at the network's
+rate whatever the disk can write).
+
 With ``control_port``, the acquisition is set up and started through the control port as the
 detector's own software does: ``SET,NUMFRAMESTOACQUIRE,<n>``, any ``control={PARAM: value}``
 settings, then ``CMD,STARTACQUISITION``.
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import FormatError
+from ..core.resources import resolve
 from ..formats.mib.header import (
     MAGIC,
     PROBE_BYTES,
@@ -42,8 +47,9 @@ from .protocol import (
     StreamClosed,
     parse_prefix,
 )
+from .ring import Ring
 from .stack import LiveStack
-from .transfer import RecordSink
+from .transfer import RecordSink, RingSink
 
 #: the acquisition header is a few kB; a frame at most this (a 24-bit 4x4-chip frame is 16 MB)
 MAX_HEADER_BYTES = 1 << 20
@@ -125,7 +131,8 @@ class MerlinReceiver:
     """Receives one acquisition from the data port into a spill ``.mib`` + ``.hdr``.
 
     :meth:`start` reads the acquisition header and the first frame (so the geometry is known)
-    and returns a :class:`LiveStack`; a daemon thread receives the rest. Every frame's
+    and returns a :class:`LiveStack`; a daemon thread receives the rest (``spill=False``: into a
+    :class:`~.ring.Ring` of ``memory_budget // 4`` bytes, nothing recorded). Every frame's
     announced size and header magic are checked; a fault ends the thread with a
     :class:`LiveError` stored on the stack, after the complete frames were written.
     """
@@ -136,19 +143,25 @@ class MerlinReceiver:
         port: int,
         *,
         nav_shape: tuple[int, ...] | None = None,
-        spill: str | os.PathLike | None = None,
+        spill: str | os.PathLike | bool | None = None,
         control_port: int | None = None,
         control: dict[str, Any] | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         flip: bool = True,
         splice: bool = True,
+        memory_budget: int | None = None,
     ):
         self.host, self.port = host, port
         self.where = f"merlin://{host}:{port}"
         self.nav_shape = None if nav_shape is None else tuple(int(n) for n in nav_shape)
+        if spill is True:
+            spill = None
         if spill is None:
             spill = Path(tempfile.mkdtemp(prefix="scanstack-live-")) / "merlin.mib"
-        self.spill = Path(spill)
+        self.spill = None if spill is False else Path(spill)
+        self.ring_bytes = resolve(memory_budget=memory_budget).memory_budget // 4
+        self.ring: Ring | None = None
+        self._out = None
         self.control_port = control_port
         self.control = dict(control or {})
         self.timeout = float(timeout)
@@ -161,7 +174,7 @@ class MerlinReceiver:
 
     # -- set-up ---------------------------------------------------------------------------
     def start(self) -> LiveStack:
-        if self.spill.suffix.lower() != ".mib":
+        if self.spill is not None and self.spill.suffix.lower() != ".mib":
             raise LiveError(f"{self.spill}: the spill file must be a .mib")
         self._channel = Channel.connect(self.host, self.port, self.where, self.timeout)
         try:
@@ -170,16 +183,11 @@ class MerlinReceiver:
             hdr_bytes, hdr = self._read_acquisition_header()
             nav_shape = self._nav_shape(hdr)
             first, geometry = self._read_first_frame(hdr)
-            self.spill.parent.mkdir(parents=True, exist_ok=True)
-            self.spill.with_suffix(".hdr").write_bytes(hdr_bytes)
-            self._out = open(self.spill, "wb", buffering=0)  # noqa: SIM115 - the thread closes it
-            try:
-                reserve_space(
-                    self._out.fileno(), math.prod(nav_shape) * geometry.stride, self.where
-                )
-            except BaseException:
-                self._out.close()
-                raise
+            if self.spill is None:
+                capacity = max(2, self.ring_bytes // geometry.stride)
+                self.ring = Ring(geometry, capacity, flip=self.flip, where=self.where)
+            else:
+                self._open_spill(hdr_bytes, math.prod(nav_shape) * geometry.stride)
         except BaseException:
             self._channel.close()
             raise
@@ -198,14 +206,35 @@ class MerlinReceiver:
             },
             original_metadata={"hdr": hdr, "first_frame_header": first_header.to_dict()},
             stop=self.stop,
+            ring=self.ring,
         )
-        self._out.write(first)
+        if self.ring is not None:
+            self.ring.slot(0)[:] = first
+        else:
+            self._out.write(first)
         self.stack.publish(1)
         self._thread = threading.Thread(
             target=self._run, args=(geometry,), name="scanstack-merlin-receiver", daemon=True
         )
         self._thread.start()
         return self.stack
+
+    def _open_spill(self, hdr_bytes: bytes, nbytes: int) -> None:
+        """Write the ``.hdr`` as received and open the spill ``.mib``, reserving ``nbytes``."""
+        assert self.spill is not None
+        self.spill.parent.mkdir(parents=True, exist_ok=True)
+        self.spill.with_suffix(".hdr").write_bytes(hdr_bytes)
+        self._out = open(self.spill, "wb", buffering=0)  # noqa: SIM115 - the thread closes it
+        try:
+            reserve_space(self._out.fileno(), nbytes, self.where)
+        except BaseException:
+            self._out.close()
+            raise
+
+    def _sink(self, channel: Channel, geometry: Geometry) -> RecordSink | RingSink:
+        if self.ring is not None:
+            return RingSink(channel, self.ring, geometry.header_size, self._stopping.is_set)
+        return RecordSink(channel, self._out.fileno(), geometry.stride, splice=self.splice)
 
     def _start_acquisition(self) -> None:
         ctl = Control(self.host, self.control_port, self.timeout)
@@ -267,11 +296,11 @@ class MerlinReceiver:
         assert self._channel is not None and self.stack is not None
         stack, channel = self.stack, self._channel
         stride, total, head = geometry.stride, stack.nframes, geometry.header_size
-        sink: RecordSink | None = None
+        sink: RecordSink | RingSink | None = None
         error: BaseException | None = None
         i = 1
         try:
-            sink = RecordSink(channel, self._out.fileno(), stride, splice=self.splice)
+            sink = self._sink(channel, geometry)
             # prefix and frame header arrive in one call, to be checked before the payload
             start = sink.buffer[: PREFIX_BYTES + head]
 
@@ -309,10 +338,11 @@ class MerlinReceiver:
         finally:
             if sink is not None:
                 sink.close()
-            # the file ends after the last complete frame (a spliced header or part of a
-            # payload of the frame that failed goes); space reserved beyond is given back
-            self._out.truncate(i * stride)
-            self._out.close()
+            if self._out is not None:
+                # the file ends after the last complete frame (a spliced header or part of a
+                # payload of the frame that failed goes); space reserved beyond is given back
+                self._out.truncate(i * stride)
+                self._out.close()
             channel.close()
             if error is None and i < total:
                 error = LiveError(f"{self.where}: stopped after {i} of {total} frames")
@@ -321,6 +351,8 @@ class MerlinReceiver:
     def stop(self, timeout: float | None = None) -> None:
         """End the receiver (closing the connection) and wait for its thread."""
         self._stopping.set()
+        if self.ring is not None:
+            self.ring.wake()
         if self._channel is not None:
             self._channel.close()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -333,10 +365,11 @@ def open_merlin(
     nav_shape: tuple[int, ...] | None = None,
     control_port: int | None = None,
     control: dict[str, Any] | None = None,
-    spill: str | os.PathLike | None = None,
+    spill: str | os.PathLike | bool | None = None,
     timeout: float = DEFAULT_TIMEOUT,
     flip: bool = True,
     splice: bool = True,
+    memory_budget: int | None = None,
 ) -> LiveStack:
     """Connect to a Merlin data port and return the acquisition as a :class:`LiveStack`.
 
@@ -344,7 +377,9 @@ def open_merlin(
     (default: ``Frames in Acquisition`` of the header, flat). ``control_port`` (6341 on a real
     detector): set up and start the acquisition there, with extra ``control`` settings
     (e.g. ``{"COUNTERDEPTH": 12}``). ``spill``: the ``.mib`` receiving the frames (default: a
-    new temporary folder; kept after close). ``timeout`` (s): longest silence tolerated.
+    new temporary folder; kept after close); ``spill=False`` records nothing: the frames are
+    held in a ring of ``memory_budget // 4`` bytes (default ``config.memory_budget``: 256 MiB)
+    that reductions read as they arrive (:mod:`.ring`). ``timeout`` (s): longest silence tolerated.
     ``flip``: like the ``.mib`` reader (rows reversed as RosettaSciIO does). ``splice``: move
     payloads socket -> file with ``os.splice`` where the platform allows (False: always
     ``recv`` + ``write``; :mod:`.transfer`).
@@ -362,6 +397,7 @@ def open_merlin(
         timeout=timeout,
         flip=flip,
         splice=splice,
+        memory_budget=memory_budget,
     )
     return receiver.start()
 

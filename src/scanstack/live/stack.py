@@ -9,7 +9,8 @@ need have been published, so every tool that reads blocks (statistics, virtual d
 
 Frames are decoded by the ``.mib`` format's own reader over a memory map of the part of the
 spill that is complete: the spill is an ordinary ``.mib`` (+ ``.hdr``), never a second copy of
-the decoders. :class:`LiveStack` is a growing stack (:class:`scanstack.core.growing.Growing`,
+the decoders. With no spill (``ring=``, :mod:`.ring`) the same reader reads the frame records
+kept in a ring of memory. :class:`LiveStack` is a growing stack (:class:`scanstack.core.growing.Growing`,
 like a followed ``.mib``): ``frames_available()``, ``wait_for(i)`` and ``arrived()`` (the
 complete part as an ordinary stack), so every reduction folds the frames that have landed in
 place, batch by batch, while the rest arrives.
@@ -28,19 +29,21 @@ import numpy as np
 
 from ..core.axes import Axis
 from ..core.errors import check_fits
-from ..core.growing import StalledError
+from ..core.growing import KEEPS_ALL, Cursor, StalledError
 from ..core.reader import Region, region_shape
 from ..core.stack import Stack
 from ..formats.mib.follow import complete_part
 from ..formats.mib.reader import Geometry
 from .protocol import LiveError
+from .ring import Ring
 
 
 class LiveStack(Stack):
     """Frames ``nav_shape + signal_shape`` of an acquisition that is still running.
 
     ``spill``: the ``.mib`` the producer appends frame records to (``header_size + payload``
-    bytes each, exactly as in a file); ``geometry``: the frame layout (from the first header);
+    bytes each, exactly as in a file), or None with ``ring``: the :class:`~.ring.Ring` the
+    producer writes them to instead (nothing recorded); ``geometry``: the frame layout;
     ``flip``: rows reversed like the ``.mib`` reader's default. ``stop``: called by
     :meth:`close` to end the producer (it must make the producer call :meth:`finish`).
     """
@@ -49,7 +52,7 @@ class LiveStack(Stack):
 
     def __init__(
         self,
-        spill: str | os.PathLike,
+        spill: str | os.PathLike | None,
         geometry: Geometry,
         nav_shape: tuple[int, ...],
         *,
@@ -58,11 +61,15 @@ class LiveStack(Stack):
         metadata: dict | None = None,
         original_metadata: dict | None = None,
         stop: Callable[[], None] | None = None,
+        ring: Ring | None = None,
     ):
-        self.spill_path = Path(spill)
+        if (spill is None) == (ring is None):
+            raise ValueError("a live stack reads a spill file or a ring, exactly one of them")
+        self.spill_path = None if spill is None else Path(spill)
+        self.ring = ring
         self.geometry = geometry
         self.flip = bool(flip)
-        self.source = source or os.fspath(spill)
+        self.source = source or os.fspath(spill or "<ring>")
         self.nav_shape = tuple(int(n) for n in nav_shape)
         self.signal_shape = tuple(int(n) for n in geometry.out_shape)
         self.dtype = np.dtype(geometry.out_dtype)
@@ -123,9 +130,13 @@ class LiveStack(Stack):
         why = f": {self._error}" if self._error is not None else ""
         return LiveError(
             f"{self.source}: frame {want - 1} was asked for, but the acquisition ended after "
-            f"{self._received} of {self.nframes} frames{why}; the frames received are kept in "
-            f"{self.spill_path}"
+            f"{self._received} of {self.nframes} frames{why}; {self._kept()}"
         )
+
+    def _kept(self) -> str:
+        if self.ring is not None:
+            return f"nothing was recorded (spill=False; frames {self.ring.oldest} on are in memory)"
+        return f"the frames received are kept in {self.spill_path}"
 
     def _block_until(self, want: int, left) -> int:
         """Wait (holding ``_cond``) until ``want`` frames arrived; ``left()`` -> seconds still
@@ -145,8 +156,12 @@ class LiveStack(Stack):
         """Block until ``nframes`` frames (default: all) have arrived; the count received.
 
         Raises :class:`LiveError` when the acquisition ended before (naming the frames that
-        arrived and the producer's error) or after ``timeout`` seconds.
+        arrived and the producer's error) or after ``timeout`` seconds. With a ring (nothing
+        recorded), waiting for the whole scan lets the receiver overwrite frames no reader
+        holds (until then it keeps them for the first reader to come).
         """
+        if nframes is None and self.ring is not None:
+            self.ring.let_go()
         want = self.nframes if nframes is None else min(int(nframes), self.nframes)
         deadline = None if timeout is None else time.monotonic() + timeout
 
@@ -199,12 +214,34 @@ class LiveStack(Stack):
     def arrived(self) -> Stack:
         """The frames received so far as an ordinary flat ``.mib`` stack over the spill (a
         memory map of its complete part: the zero-copy paths of a file apply)."""
+        if self.ring is not None:
+            return self.ring.part(self.frames_available())
         with self._part_lock:
             have = self.frames_available()
             if self._part is None or self._part.nframes < have:
                 # earlier parts stay valid for whoever still reads them (no close here)
                 self._part = complete_part(self.spill_path, self.geometry, have, flip=self.flip)
             return self._part
+
+    def hold(self, start: int) -> Cursor:
+        """A reader going through the frames in order from ``start`` (see
+        :class:`~scanstack.core.growing.Cursor`): with a ring, the receiver does not reuse the
+        memory of frames it has not passed; a spill keeps every frame."""
+        return KEEPS_ALL if self.ring is None else self.ring.hold(start)
+
+    @property
+    def keeps_frames(self) -> bool:
+        """False with a ring (nothing recorded, only the latest frames held)."""
+        return self.ring is None
+
+    def iter_blocks(self, frames_per_block=None, region=None, start=0, stop=None):
+        """Blocks in order, as :meth:`Stack.iter_blocks`; with a ring the iteration holds a
+        cursor, so it sees every frame (the receiver waits for it)."""
+        with self.hold(start) as cursor:
+            step = cursor.batch(frames_per_block or self.frames_per_block(region=region))
+            for a, b, block in super().iter_blocks(step, region, start, stop):
+                cursor.advance(b)  # a copy: its frames' memory may be reused now
+                yield a, b, block
 
     # -- reading --------------------------------------------------------------------------
     @property
@@ -218,10 +255,10 @@ class LiveStack(Stack):
 
     @property
     def path(self) -> str:
-        return os.fspath(self.spill_path)
+        return self.source if self.spill_path is None else os.fspath(self.spill_path)
 
     def source_paths(self) -> list[str]:
-        return [os.fspath(self.spill_path)]
+        return [] if self.spill_path is None else [os.fspath(self.spill_path)]
 
     def _check_fits(self, region: Region | None) -> None:
         nbytes = math.prod(self.signal_shape) * self.dtype.itemsize
@@ -231,13 +268,20 @@ class LiveStack(Stack):
         self._check_fits(region)
         if stop > start:
             self.wait(stop)
-        return self.arrived().reader.read(start, stop, region)
+        return self._held(start, self.arrived()._read_range(start, stop, region))
+
+    def _held(self, first: int, frames: np.ndarray) -> np.ndarray:
+        """``frames`` read from frame ``first`` on, checked after the copy: a ring may have
+        reused a slot meanwhile (never hand out another frame's data)."""
+        if self.ring is not None:
+            self.ring.check(first)
+        return frames
 
     def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
         self._check_fits(region)
         if frames.size:
             self.wait(int(frames.max()) + 1)
-            return self.arrived().reader.read_frames(frames, region)
+            return self._held(int(frames.min()), self.arrived()._read_frames(frames, region))
         return np.empty((0, *region_shape(region, self.signal_shape)), self.dtype)
 
     def close(self) -> None:
@@ -252,7 +296,12 @@ class LiveStack(Stack):
 
     def __repr__(self) -> str:
         state = "done" if self._finished else "receiving"
+        kept = (
+            f"spill {self.spill_path}"
+            if self.ring is None
+            else f"ring of {self.ring.capacity} frames, nothing recorded"
+        )
         return (
             f"<LiveStack {self.source} {self.shape} {self.dtype}: {self._received}/"
-            f"{self.nframes} frames, {state}, spill {self.spill_path}>"
+            f"{self.nframes} frames, {state}, {kept}>"
         )

@@ -7,6 +7,9 @@ copies them once, into the file's page cache, instead of socket -> Python buffer
 Where splice is not available (not Linux, no ``os.splice``, or the kernel refuses these
 descriptors with ``EINVAL``) the payload is received into a buffer after the header and both
 are written with one ``write``. That choice is made here and nowhere else.
+
+:class:`RingSink` is the sink of a stream that records nothing (``spill=False``): the payload is
+received straight into the frame's slot of a :class:`~.ring.Ring` (one copy, socket -> memory).
 """
 
 from __future__ import annotations
@@ -16,7 +19,8 @@ import os
 import select
 from pathlib import Path
 
-from .protocol import PREFIX_BYTES, Channel
+from .protocol import PREFIX_BYTES, Channel, StreamClosed
+from .ring import Ring
 
 #: a splice refused for these descriptors (not a broken connection): receive + write instead
 _UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP}
@@ -132,6 +136,34 @@ class RecordSink:
             os.close(self._pipe[0])
             os.close(self._pipe[1])
             self._pipe = None
+
+
+class RingSink:
+    """Puts frame records from ``channel`` into the slots of ``ring``, frame 1 onwards.
+
+    Same interface as :class:`RecordSink`: ``buffer`` receives a message's prefix and the
+    ``head``-byte frame header; :meth:`append` waits for the frame's slot (readers holding the
+    ring may lag), copies the header there and receives the payload into it. ``stopped()``
+    ends that wait (:class:`StreamClosed`).
+    """
+
+    splicing = False
+
+    def __init__(self, channel: Channel, ring: Ring, head: int, stopped):
+        self.channel, self.ring, self.stopped = channel, ring, stopped
+        self.buffer = memoryview(bytearray(PREFIX_BYTES + head))
+        self.next = 1  # frame 0 came with the set-up
+
+    def append(self, head: int, what: str) -> None:
+        slot = self.ring.claim(self.next, self.stopped)
+        if slot is None:
+            raise StreamClosed(f"{self.ring.where}: stopped while readers held the ring ({what})")
+        slot[:head] = self.buffer[PREFIX_BYTES : PREFIX_BYTES + head]
+        self.channel.recv_into(slot[head:], what, arrived=head, size=self.ring.stride)
+        self.next += 1
+
+    def close(self) -> None:
+        pass
 
 
 def _write_all(fd: int, data: memoryview) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ...core.errors import FormatError, UnsupportedError
-from ...core.growing import wait_until
+from ...core.growing import KEEPS_ALL, Cursor, wait_until
 from ...core.reader import Region
 from ...core.stack import ReaderStack, Stack
 from .header import PROBE_BYTES, hdr_int, header_size
@@ -220,6 +220,9 @@ class FollowMibStack(ReaderStack):
 
     def arrived(self) -> Stack:
         return self.reader.arrived()
+
+    def hold(self, start: int) -> Cursor:
+        return KEEPS_ALL  # the file keeps every frame
 
     @property
     def complete(self) -> bool:
