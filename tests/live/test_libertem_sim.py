@@ -40,3 +40,32 @@ def test_libertem_camerasim(tmp_path, depth, layout, raw):
         )
     finally:
         sim.stop()
+
+
+@pytest.mark.parametrize(("depth", "layout", "raw"), [(12, "2x2", False), (1, "2x2", True)])
+def test_libertem_camerasim_into_a_ring(tmp_path, depth, layout, raw):
+    """Nothing recorded (``spill=False``): a ring of 3 frames, reused 4 times over the scan."""
+    path = make_mib(tmp_path / "scan.mib", depth, layout, raw)
+    ref = scanstack.open(path, nav_shape=NAV)
+    stride = path.stat().st_size // ref.nframes
+    sim, data_port, control_port = start_libertem_sim(path, NAV, own_process=True)
+    try:
+        with scanstack.open(
+            f"merlin://127.0.0.1:{data_port}",
+            nav_shape=NAV,
+            control_port=control_port,
+            spill=False,
+            memory_budget=4 * 3 * stride,
+            timeout=180,
+        ) as s:
+            assert s.ring.capacity == 3
+            mask = np.zeros(ref.signal_shape)
+            mask[::3, ::2] = 1
+            np.testing.assert_array_equal(
+                stem.virtual_image(s, mask), stem.virtual_image(ref, mask)
+            )
+            s.wait()
+            np.testing.assert_array_equal(s[-1], ref.to_numpy()[-1, -1])
+        assert [p.name for p in tmp_path.glob("*.mib")] == ["scan.mib"]  # nothing recorded
+    finally:
+        sim.stop()
