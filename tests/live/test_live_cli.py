@@ -111,7 +111,8 @@ def test_cli_live_on_a_merlin_stream(tmp_path, simulate, capsys):
     spill = tmp_path / "spill.mib"
     args = ["live", f"merlin://127.0.0.1:{sim.data_port}", "--nav", "6x8", "--bf", "r=30"]
     rc = main([*args, "--no-sum", "-o", str(png), "-i", f"spill={spill}", "--timeout", "30"])
-    assert rc == 0 and "48 frames" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert rc == 0 and "48 frames" in out and f"recorded: {spill} (+ .hdr)" in out
     # the same picture drawn from the file served: pixel for pixel the same PNG
     ref = scanstack.open(path, nav_shape=(6, 8))
     masks = detector_masks(ref.signal_shape, bf=30)

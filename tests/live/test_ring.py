@@ -171,9 +171,10 @@ def test_cli_live_records_nothing(tmp_path, simulate, capsys):
     sim = simulate(path)
     png = tmp_path / "live.png"
     args = ["live", f"merlin://127.0.0.1:{sim.data_port}", "--nav", "6x8", "--bf", "r=30"]
-    options = ["-i", "spill=False", "-i", f"memory_budget={4 * RING * stride}"]
+    options = ["--no-record", "-i", f"memory_budget={4 * RING * stride}"]
     rc = main([*args, "--no-sum", "-o", str(png), *options, "--every-frames", "4"])
-    assert rc == 0 and "48 frames" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert rc == 0 and "48 frames" in out and "recorded" not in out
     ref = scanstack.open(path, nav_shape=(6, 8))
     ref_png = tmp_path / "ref.png"
     LivePicture(ref, detector_masks(ref.signal_shape, bf=30), sum_pattern=False).run(ref_png)
@@ -185,3 +186,12 @@ def test_cli_live_records_nothing(tmp_path, simulate, capsys):
         "scan.hdr",
         "scan.mib",
     ]
+
+
+def test_cli_no_record_is_for_streams(tmp_path, capsys):
+    from scanstack.cli.main import main
+
+    path = make_mib(tmp_path / "scan.mib", 12, "1x1", False)
+    args = ["live", str(path), "--bf", "r=3", "-o", str(tmp_path / "p.png"), "--no-record"]
+    assert main(args) == 2
+    assert "--no-record is for stream sources" in capsys.readouterr().err

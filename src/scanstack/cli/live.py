@@ -6,9 +6,12 @@ Examples::
     scanstack live scan.mib --nav 256x256 --bf r=30 -o live.png        # a .mib being written
     scanstack live scan.mib --bf r=30 --adf 40,80 --every-frames 4096 -o live.png
     scanstack live merlin://HOST:6342 --nav 256x256 --bf r=30 -o live.png   # a stream source
+    scanstack live merlin://HOST:6342 --nav 256x256 --bf r=30 -o live.png --no-record
 
 A ``.mib`` is followed (``follow=True``): frames are read as they land, a partial last frame is
-never read. The PNG is replaced atomically every ``--every-frames`` frames or ``--every-seconds``
+never read. A stream is recorded into a spill ``.mib`` (``-i spill=scan.mib``; default a new
+temporary folder, printed at the end); ``--no-record`` records nothing and holds the frames in
+a ring of memory instead (faster when the disk is the limit). The PNG is replaced atomically every ``--every-frames`` frames or ``--every-seconds``
 seconds, and written once more at the end.
 """
 
@@ -60,6 +63,10 @@ def _open_source(args, nav: tuple[int, ...] | None):
     stream = "://" in str(source)  # merlin://HOST:PORT: received into a spill as it arrives
     if str(source).lower().endswith(".mib"):
         options.setdefault("follow", True)
+    if args.no_record:
+        if not stream:
+            raise errors.UnsupportedError("--no-record is for stream sources (merlin://HOST:PORT)")
+        options["spill"] = False
     if (stream or options.get("follow")) and args.timeout is not None:
         options.setdefault("timeout", args.timeout)
     return scanstack.open(source, **options)
@@ -99,6 +106,9 @@ def cmd_live(args) -> int:
             if not args.quiet:
                 print(file=sys.stderr)
     print(f"wrote {args.output} ({picture.done} frames, {writes} refreshes)")
+    spill = getattr(stack, "spill_path", None)
+    if spill is not None:
+        print(f"recorded: {spill} (+ .hdr)")
     return 0
 
 
@@ -119,6 +129,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "--center", metavar="row=Y,col=X", help="detector centre (default: frame centre)"
     )
     p.add_argument("--no-sum", action="store_true", help="no sum-pattern panel")
+    p.add_argument(
+        "--no-record",
+        action="store_true",
+        help="streams: record nothing, hold the frames in a ring of memory (-i spill=False)",
+    )
     p.add_argument(
         "--every-frames", type=int, default=None, metavar="N", help="refresh every N frames"
     )
