@@ -95,6 +95,23 @@ def test_a_frame_whose_slot_was_reused_is_never_read(tmp_path, simulate):
         assert "ring of 5 frames, nothing recorded" in repr(s)
 
 
+def test_a_read_beyond_the_first_lap_does_not_wait_for_ever(tmp_path, simulate):
+    """``s[i]`` holds nothing: it lets go of the frames kept for a first reader."""
+    path = make_mib(tmp_path / "scan.mib", 12, "2x2", False)
+    frames = scanstack.open(path, nav_shape=(12,)).to_numpy()
+    sim = simulate(path, frames=N)
+    with _open(sim, path, timeout=5) as s:
+        np.testing.assert_array_equal(s[3], frames[3])  # within the first lap: frame 0 kept
+        assert s.ring.oldest == 0
+        t = time.monotonic()
+        try:  # frame 30 or, if the receiver ran 5 frames past it meanwhile, a clear error
+            np.testing.assert_array_equal(s[30], frames[30 % 12])
+        except LiveError as exc:
+            assert "needs frame 30, but nothing is recorded" in str(exc)
+        assert time.monotonic() - t < 5
+        assert s.ring.oldest > 0
+
+
 def test_live_picture_holds_the_ring(tmp_path, simulate):
     """The picture loop of ``scanstack live`` and the napari layer: every frame, in steps."""
     path = make_mib(tmp_path / "scan.mib", 6, "1x1", True)

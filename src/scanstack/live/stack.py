@@ -267,8 +267,16 @@ class LiveStack(Stack):
     def _read_range(self, start: int, stop: int, region: Region | None) -> np.ndarray:
         self._check_fits(region)
         if stop > start:
-            self.wait(stop)
+            self._wait_to_read(stop)
         return self._held(start, self.arrived()._read_range(start, stop, region))
+
+    def _wait_to_read(self, nframes: int) -> None:
+        """Wait for ``nframes`` frames for a read that holds nothing: with a ring, one beyond
+        its first lap lets go of the frames kept for a first reader (else it would wait for
+        ever: the receiver keeps them until a reader holds the ring)."""
+        if self.ring is not None and nframes > self.ring.capacity:
+            self.ring.let_go()
+        self.wait(nframes)
 
     def _held(self, first: int, frames: np.ndarray) -> np.ndarray:
         """``frames`` read from frame ``first`` on, checked after the copy: a ring may have
@@ -280,7 +288,7 @@ class LiveStack(Stack):
     def _read_frames(self, frames: np.ndarray, region: Region | None) -> np.ndarray:
         self._check_fits(region)
         if frames.size:
-            self.wait(int(frames.max()) + 1)
+            self._wait_to_read(int(frames.max()) + 1)
             return self._held(int(frames.min()), self.arrived()._read_frames(frames, region))
         return np.empty((0, *region_shape(region, self.signal_shape)), self.dtype)
 
