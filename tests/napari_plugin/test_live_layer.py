@@ -65,3 +65,21 @@ def test_live_layers_need_a_detector(served, tmp_path):
     path, _ = served
     with scanstack.open(path, nav_shape=(6, 8)) as s, pytest.raises(ValueError, match="bf="):
         add_live_layers(ViewerModel(), s, background=False)
+
+
+def test_live_layers_over_a_ring(served):
+    """Nothing recorded (``spill=False``, a 4-frame ring): the layers still get every frame."""
+    path, sim = served
+    stride = path.stat().st_size // 48
+    viewer = ViewerModel()
+    with scanstack.open(
+        f"merlin://127.0.0.1:{sim.data_port}",
+        nav_shape=(6, 8),
+        spill=False,
+        memory_budget=4 * 4 * stride,
+    ) as s:
+        assert s.ring.capacity == 4
+        layers, _ = add_live_layers(viewer, s, bf=20, every_frames=8, background=False)
+    ref = scanstack.open(path, nav_shape=(6, 8))
+    mask = detector_masks(ref.signal_shape, bf=20)["BF r=20"]
+    np.testing.assert_allclose(layers[0].data, stem.virtual_image(ref, mask))
