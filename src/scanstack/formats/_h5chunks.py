@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..core.atomic import checkpoint
-from ..core.progress import Progress, ProgressArg
-from ..core.resources import resolve
+from ..core.progress import Progress
+from ..core.resources import Resources
 from ..core.stack import Stack
 from ..core.writing import read_nav_block, tasks_in_flight
 
@@ -185,23 +185,21 @@ def write_encoded(
     stack: Stack,
     dset,
     encoder: Encoder,
-    progress: ProgressArg = None,
+    res: Resources,
     label: str = "write",
     flat: bool = False,
-    workers: int = 1,
-    client=None,
-    memory_budget: int | None = None,
 ) -> None:
-    """Fill the chunked ``dset`` from ``stack``, chunks compressed by ``encoder`` in ``workers``
-    threads (or as tasks on ``client``'s dask.distributed cluster, whose workers re-open the
-    source) and stored with ``write_direct_chunk``, at most ``2 × workers`` tasks in flight.
+    """Fill the chunked ``dset`` from ``stack``, chunks compressed by ``encoder`` in
+    ``res.workers`` threads (or as tasks on ``res.client``'s dask.distributed cluster, whose
+    workers re-open the source) and stored with ``write_direct_chunk``, at most
+    ``2 × res.workers`` tasks in flight.
 
     ``dset`` has shape ``stack.shape``, or with ``flat`` ``(nframes, ...)`` whose trailing shape
     holds one frame (e.g. ``(nframes, rows, cols)`` or ``(nframes, rows * cols)``). One task reads
     the frames under one chunk of the navigation dimensions and encodes every chunk they fill;
     ``encoder(chunk) -> bytes`` must give what the dataset's filters store. Fewer tasks are in
-    flight when their chunks would not fit ``memory_budget`` (default ``config.memory_budget``;
-    :func:`scanstack.core.writing.tasks_in_flight`).
+    flight when their chunks would not fit ``res.memory_budget``
+    (:func:`scanstack.core.writing.tasks_in_flight`).
     """
     nav_ndim = 1 if flat else len(stack.nav_shape)
     chunks, shape = tuple(dset.chunks), tuple(dset.shape)
@@ -219,10 +217,10 @@ def write_encoded(
         dtype=np.dtype(dset.dtype),
         encoder=encoder,
     )
-    res = resolve(client=client, progress=progress, memory_budget=memory_budget)
+    client, workers = res.client, res.workers
     task_bytes = math.prod(chunks[:nav_ndim]) * stack.frame_nbytes
-    window = tasks_in_flight(task_bytes, res, 2 * max(workers, 1))
-    workers = max(1, min(workers, window))
+    window = tasks_in_flight(task_bytes, res, 2 * workers)
+    workers = min(workers, window)
     with (
         Progress(stack.nframes, res.progress, label, "frames") as bar,
         ThreadPoolExecutor(workers if client is None else 1) as pool,
