@@ -3,7 +3,7 @@
 HDF5 runs its filters in the calling thread under h5py's lock, so a compressed dataset is
 written (and read) one chunk at a time. zlib, blosc and zstd release the GIL: here chunks are
 compressed in a thread pool (or on a dask.distributed cluster) and stored raw with
-``write_direct_chunk``; :func:`decode_chunk` undoes shuffle/deflate for readers that fetch raw
+``write_direct_chunk``; :func:`decode_chunk_into` undoes shuffle/deflate for readers that fetch raw
 chunks with ``read_direct_chunk``. The bytes are exactly what HDF5's filters store.
 
 Shared by the hexrd ``hdf5`` writer/reader and the interchange writers (nexus, usid, nsid).
@@ -76,12 +76,18 @@ def unshuffle_into(data, itemsize: int, first: int, dest: np.ndarray) -> None:
 def decode_chunk_into(
     raw: bytes, mask: int, filters: list[int], nbytes: int, first: int, dest: np.ndarray
 ) -> None:
-    """:func:`decode_chunk` of a chunk of ``nbytes`` bytes, writing its elements
-    ``first : first + dest.size`` straight into ``dest`` (C-contiguous): the last filter's
-    output lands in place, not in a temporary. Inflates at most ``nbytes`` (:func:`inflate_chunk`)."""
+    """Undo HDF5's shuffle/deflate ``filters`` (skipping those flagged in ``mask``) on one raw
+    chunk of ``nbytes`` bytes, writing its elements ``first : first + dest.size`` straight into
+    ``dest`` (C-contiguous): the last filter's output lands in place, not in a temporary.
+
+    Inflates at most ``nbytes`` (:func:`inflate_chunk`); a chunk that does not decode to exactly
+    ``nbytes`` bytes is a ``ValueError`` (corrupt).
+    """
     data = raw
     itemsize = dest.dtype.itemsize
     active = [k for k in range(len(filters)) if not mask & (1 << k)]
+    if FILTER_DEFLATE not in (filters[k] for k in active) and len(raw) != nbytes:
+        raise ValueError(f"a chunk of {len(raw)} bytes, the chunk holds {nbytes}")
     for k in reversed(active):
         if filters[k] == FILTER_DEFLATE:
             data = inflate_chunk(data, nbytes)
@@ -106,22 +112,6 @@ def filter_chunk(chunk: np.ndarray, level: int | None, shuffle: bool = True) -> 
     raw = np.ascontiguousarray(chunk)
     data = shuffle_bytes(raw) if shuffle and raw.dtype.itemsize > 1 else raw.tobytes()
     return data if level is None else zlib.compress(data, level)
-
-
-def decode_chunk(raw: bytes, mask: int, filters: list[int], shape, dtype) -> np.ndarray:
-    """Undo HDF5's shuffle/deflate ``filters`` on one raw chunk (skipping those flagged in
-    ``mask``) as an array of ``shape``."""
-    data = raw
-    itemsize = np.dtype(dtype).itemsize
-    nbytes = math.prod(shape) * itemsize
-    for k in reversed(range(len(filters))):
-        if mask & (1 << k):
-            continue
-        if filters[k] == FILTER_DEFLATE:
-            data = inflate_chunk(data, nbytes)
-        elif itemsize > 1:
-            data = unshuffle(data, itemsize)
-    return np.frombuffer(data, dtype).reshape(shape)
 
 
 def inflate_chunk(raw: bytes, nbytes: int) -> bytes:
