@@ -14,10 +14,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scanstack.core import aot
-from scanstack.stats import _compiled
+from scanstack.core import aot, lane_folds
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+def _lane_kernel(name: str) -> aot.AotKernel:
+    """A fresh AotKernel of one of the lane kernels every reduction runs (core.lane_folds)."""
+    return aot.AotKernel(lane_folds._SOURCE, name, lane_folds._LANES)
+
+
+def _fold(func, block: np.ndarray, acc: np.ndarray) -> np.ndarray:
+    """Fold every row of ``block`` ``(n, npix)`` into ``acc`` ``(npix,)`` with a lane kernel."""
+    return func(block, np.arange(len(block), dtype=np.int64), 0, len(acc), False, acc)
 
 
 def test_parse_signature():
@@ -47,45 +56,45 @@ def test_compiled_for_contiguous_arrays():
 @pytest.mark.skipif(aot.cache_dir() is None, reason="ahead-of-time kernels turned off")
 def test_strided_arrays_use_a_build_for_any_layout(monkeypatch, tmp_path):
     monkeypatch.setenv(aot.CACHE_ENV, str(tmp_path))
-    kernel = aot.AotKernel("scanstack.stats._kernels", "max_into", _compiled._FOLD)
+    kernel = _lane_kernel("max_lanes")
     func = kernel.get(np.int16, np.int16)
     assert isinstance(func, aot._Checked)
     block = (np.arange(24).reshape(4, 6) * (-1) ** np.arange(6)).astype(np.int16)
     acc = np.full(6, -100, np.int16)
-    func(block, acc)  # contiguous: the build for C layout only
+    _fold(func, block, acc)  # contiguous: the build for C layout only
     assert len(list(tmp_path.glob("*.so"))) == 1
     np.testing.assert_array_equal(acc, block.max(axis=0))
     view = block[::2, ::2]  # strided rows and columns: read through the strides, not as C
     acc = np.full(3, -100, np.int16)
-    func(view, acc)
+    _fold(func, view, acc)
     assert len(list(tmp_path.glob("*.so"))) == 2
     np.testing.assert_array_equal(acc, view.max(axis=0))
 
 
 @pytest.mark.skipif(aot.cache_dir() is None, reason="ahead-of-time kernels turned off")
 def test_compiled_kernel_checks_its_arguments():
-    kernel = _compiled._max_into.get(np.uint16, np.uint16)
+    kernel = lane_folds.K._lanes["max_lanes"].get(np.uint16, np.uint16)  # the library's own
     assert isinstance(kernel, aot._Checked)  # not numba's JIT: the cache is usable here
     block = np.array([[1, 7, 3], [4, 2, 9]], np.uint16)
     acc = np.zeros(3, np.uint16)
-    kernel(block, acc)
+    _fold(kernel, block, acc)
     np.testing.assert_array_equal(acc, [4, 7, 9])
     # a wrong dtype, byte order or rank would be read as garbage by the compiled code
     for bad in (block.astype(np.int32), block.astype(">u2"), block[0], list(block)):
         with pytest.raises(TypeError, match="argument 0"):
-            kernel(bad, acc)
-    with pytest.raises(TypeError, match="takes 2 arguments, 3 given"):
-        kernel(block, acc, acc)
+            _fold(kernel, bad, acc)
+    with pytest.raises(TypeError, match="takes 6 arguments, 7 given"):
+        kernel(block, np.arange(2), 0, 3, False, acc, acc)
 
 
 def test_turned_off_runs_numba_jit(monkeypatch):
     monkeypatch.setenv(aot.CACHE_ENV, "off")
     assert aot.cache_dir() is None
-    kernel = aot.AotKernel("scanstack.stats._kernels", "add_into", _compiled._FOLD)
+    kernel = _lane_kernel("add_lanes")
     func = kernel.get(np.uint8, np.uint32)
     assert not isinstance(func, aot._Checked)  # numba's dispatcher
     acc = np.zeros(4, np.uint32)
-    func(np.full((3, 4), 200, np.uint8), acc)
+    _fold(func, np.full((3, 4), 200, np.uint8), acc)
     np.testing.assert_array_equal(acc, 600)
 
 
@@ -93,21 +102,21 @@ def test_unusable_cache_warns_once_and_falls_back(monkeypatch, tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     monkeypatch.setenv(aot.CACHE_ENV, str(blocker / "kernels"))
-    kernel = aot.AotKernel("scanstack.stats._kernels", "min_into", _compiled._FOLD)
+    kernel = _lane_kernel("min_lanes")
     with pytest.warns(
-        RuntimeWarning, match="could not compile or load the kernel .*min_into.*cannot be written"
+        RuntimeWarning, match="could not compile or load the kernel .*min_lanes.*cannot be written"
     ):
         func = kernel.get(np.float32, np.float32)
     acc = np.full(3, np.inf, np.float32)
-    func(np.array([[1, np.nan, 3], [0, 5, 4]], np.float32), acc)
+    _fold(func, np.array([[1, np.nan, 3], [0, 5, 4]], np.float32), acc)
     np.testing.assert_array_equal(acc, [0, np.nan, 3])
     assert kernel.get(np.float32, np.float32) is func  # decided once per process
 
 
 def test_failure_marker_skips_the_build(monkeypatch, tmp_path):
     monkeypatch.setenv(aot.CACHE_ENV, str(tmp_path))
-    kernel = aot.AotKernel("scanstack.stats._kernels", "add_into", _compiled._FOLD)
-    sig = aot._contiguous(_compiled._FOLD.format("int16", "int32"))  # the build get() makes
+    kernel = _lane_kernel("add_lanes")
+    sig = aot._contiguous(lane_folds._LANES.format("int16", "int32"))  # the build get() makes
     (tmp_path / (kernel.module_name(sig) + ".failed")).write_text("no compiler\n")
     func = kernel.get(np.int16, np.int32)  # no warning, no build: straight to the JIT
     assert not isinstance(func, aot._Checked)
@@ -115,13 +124,13 @@ def test_failure_marker_skips_the_build(monkeypatch, tmp_path):
 
 
 def test_module_name_follows_the_source_and_signature():
-    kernel = aot.AotKernel("scanstack.stats._kernels", "add_into", _compiled._FOLD)
-    a = kernel.module_name(_compiled._FOLD.format("uint8", "uint32"))
-    b = kernel.module_name(_compiled._FOLD.format("int8", "int32"))
-    other = aot.AotKernel("scanstack.stats._kernels", "max_into", _compiled._FOLD)
+    kernel = _lane_kernel("add_lanes")
+    a = kernel.module_name(lane_folds._LANES.format("uint8", "uint32"))
+    b = kernel.module_name(lane_folds._LANES.format("int8", "int32"))
+    other = _lane_kernel("max_lanes")
     assert a != b
-    assert a != other.module_name(_compiled._FOLD.format("uint8", "uint32"))
-    assert a == kernel.module_name(_compiled._FOLD.format("uint8", "uint32"))
+    assert a != other.module_name(lane_folds._LANES.format("uint8", "uint32"))
+    assert a == kernel.module_name(lane_folds._LANES.format("uint8", "uint32"))
 
 
 # -- a non-editable install, made read-only -------------------------------------------------------
@@ -223,17 +232,17 @@ def test_non_editable_read_only_install(tmp_path):
 
 def test_damaged_module_falls_back_and_is_not_retried(monkeypatch, tmp_path):
     monkeypatch.setenv(aot.CACHE_ENV, str(tmp_path))
-    kernel = aot.AotKernel("scanstack.stats._kernels", "max_into", _compiled._FOLD)
+    kernel = _lane_kernel("max_lanes")
     from importlib.machinery import EXTENSION_SUFFIXES
 
-    name = kernel.module_name(aot._contiguous(_compiled._FOLD.format("int8", "int8")))
+    name = kernel.module_name(aot._contiguous(lane_folds._LANES.format("int8", "int8")))
     (tmp_path / (name + EXTENSION_SUFFIXES[0])).write_bytes(b"not a shared library")
     with pytest.warns(RuntimeWarning, match="delete it to try again"):
         func = kernel.get(np.int8, np.int8)
     acc = np.full(2, -128, np.int8)
-    func(np.array([[3, -5], [1, 7]], np.int8), acc)
+    _fold(func, np.array([[3, -5], [1, 7]], np.int8), acc)
     np.testing.assert_array_equal(acc, [3, 7])
-    assert (tmp_path / (name + ".failed")).read_text().startswith("scanstack.stats._kernels")
+    assert (tmp_path / (name + ".failed")).read_text().startswith("scanstack.core.lane_kernels")
 
 
 def test_missing_build_tools_warn_once_per_process(monkeypatch, tmp_path):
@@ -241,10 +250,7 @@ def test_missing_build_tools_warn_once_per_process(monkeypatch, tmp_path):
     monkeypatch.setattr(aot, "_missing_tool_warned", False)
     # numba.pycc cannot be imported (as without setuptools): every kernel falls back to the JIT
     monkeypatch.setitem(sys.modules, "numba.pycc", None)
-    kernels = [
-        aot.AotKernel("scanstack.stats._kernels", name, _compiled._FOLD)
-        for name in ("add_into", "max_into")
-    ]
+    kernels = [_lane_kernel(name) for name in ("add_lanes", "max_lanes")]
     with pytest.warns(RuntimeWarning, match="needs setuptools and a C compiler") as caught:
         funcs = [k.get(np.uint16, np.uint16) for k in kernels]
     assert len([w for w in caught if "numba.pycc" in str(w.message)]) == 1

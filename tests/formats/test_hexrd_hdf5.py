@@ -370,3 +370,20 @@ def test_partly_written_dataset_reads_fill_values(tmp_path):
     s = scanstack.open(tmp_path / "p.h5", "hdf5", path="g")
     assert s.reader._filters is None  # unwritten chunks: left to HDF5
     np.testing.assert_array_equal(s[:, 0, 0], [7, 1, 7])
+
+
+@pytest.mark.parametrize("extra", [-2, 2, 24 * 9 * 2])
+def test_chunk_of_the_wrong_size_is_a_format_error(tmp_path, extra):
+    # shuffle only (no deflate to check the length): a stored chunk whose byte count is not the
+    # chunk's is corrupt, in the whole-rows read (decoded into place) as in a region read
+    data = frames(n=3, rows=12, cols=9, dtype=np.uint16)
+    with h5py.File(tmp_path / "w.h5", "w") as f:
+        ds = f.create_dataset("g/images", data=data, chunks=(1, 12, 9), shuffle=True)
+        ds.id.write_direct_chunk((1, 0, 0), bytes(data[1].nbytes + extra))
+    s = scanstack.open(tmp_path / "w.h5", "hdf5", path="g")
+    assert s.reader._filters is not None  # decoded by scanstack, not HDF5
+    np.testing.assert_array_equal(s[0], data[0])
+    for read in (lambda: s[:], lambda: s.get_region(1, ((2, 5), (1, 4)))):
+        with pytest.raises(FormatError, match=r"w\.h5.*frames 1:2|w\.h5.*frames 0:3") as caught:
+            read()
+        assert f"{data[1].nbytes + extra} bytes" in str(caught.value)

@@ -30,8 +30,7 @@ stride and LLVM does not vectorise the loops: the kernels ran 3-5x slower per by
 (optimisation level, target CPU and features, boundscheck and the nogil patch were the same).
 Measured (one thread, load average 8 on 2 cores, best of 5): ``max_lanes`` u16 64x1 Mpixel
 79.6 ms for any layout -> 14.6 ms contiguous, JIT 15.5 ms; ``sum_lanes`` u16->u64 71.1 -> 28.8 ms,
-JIT 22.6 ms (byte-swapped: 74.3 -> 27.0 ms, JIT 34.9 ms); stats ``max_into`` u16 64x512 kpixel
-55.6 -> 10.5 ms, JIT 8.7 ms; ``add_into`` 21.2 -> 15.3 ms, JIT 20.5 ms.
+JIT 22.6 ms (byte-swapped: 74.3 -> 27.0 ms, JIT 34.9 ms).
 
 The compiled functions release the GIL like ``@njit(nogil=True)``. They do not check their
 arguments (a wrong dtype would crash the process), so :class:`AotKernel` checks every array's

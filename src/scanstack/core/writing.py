@@ -130,6 +130,22 @@ def copy_to(
     (dask.distributed) the blocks are read by the cluster's workers and stored here.
     """
     res = resolve(client=client, progress=progress, memory_budget=memory_budget)
+    copy_blocks(stack, target, res, frames_per_block, label, flat, transform, reserve)
+
+
+def copy_blocks(
+    stack: Stack,
+    target,
+    res: Resources,
+    frames_per_block: int | None = None,
+    label: str = "write",
+    flat: bool = False,
+    transform=None,
+    reserve: int = 0,
+) -> None:
+    """:func:`copy_to` for a caller that has resolved its keywords into ``res`` already
+    (``res.client``, ``res.progress`` and ``res.memory_budget`` are used)."""
+    client = res.client
     fpb = frames_per_block or copy_frames_per_block(stack, res, reserve)
     nav = (stack.nframes,) if flat else stack.nav_shape
     keys = list(nav_blocks(nav, fpb))

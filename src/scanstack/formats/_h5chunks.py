@@ -3,7 +3,7 @@
 HDF5 runs its filters in the calling thread under h5py's lock, so a compressed dataset is
 written (and read) one chunk at a time. zlib, blosc and zstd release the GIL: here chunks are
 compressed in a thread pool (or on a dask.distributed cluster) and stored raw with
-``write_direct_chunk``; :func:`decode_chunk` undoes shuffle/deflate for readers that fetch raw
+``write_direct_chunk``; :func:`decode_chunk_into` undoes shuffle/deflate for readers that fetch raw
 chunks with ``read_direct_chunk``. The bytes are exactly what HDF5's filters store.
 
 Shared by the hexrd ``hdf5`` writer/reader and the interchange writers (nexus, usid, nsid).
@@ -22,8 +22,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from ..core.atomic import checkpoint
-from ..core.progress import Progress, ProgressArg
-from ..core.resources import resolve
+from ..core.progress import Progress
+from ..core.resources import Resources
 from ..core.stack import Stack
 from ..core.writing import read_nav_block, tasks_in_flight
 
@@ -76,12 +76,18 @@ def unshuffle_into(data, itemsize: int, first: int, dest: np.ndarray) -> None:
 def decode_chunk_into(
     raw: bytes, mask: int, filters: list[int], nbytes: int, first: int, dest: np.ndarray
 ) -> None:
-    """:func:`decode_chunk` of a chunk of ``nbytes`` bytes, writing its elements
-    ``first : first + dest.size`` straight into ``dest`` (C-contiguous): the last filter's
-    output lands in place, not in a temporary. Inflates at most ``nbytes`` (:func:`inflate_chunk`)."""
+    """Undo HDF5's shuffle/deflate ``filters`` (skipping those flagged in ``mask``) on one raw
+    chunk of ``nbytes`` bytes, writing its elements ``first : first + dest.size`` straight into
+    ``dest`` (C-contiguous): the last filter's output lands in place, not in a temporary.
+
+    Inflates at most ``nbytes`` (:func:`inflate_chunk`); a chunk that does not decode to exactly
+    ``nbytes`` bytes is a ``ValueError`` (corrupt).
+    """
     data = raw
     itemsize = dest.dtype.itemsize
     active = [k for k in range(len(filters)) if not mask & (1 << k)]
+    if FILTER_DEFLATE not in (filters[k] for k in active) and len(raw) != nbytes:
+        raise ValueError(f"a chunk of {len(raw)} bytes, the chunk holds {nbytes}")
     for k in reversed(active):
         if filters[k] == FILTER_DEFLATE:
             data = inflate_chunk(data, nbytes)
@@ -106,22 +112,6 @@ def filter_chunk(chunk: np.ndarray, level: int | None, shuffle: bool = True) -> 
     raw = np.ascontiguousarray(chunk)
     data = shuffle_bytes(raw) if shuffle and raw.dtype.itemsize > 1 else raw.tobytes()
     return data if level is None else zlib.compress(data, level)
-
-
-def decode_chunk(raw: bytes, mask: int, filters: list[int], shape, dtype) -> np.ndarray:
-    """Undo HDF5's shuffle/deflate ``filters`` on one raw chunk (skipping those flagged in
-    ``mask``) as an array of ``shape``."""
-    data = raw
-    itemsize = np.dtype(dtype).itemsize
-    nbytes = math.prod(shape) * itemsize
-    for k in reversed(range(len(filters))):
-        if mask & (1 << k):
-            continue
-        if filters[k] == FILTER_DEFLATE:
-            data = inflate_chunk(data, nbytes)
-        elif itemsize > 1:
-            data = unshuffle(data, itemsize)
-    return np.frombuffer(data, dtype).reshape(shape)
 
 
 def inflate_chunk(raw: bytes, nbytes: int) -> bytes:
@@ -185,23 +175,21 @@ def write_encoded(
     stack: Stack,
     dset,
     encoder: Encoder,
-    progress: ProgressArg = None,
+    res: Resources,
     label: str = "write",
     flat: bool = False,
-    workers: int = 1,
-    client=None,
-    memory_budget: int | None = None,
 ) -> None:
-    """Fill the chunked ``dset`` from ``stack``, chunks compressed by ``encoder`` in ``workers``
-    threads (or as tasks on ``client``'s dask.distributed cluster, whose workers re-open the
-    source) and stored with ``write_direct_chunk``, at most ``2 × workers`` tasks in flight.
+    """Fill the chunked ``dset`` from ``stack``, chunks compressed by ``encoder`` in
+    ``res.workers`` threads (or as tasks on ``res.client``'s dask.distributed cluster, whose
+    workers re-open the source) and stored with ``write_direct_chunk``, at most
+    ``2 × res.workers`` tasks in flight.
 
     ``dset`` has shape ``stack.shape``, or with ``flat`` ``(nframes, ...)`` whose trailing shape
     holds one frame (e.g. ``(nframes, rows, cols)`` or ``(nframes, rows * cols)``). One task reads
     the frames under one chunk of the navigation dimensions and encodes every chunk they fill;
     ``encoder(chunk) -> bytes`` must give what the dataset's filters store. Fewer tasks are in
-    flight when their chunks would not fit ``memory_budget`` (default ``config.memory_budget``;
-    :func:`scanstack.core.writing.tasks_in_flight`).
+    flight when their chunks would not fit ``res.memory_budget``
+    (:func:`scanstack.core.writing.tasks_in_flight`).
     """
     nav_ndim = 1 if flat else len(stack.nav_shape)
     chunks, shape = tuple(dset.chunks), tuple(dset.shape)
@@ -219,10 +207,10 @@ def write_encoded(
         dtype=np.dtype(dset.dtype),
         encoder=encoder,
     )
-    res = resolve(client=client, progress=progress, memory_budget=memory_budget)
+    client, workers = res.client, res.workers
     task_bytes = math.prod(chunks[:nav_ndim]) * stack.frame_nbytes
-    window = tasks_in_flight(task_bytes, res, 2 * max(workers, 1))
-    workers = max(1, min(workers, window))
+    window = tasks_in_flight(task_bytes, res, 2 * workers)
+    workers = min(workers, window)
     with (
         Progress(stack.nframes, res.progress, label, "frames") as bar,
         ThreadPoolExecutor(workers if client is None else 1) as pool,

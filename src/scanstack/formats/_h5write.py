@@ -94,17 +94,7 @@ def write_h5_file(
     path = Path(path)
     with new_h5(stack, path, overwrite) as f:
         data = layout(H5Target(f, path, comp, target))
-        write_blocks(
-            stack,
-            data,
-            compression,
-            res.progress,
-            f"{fmt} {path.name}",
-            flat=flat,
-            threads=res.threads,
-            client=res.client,
-            memory_budget=res.memory_budget,
-        )
+        write_blocks(stack, data, compression, res, f"{fmt} {path.name}", flat=flat)
     return path
 
 
@@ -148,49 +138,32 @@ def write_blocks(
     stack: Stack,
     dset,
     compression: str | None,
-    progress=None,
+    res: Resources,
     label: str = "write",
     flat: bool = False,
-    threads: int | None = None,
-    client=None,
-    memory_budget: int | None = None,
 ) -> None:
     """Fill ``dset`` (shape ``stack.shape``, or ``(nframes, prod(signal))`` with ``flat``) block-wise.
 
     Chunks of whole frames with a Python encoder for the filter are read and compressed in
-    ``threads`` threads (or as tasks on ``client``'s dask.distributed cluster, whose workers
-    re-open the source) and written raw (:func:`scanstack.formats._h5chunks.write_encoded`);
-    otherwise :func:`scanstack.core.writing.copy_to` does a block-wise copy through h5py. Either
-    way the blocks and chunks held at once fit ``memory_budget``.
+    ``res.threads`` threads (or as tasks on ``res.client``'s dask.distributed cluster, whose
+    workers re-open the source) and written raw (:func:`scanstack.formats._h5chunks.write_encoded`);
+    otherwise :func:`scanstack.core.writing.copy_blocks` does a block-wise copy through h5py. Either
+    way the blocks and chunks held at once fit ``res.memory_budget``.
     """
-    from ..core.resources import resolve
-    from ..core.writing import copy_to
+    from ..core.writing import copy_blocks
     from ._h5chunks import write_encoded
 
-    res = resolve(client=client, threads=threads, progress=progress, memory_budget=memory_budget)
     nav_ndim = 1 if flat else len(stack.nav_shape)
     encoder = h5_encoder(compression)
     chunks, shape = dset.chunks, dset.shape
-    workers = res.workers
     whole_frames = chunks is not None and tuple(chunks[nav_ndim:]) == tuple(shape[nav_ndim:])
     if (
         encoder is None
         or not whole_frames
         or stack.nframes == 0
-        or (workers < 2 and client is None)
+        or (res.client is None and res.threads < 2)  # one thread: h5py's filters do as well
     ):
         reshape = (lambda b: b.reshape(len(b), -1)) if flat else None
-        copy_to(
-            stack,
-            dset,
-            progress=res.progress,
-            label=label,
-            flat=flat,
-            transform=reshape,
-            client=client,
-            memory_budget=res.memory_budget,
-        )
+        copy_blocks(stack, dset, res, label=label, flat=flat, transform=reshape)
         return
-    write_encoded(
-        stack, dset, encoder, res.progress, label, flat, workers, client, res.memory_budget
-    )
+    write_encoded(stack, dset, encoder, res, label, flat)

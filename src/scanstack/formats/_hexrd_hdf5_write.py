@@ -13,7 +13,7 @@ import numpy as np
 from ..core.errors import WriteError
 from ..core.metadata import to_jsonable
 from ..core.resources import resolve
-from ..core.writing import copy_to
+from ..core.writing import copy_blocks
 from ._h5chunks import filter_chunk, write_encoded
 from ._h5write import new_h5
 from ._hexrd import OptionError
@@ -148,27 +148,9 @@ def write_hdf5(
             # HDF5 would run shuffle/deflate in this one thread: compress chunks in threads
             level = int(gzip) if gzip else None
             encoder = functools.partial(filter_chunk, level=level, shuffle=bool(ds.shuffle))
-            write_encoded(
-                stack,
-                ds,
-                encoder,
-                res.progress,
-                "hdf5",
-                flat=True,
-                workers=res.workers,
-                client=client,
-                memory_budget=res.memory_budget,
-            )
+            write_encoded(stack, ds, encoder, res, "hdf5", flat=True)
         else:
-            copy_to(
-                stack,
-                ds,
-                progress=res.progress,
-                label="hdf5",
-                flat=True,
-                client=client,
-                memory_budget=res.memory_budget,
-            )
+            copy_blocks(stack, ds, res, label="hdf5", flat=True)
 
     if isinstance(target, h5py.Group):
         fill(target)

@@ -29,12 +29,7 @@ from ..core.errors import FormatError
 from ..core.readahead import each_run
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
-from ._h5chunks import (
-    FILTER_DEFLATE,
-    FILTER_SHUFFLE,
-    decode_chunk,
-    decode_chunk_into,
-)
+from ._h5chunks import FILTER_DEFLATE, FILTER_SHUFFLE, decode_chunk_into
 from ._h5map import memmap_dataset
 from ._hexrd import DatasetShapeError, H5Source, LazyPool, probe_h5
 from ._hexrd_hdf5_write import (
@@ -224,11 +219,11 @@ class HDF5Reader(Reader):
             mask, raw = ds.id.read_direct_chunk((i, a, 0))
             lo, hi = max(a, r0), min(a + cr, r1, rows)
             dest = out[i - start, lo - r0 : hi - r0]
-            if c0 == 0 and c1 == cols and dest.flags.c_contiguous:  # whole rows: into place
-                decode_chunk_into(raw, mask, self._filters, nbytes, (lo - a) * cols, dest)
-            else:
-                chunk = decode_chunk(raw, mask, self._filters, (cr, cols), self.dtype)
-                dest[...] = chunk[lo - a : hi - a, c0:c1]
+            whole = c0 == 0 and c1 == cols and dest.flags.c_contiguous  # whole rows: into place
+            rows_read = dest if whole else np.empty((hi - lo, cols), self.dtype)
+            decode_chunk_into(raw, mask, self._filters, nbytes, (lo - a) * cols, rows_read)
+            if not whole:
+                dest[...] = rows_read[:, c0:c1]
 
         jobs = [(i, a) for i in range(start, stop) for a in starts]
 

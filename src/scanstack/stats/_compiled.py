@@ -3,8 +3,8 @@
 The kernels' source is :mod:`._kernels` (numba); they are compiled ahead of time per dtype and
 loaded from the user's cache by :class:`scanstack.core.aot.AotKernel`, so that a process running
 ``scanstack stats`` never starts numba's compiler once the cache holds its kernel. This module
-also holds what the callers need to know about the kernels (plain numpy): the rank plan of a
-quantile, the pixels per chunk, and which dtypes the fold kernels take.
+also holds what the callers need to know about the kernel (plain numpy): the rank plan of a
+quantile and the pixels per chunk.
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ _quantile_tile = AotKernel(
     "float32[:, :])",
     _DEPENDS,
 )
-_FOLD = "void({0}[:, :], {1}[:])"
-_max_into = AotKernel(_SOURCE, "max_into", _FOLD, _DEPENDS)
-_min_into = AotKernel(_SOURCE, "min_into", _FOLD, _DEPENDS)
-_add_into = AotKernel(_SOURCE, "add_into", _FOLD, _DEPENDS)
 
 
 def rank_plan(nframes: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -53,27 +49,6 @@ def rank_plan(nframes: int, q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
 
 def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, width, out) -> None:
     """Quantiles over axis 0 of ``tile`` ``(nframes, npixels)`` into ``out`` ``(nq, npixels)``
-    float32, ``width`` pixels at a time (see :func:`._kernels.quantile_tile`); ``tile`` in a
-    dtype :func:`foldable` takes or uint8/16/32, int8/16/32."""
+    float32, ``width`` pixels at a time (see :func:`._kernels.quantile_tile`); ``tile`` in native
+    byte order, integers or float32/64."""
     _quantile_tile.get(tile.dtype)(tile, ranks, lo, hi, gamma, median, passes, maxval, width, out)
-
-
-def foldable(dtype: np.dtype) -> bool:
-    """Whether the fold kernels take this dtype (native integers and float32/64)."""
-    dtype = np.dtype(dtype)
-    return dtype.isnative and (dtype.kind in "iu" or (dtype.kind == "f" and dtype.itemsize >= 4))
-
-
-def max_into(block: np.ndarray, acc: np.ndarray) -> None:
-    """``acc = max(acc, block[i])`` for every frame of ``block`` ``(n, npix)`` (NaN wins)."""
-    _max_into.get(block.dtype, acc.dtype)(block, acc)
-
-
-def min_into(block: np.ndarray, acc: np.ndarray) -> None:
-    """``acc = min(acc, block[i])`` for every frame of ``block`` ``(n, npix)`` (NaN wins)."""
-    _min_into.get(block.dtype, acc.dtype)(block, acc)
-
-
-def add_into(block: np.ndarray, acc: np.ndarray) -> None:
-    """``acc += block[i]`` for every frame of ``block`` ``(n, npix)``, in ``acc``'s dtype."""
-    _add_into.get(block.dtype, acc.dtype)(block, acc)

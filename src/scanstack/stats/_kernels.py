@@ -189,35 +189,3 @@ def quantile_tile(tile, ranks, lo, hi, gamma, median, passes, maxval, width, out
         if not passes:
             for k in range(m):
                 nan_mask[k] = False
-
-
-# -- folds of a block of frames into a one-frame accumulator (max, min, sum) --------------------
-# The frames are walked a run of pixels at a time, so the accumulator's run stays in L1 while the
-# frames stream past once; the inner loops run on 1-D slices, which LLVM vectorises.
-
-#: pixels per run: 2048 × 8 bytes (float64 accumulator) = 16 kB
-_FOLD_RUN = 2048
-
-
-def _fold_kernel(ufunc):
-    """A kernel ``kernel(block, acc)``: ``acc = ufunc(acc, block[i])`` for every frame of ``block``
-    ``(n, npix)``, in ``acc``'s dtype. ``ufunc`` is ``np.maximum``, ``np.minimum`` (NaN wins) or
-    ``np.add``; numba caches each variant apart (the closure's contents are part of the cache
-    key)."""
-
-    @njit(nogil=True, cache=True)
-    def kernel(block, acc):
-        n, npix = block.shape
-        for p0 in range(0, npix, _FOLD_RUN):
-            m = min(_FOLD_RUN, npix - p0)
-            a = acc[p0 : p0 + m]
-            for f in range(n):
-                ufunc(a, block[f, p0 : p0 + m], a)
-
-    return kernel
-
-
-max_into = _fold_kernel(np.maximum)
-min_into = _fold_kernel(np.minimum)
-#: ``acc += block[i]`` for every frame of ``block`` ``(n, npix)``, in ``acc``'s dtype
-add_into = _fold_kernel(np.add)

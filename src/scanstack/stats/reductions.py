@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from ..core.config import config
 from ..core.errors import check_fits
 from ..core.fold import fold_frames
 from ..core.lane_folds import ExtremeFold, SumFold, Together
 from ..core.progress import ProgressArg
-from ._common import as_stack, budget_and_threads, frame_count, per_pixel, reader_scratch
+from ..core.resources import resolve
+from ._common import as_stack, frame_count, per_pixel, reader_scratch
 
 
 def _float_sum(total: np.ndarray, divisor: int = 1) -> np.ndarray:
@@ -74,12 +74,12 @@ def _reduce_many(
     """Run the reductions ``labels`` of :data:`_REDUCTIONS` in one pass over the first frames."""
     stack = as_stack(obj)
     n = frame_count(stack, nframes)
-    budget, nthreads = budget_and_threads(memory_budget, threads)
+    res = resolve(threads=threads, memory_budget=memory_budget)
+    budget, nthreads = res.memory_budget, res.threads
     acc_bytes = builtins.sum(
         stack.dtype.itemsize if _REDUCTIONS[label][1] is None else _REDUCTIONS[label][1]
         for label in labels
     )
-    frame_bytes = builtins.max(stack.frame_nbytes, 1)
     npix = builtins.max(1, stack.frame_nbytes // builtins.max(stack.dtype.itemsize, 1))
     # one accumulator must fit; each thread has its own (and a block's partial results), so a
     # tight budget runs fewer threads rather than going over
@@ -91,9 +91,8 @@ def _reduce_many(
     # scratch while it reads (decoded chunks, sparse frames), plus up to three blocks (the one
     # being folded, the one read ahead, and the previous one until the loop lets go of it);
     # folded in place, only the accumulators
-    per_thread = budget // nthreads - 2 * npix * acc_bytes - reader_scratch(stack, budget, nthreads)
-    block_bytes = builtins.min(config.block_bytes, builtins.max(per_thread // 3, frame_bytes))
-    fpb = builtins.max(1, block_bytes // frame_bytes)
+    held = 2 * npix * acc_bytes + reader_scratch(stack, budget, nthreads)
+    fpb = res.frames_per_block(stack.frame_nbytes, 3, reserve=nthreads * held, concurrent=nthreads)
     result = fold_frames(
         stack,
         Together(_REDUCTIONS[label][0]() for label in labels),

@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core.errors import UnsupportedError
 from ..core.fold import fold_frames
+from ..core.lane_folds import ExtremeFold, SumFold, Together
 from ..core.lanes import Lanes
 from ..core.progress import ProgressArg
 from ..core.stack import Stack
@@ -95,44 +96,28 @@ def band_weights(energy: np.ndarray, bands: Sequence[Band]) -> tuple[np.ndarray,
 
 
 @dataclass
-class _Fold:
-    """Picklable fold: sum and max spectra plus band sums per frame, in one read of each block."""
+class _BandFold:
+    """Picklable fold: the band sums of every frame, ``[(first frame, (frames, bands)), ...]``
+    (any order; :func:`summarize` places them)."""
 
-    weights: np.ndarray | None  # (channels in span, bands)
-    span: slice | None
-    want_sum: bool = True
-    want_max: bool = True
+    weights: np.ndarray  # (channels in span, bands)
+    span: slice
 
     def fold(self, acc, lanes: Lanes, a: int, b: int):
-        block = lanes.frames_block()  # a view of the block (or of a memory map) when possible
-        if acc is None:
-            acc = {"sum": None, "max": None, "bands": []}
-        if self.want_sum:
-            s = block.sum(0, dtype=np.float64)
-            acc["sum"] = s if acc["sum"] is None else acc["sum"] + s
-        if self.want_max:
-            m = block.max(0) if len(block) else None
-            if m is not None:
-                acc["max"] = m if acc["max"] is None else np.maximum(acc["max"], m)
-        if self.weights is not None and self.weights.shape[0]:
+        acc = [] if acc is None else acc
+        if self.weights.shape[0]:
+            block = lanes.frames_block()  # a view of the block (or of a memory map) when possible
             part = block[:, self.span].astype(np.float32) @ self.weights
-            acc["bands"].append((a, part.astype(np.float64)))
-        elif self.weights is not None:
-            acc["bands"].append((a, np.zeros((b - a, self.weights.shape[1]))))
+            acc.append((a, part.astype(np.float64)))
+        else:
+            acc.append((a, np.zeros((b - a, self.weights.shape[1]))))
         return acc
 
     def to_frames(self, acc, layout: Lanes):
-        return acc  # spectra and per-frame values come out of frames_block in frame order
+        return acc  # values per frame, not per lane
 
     def combine(self, x, y):
-        return _combine(x, y)
-
-
-def _combine(x, y):
-    out = {"bands": x["bands"] + y["bands"]}
-    for key, op in (("sum", np.add), ("max", np.maximum)):
-        out[key] = x[key] if y[key] is None else y[key] if x[key] is None else op(x[key], y[key])
-    return out
+        return x + y
 
 
 @dataclass
@@ -178,10 +163,18 @@ def summarize(
         if not sum_spectrum and not max_spectrum and span.stop > span.start:
             region = (span,)  # read only the channels the bands need
             span = slice(0, span.stop - span.start)
-    fold = _Fold(weights, span, sum_spectrum, max_spectrum)
+    # the spectra are the pixel-wise folds the statistics use (sum: float64, max: the frames'
+    # dtype), read in the same pass as the band sums
+    folds = {}
+    if sum_spectrum:
+        folds["sum"] = SumFold(ints_exact=False)
+    if max_spectrum:
+        folds["max"] = ExtremeFold("max")
+    if weights is not None:
+        folds["bands"] = _BandFold(weights, span)
     acc = fold_frames(
         stack,
-        fold,
+        Together(folds.values()),
         region=region,
         client=client,
         threads=threads,
@@ -189,17 +182,19 @@ def summarize(
         memory_budget=memory_budget,
         label="xrf",
     )
+    got = dict(zip(folds, acc, strict=True)) if acc is not None else {}  # None: no frames
     maps: dict[str, np.ndarray] = {}
     if band_list:
         flat = np.zeros((stack.nframes, len(band_list)))
-        for a, part in (acc or {}).get("bands", []):
+        for a, part in got.get("bands", []):
             flat[a : a + len(part)] = part
         for i, (name, _, _) in enumerate(band_list):
             maps[name] = flat[:, i].reshape(stack.nav_shape)
+    total = got.get("sum")
     return XRFSummary(
         energy=energy,
-        sum_spectrum=(acc or {}).get("sum") if sum_spectrum else None,
-        max_spectrum=(acc or {}).get("max") if max_spectrum else None,
+        sum_spectrum=None if total is None else total.astype(np.float64, copy=False),
+        max_spectrum=got.get("max"),
         bands=band_list,
         maps=maps,
     )
