@@ -212,3 +212,21 @@ def test_cli_no_record_is_for_streams(tmp_path, capsys):
     args = ["live", str(path), "--bf", "r=3", "-o", str(tmp_path / "p.png"), "--no-record"]
     assert main(args) == 2
     assert "--no-record is for stream sources" in capsys.readouterr().err
+
+
+def test_the_ring_goes_with_its_stack(tmp_path, simulate):
+    """No reference cycle keeps a finished stream's memory until a garbage collection."""
+    import gc
+    import weakref
+
+    path = make_mib(tmp_path / "scan.mib", 12, "1x1", False)
+    sim = simulate(path, frames=N)
+    gc.disable()
+    try:
+        with _open(sim, path) as s:
+            stem.sum_pattern(s, progress=False)
+        ring = weakref.ref(s.ring)
+        del s
+        assert ring() is None
+    finally:
+        gc.enable()

@@ -212,12 +212,13 @@ class MerlinReceiver:
             self.ring.slot(0)[:] = first
         else:
             self._out.write(first)
-        self.stack.publish(1)
+        stack = self.stack  # the thread drops self.stack when it ends, maybe before we return
+        stack.publish(1)
         self._thread = threading.Thread(
             target=self._run, args=(geometry,), name="scanstack-merlin-receiver", daemon=True
         )
         self._thread.start()
-        return self.stack
+        return stack
 
     def _open_spill(self, hdr_bytes: bytes, nbytes: int) -> None:
         """Write the ``.hdr`` as received and open the spill ``.mib``, reserving ``nbytes``."""
@@ -347,6 +348,9 @@ class MerlinReceiver:
             if error is None and i < total:
                 error = LiveError(f"{self.where}: stopped after {i} of {total} frames")
             stack.finish(error)
+            # the stack holds this receiver (its stop): no cycle back, so the frames' memory (a
+            # ring of 256 MiB by default) goes as soon as the stack does, not at a later GC
+            self.stack = None
 
     def stop(self, timeout: float | None = None) -> None:
         """End the receiver (closing the connection) and wait for its thread."""
