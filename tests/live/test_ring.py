@@ -172,6 +172,15 @@ def test_ring_size_follows_the_memory_budget(tmp_path, simulate):
     with scanstack.open(
         f"merlin://127.0.0.1:{sim.data_port}", spill=False, memory_budget=64 * stride
     ) as s:
+        assert s.ring.capacity == 12 and s.ring.nbytes == 12 * stride  # no more than the scan
+        s.wait()
+    sim = simulate(path, frames=N)
+    with scanstack.open(
+        f"merlin://127.0.0.1:{sim.data_port}",
+        nav_shape=(N,),
+        spill=False,
+        memory_budget=64 * stride,
+    ) as s:
         assert s.ring.capacity == 16 and s.ring.nbytes == 16 * stride
         s.wait()
 

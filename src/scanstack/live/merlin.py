@@ -184,7 +184,8 @@ class MerlinReceiver:
             nav_shape = self._nav_shape(hdr)
             first, geometry = self._read_first_frame(hdr)
             if self.spill is None:
-                capacity = max(2, self.ring_bytes // geometry.stride)
+                # no more slots than the scan has frames (a short scan never wraps)
+                capacity = max(2, min(math.prod(nav_shape), self.ring_bytes // geometry.stride))
                 self.ring = Ring(geometry, capacity, flip=self.flip, where=self.where)
             else:
                 self._open_spill(hdr_bytes, math.prod(nav_shape) * geometry.stride)
