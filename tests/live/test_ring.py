@@ -92,6 +92,15 @@ def test_a_frame_whose_slot_was_reused_is_never_read(tmp_path, simulate):
             s[N - RING - 1 : N]
         with pytest.raises(LiveError, match="a reader starting needs frame 0"):
             stem.sum_pattern(s, progress=False)
+
+
+def test_a_second_pass_over_a_ring_is_a_clear_error(tmp_path, simulate):
+    """A virtual BF whose disk is guessed from the sum pattern reads the frames twice."""
+    path = make_mib(tmp_path / "scan.mib", 12, "2x2", False)
+    sim = simulate(path, frames=N)
+    with _open(sim, path) as s:
+        with pytest.raises(LiveError, match=r"a second pass .* needs them recorded"):
+            stem.virtual_bright_field(s, progress=False)
         assert "ring of 5 frames, nothing recorded" in repr(s)
 
 

@@ -151,8 +151,9 @@ class Ring:
             raise LiveError(
                 f"{self.where}: {what} needs frame {first}, but nothing is recorded "
                 f"(spill=False) and the ring of {self.capacity} frames now holds frames "
-                f"{self._evicted} onwards; reductions started before the frames arrive see "
-                "every frame, or record with a spill"
+                f"{self._evicted} onwards; a reader started before the frames arrive sees each "
+                "frame once; a second pass (a median, a centre guessed from the sum pattern) "
+                "needs them recorded: open with a spill"
             )
 
 
