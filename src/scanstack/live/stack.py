@@ -10,10 +10,11 @@ need have been published, so every tool that reads blocks (statistics, virtual d
 Frames are decoded by the ``.mib`` format's own reader over a memory map of the part of the
 spill that is complete: the spill is an ordinary ``.mib`` (+ ``.hdr``), never a second copy of
 the decoders. With no spill (``ring=``, :mod:`.ring`) the same reader reads the frame records
-kept in a ring of memory. :class:`LiveStack` is a growing stack (:class:`scanstack.core.growing.Growing`,
-like a followed ``.mib``): ``frames_available()``, ``wait_for(i)`` and ``arrived()`` (the
-complete part as an ordinary stack), so every reduction folds the frames that have landed in
-place, batch by batch, while the rest arrives.
+kept in a ring of memory. :class:`LiveStack` is a growing stack
+(:class:`scanstack.core.growing.Growing`, like a followed ``.mib``): ``frames_available()``,
+``wait_for(i)``, ``arrived()`` (the complete part as an ordinary stack) and ``hold(start)``, so
+every reduction folds the frames that have landed in place, batch by batch, while the rest
+arrives.
 """
 
 from __future__ import annotations
