@@ -11,8 +11,8 @@ Examples::
 A ``.mib`` is followed (``follow=True``): frames are read as they land, a partial last frame is
 never read. A stream is recorded into a spill ``.mib`` (``-i spill=scan.mib``; default a new
 temporary folder, printed at the end); ``--no-record`` records nothing and holds the frames in
-a ring of memory instead (faster when the disk is the limit). The PNG is replaced atomically every ``--every-frames`` frames or ``--every-seconds``
-seconds, and written once more at the end.
+a ring of memory instead (faster when the disk is the limit). The PNG is replaced atomically
+every ``--every-frames`` frames or ``--every-seconds`` seconds, and written once more at the end.
 """
 
 from __future__ import annotations
