@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from scanstack.core import Stack
-from scanstack.core.blockwise import map_frames, partitions, reduce_frames
+from scanstack.core.blockwise import gather, map_frames, partitions, reduce_frames
 from scanstack.core.writing import copy_to, nav_blocks
 
 
@@ -52,6 +52,16 @@ def test_progress_callback(data):
         progress=lambda done, total: calls.append((done, total)),
     )
     assert calls[-1] == (63, 63)
+
+
+def test_gather_places_pieces_in_frame_order():
+    # pieces arrive in any order (threads, cluster tasks); each lands at its first frame
+    pieces = [(3, np.array([[7, 8], [9, 10]])), (0, np.array([[1, 2], [3, 4], [5, 6]]))]
+    out = gather(pieces, 5, (2,), np.int32)
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, np.arange(1, 11).reshape(5, 2))
+    empty = gather(None, 0, (3,))
+    assert empty.shape == (0, 3) and empty.dtype == np.float64
 
 
 def test_partitions_cover_range():

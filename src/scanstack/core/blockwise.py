@@ -185,6 +185,20 @@ def reduce_frames(
     )
 
 
+def gather(
+    pieces: list[tuple[int, np.ndarray]] | None, nframes: int, value_shape=(), dtype=np.float64
+) -> np.ndarray:
+    """Per-frame results collected as ``[(first frame, values (n, *value_shape)), ...]`` (any
+    order; None for no frames) placed into one array ``(nframes, *value_shape)`` of ``dtype``.
+
+    Frames no piece covers are 0 (every fold visits all frames, so none are left in practice).
+    """
+    out = np.zeros((nframes, *tuple(value_shape)), dtype=dtype)
+    for a, values in pieces or []:
+        out[a : a + len(values)] = values
+    return out
+
+
 class _MapFold:
     """Picklable fold that collects ``(start, func(block))`` pairs."""
 
@@ -232,7 +246,5 @@ def map_frames(
         memory_budget=memory_budget,
         label=label,
     )
-    out = np.empty((stack.nframes, *tuple(out_shape)), dtype=out_dtype)
-    for a, values in pieces or []:
-        out[a : a + len(values)] = values
+    out = gather(pieces, stack.nframes, out_shape, out_dtype)
     return out.reshape(tuple(stack.nav_shape) + tuple(out_shape))

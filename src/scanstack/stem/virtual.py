@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..core.blockwise import gather
 from ..core.errors import UnsupportedError
 from ..core.fold import fold_frames
 from ..core.lane_folds import ExtremeFold, SumFold
@@ -246,9 +247,7 @@ def virtual_images(
     nav = tuple(stack.nav_shape)
     fold = _DotFold(weights)
     pieces = _fold(stack, fold, "virtual images", fast, client, threads, progress, memory_budget)
-    out = np.empty((stack.nframes, k), np.float64)
-    for a, values in pieces or []:
-        out[a : a + len(values)] = values
+    out = gather(pieces, stack.nframes, (k,))
     return np.moveaxis(out.reshape(*nav, k), -1, 0)
 
 

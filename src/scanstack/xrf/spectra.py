@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..core.blockwise import gather
 from ..core.errors import UnsupportedError
 from ..core.fold import fold_frames
 from ..core.lane_folds import ExtremeFold, SumFold, Together
@@ -185,9 +186,7 @@ def summarize(
     got = dict(zip(folds, acc, strict=True)) if acc is not None else {}  # None: no frames
     maps: dict[str, np.ndarray] = {}
     if band_list:
-        flat = np.zeros((stack.nframes, len(band_list)))
-        for a, part in got.get("bands", []):
-            flat[a : a + len(part)] = part
+        flat = gather(got.get("bands"), stack.nframes, (len(band_list),))
         for i, (name, _, _) in enumerate(band_list):
             maps[name] = flat[:, i].reshape(stack.nav_shape)
     total = got.get("sum")
