@@ -109,15 +109,22 @@ def test_memory_map_views_are_read_from_their_own_bytes(tmp_path, offset, first)
 
 
 def test_runs_cover_every_item_once():
-    from scanstack.core.readahead import each_run, runs
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scanstack.core.readahead import each_run, partitions
 
     for n in (0, 1, 2, 7, 64):
         for parts in (1, 2, 3, 100):
-            got = runs(n, parts)
+            got = partitions(n, parts)
             assert [i for a, b in got for i in range(a, b)] == list(range(n))
             assert len(got) <= max(1, parts) and all(b > a for a, b in got)
     seen = []
-    each_run(lambda a, b: seen.extend(range(a, b)), 50, 3)
+    each_run(lambda a, b: seen.extend(range(a, b)), partitions(50, 3))
     assert sorted(seen) == list(range(50))
     with pytest.raises(ZeroDivisionError):
-        each_run(lambda a, b: 1 / 0, 10, 2)
+        each_run(lambda a, b: 1 / 0, partitions(10, 2))
+    # results come back in part order, on threads started for the call or on a given pool
+    parts = partitions(10, 3)
+    assert each_run(lambda a, b: (a, b), parts) == parts
+    with ThreadPoolExecutor(2) as pool:
+        assert each_run(lambda a, b: (a, b), parts, pool) == parts

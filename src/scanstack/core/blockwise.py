@@ -17,29 +17,18 @@ import functools
 import math
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 
 from .progress import Progress, ProgressArg
+from .readahead import each_run, partitions
 from .reader import normalize_region, region_shape
 from .resources import Resources, reader_scratch, resolve
 from .stack import Stack
 
 Fold = Callable[[Any, np.ndarray, int, int], Any]
 Combine = Callable[[Any, Any], Any]
-
-
-def partitions(nframes: int, nparts: int, frames_per_block: int) -> list[tuple[int, int]]:
-    """Split ``range(nframes)`` into about ``nparts`` contiguous parts, cut on block boundaries."""
-    if nframes == 0:
-        return []
-    nblocks = math.ceil(nframes / frames_per_block)
-    nparts = max(1, min(nparts, nblocks))
-    edges = np.linspace(0, nblocks, nparts + 1).round().astype(int) * frames_per_block
-    edges = np.minimum(edges, nframes)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
 def _fold_partition(
@@ -123,22 +112,17 @@ def run_partitions(
     progress: ProgressArg = None,
     label: str = "",
 ) -> list[Any]:
-    """``run(a, b, tick)`` for each partition, one thread each; results in order.
-
-    ``tick(k)`` reports ``k`` more frames done to the progress bar (thread-safe).
+    """``run(a, b, tick)`` for each partition, one thread each (:func:`each_run`); results in
+    order. ``tick(k)`` reports ``k`` more frames done to the progress bar (thread-safe).
     """
     with Progress(total, progress, label, "frames") as bar:
-        if len(parts) <= 1:
-            return [run(a, b, bar.update) for a, b in parts]
         lock = threading.Lock()
 
         def tick(k: int) -> None:
             with lock:
                 bar.update(k)
 
-        with ThreadPoolExecutor(len(parts)) as pool:
-            futures = [pool.submit(run, a, b, tick) for a, b in parts]
-            return [f.result() for f in futures]
+        return each_run(lambda a, b: run(a, b, tick), parts)
 
 
 def reduce_frames(

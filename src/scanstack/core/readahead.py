@@ -1,12 +1,17 @@
 """Read the next block in the background while the caller works on the current one; map
-over a thread pool with a bounded number of results alive."""
+over a thread pool with a bounded number of results alive; run a function over contiguous parts
+of a range, one thread each (:func:`each_run`: the reductions' partitions, whole reads, chunk
+decoding)."""
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TypeVar
+
+import numpy as np
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -52,33 +57,32 @@ def bounded_map(
             fut.cancel()
 
 
-def runs(n: int, parts: int) -> list[tuple[int, int]]:
-    """``range(n)`` cut into at most ``parts`` contiguous ``(start, stop)`` runs of near-equal
-    length (none empty)."""
-    parts = max(1, min(int(parts), n))
-    per = -(-n // parts) if n else 0
-    return [(a, min(a + per, n)) for a in range(0, n, per)] if n else []
+def partitions(nframes: int, nparts: int, frames_per_block: int = 1) -> list[tuple[int, int]]:
+    """Split ``range(nframes)`` into about ``nparts`` contiguous parts, cut on block boundaries
+    (none empty, at most one per block of ``frames_per_block``)."""
+    if nframes == 0:
+        return []
+    nblocks = math.ceil(nframes / frames_per_block)
+    nparts = max(1, min(nparts, nblocks))
+    edges = np.linspace(0, nblocks, nparts + 1).round().astype(int) * frames_per_block
+    edges = np.minimum(edges, nframes)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True) if b > a]
 
 
 def each_run(
-    func: Callable[[int, int], None], n: int, threads: int, pool: Executor | None = None
-) -> None:
-    """``func(a, b)`` once for each of :func:`runs` ``(n, threads)``, one run per thread.
+    func: Callable[[int, int], V], parts: Sequence[tuple[int, int]], pool: Executor | None = None
+) -> list[V]:
+    """``func(a, b)`` for each ``(a, b)`` of ``parts``, one task per part; results in order.
 
     One task per thread, not one per item: on a loaded machine every hand-over between threads
     waits for a time slice, so many small tasks (a frame, a chunk) cost more than the work
-    they share; a single run is done in the calling thread. ``pool`` (a reader's own) is used
-    when given, else threads are started for this call. The first exception is raised.
+    they share; a single part is done in the calling thread. ``pool`` (a reader's own) is used
+    when given, else a thread is started per part for this call. The first exception (in part
+    order) is raised.
     """
-    parts = runs(n, threads)
     if len(parts) <= 1:
-        for a, b in parts:
-            func(a, b)
-        return
+        return [func(a, b) for a, b in parts]
     if pool is None:
         with ThreadPoolExecutor(len(parts)) as own:
-            for f in [own.submit(func, a, b) for a, b in parts]:
-                f.result()
-        return
-    for f in [pool.submit(func, a, b) for a, b in parts]:
-        f.result()
+            return [f.result() for f in [own.submit(func, a, b) for a, b in parts]]
+    return [f.result() for f in [pool.submit(func, a, b) for a, b in parts]]

@@ -10,7 +10,7 @@ import threading
 import numpy as np
 
 from .config import config
-from .readahead import each_run
+from .readahead import each_run, partitions
 
 
 def copy_in_threads(src: np.ndarray, out: np.ndarray, step: int, tick) -> None:
@@ -38,7 +38,7 @@ def copy_in_threads(src: np.ndarray, out: np.ndarray, step: int, tick) -> None:
                 tick(d - c)
 
     try:
-        each_run(run, len(out), min(config.threads(), -(-len(out) // step)))
+        each_run(run, partitions(len(out), config.threads(), step))
     finally:
         if fd is not None:
             os.close(fd)

@@ -20,6 +20,7 @@ import posixpath
 import re
 import threading
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import numpy as np
 
 from ..core.errors import FormatError, WriteError
 from ..core.h5safety import check_h5_inside, open_h5_inside
+from ..core.readahead import each_run, partitions
 from ..core.safety import resolve_inside
 from ..core.safeyaml import MAX_YAML_BYTES, load_yaml_text
 
@@ -288,6 +290,12 @@ class LazyPool:
         from ..core.config import config
 
         return max(1, int(self.workers or config.threads()))
+
+    def each_run(self, func: Callable[[int, int], None], n: int) -> None:
+        """``func(a, b)`` over ``range(n)`` cut into one contiguous run per thread of the pool
+        (:func:`~scanstack.core.readahead.each_run`); the pool starts only for two runs or more."""
+        parts = partitions(n, self.size())
+        each_run(func, parts, self.get() if len(parts) > 1 else None)
 
     def shutdown(self) -> None:
         with self._lock:

@@ -26,7 +26,6 @@ import zlib
 import numpy as np
 
 from ..core.errors import FormatError
-from ..core.readahead import each_run
 from ..core.reader import Reader, region_shape
 from ..core.registry import FormatSpec, Probe
 from ._h5chunks import FILTER_DEFLATE, FILTER_SHUFFLE, decode_chunk_into
@@ -231,8 +230,7 @@ class HDF5Reader(Reader):
             for job in jobs[j0:j1]:
                 decode_into(job)
 
-        threads = self._pool.size()
-        each_run(decode_run, len(jobs), threads, self._pool.get() if threads > 1 else None)
+        self._pool.each_run(decode_run, len(jobs))
 
     def read_overhead(self) -> int:
         if self._filters is None:

@@ -9,7 +9,6 @@ import numpy as np
 
 from ...core.errors import FormatError, check_fits
 from ...core.h5safety import H5_CHUNK_CACHE
-from ...core.readahead import each_run
 from ...core.reader import Reader, region_shape
 from ...core.resources import UNSET, renamed
 from ...core.safety import resolve_inside
@@ -321,8 +320,7 @@ class FrameCacheReader(Reader):
                     _scatter(out[i - start], *self.sparse_frame(i), region)
 
             # npz: one run of frames per thread (members inflate without the GIL)
-            threads = min(self._pool.size(), stop - start)
-            each_run(fill, stop - start, threads, self._pool.get() if threads > 1 else None)
+            self._pool.each_run(fill, stop - start)
             return
         for a, b in self._fch5_groups(start, stop):
             for k, frame in enumerate(self._fch5_frames(a, b)):
