@@ -76,3 +76,20 @@ def test_callback_gets_done_and_total():
             bar.update(2)
         bar.update(1)
     assert seen == [(2, 7), (4, 7), (6, 7), (7, 7)]
+
+
+def test_updates_from_threads_are_counted_once_each_in_order():
+    # the folds' partitions and the whole-read copies tick from their own threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    seen = []
+    with Progress(4000, lambda d, t: seen.append(d)) as bar:
+
+        def work(_):
+            for _ in range(1000):
+                bar.update(1)
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(work, range(4)))
+    assert bar.done == 4000
+    assert seen == list(range(1, 4001))  # every count reported once, never out of order

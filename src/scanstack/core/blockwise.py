@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import math
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -116,13 +115,7 @@ def run_partitions(
     order. ``tick(k)`` reports ``k`` more frames done to the progress bar (thread-safe).
     """
     with Progress(total, progress, label, "frames") as bar:
-        lock = threading.Lock()
-
-        def tick(k: int) -> None:
-            with lock:
-                bar.update(k)
-
-        return each_run(lambda a, b: run(a, b, tick), parts)
+        return each_run(lambda a, b: run(a, b, bar.update), parts)
 
 
 def reduce_frames(

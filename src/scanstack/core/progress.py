@@ -10,6 +10,7 @@ get no carriage-return spam. ``scanstack ... --quiet`` passes ``progress=False``
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -52,6 +53,7 @@ class Progress:
         # the bar is created on entry so that a Progress never entered draws nothing
         self._want_bar = progress is True
         self._bar: Any = None
+        self._lock = threading.Lock()  # threads folding or copying their runs report here
 
     def __enter__(self) -> Progress:
         if self._want_bar:
@@ -64,8 +66,10 @@ class Progress:
             self._bar = None
 
     def update(self, n: int = 1) -> None:
-        self.done += n
-        if self._callback is not None:
-            self._callback(self.done, self.total)
-        if self._bar is not None:
-            self._bar.update(n)
+        """``n`` more units done; thread-safe (the callback and the bar see one count at a time)."""
+        with self._lock:
+            self.done += n
+            if self._callback is not None:
+                self._callback(self.done, self.total)
+            if self._bar is not None:
+                self._bar.update(n)

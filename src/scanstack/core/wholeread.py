@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import threading
 
 import numpy as np
 
@@ -14,14 +13,14 @@ from .readahead import each_run, partitions
 
 
 def copy_in_threads(src: np.ndarray, out: np.ndarray, step: int, tick) -> None:
-    """``out[...] = src`` (any dtype/strides) in blocks of ``step`` frames, one run per thread.
+    """``out[...] = src`` (any dtype/strides) in blocks of ``step`` frames, one run per thread;
+    ``tick(k)`` after each block, called from those threads (``Progress.update`` is thread-safe).
 
     A memory map whose bytes are exactly ``out``'s (same dtype and byte order, C-contiguous) is
     read with ``os.preadv`` straight into ``out`` instead: the kernel copies from the page cache
     without mapping the source's pages (a copy through the map faults on every 4 KiB page of the
     source, which made it slower than h5py's own single ``read`` on a busy machine).
     """
-    lock = threading.Lock()
     step = max(step, 1)
     where = _file_range(src) if src.dtype == out.dtype and out.flags.c_contiguous else None
     fd = os.open(where[0], os.O_RDONLY) if where is not None else None
@@ -34,8 +33,7 @@ def copy_in_threads(src: np.ndarray, out: np.ndarray, step: int, tick) -> None:
                 np.copyto(out[c:d], src[c:d], casting="equiv")
             else:
                 _pread_into(fd, out[c:d], where[1] + c * frame_bytes)
-            with lock:
-                tick(d - c)
+            tick(d - c)
 
     try:
         each_run(run, partitions(len(out), config.threads(), step))
