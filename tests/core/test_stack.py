@@ -165,6 +165,22 @@ def test_region_reads_reach_the_reader():
     assert [c[:2] for c in reader.calls] == [(1, 4), (7, 9)]
 
 
+def test_a_crop_of_a_unit_step_view_reads_only_the_crop():
+    # isig[2:7] (step 1, explicit or not) is a plain region: a crop of it is composed into one
+    # region read, not the view's whole region read and then cut
+    from scanstack.core.stack import ReaderStack
+
+    data = np.arange(10 * 8 * 8, dtype=np.int32).reshape(10, 8, 8)
+    reader = CountingReader(data=data)
+    s = ReaderStack(reader)
+    for view in (s.isig[2:7], s.isig[2:7:1, ::1]):
+        np.testing.assert_array_equal(view[3, 1:3, 2:4], data[3, 3:5, 2:4])
+        assert reader.calls[-1] == (3, 4, (slice(3, 5), slice(2, 4)))
+    strided = s.isig[2:7, ::2]  # a step is applied after reading the view's region
+    np.testing.assert_array_equal(strided[3, 1:3, 1:3], data[3, 3:5, 2:6:2])
+    assert reader.calls[-1] == (3, 4, (slice(2, 7), slice(0, 8)))
+
+
 def test_iter_blocks_cover_everything(stack, data):
     seen = np.concatenate([b for _, _, b in stack.iter_blocks(frames_per_block=5)])
     np.testing.assert_array_equal(seen, data.reshape(12, 5, 6))

@@ -17,6 +17,16 @@ def is_integer(key: Any) -> bool:
     return isinstance(key, numbers.Integral) and not isinstance(key, (bool, np.bool_))
 
 
+def is_unit_step(key: Any) -> bool:
+    """A slice with step 1 (or none): a reader can read it as a region."""
+    return isinstance(key, slice) and key.step in (None, 1)
+
+
+def is_identity(key: Any) -> bool:
+    """A slice that keeps every item in order (``:``, ``::1``): indexing with it changes nothing."""
+    return is_unit_step(key) and key.start is None and key.stop is None
+
+
 def frame_number(value: Any) -> int:
     """``value`` as a frame number: any integer type; a float or a bool is a FrameIndexError."""
     if not is_integer(value):
@@ -28,8 +38,6 @@ def split_signal_key(keys: tuple, signal_shape: tuple[int, ...]) -> tuple[Region
     """Split keys over the signal dims into a readable region plus what to apply after reading."""
     if not keys:
         return None, ()
-    if len(keys) <= len(signal_shape) and all(
-        isinstance(k, slice) and k.step in (None, 1) for k in keys
-    ):
+    if len(keys) <= len(signal_shape) and all(is_unit_step(k) for k in keys):
         return normalize_region(keys, signal_shape), ()
     return None, tuple(keys)

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .indexing import is_identity
 from .reader import Region, compose_regions
 from .stack import ReaderStack, Stack, ViewStack
 
@@ -175,12 +176,6 @@ class Lanes:
         return self.frame_values(values).reshape(m, *self.frame_shape)
 
 
-def _is_identity(key) -> bool:
-    return (
-        isinstance(key, slice) and key.start is None and key.stop is None and key.step in (None, 1)
-    )
-
-
 def block_lanes(block: np.ndarray) -> Lanes:
     """A block ``(n, *frame_shape)`` read for a fold, as lanes in frame order."""
     data, swap = native_block(block)
@@ -196,7 +191,7 @@ def direct_source(stack: Stack) -> Lanes | None:
     region = None
     s = stack
     while isinstance(s, ViewStack):
-        if not all(_is_identity(p) for p in s.post):
+        if not all(is_identity(p) for p in s.post):
             return None
         frames = s.frame_map.reshape(-1)[frames]
         region = compose_regions(s.region, region)

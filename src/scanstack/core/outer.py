@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from .errors import FrameIndexError
+from .indexing import is_identity
 
 
 def _normalized(key: Any, ndim: int) -> tuple:
@@ -90,7 +91,7 @@ def read_outer(stack, key: Any) -> np.ndarray:
     data = stack._read_frames(frame_map.reshape(-1), normalize_region(region, stack.signal_shape))
     axis = 1
     for _, rel in pairs:
-        if not (isinstance(rel, slice) and rel == slice(None, None, None)):
+        if not is_identity(rel):
             data, axis = _apply(data, axis, rel)
         else:
             axis += 1

@@ -10,7 +10,7 @@ import numpy as np
 
 from .axes import Axis, default_axes
 from .errors import FrameIndexError
-from .indexing import is_integer
+from .indexing import is_identity, is_integer
 from .metadata import select_per_frame_metadata
 from .reader import Region, compose_regions, normalize_region, region_shape
 from .stack import Stack
@@ -150,7 +150,7 @@ class SigIndexer:
             else:
                 raise FrameIndexError("isig takes integers and slices")
         post_t = tuple(post)
-        if all(isinstance(p, slice) and p == slice(None, None, None) for p in post_t):
+        if all(is_identity(p) for p in post_t):  # no step, no dropped axis: a plain region
             post_t = ()
         nreg = normalize_region(tuple(region), s.signal_shape)
         frame_map = np.arange(s.nframes).reshape(s.nav_shape)
