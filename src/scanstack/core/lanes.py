@@ -337,39 +337,16 @@ def _packed_source(info: dict, frames, full_shape, region) -> Lanes | None:
     if rv is None:
         return None
     rows, off = rv
-    size = 8 if lanes == "bits" else np.dtype(lanes).itemsize
+    bits = lanes == "bits"
+    dtype = np.dtype(np.uint64 if bits else lanes)  # bits: words of 64 one-bit pixels
+    size = dtype.itemsize
     if rows.shape[1] % size or off % size or data.shape[1] % size:
         return None
-    if lanes == "bits":
-        words = rows.view(np.uint64)
-        if not words.flags.aligned:
-            return None
-        return Lanes(
-            words,
-            False,
-            off // 8,
-            data.shape[1] // 8,
-            frames,
-            full_shape,
-            region,
-            perm,
-            bits=True,
-            packed=True,
-        )
-    view = native_view(rows.view(np.dtype(lanes)))
+    view = native_view(rows.view(dtype))
     if view is None or not view[0].flags.aligned:
         return None
-    return Lanes(
-        view[0],
-        view[1],
-        off // size,
-        data.shape[1] // size,
-        frames,
-        full_shape,
-        region,
-        perm,
-        packed=True,
-    )
+    n = data.shape[1] // size
+    return Lanes(*view, off // size, n, frames, full_shape, region, perm, bits=bits, packed=True)
 
 
 _PERMS: dict = {}
