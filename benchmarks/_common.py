@@ -51,6 +51,39 @@ def timed(fn: Callable[[], object], repeat: int = 2) -> tuple[tuple[float, float
     return best, out
 
 
+def rss_bytes() -> int:
+    """This process's resident memory now (bytes; Linux ``/proc/self/status``, else 0)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def rss_growth(fn: Callable[[], object], every: float = 0.02) -> tuple[int, object]:
+    """``(largest growth of resident memory while ``fn()`` ran, in bytes; its result)``, sampled
+    every ``every`` seconds from a thread (a memory peak over a long run, where ``getrusage``
+    would report the peak of the whole process so far)."""
+    import threading
+
+    base, peak, done = rss_bytes(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(every):
+            peak[0] = max(peak[0], rss_bytes())
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        out = fn()
+    finally:
+        done.set()
+        thread.join()
+    return max(0, max(peak[0], rss_bytes()) - base), out
+
+
 def load() -> str:
     """The machine's load average (1, 5, 15 min) as printed by every script."""
     try:

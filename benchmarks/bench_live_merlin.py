@@ -2,6 +2,7 @@
 
     PYTHONPATH=src python benchmarks/bench_live_merlin.py [--nav 32x64] [--libertem]
     PYTHONPATH=src python benchmarks/bench_live_merlin.py --nav 256x256 --libertem   # the issue's
+    PYTHONPATH=src python benchmarks/bench_live_merlin.py --quick   # 8x16, seconds (tests)
 
 A 12-bit quad ``.mib`` (512x512 frames, 524,800-byte records) of ``--file-frames`` frames is
 written to a temporary folder and served as a stream of ``--nav`` frames (the file's frames over
@@ -9,13 +10,14 @@ and over: our simulator's ``frames=``, LiberTEM-live's ``CameraSim(continuous=Tr
 issue's 256x256 scan (65,536 frames, 34 GB on the wire) needs no 34 GB file. Measured, warm-up
 excluded: (1) receiving into the spill ``.mib`` + ``stem.virtual_bright_field`` (r=30 disk) as
 the frames arrive, and the same recording nothing (``spill=False``: a ring of memory, as
-LiberTEM-live, which records nothing); (2) receiving only, then once per receive path in turn (``recv`` +
-``write`` and ``os.splice``, with this process's CPU time per frame); (3) the same reduction on the served file from the page
-cache; with ``--libertem`` also (4) our client on LiberTEM-live's ``CameraSim`` (recording and
-not) and (5)
-LiberTEM-live's own client (``ApplyMasksUDF``, inline executor) on it. Every spill is deleted
-after its run (the disk needs one stream's size free: ``df -h``). The simulator, the receiver
-and the reduction share this machine's cores; the load average is printed.
+LiberTEM-live, which records nothing), with the growth of resident memory during that run;
+(2) receiving only, then once per receive path in turn (``recv`` + ``write`` and ``os.splice``,
+with this process's CPU time per frame); (3) the same reduction on the served file from the
+page cache; with ``--libertem`` also (4) our client on LiberTEM-live's ``CameraSim`` (recording
+and not) and (5) LiberTEM-live's own client (``ApplyMasksUDF``, inline executor) on it. Our
+BF images from our simulator are checked equal to the file's. Every spill is deleted after its
+run (the disk needs one stream's size free: ``df -h``). The simulator, the receiver and the
+reduction share this machine's cores; the load average is printed.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 import scanstack
-from _common import load
+from _common import load, rss_growth
 from scanstack import stem
 from scanstack.core.registry import register
 from scanstack.formats.mib import write_mib
@@ -59,17 +61,27 @@ def make(path: Path, n: int) -> None:
 
 
 def live_rate(
-    url: str, nav: tuple[int, ...], spill: Path | bool, bf: bool = True, splice: bool = True
+    url: str,
+    nav: tuple[int, ...],
+    spill: Path | bool,
+    bf: bool = True,
+    splice: bool = True,
+    check: np.ndarray | None = None,
 ) -> float:
     """Frames/s from opening the stream to the last frame reduced (or received); spill deleted.
     ``spill=False``: nothing recorded (a ring of memory). ``splice=False``: the receiver's
-    recv + write path instead of ``os.splice``."""
+    recv + write path instead of ``os.splice``. ``check``: the served file's BF values (one per
+    file frame); the stream's BF image must equal them, frame ``i`` being file frame
+    ``i % len(check)`` (our simulator's ``frames=``)."""
     try:
         t = time.perf_counter()  # opening counts: it allocates the ring or reserves the spill
         with scanstack.open(url, nav_shape=nav, spill=spill, timeout=120, splice=splice) as s:
             if bf:
                 img = stem.virtual_bright_field(s, center=CENTER, radius=RADIUS, progress=False)
                 assert img.shape == nav and np.isfinite(img).all()
+                if check is not None:
+                    want = check[np.arange(img.size) % check.size].reshape(nav)
+                    np.testing.assert_allclose(img, want, rtol=1e-12)
             s.wait()
             return s.nframes / (time.perf_counter() - t)
     finally:
@@ -112,7 +124,10 @@ def main() -> None:
     ap.add_argument("--file-frames", type=int, default=256, help="frames in the served file")
     ap.add_argument("--libertem", action="store_true", help="also LiberTEM-live (~1 min warm-up)")
     ap.add_argument("--dir", default=None, help="folder for the file and spills (default: tmp)")
+    ap.add_argument("--quick", action="store_true", help="a 8x16 stream from 64 frames (tests)")
     args = ap.parse_args()
+    if args.quick:
+        args.nav, args.file_frames = "8x16", 64
     nav = tuple(int(v) for v in args.nav.lower().split("x"))
     n = int(np.prod(nav))
     register(FORMAT)
@@ -125,21 +140,24 @@ def main() -> None:
             f"({n * stride / 1e9:.1f} GB), served from a {path.stat().st_size / 2**20:.0f} MiB file"
         )
         print(f"{os.cpu_count()} cores; before: {load()}")
+        ref = scanstack.open(path, nav_shape=(min(args.file_frames, n),))
+        ref_bf = stem.virtual_bright_field(ref, center=CENTER, radius=RADIUS, progress=False)
         with MerlinSimulator(path, frames=n) as sim:
             url = f"merlin://127.0.0.1:{sim.data_port}"
             # imports, numba kernels: excluded
-            live_rate(url, (1, min(64, n)), Path(tmp) / "warm.mib")
-            rate = live_rate(url, nav, Path(tmp) / "s.mib")
+            live_rate(url, (1, min(64, n)), Path(tmp) / "warm.mib", check=ref_bf)
+            rate = live_rate(url, nav, Path(tmp) / "s.mib", check=ref_bf)
             print(
                 f"scanstack, our simulator: {rate:,.0f} frames/s received + virtual BF "
                 f"({rate * stride / 2**30:.2f} GiB/s); {load()}"
             )
             recv = live_rate(url, nav, Path(tmp) / "r.mib", bf=False)
             print(f"scanstack, our simulator: {recv:,.0f} frames/s received only; {load()}")
-            ring = live_rate(url, nav, False)
+            grew, ring = rss_growth(lambda: live_rate(url, nav, False, check=ref_bf))
             print(
                 f"scanstack, our simulator, nothing recorded (spill=False): {ring:,.0f} frames/s "
-                f"received + virtual BF ({ring * stride / 2**30:.2f} GiB/s); {load()}"
+                f"received + virtual BF ({ring * stride / 2**30:.2f} GiB/s); resident memory "
+                f"grew by at most {grew / 2**20:.0f} MiB during the run (ring included); {load()}"
             )
             for splice in (False, True):  # the two receive paths on the same stream, in turn
                 t = os.times()
@@ -151,8 +169,6 @@ def main() -> None:
                     f"{(cpu.user - t.user) / n * 1e6:.0f} us user + "
                     f"{(cpu.system - t.system) / n * 1e6:.0f} us system per frame; {load()}"
                 )
-        ref = scanstack.open(path, nav_shape=(min(args.file_frames, n),))
-        stem.virtual_bright_field(ref, center=CENTER, radius=RADIUS, progress=False)  # warm
         t = time.perf_counter()
         stem.virtual_bright_field(ref, center=CENTER, radius=RADIUS, progress=False)
         rate = ref.nframes / (time.perf_counter() - t)

@@ -23,6 +23,7 @@ BENCHMARKS = [
     "bench_registration.py",
     "bench_crono_xrf.py",
     "bench_convert.py",
+    "bench_live_merlin.py",
 ]
 
 
