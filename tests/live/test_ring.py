@@ -7,6 +7,7 @@ the readers that hold the ring), and a frame whose slot was reused must never be
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -248,3 +249,17 @@ def test_the_ring_goes_with_its_stack(tmp_path, simulate):
         assert ring() is None
     finally:
         gc.enable()
+
+
+def test_ring_size_defaults_to_a_quarter_of_the_configured_budget(tmp_path, simulate):
+    from scanstack.core.config import config, settings
+
+    assert config.memory_budget // 4 == 256 << 20 or "SCANSTACK_MEMORY_BUDGET" in os.environ
+    path = make_mib(tmp_path / "scan.mib", 12, "2x2", False)
+    stride = path.stat().st_size // 12
+    sim = simulate(path, frames=N)
+    with settings(memory_budget=4 * 8 * stride):
+        s = scanstack.open(f"merlin://127.0.0.1:{sim.data_port}", nav_shape=(N,), spill=False)
+    with s:
+        assert s.ring.capacity == 8
+        s.wait()
