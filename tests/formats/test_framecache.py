@@ -485,3 +485,32 @@ def test_npz_stored_and_deflated_members_read_alike(tmp_path):
         with pytest.raises(scanstack.FormatError, match="CRC") as err:
             s[2]
     assert "bad.npz" in str(err.value) and "2_data" in str(err.value)
+
+
+def test_npy_headers_are_never_parsed_by_two_threads_at_once(tmp_path, monkeypatch):
+    """numpy parses ``.npy`` headers with ``ast.literal_eval``, which CPython 3.11 does not make
+    safe across threads (``SystemError: AST constructor recursion depth mismatch``, seen in this
+    suite): frames read in threads must take turns for it."""
+    import threading
+    import time
+
+    data = sparse_frames(n=16)
+    path = hexrd_npz(tmp_path / "h.npz", data, 100, {})
+    real = np.lib.format.read_array_header_1_0
+    inside, most, lock = [0], [0], threading.Lock()
+
+    def slow_parse(fh, *args, **kwargs):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.002)  # a parse long enough for the other threads to arrive meanwhile
+        try:
+            return real(fh, *args, **kwargs)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(np.lib.format, "read_array_header_1_0", slow_parse)
+    s = scanstack.open(path, "frame-cache", threads=4)
+    np.testing.assert_array_equal(s[:], expected(data, 100))
+    assert most[0] == 1

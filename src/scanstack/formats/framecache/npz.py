@@ -19,6 +19,13 @@ from ...core.config import config
 from ...core.errors import FormatError, check_fits
 from ._layout import FRAME_KEY, HEADER_KEYS, JSON_KEY, _text
 
+#: numpy parses a ``.npy`` header with ``ast.literal_eval``; CPython 3.11's AST construction
+#: keeps its recursion depth in state shared by threads, so two frames' headers parsed at once
+#: in the reader's threads failed now and then with ``SystemError: AST constructor recursion
+#: depth mismatch`` (cpython gh-106905; seen in this suite on 3.11.7). The parse is tiny: one at
+#: a time.
+_HEADER_PARSE = threading.Lock()
+
 
 class PickledArrayError(FormatError):
     """An npz member that is a pickled object array (refused: unpickling runs code)."""
@@ -120,12 +127,11 @@ class NpzMembers:
         the member's declared size, ``max_items`` and the memory budget."""
         fmt = np.lib.format
         version = fmt.read_magic(fh)
-        if version == (1, 0):
-            shape, fortran, dtype = fmt.read_array_header_1_0(fh)
-        elif version == (2, 0):
-            shape, fortran, dtype = fmt.read_array_header_2_0(fh)
-        else:
+        if version not in ((1, 0), (2, 0)):
             raise FormatError(f"unsupported .npy version {version} in {key!r}", self.path, key)
+        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+        with _HEADER_PARSE:
+            shape, fortran, dtype = read(fh)
         if dtype.hasobject:
             raise PickledArrayError(
                 f"expected a numeric array {key!r}, found a pickled object array "
