@@ -223,6 +223,27 @@ class ExtremeFold:
         return (np.maximum if self.kind == "max" else np.minimum)(x, y, out=x)
 
 
+class PerFrameFold:
+    """Base of the folds whose result is values per frame (a virtual detector, XRF band sums):
+    the accumulator is the pieces ``[(first frame, values (frames, ...)), ...]`` in any order,
+    which :func:`scanstack.core.blockwise.gather` places. Subclasses give :meth:`values`."""
+
+    def values(self, lanes: Lanes, a: int, b: int) -> np.ndarray:
+        """The values of frames ``a:b`` (given as ``lanes``), ``(b - a, ...)``."""
+        raise NotImplementedError
+
+    def fold(self, acc, lanes: Lanes, a: int, b: int) -> list:
+        acc = [] if acc is None else acc
+        acc.append((a, self.values(lanes, a, b)))
+        return acc
+
+    def to_frames(self, acc, layout: Lanes):
+        return acc  # values per frame, not per lane
+
+    def combine(self, x, y):
+        return x + y
+
+
 class Together:
     """Several folds in one pass over the frames: accumulators are tuples, one entry per fold."""
 

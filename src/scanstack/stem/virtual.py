@@ -18,7 +18,7 @@ import numpy as np
 from ..core.blockwise import gather
 from ..core.errors import UnsupportedError
 from ..core.fold import fold_frames
-from ..core.lane_folds import ExtremeFold, SumFold
+from ..core.lane_folds import ExtremeFold, PerFrameFold, SumFold
 from ..core.lanes import Lanes
 from ..core.progress import ProgressArg
 from ..core.stack import Stack
@@ -146,7 +146,7 @@ def _scales(weights: np.ndarray) -> np.ndarray:
     return scale
 
 
-class _DotFold:
+class _DotFold(PerFrameFold):
     """Detector values of every frame, ``[(a, (b - a, k) float64), ...]`` in frame order.
 
     The weights are put in the lanes' memory order once per source layout (the in-place layout,
@@ -173,10 +173,9 @@ class _DotFold:
             self._plans[key] = plan
         return plan
 
-    def fold(self, acc, lanes: Lanes, a: int, b: int):
+    def values(self, lanes: Lanes, a: int, b: int) -> np.ndarray:
         from ..core import lane_kernels as K  # numba's JIT: only when detectors are computed
 
-        acc = [] if acc is None else acc
         out = np.empty((b - a, self.weights.shape[0]), np.float64)
         d = lanes
         if lanes.bits:
@@ -185,14 +184,7 @@ class _DotFold:
         else:
             w, runs, nruns, scale = self._plan(lanes)
             K.dot_lanes(d.data, d.frames, d.off, d.n, d.swap, w, runs, nruns, scale, out)
-        acc.append((a, out))
-        return acc
-
-    def to_frames(self, acc, layout: Lanes):
-        return acc
-
-    def combine(self, x, y):
-        return x + y
+        return out
 
 
 def _bit_detectors(weights_mem: np.ndarray):

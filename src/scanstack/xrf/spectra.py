@@ -18,7 +18,7 @@ import numpy as np
 from ..core.blockwise import gather
 from ..core.errors import UnsupportedError
 from ..core.fold import fold_frames
-from ..core.lane_folds import ExtremeFold, SumFold, Together
+from ..core.lane_folds import ExtremeFold, PerFrameFold, SumFold, Together
 from ..core.lanes import Lanes
 from ..core.progress import ProgressArg
 from ..core.stack import Stack
@@ -97,28 +97,18 @@ def band_weights(energy: np.ndarray, bands: Sequence[Band]) -> tuple[np.ndarray,
 
 
 @dataclass
-class _BandFold:
+class _BandFold(PerFrameFold):
     """Picklable fold: the band sums of every frame, ``[(first frame, (frames, bands)), ...]``
     (any order; :func:`summarize` places them)."""
 
     weights: np.ndarray  # (channels in span, bands)
     span: slice
 
-    def fold(self, acc, lanes: Lanes, a: int, b: int):
-        acc = [] if acc is None else acc
-        if self.weights.shape[0]:
-            block = lanes.frames_block()  # a view of the block (or of a memory map) when possible
-            part = block[:, self.span].astype(np.float32) @ self.weights
-            acc.append((a, part.astype(np.float64)))
-        else:
-            acc.append((a, np.zeros((b - a, self.weights.shape[1]))))
-        return acc
-
-    def to_frames(self, acc, layout: Lanes):
-        return acc  # values per frame, not per lane
-
-    def combine(self, x, y):
-        return x + y
+    def values(self, lanes: Lanes, a: int, b: int) -> np.ndarray:
+        if not self.weights.shape[0]:
+            return np.zeros((b - a, self.weights.shape[1]))
+        block = lanes.frames_block()  # a view of the block (or of a memory map) when possible
+        return (block[:, self.span].astype(np.float32) @ self.weights).astype(np.float64)
 
 
 @dataclass
